@@ -1,0 +1,34 @@
+# Two commands matter to a newcomer: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint bench bench-proxy clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/harness run scenarios/payments.yaml
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check harness tests targets
+	$(BIN)/mypy
+
+bench: bench-proxy
+
+bench-proxy: install
+	$(BIN)/python -m harness.proxy.bench --out reports/bench/proxy.json
+
+clean:
+	-$(BIN)/harness clean
+	rm -rf reports/latest reports/run-*

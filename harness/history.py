@@ -1,0 +1,161 @@
+"""The history of one run cell: every client attempt and every fault event, in one JSONL file.
+
+Borrowed from Jepsen: client operations and fault operations share one history, and each attempt
+completes as ``ok`` (the client got a final answer it trusts), ``fail`` (the request certainly did not
+take effect: a 4xx the server produced, a connection refused before sending) or ``info`` (unknown:
+timeout, reset after sending, 5xx). The checker is a pure function of these records plus the effects.
+
+Several processes write to a cell: the load driver (client events) and the orchestrator (fault,
+crash and restart events). Each writes its own file; :func:`read_history` merges them by time.
+Times are ``time.time()`` seconds, comparable across processes on one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Literal, TextIO, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+AttemptOutcome = Literal["ok", "fail", "info"]
+OpOutcome = Literal["acknowledged", "rejected", "unknown"]
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    t: float
+
+
+class OpStart(_Event):
+    """A logical operation begins; ``key`` is the Idempotency-Key it carries, if any."""
+
+    type: Literal["op_start"] = "op_start"
+    op_id: str
+    kind: str = "default"
+    key: str | None = None
+
+
+class AttemptStart(_Event):
+    """One HTTP attempt of an operation is sent (attempt numbers start at 1)."""
+
+    type: Literal["attempt_start"] = "attempt_start"
+    op_id: str
+    attempt: int
+
+
+class AttemptEnd(_Event):
+    """What the client saw for one attempt."""
+
+    type: Literal["attempt_end"] = "attempt_end"
+    op_id: str
+    attempt: int
+    outcome: AttemptOutcome
+    status: int | None = None
+    resource_id: str | None = None
+    error: str | None = None
+    latency_s: float = 0.0
+
+
+class OpEnd(_Event):
+    """The client stopped working on an operation: its final outcome as the caller would see it."""
+
+    type: Literal["op_end"] = "op_end"
+    op_id: str
+    outcome: OpOutcome
+    attempts: int
+    status: int | None = None
+    resource_id: str | None = None
+
+
+class FaultEvent(_Event):
+    """A fault was switched on or off (a toxic added or removed), or fired once (``fire``)."""
+
+    type: Literal["fault"] = "fault"
+    name: str
+    action: Literal["on", "off", "fire"]
+    detail: str = ""
+
+
+class CrashEvent(_Event):
+    """The target died: killed by the harness (``kill``) or by its own failpoint (``failpoint``)."""
+
+    type: Literal["crash"] = "crash"
+    reason: Literal["kill", "failpoint", "unexpected"]
+    detail: str = ""
+
+
+class RestartEvent(_Event):
+    """The target answered its health check again after a crash."""
+
+    type: Literal["restart"] = "restart"
+    downtime_s: float = 0.0
+
+
+Event = Annotated[
+    Union[OpStart, AttemptStart, AttemptEnd, OpEnd, FaultEvent, CrashEvent, RestartEvent],
+    Field(discriminator="type"),
+]
+_event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(line: str) -> Event:
+    """Parse one JSONL line into its typed event."""
+    return _event_adapter.validate_json(line)
+
+
+class HistoryWriter:
+    """Appends events to a JSONL file, one flushed line each, safe to share between threads.
+
+    Flushing every line costs little at our rates and means a crashed or interrupted run still
+    leaves its evidence on disk.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._file: TextIO = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
+
+    def append(self, event: _Event) -> None:
+        line = event.model_dump_json(exclude_none=True)
+        with self._lock:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+    def __enter__(self) -> HistoryWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def iter_file(path: Path) -> Iterator[Event]:
+    """Events of one file, in file order; a torn last line (a killed writer) is ignored."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.endswith("\n"):
+                break
+            if line.strip():
+                yield parse_event(line)
+
+
+def read_history(paths: Iterable[Path]) -> list[Event]:
+    """All events of the given files merged into one list ordered by time (stable per file)."""
+    events: list[Event] = []
+    for path in paths:
+        if path.exists():
+            events.extend(iter_file(path))
+    events.sort(key=lambda event: event.t)
+    return events
+
+
+def dump_events(events: Iterable[_Event]) -> str:
+    """Events as JSONL text (for tests and evidence files)."""
+    return "".join(json.dumps(e.model_dump(exclude_none=True)) + "\n" for e in events)

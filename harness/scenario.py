@@ -1,0 +1,182 @@
+"""Scenario files: the YAML a user writes, validated into typed models.
+
+Every mistake in a file becomes a :class:`ScenarioError` naming the file, the dotted field path and
+the value at fault, so a user never sees a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ScenarioError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TARGETS_DIR = REPO_ROOT / "targets"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+RetryOn = Literal["timeout", "connection_error", "5xx", "409", "429"]
+
+
+class RetryPolicySpec(_Strict):
+    """How a client retries one logical operation."""
+
+    max_attempts: int = Field(4, ge=1, le=100)
+    timeout_s: float = Field(1.0, gt=0, le=120)
+    backoff_base_s: float = Field(0.05, ge=0, le=60)
+    backoff_max_s: float = Field(1.0, ge=0, le=600)
+    jitter: Literal["full", "none"] = "full"
+    retry_on: tuple[RetryOn, ...] = ("timeout", "connection_error", "5xx", "409")
+
+
+class LoadSpec(_Strict):
+    """How much load each variant × fault cell gets; every loop is bounded in count and time."""
+
+    operations: int = Field(200, ge=1, le=1_000_000)
+    users: int = Field(8, ge=1, le=1000)
+    spawn_rate: float = Field(50.0, gt=0)
+    max_duration_s: float = Field(60.0, gt=0, le=3600)
+    amount_min: int = Field(100, ge=1)
+    amount_max: int = Field(10_000, ge=1)
+    retry: RetryPolicySpec = RetryPolicySpec()
+
+
+class TargetSpec(_Strict):
+    """A reference target from ``targets/<name>`` and the variants to compare."""
+
+    name: str
+    variants: tuple[str, ...] = ("naive", "idempotent")
+    start_timeout_s: float = Field(20.0, gt=0, le=600)
+
+    @field_validator("name")
+    @classmethod
+    def _target_exists(cls, name: str) -> str:
+        if not (TARGETS_DIR / name / "app.py").is_file():
+            known = sorted(p.name for p in TARGETS_DIR.iterdir() if (p / "app.py").is_file())
+            raise ValueError(f"no target {name!r} under targets/ (known: {', '.join(known)})")
+        return name
+
+    @field_validator("variants")
+    @classmethod
+    def _variants_not_empty(cls, variants: tuple[str, ...]) -> tuple[str, ...]:
+        if not variants:
+            raise ValueError("at least one variant is needed")
+        if len(set(variants)) != len(variants):
+            raise ValueError("variants must not repeat")
+        return variants
+
+
+class ToxicSpec(_Strict):
+    """One toxic, in Toxiproxy's own terms (type, stream, toxicity, attributes)."""
+
+    type: str
+    name: str | None = None
+    stream: Literal["upstream", "downstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0, le=1)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class CrashSpec(_Strict):
+    """Kill the target at seeded random times during the load, then restart it on the same data."""
+
+    count: int = Field(2, ge=1, le=1000)
+    min_interval_s: float = Field(1.0, gt=0)
+    first_after_s: float = Field(0.5, ge=0)
+
+
+class FaultSpec(_Strict):
+    """One fault condition: toxics on the proxy, crash schedule, and target failpoints."""
+
+    description: str = ""
+    toxics: tuple[ToxicSpec, ...] = ()
+    crashes: CrashSpec | None = None
+    failpoints: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("failpoints")
+    @classmethod
+    def _probabilities(cls, failpoints: dict[str, float]) -> dict[str, float]:
+        for name, probability in failpoints.items():
+            if not 0 <= probability <= 1:
+                raise ValueError(f"failpoint {name!r} probability must be within 0..1")
+        return failpoints
+
+
+class GateSpec(_Strict):
+    """Thresholds for one variant, checked over every fault cell of that variant."""
+
+    max_duplicate_rate: float | None = Field(None, ge=0, le=1)
+    min_duplicate_rate: float | None = Field(None, ge=0, le=1)
+    max_lost_acknowledged: int | None = Field(None, ge=0)
+    max_replay_mismatches: int | None = Field(None, ge=0)
+
+
+class ProxySpec(_Strict):
+    """Where the fault proxy is: embedded (default) or a real Toxiproxy server by URL."""
+
+    url: str | None = None
+
+
+class Scenario(_Strict):
+    """A whole run: target variants × faults, the load, and the gates."""
+
+    name: str
+    description: str = ""
+    seed: int = 1
+    runtime: Literal["process", "docker", "auto"] = "process"
+    target: TargetSpec
+    load: LoadSpec = LoadSpec()
+    faults: dict[str, FaultSpec]
+    gates: dict[str, GateSpec] = Field(default_factory=dict)
+    proxy: ProxySpec = ProxySpec()
+
+    @model_validator(mode="after")
+    def _gates_name_variants(self) -> Scenario:
+        if not self.faults:
+            raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
+        for variant in self.gates:
+            if variant not in self.target.variants:
+                raise ValueError(
+                    f"gates.{variant}: no such variant (variants: {', '.join(self.target.variants)})"
+                )
+        return self
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file; any problem is a ScenarioError naming file and field."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ScenarioError(shown, "(file)", f"cannot read: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ScenarioError(shown, where, f"not valid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(shown, "(top level)", "expected a mapping of fields", type(data).__name__)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        location = tuple(first["loc"])
+        problem = first["msg"]
+        if first["type"] == "extra_forbidden":
+            problem = "unknown field"
+        value = first.get("input") if first["type"] != "missing" else None
+        if isinstance(value, dict):
+            value = None
+        raise ScenarioError(shown, _field_path(location), problem, value) from None
