@@ -45,6 +45,7 @@ class LoadSpec(_Strict):
     max_duration_s: float = Field(60.0, gt=0, le=3600)
     amount_min: int = Field(100, ge=1)
     amount_max: int = Field(10_000, ge=1)
+    send_idempotency_key: bool = True
     retry: RetryPolicySpec = RetryPolicySpec()
 
 
