@@ -55,6 +55,9 @@ class TargetSpec(_Strict):
     name: str
     variants: tuple[str, ...] = ("naive", "idempotent")
     start_timeout_s: float = Field(20.0, gt=0, le=600)
+    operation_path: str = "/charges"
+    effects_path: str = "/effects"
+    op_ref_field: str = "reference"
 
     @field_validator("name")
     @classmethod
@@ -174,7 +177,7 @@ def load_scenario(path: Path | str) -> Scenario:
     except ValidationError as error:
         first = error.errors()[0]
         location = tuple(first["loc"])
-        problem = first["msg"]
+        problem = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             problem = "unknown field"
         value = first.get("input") if first["type"] != "missing" else None

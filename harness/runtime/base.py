@@ -41,6 +41,9 @@ class TargetInstance(Protocol):
     def is_alive(self) -> bool:
         """Whether the target process is still running (a failpoint may have ended it)."""
 
+    def exit_code(self) -> int | None:
+        """The exit status of the last incarnation if it has ended, else None."""
+
     def stop(self) -> None:
         """End it for good and release everything it holds. Safe to call twice."""
 

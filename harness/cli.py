@@ -1,0 +1,193 @@
+"""The ``harness`` command: parses arguments, calls the library, prints. No logic of its own.
+
+Exit status: 0 every gate held, 1 a gate failed, 2 the run could not be made (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
+from harness.scenario import REPO_ROOT, load_scenario
+from harness.verdict import CellVerdict
+
+console = Console()
+errors = Console(stderr=True)
+
+
+class ProgressObserver:
+    """Shows one rich progress bar per cell while its load runs."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: int | None = None
+
+    def cell_started(self, variant: str, fault: str, operations: int) -> None:
+        self.task = self.progress.add_task(f"{variant} × {fault}", total=operations)
+
+    def cell_progress(self, completed: int, total: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=completed, total=total)
+
+    def cell_finished(self, verdict: CellVerdict) -> None:
+        if self.task is not None:
+            self.progress.update(
+                self.task,
+                description=f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated",
+            )
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(f"[dim]{message}[/dim]")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.gate import exit_status
+    from harness.report import print_summary, write_all
+    from harness.run import RunOptions, run_scenario, sigterm_as_interrupt
+
+    scenario = load_scenario(args.scenario)
+    options = RunOptions(
+        out_root=Path(args.out),
+        runtime=args.runtime,
+        proxy_url=args.proxy_url,
+        seed=args.seed,
+        operations=args.operations,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with sigterm_as_interrupt(), Progress(*columns, console=console, disable=args.quiet) as progress:
+        result = run_scenario(scenario, str(args.scenario), options, ProgressObserver(progress))
+    paths = write_all(result)
+    print_summary(result, console)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}", highlight=False)
+    return exit_status(result)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    for path in args.scenarios:
+        scenario = load_scenario(path)
+        console.print(
+            f"[green]✔[/green] {path}: {scenario.name}: {len(scenario.target.variants)} variants × "
+            f"{len(scenario.faults)} faults",
+            highlight=False,
+        )
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    folder = Path(args.folder)
+    table = Table(title=f"scenarios in {folder}")
+    for column in ("file", "name", "variants", "faults", "description"):
+        table.add_column(column)
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            scenario = load_scenario(path)
+        except HarnessError as error:
+            table.add_row(path.name, "[red]invalid[/red]", "", "", str(error))
+            continue
+        table.add_row(
+            path.name,
+            scenario.name,
+            ", ".join(scenario.target.variants),
+            ", ".join(scenario.faults),
+            scenario.description,
+        )
+    console.print(table)
+    return EXIT_OK
+
+
+def _cmd_proxy(args: argparse.Namespace) -> int:
+    from harness.proxy import serve
+
+    serve(args.host, args.port, args.allow_remote, args.config)
+    return EXIT_OK
+
+
+def _cmd_locustfile(args: argparse.Namespace) -> int:
+    path = REPO_ROOT / "harness" / "load" / "locustfile.py"
+    console.print(str(path), highlight=False)
+    console.print(
+        "[dim]watch the load in Locust's web UI: HARNESS_LOAD_CONFIG=<cell>/load.json "
+        f"locust -f {path} --host http://127.0.0.1:PORT[/dim]",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from harness.pidfiles import PidRegistry
+
+    ended = PidRegistry(Path(args.out) / ".pids").clean()
+    console.print(f"ended {len(ended)} leftover process(es)" + (f": {ended}" if ended else ""))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Chaos-testing harness for idempotency: how often does a retried operation "
+        "take effect twice?",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario and write its reports")
+    run.add_argument("scenario", type=Path)
+    run.add_argument("--out", default="reports", help="folder for run folders (default: reports)")
+    run.add_argument("--runtime", choices=("process", "docker", "auto"), help="override the scenario")
+    run.add_argument("--proxy-url", help="a Toxiproxy-compatible server to use instead of the embedded one")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--operations", type=int, help="override load.operations (per cell)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_cmd_run)
+
+    validate = commands.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("scenarios", nargs="+", type=Path)
+    validate.set_defaults(handler=_cmd_validate)
+
+    listing = commands.add_parser("list", help="list the scenarios in a folder")
+    listing.add_argument("folder", nargs="?", default=str(REPO_ROOT / "scenarios"))
+    listing.set_defaults(handler=_cmd_list)
+
+    proxy = commands.add_parser("proxy", help="run the fault proxy (Toxiproxy's HTTP API) standalone")
+    proxy.add_argument("--host", default="127.0.0.1")
+    proxy.add_argument("--port", type=int, default=8474)
+    proxy.add_argument("--allow-remote", action="store_true", help="allow non-loopback listen addresses")
+    proxy.add_argument("--config", type=Path, help="a JSON list of proxies to create at start")
+    proxy.set_defaults(handler=_cmd_proxy)
+
+    locustfile = commands.add_parser("locustfile", help="print the locustfile path for Locust's web UI")
+    locustfile.set_defaults(handler=_cmd_locustfile)
+
+    clean = commands.add_parser("clean", help="end processes left behind by a killed run")
+    clean.add_argument("--out", default="reports")
+    clean.set_defaults(handler=_cmd_clean)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except HarnessError as error:
+        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        return error.exit_status
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted: everything the run started has been stopped[/yellow]")
+        return EXIT_COULD_NOT_RUN
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

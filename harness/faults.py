@@ -1,0 +1,86 @@
+"""The fault plan: a scenario's fault turned into Toxiproxy API calls, a kill schedule and target env.
+
+Pure and seeded: the same scenario seed and fault name always give the same plan, whichever variant
+runs under it, so naive and idempotent variants face the same fault decisions and reruns repeat them.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.scenario import FaultSpec
+
+# Toxics our embedded proxy adds to Toxiproxy's set; they decide per request, from a seed.
+HTTP_TOXICS = frozenset({"drop_response", "http_latency", "http_error"})
+
+
+@dataclass(frozen=True)
+class ToxicCall:
+    """One ``POST /proxies/{proxy}/toxics`` call."""
+
+    name: str
+    type: str
+    stream: str
+    toxicity: float
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """Everything the nemesis does for one cell, decided before the load starts."""
+
+    fault: str
+    seed: int
+    toxics: tuple[ToxicCall, ...]
+    kill_times_s: tuple[float, ...]
+    target_env: dict[str, str]
+
+    @property
+    def needs_http_toxics(self) -> bool:
+        return any(toxic.type in HTTP_TOXICS for toxic in self.toxics)
+
+
+def cell_seed(scenario_seed: int, fault: str) -> int:
+    """A seed per fault, independent of the variant, stable across Python runs (no ``hash()``)."""
+    return (scenario_seed * 1_000_003 + zlib.crc32(fault.encode())) % (2**31)
+
+
+def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
+    """Turn one fault of a scenario into its plan."""
+    seed = cell_seed(scenario_seed, fault)
+    rng = random.Random(seed)
+    toxics = []
+    for index, toxic in enumerate(spec.toxics):
+        attributes = dict(toxic.attributes)
+        if toxic.type in HTTP_TOXICS:
+            attributes.setdefault("seed", seed + index)
+        toxics.append(
+            ToxicCall(
+                name=toxic.name or f"{toxic.type}_{toxic.stream}",
+                type=toxic.type,
+                stream=toxic.stream,
+                toxicity=toxic.toxicity,
+                attributes=attributes,
+            )
+        )
+    kill_times: list[float] = []
+    if spec.crashes is not None:
+        crashes = spec.crashes
+        for number in range(crashes.count):
+            start = crashes.first_after_s + number * crashes.min_interval_s
+            kill_times.append(round(start + rng.uniform(0, crashes.min_interval_s), 3))
+    target_env = {"HARNESS_SEED": str(seed)}
+    if spec.failpoints:
+        target_env["HARNESS_FAILPOINTS"] = ",".join(
+            f"{name}={probability}" for name, probability in sorted(spec.failpoints.items())
+        )
+    return FaultPlan(
+        fault=fault,
+        seed=seed,
+        toxics=tuple(toxics),
+        kill_times_s=tuple(kill_times),
+        target_env=target_env,
+    )

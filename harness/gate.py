@@ -1,0 +1,149 @@
+"""The gate: a scenario's thresholds checked against the verdict, and the run's exit status.
+
+A gate on a variant is checked on *every* fault cell of that variant, one :class:`GateResult` per
+threshold per cell, so a report can say exactly which fault broke which promise. Two directions exist:
+``max_*`` thresholds are the regression signal (the idempotent variant must not duplicate), while
+``min_duplicate_rate`` is the sensitivity check (the naive variant *must* duplicate, otherwise the
+faults were too gentle to prove anything and a clean idempotent result would mean nothing).
+
+A cell whose validity is ``unknown`` (the checker raised) fails every gate on it: a number we could
+not compute must never let a regression through.
+
+Everything here is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.errors import EXIT_GATE_FAILED, EXIT_OK
+from harness.result import GateResult, RunResult
+from harness.scenario import GateSpec
+from harness.verdict import CellVerdict, RunVerdict
+
+Direction = Literal["max", "min"]
+
+NO_CELLS = "(no cells)"
+"""The ``fault`` of the one failing result given to a gated variant that has no cells at all."""
+
+
+@dataclass(frozen=True)
+class _Threshold:
+    """How one field of :class:`GateSpec` is read from a cell and compared."""
+
+    name: str
+    direction: Direction
+    metric: Callable[[CellVerdict], float]
+    is_rate: bool
+
+
+_THRESHOLDS: tuple[_Threshold, ...] = (
+    _Threshold("max_duplicate_rate", "max", lambda cell: cell.duplicate_rate, True),
+    _Threshold("min_duplicate_rate", "min", lambda cell: cell.duplicate_rate, True),
+    _Threshold("max_lost_acknowledged", "max", lambda cell: float(cell.lost_acknowledged), False),
+    _Threshold("max_replay_mismatches", "max", lambda cell: float(cell.replay_mismatches), False),
+)
+_BY_NAME = {threshold.name: threshold for threshold in _THRESHOLDS}
+
+
+def gate_operator(name: str) -> str:
+    """The comparison a gate makes, as a symbol: ``≤`` for ``max_*`` gates, ``≥`` for ``min_*``."""
+    return "≥" if name.startswith("min_") else "≤"
+
+
+def format_threshold(name: str, value: float) -> str:
+    """A threshold or actual value as a reader expects it: rates as percentages, counts as integers."""
+    threshold = _BY_NAME.get(name)
+    if threshold is not None and threshold.is_rate:
+        return f"{value * 100:g}%"
+    return f"{value:g}"
+
+
+def gate_label(gate: GateResult) -> str:
+    """``max_duplicate_rate ≤ 1%``: the gate's name, comparison and threshold in one phrase."""
+    return f"{gate.name} {gate_operator(gate.name)} {format_threshold(gate.name, gate.threshold)}"
+
+
+def _message(threshold: _Threshold, cell: CellVerdict, limit: float, actual: float, passed: bool) -> str:
+    shown_actual = format_threshold(threshold.name, actual)
+    shown_limit = format_threshold(threshold.name, limit)
+    what = threshold.name.removeprefix("max_").removeprefix("min_").replace("_", " ")
+    if passed:
+        return f"{what} {shown_actual} {gate_operator(threshold.name)} {shown_limit}"
+    if threshold.direction == "min":
+        return (
+            f"{what} {shown_actual} is below the minimum {shown_limit}: the harness was not sensitive "
+            f"enough to show duplicates for {cell.variant} under {cell.fault}"
+        )
+    return f"{what} {shown_actual} exceeds the maximum {shown_limit}"
+
+
+def _check(threshold: _Threshold, limit: float, cell: CellVerdict) -> GateResult:
+    if cell.validity == "unknown":
+        reason = cell.error or "no reason given"
+        return GateResult(
+            variant=cell.variant,
+            fault=cell.fault,
+            name=threshold.name,
+            threshold=limit,
+            actual=float("nan"),
+            passed=False,
+            message=f"cannot be checked: the checker could not judge this cell ({reason})",
+        )
+    actual = threshold.metric(cell)
+    passed = actual <= limit if threshold.direction == "max" else actual >= limit
+    return GateResult(
+        variant=cell.variant,
+        fault=cell.fault,
+        name=threshold.name,
+        threshold=limit,
+        actual=actual,
+        passed=passed,
+        message=_message(threshold, cell, limit, actual, passed),
+    )
+
+
+def _set_thresholds(spec: GateSpec) -> list[tuple[_Threshold, float]]:
+    chosen: list[tuple[_Threshold, float]] = []
+    for threshold in _THRESHOLDS:
+        limit = getattr(spec, threshold.name)
+        if limit is not None:
+            chosen.append((threshold, float(limit)))
+    return chosen
+
+
+def evaluate_gates(gates: Mapping[str, GateSpec], verdict: RunVerdict) -> tuple[GateResult, ...]:
+    """Every set threshold of every gated variant, checked on each fault cell of that variant.
+
+    Order: variants as the mapping gives them, cells in verdict order, thresholds in
+    :class:`GateSpec` field order. A gated variant without any cell fails once per threshold, so a
+    typo or a skipped variant cannot pass silently.
+    """
+    results: list[GateResult] = []
+    for variant, spec in gates.items():
+        thresholds = _set_thresholds(spec)
+        cells = verdict.for_variant(variant)
+        if not cells:
+            results.extend(
+                GateResult(
+                    variant=variant,
+                    fault=NO_CELLS,
+                    name=threshold.name,
+                    threshold=limit,
+                    actual=float("nan"),
+                    passed=False,
+                    message=f"no cells were run for variant {variant}, so the gate cannot hold",
+                )
+                for threshold, limit in thresholds
+            )
+            continue
+        for cell in cells:
+            results.extend(_check(threshold, limit, cell) for threshold, limit in thresholds)
+    return tuple(results)
+
+
+def exit_status(result: RunResult) -> int:
+    """``EXIT_OK`` when every gate held (or there were none), ``EXIT_GATE_FAILED`` otherwise."""
+    return EXIT_OK if result.passed else EXIT_GATE_FAILED

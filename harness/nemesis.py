@@ -1,0 +1,123 @@
+"""The nemesis carries out a fault plan while the load runs, and writes what it did to the history.
+
+Jepsen's word for the fault-injecting actor. It switches the plan's toxics on, kills the target at the
+planned times, notices when a failpoint made the target exit on its own, and restarts it on the same
+data each time; every step becomes a fault, crash or restart event in the cell's history.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+from harness.faults import FaultPlan
+from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
+from harness.proxy.client import ProxyClient
+from harness.runtime.base import TargetInstance
+
+WATCH_INTERVAL_S = 0.02
+
+
+class Nemesis:
+    """Runs one plan against one proxy and one target; use as a context manager around the load."""
+
+    def __init__(
+        self,
+        plan: FaultPlan,
+        client: ProxyClient,
+        proxy_name: str,
+        target: TargetInstance,
+        history: HistoryWriter,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.proxy_name = proxy_name
+        self.target = target
+        self.history = history
+        self.crashes = 0
+        self.restart_error: Exception | None = None
+        self._stop = threading.Event()
+        self._target_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="nemesis", daemon=True)
+        self._started_at = 0.0
+
+    def __enter__(self) -> Nemesis:
+        for toxic in self.plan.toxics:
+            self.client.add_toxic(
+                self.proxy_name,
+                type=toxic.type,
+                stream=toxic.stream,
+                toxicity=toxic.toxicity,
+                attributes=toxic.attributes,
+                name=toxic.name,
+            )
+            self.history.append(
+                FaultEvent(t=time.time(), name=toxic.name, action="on", detail=_describe(toxic.attributes))
+            )
+        self._started_at = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        for toxic in self.plan.toxics:
+            try:
+                self.client.remove_toxic(self.proxy_name, toxic.name)
+            finally:
+                self.history.append(FaultEvent(t=time.time(), name=toxic.name, action="off"))
+        if exc_type is None:
+            self.ensure_target_alive()
+
+    def ensure_target_alive(self) -> None:
+        """After the load: a target a failpoint ended must be back up for the effects probe."""
+        with self._target_lock:
+            if not self.target.is_alive():
+                self._record_exit()
+                self._restart()
+        if self.restart_error is not None:
+            raise self.restart_error
+
+    def _watch(self) -> None:
+        pending_kills = list(self.plan.kill_times_s)
+        while not self._stop.wait(WATCH_INTERVAL_S):
+            elapsed = time.monotonic() - self._started_at
+            with self._target_lock:
+                if pending_kills and elapsed >= pending_kills[0]:
+                    pending_kills.pop(0)
+                    if self.target.is_alive():
+                        self.target.kill()
+                        self.crashes += 1
+                        self.history.append(
+                            CrashEvent(t=time.time(), reason="kill", detail=f"SIGKILL at {elapsed:.2f} s")
+                        )
+                        self._restart()
+                elif not self.target.is_alive():
+                    self._record_exit()
+                    self._restart()
+            if self.restart_error is not None:
+                return
+
+    def _record_exit(self) -> None:
+        code = self.target.exit_code()
+        reason = "failpoint" if code == 17 else "unexpected"
+        self.crashes += 1
+        self.history.append(CrashEvent(t=time.time(), reason=reason, detail=f"exit status {code}"))
+
+    def _restart(self) -> None:
+        try:
+            downtime = self.target.restart()
+        except Exception as error:  # noqa: BLE001 - reported after the load, not lost in a thread
+            self.restart_error = error
+            return
+        self.history.append(RestartEvent(t=time.time(), downtime_s=round(downtime, 3)))
+
+
+def _describe(attributes: dict[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(attributes.items()))

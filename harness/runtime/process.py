@@ -1,0 +1,198 @@
+"""The process runtime: a target runs as a child process on a free loopback port.
+
+The default where no Docker engine runs. Each target is started in its own session so a Ctrl-C in the
+terminal reaches only the harness, which then ends every child by its own pid; the pids are also
+written to a registry folder so ``harness clean`` can end what a killed harness left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from harness.errors import TargetError
+from harness.pidfiles import PidRegistry
+from harness.ports import LOOPBACK, free_port
+from harness.runtime.base import Endpoint
+from harness.scenario import TARGETS_DIR
+
+HEALTH_POLL_S = 0.05
+STOP_GRACE_S = 3.0
+LOG_TAIL_LINES = 20
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a log file, for error messages that must show why a target failed."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    tail = text.strip().splitlines()[-lines:]
+    return "\n".join(tail) if tail else "(log is empty)"
+
+
+class ProcessTarget:
+    """One target process; survives crashes by being restarted on the same port and data."""
+
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        endpoint: Endpoint,
+        log_path: Path,
+        start_timeout_s: float,
+        registry: PidRegistry | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._command = command
+        self._env = env
+        self._log_path = log_path
+        self._start_timeout_s = start_timeout_s
+        self._registry = registry
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.incarnation = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def launch(self) -> float:
+        """Start the process and wait for health; returns seconds until healthy."""
+        started = time.monotonic()
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self._log_path.open("ab")
+        env = {**self._env, "HARNESS_INCARNATION": str(self.incarnation)}
+        self._log.write(f"--- harness: start incarnation {self.incarnation}: {' '.join(self._command)}\n".encode())
+        self._log.flush()
+        try:
+            self._process = subprocess.Popen(
+                self._command,
+                env=env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as error:
+            raise TargetError(f"could not start target {self._command[1]}: {error}") from None
+        if self._registry is not None:
+            self._registry.add(self._process.pid, self._command)
+        self._wait_healthy()
+        return time.monotonic() - started
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self._start_timeout_s
+        url = f"{self.endpoint.base_url}/health"
+        assert self._process is not None
+        while time.monotonic() < deadline:
+            code = self._process.poll()
+            if code is not None:
+                raise TargetError(
+                    f"target exited with status {code} before it was healthy "
+                    f"(log {self._log_path}):\n{log_tail(self._log_path)}"
+                )
+            try:
+                if httpx.get(url, timeout=0.5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(HEALTH_POLL_S)
+        self._end(signal.SIGKILL)
+        raise TargetError(
+            f"target did not answer {url} within {self._start_timeout_s:.0f} s "
+            f"(log {self._log_path}):\n{log_tail(self._log_path)}"
+        )
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL)
+
+    def restart(self) -> float:
+        self._end(signal.SIGKILL)
+        self.incarnation += 1
+        return self.launch()
+
+    def is_alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def exit_code(self) -> int | None:
+        return None if self._process is None else self._process.poll()
+
+    def stop(self) -> None:
+        self._end(signal.SIGTERM)
+
+    def _end(self, first_signal: signal.Signals) -> None:
+        process = self._process
+        if process is not None:
+            if process.poll() is None:
+                try:
+                    os.kill(process.pid, first_signal)
+                    process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+                except ProcessLookupError:
+                    pass
+            if self._registry is not None:
+                self._registry.remove(process.pid)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class ProcessRuntime:
+    """Starts ``targets/<name>/app.py`` with this interpreter on a free loopback port."""
+
+    name = "process"
+
+    def __init__(self, start_timeout_s: float = 20.0, registry: PidRegistry | None = None) -> None:
+        self.start_timeout_s = start_timeout_s
+        self.registry = registry
+
+    def start(
+        self,
+        target: str,
+        variant: str,
+        data_dir: Path,
+        log_path: Path,
+        env: dict[str, str],
+    ) -> ProcessTarget:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        script = TARGETS_DIR / target / "app.py"
+        last_error: TargetError | None = None
+        for _ in range(3):  # a free port can be taken between our probe and the target's bind
+            endpoint = Endpoint(LOOPBACK, free_port())
+            command = [
+                sys.executable,
+                str(script),
+                "--host",
+                endpoint.host,
+                "--port",
+                str(endpoint.port),
+                "--variant",
+                variant,
+                "--db",
+                str(data_dir / "target.db"),
+            ]
+            instance = ProcessTarget(
+                command=command,
+                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                endpoint=endpoint,
+                log_path=log_path,
+                start_timeout_s=self.start_timeout_s,
+                registry=self.registry,
+            )
+            try:
+                instance.launch()
+                return instance
+            except TargetError as error:
+                instance.stop()
+                if "address already in use" not in str(error).lower():
+                    raise
+                last_error = error
+        assert last_error is not None
+        raise last_error

@@ -1,0 +1,66 @@
+"""Scenario validation: every mistake names the file, the field and the value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ScenarioError
+from harness.scenario import REPO_ROOT, load_scenario
+
+MINIMAL = """
+name: t
+target: {name: payments}
+faults: {none: {}}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_shipped_scenario_is_valid() -> None:
+    paths = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
+    assert paths, "no scenarios shipped"
+    for path in paths:
+        assert load_scenario(path).faults
+
+
+def test_minimal_scenario_gets_defaults(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, MINIMAL))
+    assert scenario.target.variants == ("naive", "idempotent")
+    assert scenario.load.retry.max_attempts == 4
+    assert list(scenario.faults) == ["none"]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "needle"),
+    [
+        (MINIMAL + "colour: red\n", "colour", "unknown field"),
+        (MINIMAL.replace("{name: payments}", "{name: nosuch}"), "target.name", "no target 'nosuch'"),
+        (MINIMAL + "load: {operations: -3}\n", "load.operations", "-3"),
+        (MINIMAL + "load: {retry: {timeout_s: fast}}\n", "load.retry.timeout_s", "fast"),
+        (MINIMAL + "gates: {other: {max_duplicate_rate: 0}}\n", "(top level)", "gates.other"),
+        ("name: t\ntarget: {name: payments}\n", "faults", "Field required"),
+        (MINIMAL + "faults: {f: {failpoints: {x: 2}}}\n", "faults.f.failpoints", "0..1"),
+    ],
+)
+def test_errors_name_field_and_value(tmp_path: Path, text: str, field: str, needle: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, text))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 's.yaml'}: {field}:"), message
+    assert needle in message
+
+
+def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"line 2: not valid YAML"):
+        load_scenario(write(tmp_path, "name: t\n  bad: [\n"))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "absent.yaml")
