@@ -10,13 +10,29 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
+from typing import Any, Protocol
 
 from harness.faults import FaultPlan
 from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
-from harness.proxy.client import ProxyClient
 from harness.runtime.base import TargetInstance
 
 WATCH_INTERVAL_S = 0.02
+
+
+class ToxicsApi(Protocol):
+    """The two Toxiproxy API calls the nemesis needs (``ProxyClient`` has them)."""
+
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        stream: str = ...,
+        toxicity: float = ...,
+        attributes: dict[str, Any] | None = ...,
+        name: str | None = ...,
+    ) -> Any: ...
+
+    def remove_toxic(self, proxy: str, name: str) -> Any: ...
 
 
 class Nemesis:
@@ -25,7 +41,7 @@ class Nemesis:
     def __init__(
         self,
         plan: FaultPlan,
-        client: ProxyClient,
+        client: ToxicsApi,
         proxy_name: str,
         target: TargetInstance,
         history: HistoryWriter,

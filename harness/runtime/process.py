@@ -149,9 +149,15 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self, start_timeout_s: float = 20.0, registry: PidRegistry | None = None) -> None:
+    def __init__(
+        self,
+        start_timeout_s: float = 20.0,
+        registry: PidRegistry | None = None,
+        targets_dir: Path = TARGETS_DIR,
+    ) -> None:
         self.start_timeout_s = start_timeout_s
         self.registry = registry
+        self.targets_dir = targets_dir
 
     def start(
         self,
@@ -162,7 +168,7 @@ class ProcessRuntime:
         env: dict[str, str],
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
-        script = TARGETS_DIR / target / "app.py"
+        script = self.targets_dir / target / "app.py"
         last_error: TargetError | None = None
         for _ in range(3):  # a free port can be taken between our probe and the target's bind
             endpoint = Endpoint(LOOPBACK, free_port())

@@ -1,0 +1,114 @@
+"""The process runtime on a tiny stand-in target: start, health, kill, restart, stop, clean-up."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harness.errors import TargetError
+from harness.pidfiles import PidRegistry
+from harness.runtime.process import ProcessRuntime
+
+STAND_IN = textwrap.dedent(
+    """
+    import argparse, http.server, os, sys
+    parser = argparse.ArgumentParser()
+    for flag in ("--host", "--port", "--variant", "--db"):
+        parser.add_argument(flag)
+    args = parser.parse_args()
+    mode = os.environ.get("STAND_IN_MODE", "ok")
+    if mode == "exit":
+        print("cannot open database: permission denied", flush=True)
+        sys.exit(3)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status = 503 if mode == "unhealthy" else 200
+            body = os.environ.get("HARNESS_INCARNATION", "?").encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    http.server.HTTPServer((args.host, int(args.port)), Handler).serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def targets_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "targets" / "standin"
+    folder.mkdir(parents=True)
+    (folder / "app.py").write_text(STAND_IN)
+    return tmp_path / "targets"
+
+
+def runtime(targets_dir: Path, tmp_path: Path, timeout: float = 10.0) -> ProcessRuntime:
+    return ProcessRuntime(
+        start_timeout_s=timeout, registry=PidRegistry(tmp_path / "pids"), targets_dir=targets_dir
+    )
+
+
+def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
+    target = runtime(targets_dir, tmp_path).start(
+        "standin", "naive", tmp_path / "data", tmp_path / "t.log", env={}
+    )
+    try:
+        assert target.endpoint.host == "127.0.0.1"
+        assert httpx.get(f"{target.endpoint.base_url}/health").text == "0"
+        assert len(list((tmp_path / "pids").glob("*.json"))) == 1
+        target.kill()
+        assert not target.is_alive()
+        assert target.exit_code() == -9
+        downtime = target.restart()
+        assert downtime > 0 and target.is_alive()
+        assert httpx.get(f"{target.endpoint.base_url}/health").text == "1"  # same port, next incarnation
+    finally:
+        target.stop()
+    target.stop()  # twice is fine
+    assert not target.is_alive()
+    assert list((tmp_path / "pids").glob("*.json")) == []
+    log = (tmp_path / "t.log").read_text()
+    assert "start incarnation 0" in log and "start incarnation 1" in log
+
+
+def test_target_that_exits_reports_its_log(
+    targets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAND_IN_MODE", "exit")
+    with pytest.raises(TargetError, match=r"exited with status 3[\s\S]*permission denied"):
+        runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+
+
+def test_unhealthy_target_times_out_and_is_killed(
+    targets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STAND_IN_MODE", "unhealthy")
+    with pytest.raises(TargetError, match=r"did not answer .*/health within"):
+        runtime(targets_dir, tmp_path, timeout=1.0).start(
+            "standin", "naive", tmp_path / "d", tmp_path / "t.log", {}
+        )
+    assert list((tmp_path / "pids").glob("*.json")) == []
+
+
+def test_clean_ends_a_leftover_process(targets_dir: Path, tmp_path: Path) -> None:
+    target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+    pid = target._process.pid if target._process else 0
+    try:
+        ended = PidRegistry(tmp_path / "pids").clean()
+        assert ended == [pid]
+        target._process.wait(timeout=5) if target._process else None
+        assert not target.is_alive()
+    finally:
+        target.stop()
+
+
+def test_clean_leaves_a_recycled_pid_alone(tmp_path: Path) -> None:
+    registry = PidRegistry(tmp_path / "pids")
+    registry.add(os.getpid(), ["not", "this", "command"])
+    assert registry.clean() == []
+    assert list((tmp_path / "pids").glob("*.json")) == []
