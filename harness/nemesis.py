@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from harness.faults import FaultPlan
 from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
@@ -122,7 +122,7 @@ class Nemesis:
 
     def _record_exit(self) -> None:
         code = self.target.exit_code()
-        reason = "failpoint" if code == 17 else "unexpected"
+        reason: Literal["failpoint", "unexpected"] = "failpoint" if code == 17 else "unexpected"
         self.crashes += 1
         self.history.append(CrashEvent(t=time.time(), reason=reason, detail=f"exit status {code}"))
 

@@ -10,9 +10,9 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -76,7 +76,7 @@ class RunOptions:
 
 
 def new_run_id(scenario: Scenario, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{scenario.name}"
 
 
@@ -243,10 +243,9 @@ class _CellRun:
         return effects
 
     def _delete_proxy(self) -> None:
-        try:
+        # the proxy process may already be gone on an interrupted run
+        with suppress(HarnessError):
             self.client.delete_proxy(self.proxy_name)
-        except HarnessError:
-            pass  # the proxy process may already be gone on an interrupted run
 
 
 @contextmanager

@@ -73,17 +73,18 @@ def test_toxics_switched_on_and_off_around_the_load(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     toxic = ToxicCall(name="drop", type="drop_response", stream="downstream", toxicity=0.5)
     with HistoryWriter(tmp_path / "f.jsonl") as history:
-        with Nemesis(plan(toxics=(toxic,)), client, "p", target, history):  
+        with Nemesis(plan(toxics=(toxic,)), client, "p", target, history):
             assert client.calls == [("add", ("p", "drop", "drop_response", 0.5))]
         assert client.calls[-1] == ("remove", ("p", "drop"))
     events = read_history([tmp_path / "f.jsonl"])
-    assert [(e.name, e.action) for e in events if isinstance(e, FaultEvent)] == [("drop", "on"), ("drop", "off")]
+    switches = [(e.name, e.action) for e in events if isinstance(e, FaultEvent)]
+    assert switches == [("drop", "on"), ("drop", "off")]
 
 
 def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history:
-        with Nemesis(plan(kills=(0.05,)), client, "p", target, history) as nemesis:  
+        with Nemesis(plan(kills=(0.05,)), client, "p", target, history) as nemesis:
             assert target.restarted.wait(5)
         assert nemesis.crashes == 1
     events = read_history([tmp_path / "f.jsonl"])
@@ -96,10 +97,9 @@ def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
 
 def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
-    with HistoryWriter(tmp_path / "f.jsonl") as history:
-        with Nemesis(plan(), client, "p", target, history):  
-            target.die_with(17)
-            assert target.restarted.wait(5)
+    with HistoryWriter(tmp_path / "f.jsonl") as history, Nemesis(plan(), client, "p", target, history):
+        target.die_with(17)
+        assert target.restarted.wait(5)
     events = read_history([tmp_path / "f.jsonl"])
     crash = events[0]
     assert isinstance(crash, CrashEvent) and crash.reason == "failpoint"
@@ -110,7 +110,7 @@ def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
 def test_target_dead_at_the_end_is_restarted_for_the_probe(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history:
-        nemesis = Nemesis(plan(), client, "p", target, history)  
+        nemesis = Nemesis(plan(), client, "p", target, history)
         nemesis._stop.set()  # no watcher: only the exit path may notice the death
         with nemesis:
             target.die_with(1)
@@ -127,5 +127,5 @@ def test_failed_restart_is_raised_after_the_load(tmp_path: Path) -> None:
 
     target.restart = broken_restart  # type: ignore[method-assign]
     with HistoryWriter(tmp_path / "f.jsonl") as history, pytest.raises(RuntimeError, match="port taken"):
-        with Nemesis(plan(kills=(0.01,)), client, "p", target, history):  
+        with Nemesis(plan(kills=(0.01,)), client, "p", target, history):
             time.sleep(0.3)

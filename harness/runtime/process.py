@@ -67,7 +67,8 @@ class ProcessTarget:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self._log_path.open("ab")
         env = {**self._env, "HARNESS_INCARNATION": str(self.incarnation)}
-        self._log.write(f"--- harness: start incarnation {self.incarnation}: {' '.join(self._command)}\n".encode())
+        banner = f"--- harness: start incarnation {self.incarnation}: {' '.join(self._command)}\n"
+        self._log.write(banner.encode())
         self._log.flush()
         try:
             self._process = subprocess.Popen(
