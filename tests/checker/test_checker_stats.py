@@ -73,14 +73,17 @@ def test_a_wider_z_gives_a_wider_interval() -> None:
 
 
 @pytest.mark.parametrize(
-    ("successes", "trials", "z"), [(-1, 10, Z_95), (11, 10, Z_95), (0, -1, Z_95), (1, 2, 0.0), (1, 2, math.inf)]
+    ("successes", "trials", "z"),
+    [(-1, 10, Z_95), (11, 10, Z_95), (0, -1, Z_95), (1, 2, 0.0), (1, 2, math.inf)],
 )
 def test_nonsense_inputs_are_refused(successes: int, trials: int, z: float) -> None:
     with pytest.raises(ValueError):
         wilson_interval(successes, trials, z)
 
 
-@given(st.integers(min_value=1, max_value=100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+@given(
+    st.integers(min_value=1, max_value=100_000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n)))
+)
 def test_matches_the_score_test_definition(case: tuple[int, int]) -> None:
     successes, trials = case
     interval = wilson_interval(successes, trials)

@@ -1,0 +1,102 @@
+"""The whole loop at small scale: real target processes, the embedded proxy, Locust, checker, reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.history import AttemptEnd, read_history
+from harness.result import RunResult
+from harness.run import RunOptions, run_scenario
+from harness.scenario import load_scenario
+
+SCENARIO = Path(__file__).with_name("small_payments.yaml")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    out = tmp_path_factory.mktemp("reports")
+    return run_scenario(load_scenario(SCENARIO), str(SCENARIO), RunOptions(out_root=out))
+
+
+@pytest.mark.parametrize("fault", ["dropped-responses", "latency", "crash"])
+def test_naive_charges_twice_under_every_fault(result: RunResult, fault: str) -> None:
+    cell = result.verdict.cell("naive", fault)
+    assert cell.operations == 40
+    assert cell.ops_with_duplicates > 0, f"harness not sensitive: no duplicates under {fault}"
+    assert cell.retries > 0
+    assert cell.lost_acknowledged == 0
+    duplicated = cell.anomalies[0]
+    assert duplicated.kind == "duplicate_effect" and duplicated.effect_count >= 2
+    assert len(duplicated.attempts) >= 2
+
+
+@pytest.mark.parametrize("fault", ["dropped-responses", "latency", "crash"])
+def test_idempotent_never_charges_twice(result: RunResult, fault: str) -> None:
+    cell = result.verdict.cell("idempotent", fault)
+    assert cell.operations == 40
+    assert cell.retries > 0, "the fault never made the client retry"
+    assert cell.ops_with_duplicates == 0
+    assert cell.lost_acknowledged == 0
+    assert cell.replay_mismatches == 0
+    assert cell.validity == "valid"
+
+
+def test_crash_cell_records_crashes_and_restarts(result: RunResult) -> None:
+    for variant in ("naive", "idempotent"):
+        cell = result.verdict.cell(variant, "crash")
+        assert cell.crashes >= 2  # one scheduled kill plus failpoint exits
+        kinds = {type(event).__name__ for event in cell.fault_events}
+        assert {"CrashEvent", "RestartEvent"} <= kinds
+
+
+def test_gates_pass_and_evidence_is_on_disk(result: RunResult) -> None:
+    assert result.passed, [gate.message for gate in result.gates if not gate.passed]
+    cell_dir = result.out_dir / "cells" / "naive--dropped-responses"
+    events = read_history([cell_dir / "history.jsonl"])
+    assert sum(isinstance(event, AttemptEnd) for event in events) == result.verdict.cell(
+        "naive", "dropped-responses"
+    ).attempts
+    effects = json.loads((cell_dir / "effects.json").read_text())
+    assert len(effects) >= 40
+    assert (cell_dir / "target.log").stat().st_size > 0
+
+
+GATE_FAILS = """
+name: naive-gate
+seed: 4242
+target: {name: payments, variants: [naive]}
+load: {operations: 25, users: 4, retry: {max_attempts: 8, timeout_s: 0.5}}
+faults:
+  dropped-responses: {toxics: [{type: drop_response, toxicity: 0.4, attributes: {mode: close}}]}
+gates:
+  naive: {max_duplicate_rate: 0}
+"""
+
+
+def test_cli_exits_1_when_a_gate_fails_and_writes_every_report(tmp_path: Path) -> None:
+    scenario = tmp_path / "gate.yaml"
+    scenario.write_text(GATE_FAILS)
+    status = main(["run", str(scenario), "--out", str(tmp_path / "reports"), "--quiet"])
+    latest = tmp_path / "reports" / "latest"
+    assert latest.is_symlink()
+    run = json.loads((latest / "run.json").read_text())
+    assert run["seed"] == 4242
+    assert status == 1
+    assert "<svg" in (latest / "index.html").read_text()
+    root = ElementTree.parse(latest / "junit.xml").getroot()
+    cases = list(root.iter("testcase"))
+    assert len(cases) == 1
+    assert cases[0].find("failure") is not None
+
+
+def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntarget: {name: payments}\nfaults: {f: {toxics: [{type: latency, stream: up}]}}\n")
+    assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "faults.f.toxics.0.stream" in err and "Traceback" not in err
