@@ -1,0 +1,42 @@
+"""Serving a target with uvicorn: one worker, logs on stdout, no access log.
+
+One worker because in-flight Idempotency-Keys are tracked in memory, and because the harness's crash
+faults must kill the whole service with one signal. Logs go to stdout so the process runtime captures a
+single stream per target.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI
+
+from targetkit.config import TargetConfig, parse_config
+
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain",
+                            "stream": "ext://sys.stdout"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "targetkit": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def serve(app: FastAPI, config: TargetConfig) -> None:
+    import uvicorn  # imported here so building an app in tests does not pay for it
+
+    uvicorn.run(app, host=config.host, port=config.port, log_config=LOG_CONFIG, access_log=False,
+                timeout_graceful_shutdown=2)
+
+
+def run_target(create_app: Callable[[TargetConfig], FastAPI], *, description: str,
+               argv: Sequence[str] | None = None) -> None:
+    """The `main` of every reference target: parse the configuration, build the app, serve it."""
+    config = parse_config(argv, os.environ, description=description)
+    serve(create_app(config), config)
