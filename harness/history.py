@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Literal, TextIO, Union
+from typing import Annotated, Literal, TextIO
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -95,7 +95,7 @@ class RestartEvent(_Event):
 
 
 Event = Annotated[
-    Union[OpStart, AttemptStart, AttemptEnd, OpEnd, FaultEvent, CrashEvent, RestartEvent],
+    OpStart | AttemptStart | AttemptEnd | OpEnd | FaultEvent | CrashEvent | RestartEvent,
     Field(discriminator="type"),
 ]
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
