@@ -69,9 +69,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with sigterm_as_interrupt(), Progress(*columns, console=console, disable=args.quiet) as progress:
         result = run_scenario(scenario, str(args.scenario), options, ProgressObserver(progress))
     paths = write_all(result)
-    print_summary(result, console)
-    for kind, path in paths.items():
-        console.print(f"{kind}: {path}", highlight=False)
+    print_summary(result, console, paths)
     return exit_status(result)
 
 

@@ -14,6 +14,7 @@ Everything here is a pure function of its arguments.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -55,29 +56,32 @@ def gate_operator(name: str) -> str:
 
 def format_threshold(name: str, value: float) -> str:
     """A threshold or actual value as a reader expects it: rates as percentages, counts as integers."""
+    if not math.isfinite(value):  # NaN: the value could not be computed
+        return "n/a"
     threshold = _BY_NAME.get(name)
     if threshold is not None and threshold.is_rate:
-        return f"{value * 100:g}%"
-    return f"{value:g}"
+        return f"{value * 100:.4g}%"
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+
+
+def _label(name: str, limit: float) -> str:
+    return f"{name} {gate_operator(name)} {format_threshold(name, limit)}"
 
 
 def gate_label(gate: GateResult) -> str:
     """``max_duplicate_rate ≤ 1%``: the gate's name, comparison and threshold in one phrase."""
-    return f"{gate.name} {gate_operator(gate.name)} {format_threshold(gate.name, gate.threshold)}"
+    return _label(gate.name, gate.threshold)
 
 
 def _message(threshold: _Threshold, cell: CellVerdict, limit: float, actual: float, passed: bool) -> str:
-    shown_actual = format_threshold(threshold.name, actual)
-    shown_limit = format_threshold(threshold.name, limit)
-    what = threshold.name.removeprefix("max_").removeprefix("min_").replace("_", " ")
-    if passed:
-        return f"{what} {shown_actual} {gate_operator(threshold.name)} {shown_limit}"
-    if threshold.direction == "min":
-        return (
-            f"{what} {shown_actual} is below the minimum {shown_limit}: the harness was not sensitive "
-            f"enough to show duplicates for {cell.variant} under {cell.fault}"
+    """A sentence that stands alone (in a CI log line, a JUnit failure): gate, outcome, actual value."""
+    verdict = "held" if passed else "failed"
+    text = f"{_label(threshold.name, limit)} {verdict} (actual {format_threshold(threshold.name, actual)})"
+    if not passed and threshold.direction == "min":
+        text += (
+            f": the harness was not sensitive enough to show duplicates for {cell.variant} under {cell.fault}"
         )
-    return f"{what} {shown_actual} exceeds the maximum {shown_limit}"
+    return text
 
 
 def _check(threshold: _Threshold, limit: float, cell: CellVerdict) -> GateResult:
@@ -90,7 +94,10 @@ def _check(threshold: _Threshold, limit: float, cell: CellVerdict) -> GateResult
             threshold=limit,
             actual=float("nan"),
             passed=False,
-            message=f"cannot be checked: the checker could not judge this cell ({reason})",
+            message=(
+                f"{_label(threshold.name, limit)} cannot be checked: the checker could not judge "
+                f"this cell ({reason})"
+            ),
         )
     actual = threshold.metric(cell)
     passed = actual <= limit if threshold.direction == "max" else actual >= limit
@@ -134,7 +141,10 @@ def evaluate_gates(gates: Mapping[str, GateSpec], verdict: RunVerdict) -> tuple[
                     threshold=limit,
                     actual=float("nan"),
                     passed=False,
-                    message=f"no cells were run for variant {variant}, so the gate cannot hold",
+                    message=(
+                        f"{_label(threshold.name, limit)} cannot hold: no cells were run for "
+                        f"variant {variant}"
+                    ),
                 )
                 for threshold, limit in thresholds
             )

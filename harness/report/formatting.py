@@ -1,0 +1,106 @@
+"""How numbers, attempts and fault events read in every report format.
+
+One module so the terminal, the HTML page and the JUnit file say the same thing the same way: a rate
+printed as ``12.5% [8.1–18.7]`` in the terminal must not read ``0.125 (0.081, 0.187)`` in the HTML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
+from harness.verdict import Anomaly, CellVerdict, Interval
+
+JSON_NAME = "run.json"
+HTML_NAME = "index.html"
+JUNIT_NAME = "junit.xml"
+
+
+def report_paths(out_dir: Path) -> dict[str, Path]:
+    """Where each report of a run lives, by format name (``json``, ``html``, ``junit``)."""
+    return {"json": out_dir / JSON_NAME, "html": out_dir / HTML_NAME, "junit": out_dir / JUNIT_NAME}
+
+
+def _percent_number(rate: float) -> str:
+    """A proportion as a percentage number: one decimal, but two significant digits below 0.1%.
+
+    With 10,000 operations three duplicates are 0.03%; printing "0.0" there would read as "none".
+    """
+    if math.isnan(rate):
+        return "n/a"
+    percent = rate * 100
+    if 0 < percent < 0.1:
+        return f"{percent:.2g}"
+    return f"{percent:.1f}"
+
+
+def format_percent(rate: float) -> str:
+    """``0.125`` → ``12.5%``."""
+    number = _percent_number(rate)
+    return number if number == "n/a" else f"{number}%"
+
+
+def format_interval(interval: Interval) -> str:
+    """A 95% interval of a proportion as percentage bounds: ``[8.1–18.7]``."""
+    return f"[{_percent_number(interval.low)}–{_percent_number(interval.high)}]"
+
+
+def format_rate(cell: CellVerdict) -> str:
+    """A cell's duplicate rate with its interval: ``12.5% [8.1–18.7]``."""
+    return f"{format_percent(cell.duplicate_rate)} {format_interval(cell.duplicate_rate_interval)}"
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration at a useful precision: ``41 ms``, ``1.20 s``, ``2 min 05 s``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def format_timestamp(epoch_s: float) -> str:
+    """A wall-clock time in UTC, so reports made on different machines agree."""
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def cell_label(variant: str, fault: str) -> str:
+    """``naive × dropped_response``."""
+    return f"{variant} × {fault}"
+
+
+def describe_attempt(attempt: AttemptEnd) -> str:
+    """One attempt as the client saw it: ``#1 info timeout (1.00 s)``, ``#2 ok 201 (41 ms)``."""
+    parts = [f"#{attempt.attempt}", attempt.outcome]
+    if attempt.status is not None:
+        parts.append(str(attempt.status))
+    if attempt.error:
+        parts.append(attempt.error)
+    return f"{' '.join(parts)} ({format_seconds(attempt.latency_s)})"
+
+
+def describe_attempts(attempts: Iterable[AttemptEnd]) -> str:
+    """All attempts of an operation on one line, in attempt order."""
+    ordered = sorted(attempts, key=lambda attempt: attempt.attempt)
+    return " → ".join(describe_attempt(attempt) for attempt in ordered) or "no attempts recorded"
+
+
+def describe_fault_event(event: FaultEvent | CrashEvent | RestartEvent) -> str:
+    """A fault, crash or restart in a few words: ``latency on``, ``crash (kill)``, ``restart``."""
+    if isinstance(event, FaultEvent):
+        text = f"{event.name} {event.action}"
+    elif isinstance(event, CrashEvent):
+        text = f"crash ({event.reason})"
+    else:
+        text = f"restart after {format_seconds(event.downtime_s)} down"
+    detail = getattr(event, "detail", "")
+    return f"{text}: {detail}" if detail else text
+
+
+def anomaly_story(anomaly: Anomaly) -> str:
+    """The checker's explanation of an anomaly, or its attempts when the checker gave none."""
+    return anomaly.explanation or describe_attempts(anomaly.attempts)

@@ -1,0 +1,152 @@
+"""The summary printed at the end of a run: what a person reads first, so it must fit 100 columns.
+
+Four blocks, most important first: the table of cells (variant × fault) with the duplicate rate and its
+95% interval, the gates, a few duplicated operations told as their attempts, and where the full reports
+are. Zero duplicates are green and any duplicate is red, so the answer shows before it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.report.formatting import (
+    anomaly_story,
+    cell_label,
+    format_rate,
+    format_seconds,
+    report_paths,
+)
+from harness.result import RunResult
+from harness.verdict import Anomaly, CellVerdict
+
+EXAMPLES_SHOWN = 3
+
+
+def _count(value: int, bad_style: str = "red") -> Text:
+    """A count that is bad when nonzero: red (or ``bad_style``) if so, dim when zero."""
+    return Text(str(value), style=bad_style if value else "dim")
+
+
+def cells_table(result: RunResult) -> Table:
+    """One row per variant × fault; the columns a reader needs to judge idempotency at a glance."""
+    table = Table(
+        title=f"{result.scenario_name}: run {result.run_id}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 0),
+    )
+    table.add_column("variant", style="bold", overflow="fold")
+    table.add_column("fault", overflow="fold")
+    for header in (
+        "ops",
+        "attempts",
+        "retries",
+        "ack/rej\n/unk",
+        "duplicates\n[95% CI]",
+        "extra\n/1000",
+        "lost\nack",
+        "replay\n≠",
+        "crashes",
+    ):
+        table.add_column(header, justify="right", no_wrap=True)
+    for cell in result.verdict.cells:
+        table.add_row(*_row(cell))
+    return table
+
+
+def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
+    duplicate_style = "bold red" if cell.ops_with_duplicates else "green"
+    rate = Text(format_rate(cell), style=duplicate_style)
+    # an unknown cell is flagged by colour only: a marker would widen the column past 100 characters,
+    # and the reason is printed under the table
+    fault = Text(cell.fault, style="bold yellow" if cell.validity == "unknown" else "")
+    return (
+        cell.variant,
+        fault,
+        str(cell.operations),
+        str(cell.attempts),
+        str(cell.retries),
+        f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
+        rate,
+        Text(f"{cell.extra_effects_per_1000:.1f}", style=duplicate_style),
+        _count(cell.lost_acknowledged),
+        _count(cell.replay_mismatches),
+        _count(cell.crashes, bad_style="yellow"),
+    )
+
+
+def _print_gates(result: RunResult, console: Console) -> None:
+    if not result.gates:
+        console.print("[dim]No gates in this scenario.[/dim]")
+        return
+    verdict = "[bold green]PASS[/bold green]" if result.passed else "[bold red]FAIL[/bold red]"
+    console.print(f"Gates: {verdict}")
+    for gate in result.gates:
+        mark = Text("✔ ", style="green") if gate.passed else Text("✘ ", style="bold red")
+        line = Text.assemble(
+            "  ",
+            mark,
+            (cell_label(gate.variant, gate.fault), "bold"),
+            ": ",
+            (gate.message, "" if gate.passed else "red"),
+        )
+        console.print(line)
+
+
+def example_duplicates(result: RunResult, limit: int = EXAMPLES_SHOWN) -> list[tuple[CellVerdict, Anomaly]]:
+    """Up to ``limit`` duplicated operations, taken from the cells in order."""
+    examples: list[tuple[CellVerdict, Anomaly]] = []
+    for cell in result.verdict.cells:
+        for anomaly in cell.anomalies:
+            if anomaly.kind == "duplicate_effect":
+                examples.append((cell, anomaly))
+                if len(examples) == limit:
+                    return examples
+    return examples
+
+
+def _print_examples(result: RunResult, console: Console) -> None:
+    examples = example_duplicates(result)
+    if not examples:
+        return
+    console.print("Example duplicated operations:")
+    for cell, anomaly in examples:
+        console.print(
+            Text.assemble(
+                "  ",
+                (anomaly.op_id, "bold"),
+                f" ({cell_label(cell.variant, cell.fault)}, {anomaly.effect_count} effects): ",
+                anomaly_story(anomaly),
+            ),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+
+
+def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path] | None = None) -> None:
+    """Print the whole summary; ``paths`` defaults to the standard report files in the run's folder."""
+    console.print(cells_table(result))
+    for cell in result.verdict.cells:
+        if cell.validity == "unknown":
+            console.print(
+                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: the checker could "
+                f"not judge this cell: {cell.error or 'no reason given'}",
+                highlight=False,
+            )
+    console.print()
+    _print_gates(result, console)
+    if example_duplicates(result):
+        console.print()
+    _print_examples(result, console)
+    console.print()
+    shown = dict(paths) if paths is not None else report_paths(result.out_dir)
+    console.print(f"Run took {format_seconds(result.duration_s)}. Reports:")
+    for name, path in shown.items():
+        console.print(Text.assemble(f"  {name:<6}", (str(path), "cyan")))
