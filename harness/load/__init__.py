@@ -1,0 +1,29 @@
+"""The retrying load: logical operations sent through the fault proxy, every attempt in the history.
+
+The orchestrator uses only what is exported here, none of which imports Locust (Locust patches its
+process with gevent, so it lives in the driver process alone: ``driver.py``, ``user.py`` and
+``locustfile.py``)::
+
+    run_driver(config, config_path, on_progress, timeout_s) -> DriverSummary   # runs the driver process
+    LoadCellConfig                                                              # the driver's input
+    RetryPolicy, classify_status, classify_failure                              # pure retry decisions
+"""
+
+from harness.load.config import DriverSummary, LoadCellConfig, load_cell_config, run_driver
+from harness.load.operations import OperationRequest, build_request, idempotency_key, op_id_for
+from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
+
+__all__ = [
+    "Classification",
+    "DriverSummary",
+    "LoadCellConfig",
+    "OperationRequest",
+    "RetryPolicy",
+    "build_request",
+    "classify_failure",
+    "classify_status",
+    "idempotency_key",
+    "load_cell_config",
+    "op_id_for",
+    "run_driver",
+]

@@ -1,0 +1,268 @@
+"""The contract between the orchestrator and the load driver process, and the call that runs it.
+
+The driver runs in its own process because importing Locust patches the whole process with
+gevent, which must never reach the orchestrator (nor the asyncio fault proxy). This module is
+what both sides share, and it imports no Locust:
+
+* :class:`LoadCellConfig`: the JSON file the driver reads (``--config cell.json``);
+* :class:`ProgressLine` and :class:`DoneLine`: the JSON lines the driver prints on stdout;
+* :func:`run_driver`: writes the config, runs the driver, relays progress, returns a
+  :class:`DriverSummary` or raises :class:`LoadError` with the tail of the driver's stderr.
+
+Driver exit status: 0 the run finished (every op ended, or ``max_duration_s`` stopped it, which the
+summary says), 1 the driver hit an internal error, 2 the config was bad, 130 it was interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import LoadError
+from harness.scenario import REPO_ROOT, RetryPolicySpec
+
+EXIT_FINISHED = 0
+EXIT_DRIVER_ERROR = 1
+EXIT_BAD_CONFIG = 2
+EXIT_INTERRUPTED = 130
+
+STDERR_TAIL_LINES = 15
+_KILL_WAIT_S = 5.0
+
+
+class LoadCellConfig(BaseModel):
+    """Everything the driver needs for one variant × fault cell; written as JSON by the orchestrator."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str
+    path: str = "/charges"
+    variant: str
+    fault: str
+    seed: int
+    operations: int = Field(ge=1, le=1_000_000)
+    users: int = Field(ge=1, le=1000)
+    spawn_rate: float = Field(gt=0)
+    max_duration_s: float = Field(gt=0, le=3600)
+    retry: RetryPolicySpec = RetryPolicySpec()
+    send_idempotency_key: bool = True
+    amount_min: int = Field(ge=1)
+    amount_max: int = Field(ge=1)
+    history_path: str
+    op_id_prefix: str = ""
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, base_url: str) -> str:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return base_url.rstrip("/")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError("must start with '/'")
+        return path
+
+    @model_validator(mode="after")
+    def _amounts_ordered(self) -> LoadCellConfig:
+        if self.amount_min > self.amount_max:
+            raise ValueError(f"amount_min ({self.amount_min}) must not exceed amount_max ({self.amount_max})")
+        return self
+
+
+def load_cell_config(path: Path) -> LoadCellConfig:
+    """Read and validate a config file; any problem is a one-line LoadError naming the field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise LoadError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        return LoadCellConfig.model_validate_json(text)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        problem = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+        problem = problem.removeprefix("Value error, ")
+        shown = "" if first["type"] in ("missing", "json_invalid") else f" (got {first.get('input')!r})"
+        raise LoadError(f"{path}: {field}: {problem}{shown}") from None
+
+
+class ProgressLine(BaseModel):
+    """Printed by the driver at most ~10 times a second while operations complete."""
+
+    completed: int
+    total: int
+
+
+class LocustTotals(BaseModel):
+    """Locust's own aggregate statistics, kept as a cross-check of the history."""
+
+    requests: int
+    failures: int
+    median_response_time_ms: float | None
+
+
+class DoneLine(ProgressLine):
+    """The driver's last stdout line."""
+
+    done: Literal[True] = True
+    duration_s: float
+    stopped_by: Literal["completed", "max_duration_s"]
+    locust_stats: LocustTotals
+
+
+@dataclass(frozen=True)
+class DriverSummary:
+    """What the orchestrator learns from a finished driver (the history file holds the details)."""
+
+    completed: int
+    total: int
+    duration_s: float
+    stopped_by: Literal["completed", "max_duration_s"]
+    requests: int
+    failures: int
+    median_response_time_ms: float | None
+
+    @property
+    def all_completed(self) -> bool:
+        return self.stopped_by == "completed" and self.completed == self.total
+
+
+def driver_command(config_path: Path) -> list[str]:
+    return [sys.executable, "-m", "harness.load.driver", "--config", str(config_path)]
+
+
+def run_driver(
+    config: LoadCellConfig,
+    config_path: Path,
+    on_progress: Callable[[int, int], None],
+    timeout_s: float,
+) -> DriverSummary:
+    """Run the load driver for one cell as a subprocess and wait for it, at most ``timeout_s``.
+
+    The driver gets its own session so a Ctrl-C reaches only us; we then kill it by pid. Its
+    stderr goes to ``<config stem>.stderr.log`` beside the config, as evidence and for errors.
+    """
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    stderr_path = config_path.with_name(f"{config_path.stem}.stderr.log")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    with stderr_path.open("wb") as stderr_file:
+        process = subprocess.Popen(
+            driver_command(config_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            done = _follow(process, on_progress, time.monotonic() + timeout_s)
+        except LoadError as error:
+            _kill(process)
+            raise LoadError(f"{error}: {_tail(stderr_path)}") from None
+        except BaseException:  # KeyboardInterrupt above all: never leave the driver behind
+            _kill(process)
+            raise
+    if process.returncode != EXIT_FINISHED:
+        raise LoadError(f"load driver exited with status {process.returncode}: {_tail(stderr_path)}")
+    if done is None:
+        raise LoadError(f"load driver ended without its final summary line: {_tail(stderr_path)}")
+    return DriverSummary(
+        completed=done.completed,
+        total=done.total,
+        duration_s=done.duration_s,
+        stopped_by=done.stopped_by,
+        requests=done.locust_stats.requests,
+        failures=done.locust_stats.failures,
+        median_response_time_ms=done.locust_stats.median_response_time_ms,
+    )
+
+
+def _follow(
+    process: subprocess.Popen[bytes], on_progress: Callable[[int, int], None], deadline: float
+) -> DoneLine | None:
+    """Relay the driver's progress lines until it exits; raise LoadError at the deadline."""
+    assert process.stdout is not None
+    lines: queue.Queue[bytes | None] = queue.Queue()
+    reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    done: DoneLine | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise LoadError(f"load driver did not finish in time; killed pid {process.pid}")
+        try:
+            line = lines.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if line is None:
+            break
+        parsed = _parse_line(line)
+        if isinstance(parsed, DoneLine):
+            done = parsed
+        if parsed is not None:
+            on_progress(parsed.completed, parsed.total)
+    reader.join(timeout=_KILL_WAIT_S)
+    try:
+        process.wait(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        raise LoadError(f"load driver did not exit in time; killed pid {process.pid}") from None
+    return done
+
+
+def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
+    try:
+        for line in stream:
+            lines.put(line)
+    finally:
+        lines.put(None)
+
+
+def _parse_line(line: bytes) -> ProgressLine | None:
+    """A progress or done line, or ``None`` for anything else a library may have printed."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        if data.get("done") is True:
+            return DoneLine.model_validate(data)
+        return ProgressLine.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """End the driver by its pid (SIGKILL: it holds nothing that needs a graceful end)."""
+    if process.poll() is None:
+        process.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=_KILL_WAIT_S)
+
+
+def _tail(stderr_path: Path) -> str:
+    try:
+        text = stderr_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no stderr)"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return " | ".join(lines[-STDERR_TAIL_LINES:]) or "(no stderr)"

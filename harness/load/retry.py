@@ -1,0 +1,135 @@
+"""The retry policy: what one attempt's answer means, whether to try again, and how long to wait.
+
+Pure on purpose (no I/O, no clock, randomness only from a ``random.Random`` the caller seeds), so
+the decisions the load driver takes under faults can be tested exactly and replayed from a seed.
+
+An attempt ends in one of the history's outcomes (Jepsen's ``ok`` / ``fail`` / ``info``) and, when
+it could be retried, in one *retry class* named like ``RetryPolicySpec.retry_on``::
+
+    2xx                      ok    no retry class (done)
+    409, 429                 fail  "409" / "429"   (the server refused this attempt; retryable if listed)
+    other 4xx                fail  none            (rejected: final)
+    5xx                      info  "5xx"           (the server may have done the work)
+    timeout                  info  "timeout"
+    reset / closed / broken  info  "connection_error"
+    connection refused       fail  "connection_error" (nothing was sent, so it certainly did not apply)
+    1xx / 3xx                info  none            (not expected from a POST; not retried, not trusted)
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from harness.history import AttemptOutcome, OpOutcome
+from harness.scenario import RetryOn, RetryPolicySpec
+
+TransportFailure = Literal["timeout", "connection_error", "connection_refused"]
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What one attempt's result means: its history outcome and the retry class it falls under."""
+
+    outcome: AttemptOutcome
+    retry_class: RetryOn | None = None
+    status: int | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.outcome == "ok"
+
+
+def classify_status(status: int) -> Classification:
+    """Classify an HTTP status the server sent back."""
+    if 200 <= status < 300:
+        return Classification("ok", None, status)
+    if status == 409:
+        return Classification("fail", "409", status)
+    if status == 429:
+        return Classification("fail", "429", status)
+    if 400 <= status < 500:
+        return Classification("fail", None, status)
+    if 500 <= status < 600:
+        return Classification("info", "5xx", status)
+    return Classification("info", None, status)
+
+
+def classify_failure(failure: TransportFailure) -> Classification:
+    """Classify an attempt that got no HTTP answer at all."""
+    if failure == "timeout":
+        return Classification("info", "timeout")
+    if failure == "connection_refused":
+        return Classification("fail", "connection_error")
+    return Classification("info", "connection_error")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts, per-attempt timeout, capped exponential backoff with optional full jitter.
+
+    Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter") spreads retries of many
+    clients over ``[0, cap]`` so they do not arrive at the server in lock step.
+    """
+
+    max_attempts: int
+    timeout_s: float
+    backoff_base_s: float
+    backoff_max_s: float
+    jitter: Literal["full", "none"]
+    retry_on: frozenset[RetryOn]
+
+    @classmethod
+    def from_spec(cls, spec: RetryPolicySpec) -> RetryPolicy:
+        return cls(
+            max_attempts=spec.max_attempts,
+            timeout_s=spec.timeout_s,
+            backoff_base_s=spec.backoff_base_s,
+            backoff_max_s=spec.backoff_max_s,
+            jitter=spec.jitter,
+            retry_on=frozenset(spec.retry_on),
+        )
+
+    def is_retryable(self, result: Classification) -> bool:
+        """Whether this kind of answer is one the policy retries (ignoring the attempt count)."""
+        return result.retry_class is not None and result.retry_class in self.retry_on
+
+    def should_retry(self, attempt: int, result: Classification) -> bool:
+        """Whether to send attempt ``attempt + 1`` after attempt ``attempt`` ended with ``result``."""
+        return attempt < self.max_attempts and self.is_retryable(result)
+
+    def backoff_cap_s(self, attempt: int) -> float:
+        """The longest wait after attempt ``attempt`` (1-based): ``min(max, base * 2**(attempt-1))``.
+
+        Doubles step by step and stops at the cap, so a huge attempt number cannot overflow.
+        """
+        if attempt < 1:
+            raise ValueError(f"attempt numbers start at 1 (got {attempt})")
+        cap = self.backoff_base_s
+        for _ in range(attempt - 1):
+            if cap >= self.backoff_max_s:
+                break
+            cap *= 2
+        return min(cap, self.backoff_max_s)
+
+    def backoff_s(self, attempt: int, rng: random.Random) -> float:
+        """The wait after attempt ``attempt``: uniform in ``[0, cap]`` with full jitter, else the cap."""
+        cap = self.backoff_cap_s(attempt)
+        if self.jitter == "none":
+            return cap
+        return rng.uniform(0.0, cap)
+
+    def final_outcome(self, last: Classification | None) -> OpOutcome:
+        """The operation's outcome as its caller would see it, from the last attempt it made.
+
+        A retryable answer as the last one means the policy gave up (attempts exhausted or the run
+        stopped), so whatever the earlier attempts did is unknown.
+        """
+        if last is None:
+            return "unknown"
+        if last.acknowledged:
+            return "acknowledged"
+        if last.outcome == "fail" and last.status is not None and not self.is_retryable(last):
+            return "rejected"
+        return "unknown"

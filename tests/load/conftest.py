@@ -1,0 +1,135 @@
+"""A tiny charges server on port 0 that answers, hangs or resets as each test decides, and records.
+
+It runs in a thread of the test process; the driver under test is a separate process, so the
+gevent patching of the driver never meets this server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Literal
+
+import pytest
+
+Action = Literal["ok", "hang", "hang_forever", "reset", "error"]
+Decide = Callable[[str, int], Action]
+"""(reference, attempt number seen by the server for that reference) -> what to do."""
+
+Serving = Callable[..., AbstractContextManager["ChargeServer"]]
+"""The fixture's type: ``serving(decide, hang_s=1.0)``."""
+
+HANG_FOREVER_BOUND_S = 30.0
+
+
+@dataclass(frozen=True)
+class Received:
+    reference: str
+    number: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @property
+    def key(self) -> str | None:
+        return dict(self.headers).get("Idempotency-Key")
+
+
+class ChargeServer:
+    """A ThreadingHTTPServer speaking HTTP/1.1 keep-alive, so a poisoned reused connection would show."""
+
+    def __init__(self, decide: Decide, hang_s: float = 1.0) -> None:
+        self.decide = decide
+        self.hang_s = hang_s
+        self.received: list[Received] = []
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                reference = str(json.loads(body).get("reference", ""))
+                action, number = server.record(reference, body, tuple(self.headers.items()))
+                if action == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.rfile.close()
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if action == "hang_forever":
+                    server.stopping.wait(HANG_FOREVER_BOUND_S)
+                    self.close_connection = True
+                    return
+                if action == "hang":
+                    server.stopping.wait(server.hang_s)
+                status = 503 if action == "error" else 201
+                payload = (
+                    {"error": "unavailable"} if action == "error" else {"id": f"ch_{reference}_{number}"}
+                )
+                self.reply(status, json.dumps(payload).encode())
+
+            def reply(self, status: int, data: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client gave up on a hung request
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+
+    def record(self, reference: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> tuple[Action, int]:
+        with self._lock:
+            number = self._counts.get(reference, 0) + 1
+            self._counts[reference] = number
+            self.received.append(Received(reference, number, body, headers))
+        return self.decide(reference, number), number
+
+    def by_reference(self) -> dict[str, list[Received]]:
+        with self._lock:
+            grouped: dict[str, list[Received]] = {}
+            for request in self.received:
+                grouped.setdefault(request.reference, []).append(request)
+            return grouped
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def serving() -> Iterator[Serving]:
+    """``with serving(decide) as server:`` a started server, stopped whatever the test does."""
+
+    @contextmanager
+    def serve(decide: Decide, hang_s: float = 1.0) -> Iterator[ChargeServer]:
+        server = ChargeServer(decide, hang_s)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    yield serve

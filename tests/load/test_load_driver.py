@@ -1,0 +1,250 @@
+"""The driver end to end, as the orchestrator runs it: run_driver against a real local server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.errors import LoadError
+from harness.history import AttemptEnd, AttemptStart, Event, OpEnd, OpStart, iter_file
+from harness.load.config import (
+    EXIT_BAD_CONFIG,
+    LoadCellConfig,
+    driver_command,
+    load_cell_config,
+    run_driver,
+)
+from harness.load.operations import idempotency_key, op_id_for
+from harness.scenario import REPO_ROOT, RetryPolicySpec
+
+if TYPE_CHECKING:
+    from conftest import Action, Serving
+
+PREFIX = "nai-drop-"
+SEED = 7
+TIMEOUT_S = 0.3
+
+
+def cell(server_url: str, tmp_path: Path, **changes: object) -> LoadCellConfig:
+    values: dict[str, object] = {
+        "base_url": server_url,
+        "variant": "naive",
+        "fault": "drop",
+        "seed": SEED,
+        "operations": 30,
+        "users": 4,
+        "spawn_rate": 100.0,
+        "max_duration_s": 20.0,
+        "retry": RetryPolicySpec(
+            max_attempts=3, timeout_s=TIMEOUT_S, backoff_base_s=0.01, backoff_max_s=0.05
+        ),
+        "send_idempotency_key": True,
+        "amount_min": 100,
+        "amount_max": 200,
+        "history_path": str(tmp_path / "history.jsonl"),
+        "op_id_prefix": PREFIX,
+    }
+    values.update(changes)
+    return LoadCellConfig.model_validate(values)
+
+
+def number_of(reference: str) -> int:
+    return int(reference.removeprefix(PREFIX))
+
+
+def faulty(reference: str, attempt: int) -> Action:
+    """Ops 3, 13, 23 are reset on every attempt; ops ≡1 (mod 5) hang once, ops ≡2 (mod 5) reset once."""
+    number = number_of(reference)
+    if number % 10 == 3:
+        return "reset"
+    if number % 5 == 1 and attempt == 1:
+        return "hang"
+    if number % 5 == 2 and attempt == 1:
+        return "reset"
+    return "ok"
+
+
+ALWAYS_RESET = {3, 13, 23}
+HANG_ONCE = {n for n in range(30) if n % 5 == 1}
+RESET_ONCE = {n for n in range(30) if n % 5 == 2}
+EXPECTED_ATTEMPTS = 3 * len(ALWAYS_RESET) + 2 * len(HANG_ONCE) + 2 * len(RESET_ONCE) + 15
+
+
+def history(tmp_path: Path) -> list[Event]:
+    return list(iter_file(tmp_path / "history.jsonl"))
+
+
+def test_retries_resend_the_identical_request_and_every_op_ends(tmp_path: Path, serving: Serving) -> None:
+    progress: list[tuple[int, int]] = []
+    with serving(faulty, hang_s=TIMEOUT_S + 0.5) as server:
+        summary = run_driver(
+            cell(server.url, tmp_path), tmp_path / "load.json", lambda c, t: progress.append((c, t)), 60
+        )
+
+    events = history(tmp_path)
+    starts = [e for e in events if isinstance(e, OpStart)]
+    ends = {e.op_id: e for e in events if isinstance(e, OpEnd)}
+    attempt_ends = [e for e in events if isinstance(e, AttemptEnd)]
+    op_ids = {op_id_for(PREFIX, n) for n in range(30)}
+    assert sorted(e.op_id for e in starts) == sorted(op_ids)
+    assert len(ends) == 30 and set(ends) == op_ids
+    assert sum(isinstance(e, AttemptStart) for e in events) == EXPECTED_ATTEMPTS == 48
+    assert len(attempt_ends) == EXPECTED_ATTEMPTS
+    assert len(server.received) == EXPECTED_ATTEMPTS
+
+    # one key per op, derived from seed and op id, and byte-identical bodies and headers on every attempt
+    for reference, requests in server.by_reference().items():
+        assert {r.body for r in requests} == {requests[0].body}
+        assert {r.headers for r in requests} == {requests[0].headers}
+        assert requests[0].key == idempotency_key(SEED, reference)
+        body = json.loads(requests[0].body)
+        assert body["reference"] == reference and body["currency"] == "EUR"
+        assert 100 <= body["amount"] <= 200 and body["customer"].startswith("cus_")
+    assert {e.key for e in starts} == {idempotency_key(SEED, op_id) for op_id in op_ids}
+
+    for number in range(30):
+        end = ends[op_id_for(PREFIX, number)]
+        if number in ALWAYS_RESET:
+            assert (end.outcome, end.attempts, end.status, end.resource_id) == ("unknown", 3, None, None)
+        elif number in HANG_ONCE | RESET_ONCE:
+            assert (end.outcome, end.attempts, end.status) == ("acknowledged", 2, 201)
+            assert end.resource_id == f"ch_{end.op_id}_2"
+        else:
+            assert (end.outcome, end.attempts, end.resource_id) == ("acknowledged", 1, f"ch_{end.op_id}_1")
+
+    errors = Counter((number_of(e.op_id) % 5 == 1, e.outcome, e.error) for e in attempt_ends if e.error)
+    assert errors == {
+        (True, "info", "timeout after 0.30 s"): len(HANG_ONCE),
+        (False, "info", "connection reset"): 3 * len(ALWAYS_RESET) + len(RESET_ONCE),
+    }
+    timeouts = [e for e in attempt_ends if e.error == "timeout after 0.30 s"]
+    assert all(TIMEOUT_S <= e.latency_s < TIMEOUT_S + 0.2 for e in timeouts)
+
+    assert summary.completed == summary.total == 30 and summary.stopped_by == "completed"
+    assert (summary.requests, summary.failures) == (48, 21)
+    assert progress[-1] == (30, 30)
+    assert [c for c, _ in progress] == sorted(c for c, _ in progress)
+    assert (tmp_path / "load.json").is_file()
+
+
+def test_5xx_is_retried_until_attempts_run_out_and_keys_can_be_omitted(
+    tmp_path: Path, serving: Serving
+) -> None:
+    with serving(lambda reference, attempt: "error") as server:
+        config = cell(server.url, tmp_path, operations=4, users=2, send_idempotency_key=False)
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
+
+    events = history(tmp_path)
+    ends = [e for e in events if isinstance(e, OpEnd)]
+    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 3, 503)] * 4
+    assert all(e.key is None for e in events if isinstance(e, OpStart))
+    assert len(server.received) == 12 and all(r.key is None for r in server.received)
+    assert (summary.requests, summary.failures) == (12, 12)
+
+
+def test_the_driver_stops_by_itself_at_max_duration_when_the_server_hangs(
+    tmp_path: Path, serving: Serving
+) -> None:
+    retry = RetryPolicySpec(max_attempts=3, timeout_s=30.0)
+    with serving(lambda reference, attempt: "hang_forever") as server:
+        config = cell(server.url, tmp_path, operations=10, users=3, max_duration_s=1.0, retry=retry)
+        began = time.monotonic()
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
+        elapsed = time.monotonic() - began
+
+    events = history(tmp_path)
+    starts = [e for e in events if isinstance(e, OpStart)]
+    ends = [e for e in events if isinstance(e, OpEnd)]
+    attempt_ends = [e for e in events if isinstance(e, AttemptEnd)]
+    assert len(starts) == len(ends) == 3
+    assert {e.op_id for e in starts} == {e.op_id for e in ends}
+    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 1, None)] * 3
+    assert [(e.outcome, e.error) for e in attempt_ends] == [
+        ("info", "stopped: max_duration_s (1 s) passed")
+    ] * 3
+    assert (summary.stopped_by, summary.completed, summary.total) == ("max_duration_s", 3, 10)
+    assert 1.0 <= summary.duration_s < 2.0
+    assert elapsed < 10.0
+    assert summary.requests == 3 and summary.failures == 3
+
+
+def test_a_driver_that_cannot_write_its_history_is_a_load_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    config = cell("http://127.0.0.1:9", tmp_path, history_path=str(blocker / "history.jsonl"))
+    with pytest.raises(LoadError, match=r"exited with status 2: load driver: history_path: cannot write"):
+        run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ('{"base_url": "http://127.0.0.1:1"}', "variant: Field required"),
+        ("not json", "Invalid JSON"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line_naming_the_problem(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "cell.json"
+    if content is not None:
+        path.write_text(content)
+    done = subprocess.run(
+        driver_command(path), cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == EXIT_BAD_CONFIG
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert done.stderr.startswith(f"load driver: {path}: ")
+
+
+def test_config_errors_name_the_nested_field(tmp_path: Path) -> None:
+    config = cell("http://127.0.0.1:1", tmp_path).model_dump()
+    config["retry"]["max_attempts"] = 0
+    path = tmp_path / "cell.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(
+        LoadError, match=r"cell.json: retry.max_attempts: .*greater than or equal to 1 \(got 0\)"
+    ):
+        load_cell_config(path)
+
+
+def driver_processes(config_path: Path) -> list[int]:
+    """Live processes whose command line names this config (the driver we started, if still there)."""
+    marker = str(config_path).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_run_driver_kills_a_driver_that_overruns_its_timeout(tmp_path: Path, serving: Serving) -> None:
+    retry = RetryPolicySpec(timeout_s=30.0)
+    with serving(lambda reference, attempt: "hang_forever") as server:
+        config = cell(server.url, tmp_path, operations=4, users=2, max_duration_s=60.0, retry=retry)
+        with pytest.raises(LoadError, match=r"load driver did not finish in time; killed pid \d+"):
+            run_driver(config, tmp_path / "load.json", lambda c, t: None, timeout_s=2.5)
+    assert driver_processes(tmp_path / "load.json") == []
+
+
+def test_run_driver_kills_the_driver_on_keyboard_interrupt(tmp_path: Path, serving: Serving) -> None:
+    def interrupt(completed: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with serving(lambda reference, attempt: "hang_forever") as server:
+        config = cell(server.url, tmp_path, operations=4, users=2, max_duration_s=60.0)
+        with pytest.raises(KeyboardInterrupt):
+            run_driver(config, tmp_path / "load.json", interrupt, timeout_s=30)
+    assert driver_processes(tmp_path / "load.json") == []

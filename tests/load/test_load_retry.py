@@ -1,0 +1,105 @@
+"""The retry policy: classification, backoff bounds, full jitter and seeded repeatability."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
+from harness.scenario import RetryPolicySpec
+
+
+def policy(**changes: object) -> RetryPolicy:
+    values: dict[str, object] = {"max_attempts": 4, "backoff_base_s": 0.1, "backoff_max_s": 1.0}
+    values.update(changes)
+    return RetryPolicy.from_spec(RetryPolicySpec.model_validate(values))
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, Classification("ok", None, 200)),
+        (201, Classification("ok", None, 201)),
+        (400, Classification("fail", None, 400)),
+        (404, Classification("fail", None, 404)),
+        (409, Classification("fail", "409", 409)),
+        (422, Classification("fail", None, 422)),
+        (429, Classification("fail", "429", 429)),
+        (500, Classification("info", "5xx", 500)),
+        (503, Classification("info", "5xx", 503)),
+        (302, Classification("info", None, 302)),
+    ],
+)
+def test_statuses_classify_into_outcome_and_retry_class(status: int, expected: Classification) -> None:
+    assert classify_status(status) == expected
+
+
+def test_failures_without_an_answer_classify_as_unknown_except_a_refusal() -> None:
+    assert classify_failure("timeout") == Classification("info", "timeout")
+    assert classify_failure("connection_error") == Classification("info", "connection_error")
+    assert classify_failure("connection_refused") == Classification("fail", "connection_error")
+
+
+def test_retry_only_listed_classes_and_only_while_attempts_remain() -> None:
+    default = policy()  # retry_on: timeout, connection_error, 5xx, 409
+    assert default.should_retry(1, classify_status(503))
+    assert default.should_retry(3, classify_failure("timeout"))
+    assert not default.should_retry(4, classify_failure("timeout"))
+    assert default.should_retry(1, classify_status(409))
+    assert not default.should_retry(1, classify_status(429))
+    assert not default.should_retry(1, classify_status(422))
+    assert not default.should_retry(1, classify_status(201))
+    assert policy(retry_on=("429",)).should_retry(1, classify_status(429))
+    assert not policy(retry_on=("429",)).should_retry(1, classify_status(503))
+    assert not policy(max_attempts=1).should_retry(1, classify_status(503))
+
+
+def test_final_outcome_of_an_operation() -> None:
+    default = policy()
+    assert default.final_outcome(classify_status(201)) == "acknowledged"
+    assert default.final_outcome(classify_status(422)) == "rejected"
+    assert default.final_outcome(classify_status(429)) == "rejected"  # 429 is not in retry_on here
+    assert default.final_outcome(classify_status(409)) == "unknown"  # retried until attempts ran out
+    assert policy(retry_on=("timeout",)).final_outcome(classify_status(409)) == "rejected"
+    assert default.final_outcome(classify_status(503)) == "unknown"
+    assert default.final_outcome(classify_failure("timeout")) == "unknown"
+    assert default.final_outcome(classify_failure("connection_refused")) == "unknown"
+    assert default.final_outcome(None) == "unknown"
+
+
+def test_backoff_cap_doubles_from_the_base_up_to_the_max() -> None:
+    capped = policy(backoff_base_s=0.1, backoff_max_s=1.0)
+    assert [capped.backoff_cap_s(n) for n in range(1, 7)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    assert capped.backoff_cap_s(10_000) == 1.0
+    assert policy(backoff_base_s=0.0).backoff_cap_s(5) == 0.0
+    with pytest.raises(ValueError, match="start at 1"):
+        capped.backoff_cap_s(0)
+
+
+def test_without_jitter_the_wait_is_the_cap_and_draws_nothing() -> None:
+    rng = random.Random(3)
+    state = rng.getstate()
+    plain = policy(jitter="none")
+    assert [plain.backoff_s(n, rng) for n in (1, 2, 3)] == pytest.approx([0.1, 0.2, 0.4])
+    assert rng.getstate() == state
+
+
+@given(attempt=st.integers(1, 100), seed=st.integers(0, 2**32), base=st.floats(0, 5), top=st.floats(0, 10))
+def test_full_jitter_stays_within_zero_and_the_cap(attempt: int, seed: int, base: float, top: float) -> None:
+    jittered = policy(backoff_base_s=base, backoff_max_s=top, jitter="full")
+    delay = jittered.backoff_s(attempt, random.Random(seed))
+    assert 0.0 <= delay <= jittered.backoff_cap_s(attempt) <= top
+
+
+def test_full_jitter_is_repeatable_from_a_seed_and_spreads_over_the_range() -> None:
+    jittered = policy(backoff_base_s=1.0, backoff_max_s=1.0)
+    first = [jittered.backoff_s(1, random.Random(42)) for _ in range(3)]
+    assert first[0] == first[1] == first[2]
+    rng = random.Random(42)
+    delays = [jittered.backoff_s(1, rng) for _ in range(2000)]
+    assert delays[0] == first[0]
+    assert min(delays) < 0.05 and max(delays) > 0.95  # spread over [0, cap], not bunched at the cap
+    assert 0.45 < sum(delays) / len(delays) < 0.55
