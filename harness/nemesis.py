@@ -34,6 +34,8 @@ class ToxicsApi(Protocol):
 
     def remove_toxic(self, proxy: str, name: str) -> Any: ...
 
+    def set_enabled(self, name: str, enabled: bool) -> Any: ...
+
 
 class Nemesis:
     """Runs one plan against one proxy and one target; use as a context manager around the load."""
@@ -127,8 +129,15 @@ class Nemesis:
         self.history.append(CrashEvent(t=time.time(), reason=reason, detail=f"exit status {code}"))
 
     def _restart(self) -> None:
+        # Like a load balancer that routes nothing to an instance before its health check passes:
+        # while the target restarts its port stays closed to the load, so retries cannot reach it
+        # (and fire its failpoints) before it is healthy.
         try:
-            downtime = self.target.restart()
+            self.client.set_enabled(self.proxy_name, False)
+            try:
+                downtime = self.target.restart()
+            finally:
+                self.client.set_enabled(self.proxy_name, True)
         except Exception as error:  # noqa: BLE001 - reported after the load, not lost in a thread
             self.restart_error = error
             return

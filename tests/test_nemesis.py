@@ -29,6 +29,9 @@ class FakeClient:
     def remove_toxic(self, proxy: str, name: str) -> None:
         self.calls.append(("remove", (proxy, name)))
 
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        self.calls.append(("enabled", (name, enabled)))
+
 
 class FakeTarget:
     """A target whose death and restarts are plain flags; ``die_with`` mimics a failpoint exit."""
@@ -93,6 +96,7 @@ def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
     crash = events[0]
     assert isinstance(crash, CrashEvent) and crash.reason == "kill"
     assert target.kills == 1 and target.restarts == 1
+    assert client.calls == [("enabled", ("p", False)), ("enabled", ("p", True))]
 
 
 def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
