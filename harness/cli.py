@@ -18,7 +18,8 @@ from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
 from harness.scenario import REPO_ROOT, load_scenario
 from harness.verdict import CellVerdict
 
-console = Console()
+# CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
+console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True)
 
 
@@ -59,6 +60,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         proxy_url=args.proxy_url,
         seed=args.seed,
         operations=args.operations,
+        faults=tuple(args.fault or ()),
     )
     columns = (
         TextColumn("{task.description}"),
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--proxy-url", help="a Toxiproxy-compatible server to use instead of the embedded one")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--operations", type=int, help="override load.operations (per cell)")
+    run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
 

@@ -29,7 +29,7 @@ from harness.proxy.client import ProxyClient
 from harness.proxy.embedded import EmbeddedProxy
 from harness.result import RunResult
 from harness.runtime.process import ProcessRuntime
-from harness.scenario import Scenario
+from harness.scenario import FaultSpec, Scenario
 from harness.verdict import CellVerdict, RunVerdict
 
 CLIENT_HISTORY = "history.jsonl"
@@ -73,6 +73,7 @@ class RunOptions:
     proxy_url: str | None = None
     seed: int | None = None
     operations: int | None = None
+    faults: tuple[str, ...] = ()  # run only these faults of the scenario (all when empty)
 
 
 def new_run_id(scenario: Scenario, now: datetime | None = None) -> str:
@@ -89,6 +90,7 @@ def run_scenario(
     """Run every cell of ``scenario`` and return the result; reports are written by the caller."""
     observer = observer or SilentObserver()
     seed = scenario.seed if options.seed is None else options.seed
+    plans = [plan_fault(name, spec, seed) for name, spec in _chosen_faults(scenario, options)]
     run_id = new_run_id(scenario)
     out_dir = _fresh_run_dir(options.out_root, run_id)
     runtime = _pick_runtime(scenario, options, options.out_root, observer)
@@ -103,7 +105,6 @@ def run_scenario(
             proxy_shown = proxy_url
         client = ProxyClient(proxy_url)
         client.version()  # fail early, naming the URL, if nothing answers there
-        plans = [plan_fault(name, spec, seed) for name, spec in scenario.faults.items()]
         _require_http_toxics(client, plans)
         for plan in plans:
             for variant in scenario.target.variants:
@@ -126,8 +127,18 @@ def run_scenario(
         gates=evaluate_gates(scenario.gates, verdict),
         out_dir=out_dir,
         variants=scenario.target.variants,
-        faults=tuple(scenario.faults),
+        faults=tuple(plan.fault for plan in plans),
     )
+
+
+def _chosen_faults(scenario: Scenario, options: RunOptions) -> list[tuple[str, FaultSpec]]:
+    unknown = [name for name in options.faults if name not in scenario.faults]
+    if unknown:
+        raise HarnessError(
+            f"--fault {unknown[0]}: no such fault in scenario {scenario.name!r} "
+            f"(faults: {', '.join(scenario.faults)})"
+        )
+    return [(n, spec) for n, spec in scenario.faults.items() if not options.faults or n in options.faults]
 
 
 def _fresh_run_dir(out_root: Path, run_id: str) -> Path:

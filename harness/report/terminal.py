@@ -42,8 +42,8 @@ def cells_table(result: RunResult) -> Table:
         show_edge=False,
         padding=(0, 0),
     )
-    table.add_column("variant", style="bold", overflow="fold")
-    table.add_column("fault", overflow="fold")
+    table.add_column("variant", style="bold", no_wrap=True)
+    table.add_column("fault", no_wrap=True)
     for header in (
         "ops",
         "attempts",
