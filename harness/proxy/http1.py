@@ -215,10 +215,7 @@ class Http1Framer:
 
     def _choose_body(self, head: MessageHead, messages: list[Message]) -> None:
         """Decide how the body is delimited (RFC 9112 §6.3) and emit a body-less message at once."""
-        if head.kind == "response":
-            framing = self._response_framing(head)
-        else:
-            framing = self._request_framing(head)
+        framing = self._response_framing(head) if head.kind == "response" else self._request_framing(head)
         if framing == "none":
             messages.append(self._emit(self._pos))
         elif framing == "chunked":
