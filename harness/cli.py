@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
@@ -28,7 +28,7 @@ class ProgressObserver:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task: int | None = None
+        self.task: TaskID | None = None
 
     def cell_started(self, variant: str, fault: str, operations: int) -> None:
         self.task = self.progress.add_task(f"{variant} × {fault}", total=operations)

@@ -109,9 +109,9 @@ def run_scenario(
         for plan in plans:
             for variant in scenario.target.variants:
                 cell = _CellRun(scenario, options, plan, variant, out_dir, runtime, client, observer)
-                verdict = cell.run()
-                cells.append(verdict)
-                observer.cell_finished(verdict)
+                cell_verdict = cell.run()
+                cells.append(cell_verdict)
+                observer.cell_finished(cell_verdict)
     verdict = RunVerdict(cells=tuple(cells))
     return RunResult(
         run_id=run_id,

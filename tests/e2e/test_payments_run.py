@@ -96,7 +96,7 @@ def test_cli_exits_1_when_a_gate_fails_and_writes_every_report(tmp_path: Path) -
 
 def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\ntarget: {name: payments}\nfaults: {f: {toxics: [{type: latency, stream: up}]}}\n")
+    bad.write_text("name: x\ntarget: {name: payments}\nfaults: {f: {toxics: [{type: x, stream: up}]}}\n")
     assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "faults.f.toxics.0.stream" in err and "Traceback" not in err
