@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/harness run scenarios/payments.yaml
 
-test: install
+test: install lint
 	$(BIN)/pytest
 
 lint: install
