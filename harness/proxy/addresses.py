@@ -1,0 +1,47 @@
+"""Parsing and checking ``host:port`` strings of the API (``listen`` and ``upstream``)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from harness.proxy.apierror import ApiError, bad_request
+
+
+def split_hostport(value: str, field: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` or ``"[::1]:8080"`` into host and port; 400 naming the field otherwise."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise bad_request(f"{field} must be host:port (got {value!r})")
+    port = int(port_text)
+    if port > 65535:
+        raise bad_request(f"{field} port must be 0..65535 (got {port})")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+def join_hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen(value: str, allow_remote: bool) -> tuple[str, int]:
+    """The bind host and port of a ``listen`` value; loopback only unless remote access is allowed."""
+    host, port = split_hostport(value, "listen")
+    if host == "localhost":
+        host = "127.0.0.1"  # one socket, not one per address family with different ports
+    if not allow_remote and not is_loopback(host):
+        raise ApiError(
+            400,
+            f"listen address {value!r} is not loopback; start the proxy with --allow-remote to expose "
+            "proxies beyond this machine",
+        )
+    return host or "0.0.0.0", port

@@ -1,0 +1,176 @@
+"""A synchronous client for any Toxiproxy-compatible server: the embedded one or a real Toxiproxy.
+
+Every refusal (non-2xx) and every connection failure raises ``harness.errors.ProxyApiError`` naming
+the call, so the harness can print one line and stop.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from harness.errors import ProxyApiError
+
+HTTP_TOXICS = ("drop_response", "http_error", "http_latency")
+"""Toxics only this project's server has; a real Toxiproxy answers 400 to them."""
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    """A proxy as the server reports it; ``listen_port`` is the real port even when 0 was asked."""
+
+    name: str
+    listen_host: str
+    listen_port: int
+    upstream: str
+    enabled: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProxyInfo:
+        host, _, port = str(data["listen"]).rpartition(":")
+        host = host.strip("[]")
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        return cls(
+            name=str(data["name"]),
+            listen_host=host,
+            listen_port=int(port),
+            upstream=str(data["upstream"]),
+            enabled=bool(data.get("enabled", True)),
+        )
+
+
+class ProxyClient:
+    """``ProxyClient("http://127.0.0.1:8474")``; methods mirror the API's endpoints."""
+
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_s, trust_env=False)
+        self._http_toxics: bool | None = None
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ProxyClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- endpoints ------------------------------------------------------------------------------------
+
+    def version(self) -> str:
+        """The server's version string (Toxiproxy answers plain text before 2.6, JSON after)."""
+        response = self._call("GET", "/version")
+        try:
+            data = response.json()
+        except ValueError:
+            return response.text.strip()
+        if isinstance(data, dict):
+            return str(data.get("version", ""))
+        return str(data)
+
+    def supports_http_toxics(self) -> bool:
+        """Whether the server has this project's per-request HTTP toxics (a real Toxiproxy has not)."""
+        if self._http_toxics is None:
+            response = self._call("GET", "/version")
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            offered = data.get("http_toxics", []) if isinstance(data, dict) else []
+            self._http_toxics = isinstance(offered, list) and all(t in offered for t in HTTP_TOXICS)
+        return self._http_toxics
+
+    def proxies(self) -> dict[str, ProxyInfo]:
+        data = self._call("GET", "/proxies").json()
+        return {name: ProxyInfo.from_json(item) for name, item in data.items()}
+
+    def create_proxy(self, name: str, upstream: str, listen: str = "127.0.0.1:0") -> ProxyInfo:
+        body = {"name": name, "upstream": upstream, "listen": listen, "enabled": True}
+        return ProxyInfo.from_json(self._call("POST", "/proxies", body).json())
+
+    def get_proxy(self, name: str) -> ProxyInfo:
+        return ProxyInfo.from_json(self._call("GET", f"/proxies/{name}").json())
+
+    def delete_proxy(self, name: str) -> None:
+        self._call("DELETE", f"/proxies/{name}")
+
+    def set_enabled(self, name: str, enabled: bool) -> ProxyInfo:
+        """``enabled=False`` is Toxiproxy's "down": new connections refused, live ones closed."""
+        return ProxyInfo.from_json(self._call("POST", f"/proxies/{name}", {"enabled": enabled}).json())
+
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a toxic; returns the server's JSON for it (name defaults to ``<type>_<stream>``)."""
+        if type in HTTP_TOXICS and not self.supports_http_toxics():
+            raise ProxyApiError(
+                "POST",
+                f"/proxies/{proxy}/toxics",
+                400,
+                f"toxic type {type!r} is an HTTP-aware toxic of the embedded fault proxy; the server at "
+                f"{self.url} does not have it (a real Toxiproxy offers only TCP toxics)",
+            )
+        body: dict[str, Any] = {
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": dict(attributes or {}),
+        }
+        if name is not None:
+            body["name"] = name
+        result: dict[str, Any] = self._call("POST", f"/proxies/{proxy}/toxics", body).json()
+        return result
+
+    def update_toxic(
+        self, proxy: str, name: str, attributes: dict[str, Any] | None = None, toxicity: float | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"attributes": dict(attributes or {})}
+        if toxicity is not None:
+            body["toxicity"] = toxicity
+        result: dict[str, Any] = self._call("POST", f"/proxies/{proxy}/toxics/{name}", body).json()
+        return result
+
+    def toxics(self, proxy: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", f"/proxies/{proxy}/toxics").json()
+        return result
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+
+    def reset(self) -> None:
+        """Re-enable every proxy and remove every toxic."""
+        self._call("POST", "/reset")
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: object = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            raise ProxyApiError(
+                method, path, 0, f"cannot reach the fault proxy at {self.url}: {exc or type(exc).__name__}"
+            ) from None
+        if response.status_code >= 300:
+            raise ProxyApiError(method, path, response.status_code, _error_message(response))
+        return response
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(data, dict):
+        return str(data.get("error") or data.get("title") or data)
+    return str(data)

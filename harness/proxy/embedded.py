@@ -1,0 +1,106 @@
+"""The fault proxy as a child process of the harness, for one run.
+
+A separate process because the load driver (Locust) patches the harness process with gevent, which
+breaks asyncio sharing it. The child is ended by its own pid (SIGTERM, then SIGKILL), on ``stop``,
+on leaving the ``with`` block for any reason, and by itself if the parent disappears.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from harness.errors import HarnessError
+
+_START_TIMEOUT_S = 20.0
+_STOP_GRACE_S = 5.0
+
+
+class EmbeddedProxy:
+    """A running ``python -m harness.proxy --port 0`` child; ``url`` is its API."""
+
+    def __init__(self, process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    @classmethod
+    def start(cls, log_path: Path, timeout_s: float = _START_TIMEOUT_S) -> EmbeddedProxy:
+        """Spawn the server, wait until its API answers, or raise HarnessError citing the log."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        ready_dir = Path(tempfile.mkdtemp(prefix="fault-proxy-"))
+        ready_file = ready_dir / "url"
+        command = [
+            sys.executable, "-m", "harness.proxy",
+            "--port", "0", "--ready-file", str(ready_file), "--exit-with-parent",
+        ]  # fmt: skip
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_repo_root()
+            )
+        try:
+            url = _wait_ready(process, ready_file, log_path, timeout_s)
+        except BaseException:
+            _end(process)
+            raise
+        finally:
+            ready_file.unlink(missing_ok=True)
+            ready_file.with_name("url.tmp").unlink(missing_ok=True)
+            ready_dir.rmdir()
+        return cls(process, url, log_path)
+
+    def stop(self) -> None:
+        """End the child by its pid; safe to call twice."""
+        _end(self.process)
+
+    def __enter__(self) -> EmbeddedProxy:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _repo_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+def _wait_ready(process: subprocess.Popen[bytes], ready_file: Path, log_path: Path, timeout_s: float) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise HarnessError(
+                f"the embedded fault proxy exited with status {process.returncode} at start; see {log_path}"
+            )
+        if ready_file.exists():
+            url = ready_file.read_text().strip()
+            try:
+                httpx.get(f"{url}/version", timeout=2.0, trust_env=False).raise_for_status()
+            except httpx.HTTPError:
+                pass
+            else:
+                return url
+        time.sleep(0.02)
+    raise HarnessError(f"the embedded fault proxy did not answer within {timeout_s:.0f} s; see {log_path}")
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=_STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=_STOP_GRACE_S)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,149 @@
+"""One proxy: a listening socket in front of one upstream, its toxics, and its live connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from harness.proxy.addresses import check_listen, join_hostport, split_hostport
+from harness.proxy.apierror import ApiError
+from harness.proxy.connection import Connection
+from harness.proxy.flow import ChainEntry
+from harness.proxy.request_log import REQUEST_LOG, REQUEST_LOG_NAME
+from harness.proxy.side import Side
+from harness.proxy.stub import Direction
+from harness.proxy.toxics.base import Toxic
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToxicEntry:
+    """A toxic as the API shows it, with the instance the connections run."""
+
+    name: str
+    type: str
+    stream: Direction
+    toxicity: float
+    toxic: Toxic[Any]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "stream": self.stream,
+            "toxicity": self.toxicity,
+            "attributes": self.toxic.attrs.model_dump(),
+        }
+
+    @property
+    def acts_on(self) -> Direction:
+        return self.toxic.fixed_stream or self.stream
+
+
+class Proxy:
+    """Listens on ``listen`` and forwards each connection to ``upstream`` through the toxics."""
+
+    def __init__(self, name: str, listen: str, upstream: str, allow_remote: bool) -> None:
+        self.name = name
+        self.bind_host, self.bind_port = check_listen(listen, allow_remote)
+        split_hostport(upstream, "upstream")  # 400 now rather than at every connection
+        self.listen = join_hostport(self.bind_host, self.bind_port)
+        self.upstream = upstream
+        self.enabled = False
+        self.toxics: dict[str, ToxicEntry] = {}
+        self.connections: set[Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._chains: dict[Direction, list[ChainEntry]] = {"upstream": [], "downstream": []}
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": [entry.to_json() for entry in self.toxics.values()],
+        }
+
+    def upstream_address(self) -> tuple[str, int]:
+        return split_hostport(self.upstream, "upstream")
+
+    # -- listening ------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen; a port in use is a 500, as Toxiproxy answers it."""
+        if self.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            self._server = await loop.create_server(
+                self._accept, self.bind_host, self.bind_port, backlog=1024
+            )
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ApiError(500, f"listen tcp {self.listen}: bind: {reason}") from None
+        port = self._server.sockets[0].getsockname()[1]
+        self.bind_port = port
+        self.listen = join_hostport(self.bind_host, port)
+        self.enabled = True
+
+    async def stop(self) -> None:
+        """Stop listening and close every live connection (Toxiproxy's "down")."""
+        server, self._server = self._server, None
+        self.enabled = False
+        if server is not None:
+            server.close()
+        for conn in list(self.connections):
+            conn.close()
+        if server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 5)
+
+    def _accept(self) -> Side:
+        side = _ClientSide(self)
+        return side
+
+    def adopt(self, side: Side) -> None:
+        conn = Connection(self, side)
+        self.connections.add(conn)
+        conn.start()
+
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    # -- toxics ---------------------------------------------------------------------------------------
+
+    def chain(self, direction: Direction) -> list[ChainEntry]:
+        return self._chains[direction]
+
+    async def set_toxics(self, toxics: dict[str, ToxicEntry]) -> None:
+        """Replace the toxic set and apply it to every live connection before returning."""
+        self.toxics = toxics
+        chains: dict[Direction, list[ChainEntry]] = {"upstream": [], "downstream": []}
+        for entry in toxics.values():
+            chains[entry.acts_on].append(ChainEntry(entry.name, entry.toxic, entry.toxicity))
+        if any(entry.toxic.needs_request_log and entry.acts_on == "downstream" for entry in toxics.values()):
+            chains["upstream"].append(ChainEntry(REQUEST_LOG_NAME, REQUEST_LOG, 1.0))
+        self._chains = chains
+        conns = list(self.connections)
+        if conns:
+            await asyncio.gather(*(conn.apply_toxics() for conn in conns))
+
+
+class _ClientSide(Side):
+    """The accepted socket: it creates its Connection as soon as it exists."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        super().__init__("client")
+        self._proxy = proxy
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self._proxy.enabled:
+            transport.close()
+            return
+        self._proxy.adopt(self)

@@ -1,0 +1,124 @@
+"""What a toxic sees of one direction of one connection: its input, its output and the connection.
+
+A toxic's ``pipe(stub)`` reads chunks with ``await stub.read()`` and writes with ``stub.write``.
+When the chain is rebuilt (a toxic added, changed or removed on a live connection) the pipe task is
+cancelled: a toxic holding bytes must hand them on (``stub.write`` in a ``finally``), or keep them in
+its per-connection state (``stub.state``) and hand them on in its ``cleanup``. Either way no byte is
+lost, which is how Toxiproxy's interrupted stubs behave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Literal, Protocol, TypeVar, cast
+
+from harness.proxy.channel import Channel
+
+Direction = Literal["upstream", "downstream"]
+T = TypeVar("T")
+
+
+class ConnectionContext(Protocol):
+    """The per-connection object shared by both directions' stubs."""
+
+    conn_id: int
+    request_methods: list[str]
+    """Methods of the requests forwarded to the upstream on this connection, in order (for HEAD)."""
+    downstream_started: bool
+    """Whether any response byte has arrived yet (a toxic added later starts framing mid-stream)."""
+    tunnel: bool
+    """Set once the connection stopped being HTTP (101 Switching Protocols, CONNECT)."""
+
+    def close(self) -> None:
+        """End the connection with FIN on both sockets."""
+
+    def reset(self) -> None:
+        """End the connection with a TCP RST to the client (SO_LINGER 0)."""
+
+    def send_to_client(self, data: bytes) -> None:
+        """Write bytes to the client after whatever is already queued for it."""
+
+    def state_for(self, name: str) -> dict[str, object]:
+        """The state dictionary of toxic ``name`` on this connection."""
+
+
+class ToxicStub:
+    """One toxic's place in one direction's chain of one connection."""
+
+    __slots__ = ("_close_at_eof", "context", "direction", "input", "name", "output", "toxicity")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        input: Channel,
+        output: Channel,
+        context: ConnectionContext,
+        direction: Direction,
+        toxicity: float,
+        close_at_eof: Callable[[], None],
+    ) -> None:
+        self._close_at_eof = close_at_eof
+        self.name = name
+        self.input = input
+        self.output = output
+        self.context = context
+        self.direction = direction
+        self.toxicity = toxicity
+
+    async def read(self) -> bytes | None:
+        """The next chunk, or None at end of stream."""
+        return await self.input.get()
+
+    def write(self, data: bytes) -> None:
+        """Pass bytes on to the next stage (never blocks)."""
+        if data:
+            self.output.put(data)
+
+    def write_eof(self) -> None:
+        """Pass the end of stream on."""
+        self.output.put(None)
+
+    def end_connection(self) -> None:
+        """End of stream here, and once it has passed the rest of the chain, close the connection.
+
+        Toxiproxy's ``stub.Close()``: bytes already handed on still reach the peer first.
+        """
+        self._close_at_eof()
+        self.output.put(None)
+
+    async def sleep_for(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    async def wait_forever(self) -> None:
+        """Park until the pipe is cancelled (the toxic is removed or the connection ends)."""
+        await asyncio.get_running_loop().create_future()
+
+    async def pass_through(self) -> None:
+        """Forward everything unchanged until end of stream (a toxic that has nothing left to do)."""
+        while True:
+            chunk = await self.input.get()
+            self.output.put(chunk)
+            if chunk is None:
+                return
+
+    async def discard_until_cancelled(self) -> None:
+        """Swallow everything; used to hold a connection silent until the toxic is removed."""
+        while await self.input.get() is not None:
+            pass
+        await self.wait_forever()
+
+    def state(self, factory: Callable[[], T]) -> T:
+        """This toxic's state on this connection; survives chain rebuilds, dropped on removal."""
+        slot = self.context.state_for(self.name)
+        value = slot.get("value")
+        if value is None:
+            value = factory()
+            slot["value"] = value
+        return cast(T, value)
+
+    def roll(self, rng: random.Random) -> bool:
+        """One per-request decision: True with probability ``toxicity``."""
+        return rng.random() < self.toxicity

@@ -1,0 +1,89 @@
+"""Whole HTTP/1.1 messages out of one direction's byte stream, for the per-request toxics.
+
+The framing state lives in the connection's toxic state, so a chain rebuild (another toxic added on a
+live connection) resumes mid-message instead of losing the bytes already buffered. Anything that is
+not HTTP this framer can delimit (a tunnel after 101/CONNECT, or a framing error) is passed through
+untouched: a fault proxy must never corrupt traffic it does not understand.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Literal
+
+from harness.proxy.channel import Chunk
+from harness.proxy.http1 import Http1Framer, HttpFramingError, Message
+from harness.proxy.stub import ConnectionContext, ToxicStub
+
+
+class HttpStream:
+    """Complete messages of one direction of one connection, for one toxic."""
+
+    def __init__(self, role: Literal["request", "response"], context: ConnectionContext) -> None:
+        self.role = role
+        self.framer = Http1Framer(role)
+        # a toxic added after responses began cannot know which earlier requests were answered
+        self.methods_noted = len(context.request_methods) if context.downstream_started else 0
+        self.pending: deque[Message] = deque()
+        self.after_pending: list[Chunk] = []  # raw bytes (and maybe the end) due after ``pending``
+        self.raw_mode = False
+        self.hanging = False
+
+    async def next(self, stub: ToxicStub) -> Message | None:
+        """The next complete message, or None once the stream has ended (the end is passed on)."""
+        while True:
+            if self.pending:
+                return self.pending.popleft()
+            if self.after_pending:
+                items, self.after_pending = self.after_pending, []
+                for item in items:
+                    stub.output.put(item)
+                if items[-1] is None:
+                    return None
+            if self.raw_mode:
+                await stub.pass_through()
+                return None
+            self._feed(stub, await stub.read())
+
+    def _feed(self, stub: ToxicStub, chunk: Chunk) -> None:
+        context = stub.context
+        if self.role == "response":
+            while self.methods_noted < len(context.request_methods):
+                self.framer.note_request_method(context.request_methods[self.methods_noted])
+                self.methods_noted += 1
+        try:
+            if chunk is None:
+                self.pending.extend(self.framer.feed_eof())
+                self.after_pending = [*_nonempty(self.framer.take_buffered()), None]
+                return
+            self.pending.extend(self.framer.feed(chunk))
+            if self.framer.opaque or context.tunnel:
+                context.tunnel = True
+                self.raw_mode = True
+                self.after_pending = _nonempty(self.framer.take_buffered())
+        except HttpFramingError:
+            self.raw_mode = True
+            self.after_pending = _nonempty(self.framer.take_buffered())
+            if chunk is None:
+                self.after_pending.append(None)
+
+    def hand_on(self, stub: ToxicStub) -> None:
+        """The toxic is leaving the connection: everything held goes on, in order."""
+        for message in self.pending:
+            stub.output.put(message.raw)
+        self.pending.clear()
+        for item in self.after_pending:
+            stub.output.put(item)
+        self.after_pending = []
+        for item in _nonempty(self.framer.take_buffered()):
+            stub.output.put(item)
+
+
+def _nonempty(data: bytes) -> list[Chunk]:
+    return [data] if data else []
+
+
+def is_interim(message: Message) -> bool:
+    """A 1xx response other than 101: informational, the real answer is still to come."""
+    status = message.head.status
+    return status is not None and 100 <= status < 200 and status != 101

@@ -1,0 +1,1 @@
+"""Tests of the fault proxy (harness/proxy)."""
