@@ -220,7 +220,7 @@ class _CellRun:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
             config = LoadCellConfig(
                 base_url=f"http://{proxy.listen_host}:{proxy.listen_port}",
-                path=self.scenario.target.operation_path,
+                path=self.scenario.target.operations[0].path,
                 variant=self.variant,
                 fault=self.plan.fault,
                 seed=self.plan.seed,
@@ -247,8 +247,10 @@ class _CellRun:
         return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
 
     def _probe(self, base_url: str) -> list[Effect]:
-        target = self.scenario.target
-        probe = HttpLedgerProbe(f"{base_url}{target.effects_path}", op_ref_field=target.op_ref_field)
+        spec = self.scenario.target.effects
+        probe = HttpLedgerProbe(
+            f"{base_url}{spec.path}", op_ref_field=spec.op_ref_field, id_field=spec.id_field
+        )
         effects = probe.read()
         (self.dir / "effects.json").write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects

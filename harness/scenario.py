@@ -40,6 +40,9 @@ class LoadSpec(_Strict):
     """How much load each variant × fault cell gets; every loop is bounded in count and time."""
 
     operations: int = Field(200, ge=1, le=1_000_000)
+    double_submit: float = Field(
+        0.0, ge=0, le=1, description="probability that an operation's first attempt is sent twice at once"
+    )
     users: int = Field(8, ge=1, le=1000)
     spawn_rate: float = Field(50.0, gt=0)
     max_duration_s: float = Field(60.0, gt=0, le=3600)
@@ -49,15 +52,60 @@ class LoadSpec(_Strict):
     retry: RetryPolicySpec = RetryPolicySpec()
 
 
+DEFAULT_CHARGE_BODY: dict[str, Any] = {
+    "amount": "{amount}",
+    "currency": "EUR",
+    "customer": "{customer}",
+    "reference": "{op_id}",
+}
+
+
+class OperationSpec(_Strict):
+    """One kind of logical operation the load performs, as an HTTP request template.
+
+    ``path``, header values and string values in ``body`` may hold placeholders (``{op_id}``,
+    ``{key}``, ``{amount}``, ``{customer}``, ``{seq}``, ``{uuid}``, ``{int:LO:HI}``,
+    ``{choice:a|b|c}``); a string that is exactly one numeric placeholder becomes a JSON number.
+    """
+
+    name: str = "charge"
+    weight: float = Field(1.0, gt=0)
+    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
+    path: str = "/charges"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
+    key_header: str = "Idempotency-Key"
+    resource_id_field: str = "id"
+
+
+ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
+
+
+class EffectsSpec(_Strict):
+    """Where the effects probe reads what the target really did."""
+
+    source: Literal["target", "smtp"] = "target"
+    path: str = "/effects"
+    op_ref_field: str = "reference"
+    id_field: str = "id"
+    settle_s: float = Field(0.0, ge=0, le=600, description="wait this long for async work before reading")
+    drain_path: str | None = Field(
+        None, description="GET until it answers {\"pending\": 0} (queue-backed targets), within settle_s"
+    )
+
+
 class TargetSpec(_Strict):
     """A reference target from ``targets/<name>`` and the variants to compare."""
 
     name: str
     variants: tuple[str, ...] = ("naive", "idempotent")
     start_timeout_s: float = Field(20.0, gt=0, le=600)
-    operation_path: str = "/charges"
-    effects_path: str = "/effects"
-    op_ref_field: str = "reference"
+    operations: tuple[OperationSpec, ...] = (OperationSpec(),)
+    effects: EffectsSpec = EffectsSpec()
+    services: tuple[ServiceName, ...] = ()
+    store_latency_ms: int = Field(
+        0, ge=0, le=60_000, description="latency between the target and its stores, to widen race windows"
+    )
 
     @field_validator("name")
     @classmethod
