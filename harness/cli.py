@@ -6,6 +6,7 @@ Exit status: 0 every gate held, 1 a gate failed, 2 the run could not be made (th
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -126,6 +127,31 @@ def _cmd_locustfile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_conform(args: argparse.Namespace) -> int:
+    from harness.conform import conform_command
+
+    body: dict[str, object] | None = None
+    if args.body is not None:
+        try:
+            parsed = json.loads(args.body)
+        except ValueError as error:
+            raise HarnessError(f"--body: not valid JSON: {error}") from None
+        if not isinstance(parsed, dict):
+            raise HarnessError("--body: expected a JSON object")
+        body = parsed
+    return conform_command(
+        args.url,
+        console,
+        out_dir=Path(args.out),
+        method=args.method,
+        body=body,
+        key_header=args.key_header,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+        allow_remote=args.allow_remote,
+    )
+
+
 def _cmd_clean(args: argparse.Namespace) -> int:
     from harness.pidfiles import PidRegistry
 
@@ -170,6 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     locustfile = commands.add_parser("locustfile", help="print the locustfile path for Locust's web UI")
     locustfile.set_defaults(handler=_cmd_locustfile)
+
+    conform = commands.add_parser(
+        "conform", help="check an endpoint against the IETF Idempotency-Key draft (400/409/422/replay)"
+    )
+    conform.add_argument("url", help="the endpoint, e.g. http://127.0.0.1:8000/charges")
+    conform.add_argument("--method", default="POST")
+    conform.add_argument("--body", help="JSON body to send (default: a payments charge)")
+    conform.add_argument("--key-header", default="Idempotency-Key")
+    conform.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
+    conform.add_argument("--concurrency", type=int, default=4, help="clients sending one key at once")
+    conform.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    conform.add_argument("--out", default="reports/conform", help="folder for conform.json and junit.xml")
+    conform.set_defaults(handler=_cmd_conform)
 
     clean = commands.add_parser("clean", help="end processes left behind by a killed run")
     clean.add_argument("--out", default="reports")

@@ -1,0 +1,31 @@
+"""``harness conform URL``: check any HTTP endpoint against the IETF Idempotency-Key header draft.
+
+Six checks, each a test case: a missing key is refused (400); a first keyed request is processed
+(2xx); a retry after completion replays the same status and body; a key reused with another payload is
+refused (422); a key sent by several clients at once creates one resource, the others told 409; the key
+expiry is documented (informational). The public surface::
+
+    result = run_conformance("http://127.0.0.1:8000/charges")
+    print_conformance(result, console)
+    paths = write_conformance(result, out_dir)     # {"json": conform.json, "junit": junit.xml}
+    exit_status = 0 if result.passed else 1
+
+``conform_command`` does all of it for the CLI and returns the exit status.
+"""
+
+from __future__ import annotations
+
+from harness.conform.command import conform_command
+from harness.conform.model import ConformCheck, ConformResult, Exchange
+from harness.conform.report import print_conformance, write_conformance
+from harness.conform.runner import run_conformance
+
+__all__ = [
+    "ConformCheck",
+    "ConformResult",
+    "Exchange",
+    "conform_command",
+    "print_conformance",
+    "run_conformance",
+    "write_conformance",
+]

@@ -1,0 +1,105 @@
+"""The conformance result in the terminal, as conform.json and as junit.xml (one test case per check).
+
+The same three-way reading everywhere: a check that passed, failed, or could not tell (``passed`` None),
+which JUnit calls skipped so CI shows it without failing the build.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from harness.conform.model import ConformCheck, ConformResult, Exchange
+from harness.report.formatting import JUNIT_NAME
+from harness.report.json_report import JsonValue
+
+CONFORM_JSON_NAME = "conform.json"
+CONFORM_SCHEMA_VERSION = 1
+SUITE_NAME = "idempotency-key-conformance"
+FAILURE_TYPE = "ConformanceFailed"
+
+_MARKS = {True: ("✔", "green"), False: ("✘", "bold red"), None: ("?", "bold yellow")}
+
+
+def conform_paths(out_dir: Path) -> dict[str, Path]:
+    """Where each conformance report lives, by format name (``json``, ``junit``)."""
+    return {"json": out_dir / CONFORM_JSON_NAME, "junit": out_dir / JUNIT_NAME}
+
+
+def describe_exchange(exchange: Exchange) -> str:
+    """``POST Idempotency-Key=k1 → 201 {"id":…}``: one request and its answer on one line."""
+    key = "no key" if exchange.key is None else f"key {exchange.key}"
+    return f"{exchange.method} {key} → {exchange.status} {exchange.body}"
+
+
+def print_conformance(
+    result: ConformResult, console: Console, paths: Mapping[str, Path] | None = None
+) -> None:
+    """One line per check (✔ passed, ✘ failed, ? could not tell), the evidence of failures, the verdict."""
+    console.print(Text.assemble("Idempotency-Key conformance of ", (f"{result.method} {result.url}", "bold")))
+    for check in result.checks:
+        mark, style = _MARKS[check.passed]
+        console.print(Text.assemble("  ", (f"{mark} ", style), (check.name, "bold"), ": ", check.message))
+        if check.passed is False:
+            for exchange in check.evidence:
+                console.print(Text(f"      {describe_exchange(exchange)}", style="dim"), no_wrap=True,
+                              overflow="ellipsis")
+    failed = sum(1 for check in result.checks if check.passed is False)
+    unknown = sum(1 for check in result.checks if check.passed is None)
+    verdict = Text("PASS", style="bold green") if result.passed else Text("FAIL", style="bold red")
+    counts = f" ({len(result.checks)} checks, {failed} failed, {unknown} could not tell)"
+    console.print(Text.assemble("Conformance: ", verdict, counts))
+    for name, path in (paths or {}).items():
+        console.print(Text.assemble(f"  {name:<6}", (str(path), "cyan")))
+
+
+def _check_document(check: ConformCheck) -> JsonValue:
+    evidence: list[JsonValue] = [dict(exchange._asdict()) for exchange in check.evidence]
+    return {"name": check.name, "passed": check.passed, "message": check.message, "evidence": evidence}
+
+
+def conform_document(result: ConformResult) -> dict[str, JsonValue]:
+    """conform.json's content: schema version first, then the endpoint, the verdict and every check."""
+    return {
+        "schema_version": CONFORM_SCHEMA_VERSION,
+        "url": result.url,
+        "method": result.method,
+        "passed": result.passed,
+        "checks": [_check_document(check) for check in result.checks],
+    }
+
+
+def build_conform_junit(result: ConformResult) -> ET.ElementTree:
+    """One suite for the endpoint; one test case per check, failed or skipped (could not tell)."""
+    failures = sum(1 for check in result.checks if check.passed is False)
+    skipped = sum(1 for check in result.checks if check.passed is None)
+    counts = {"tests": str(len(result.checks)), "failures": str(failures), "errors": "0", "time": "0"}
+    root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": str(skipped)})
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("url", result.url), ("method", result.method)):
+        ET.SubElement(properties, "property", {"name": name, "value": value})
+    for check in result.checks:
+        case = ET.SubElement(suite, "testcase", {"classname": SUITE_NAME, "name": check.name, "time": "0"})
+        if check.passed is False:
+            failure = ET.SubElement(case, "failure", {"message": check.message, "type": FAILURE_TYPE})
+            failure.text = "".join(f"{describe_exchange(exchange)}\n" for exchange in check.evidence)
+        elif check.passed is None:
+            ET.SubElement(case, "skipped", {"message": check.message})
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def write_conformance(result: ConformResult, out_dir: Path) -> dict[str, Path]:
+    """Write conform.json and junit.xml into ``out_dir`` (created if needed); return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = conform_paths(out_dir)
+    text = json.dumps(conform_document(result), indent=2, ensure_ascii=False) + "\n"
+    paths["json"].write_text(text, encoding="utf-8")
+    build_conform_junit(result).write(paths["junit"], encoding="utf-8", xml_declaration=True)
+    return paths

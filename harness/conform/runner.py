@@ -1,0 +1,46 @@
+"""``run_conformance``: probe one endpoint with every check of :mod:`harness.conform.checks`."""
+
+from __future__ import annotations
+
+import httpx
+
+from harness.conform.checks import CHECKS, Session
+from harness.conform.client import Prober, check_url, new_key
+from harness.conform.model import ConformResult
+from harness.errors import HarnessError
+
+DEFAULT_CONCURRENCY = 4
+
+
+def default_body() -> dict[str, object]:
+    """A payments charge (the shape of ``targets/payments``) with a fresh reference, so runs never collide."""
+    return {"amount": 1250, "currency": "EUR", "customer": "cus_conformance", "reference": new_key()}
+
+
+def run_conformance(
+    url: str,
+    *,
+    method: str = "POST",
+    body: dict[str, object] | None = None,
+    key_header: str = "Idempotency-Key",
+    timeout_s: float = 5.0,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    allow_remote: bool = False,
+    transport: httpx.BaseTransport | None = None,
+) -> ConformResult:
+    """Check ``url`` against the Idempotency-Key draft; every check becomes one result.
+
+    The endpoint gets about ``concurrency + 6`` real requests that create resources. A bad argument, a
+    URL off this machine (unless ``allow_remote``) or an endpoint that cannot be reached raises
+    :class:`~harness.errors.HarnessError`; a check that fails is a result, not an error. ``transport``
+    replaces the network (an ``httpx.MockTransport`` in tests).
+    """
+    check_url(url, allow_remote=allow_remote)
+    if concurrency < 2:
+        raise HarnessError(f"concurrency must be at least 2 to send a key concurrently (got {concurrency})")
+    if timeout_s <= 0:
+        raise HarnessError(f"timeout must be positive (got {timeout_s:g} s)")
+    prober = Prober(url, method=method, key_header=key_header, timeout_s=timeout_s, transport=transport)
+    session = Session(prober, default_body() if body is None else body, concurrency)
+    checks = tuple(check(session) for check in CHECKS)
+    return ConformResult(url=url, method=prober.method, checks=checks)
