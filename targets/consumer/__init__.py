@@ -1,0 +1,1 @@
+"""Reference target `consumer`: messages applied by a consumer with manual ack (see app.py)."""
