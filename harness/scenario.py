@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ScenarioError
+from harness.template import validate_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TARGETS_DIR = REPO_ROOT / "targets"
@@ -76,6 +77,17 @@ class OperationSpec(_Strict):
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
     key_header: str = "Idempotency-Key"
     resource_id_field: str = "id"
+
+    @model_validator(mode="after")
+    def _request_template_valid(self) -> OperationSpec:
+        """Catch a mistyped placeholder when the file is loaded, not per request mid-run."""
+        if not self.path.startswith("/"):
+            raise ValueError(f"path must start with '/' (got {self.path!r})")
+        validate_template(self.path, "path")
+        for name, value in self.headers.items():
+            validate_template(value, f"headers.{name}")
+        validate_template(self.body, "body")
+        return self
 
 
 ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]

@@ -31,7 +31,7 @@ from typing import IO, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import LoadError
-from harness.scenario import REPO_ROOT, RetryPolicySpec
+from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec
 
 EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
@@ -48,7 +48,10 @@ class LoadCellConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str
-    path: str = "/charges"
+    kinds: tuple[OperationSpec, ...] = (OperationSpec(),)
+    """The kinds of operation, each op drawing one by weight (``target.operations``)."""
+    double_submit: float = Field(0.0, ge=0, le=1)
+    """Probability that an op's first attempt is sent twice at once (``load.double_submit``)."""
     variant: str
     fault: str
     seed: int
@@ -70,12 +73,15 @@ class LoadCellConfig(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return base_url.rstrip("/")
 
-    @field_validator("path")
+    @field_validator("kinds")
     @classmethod
-    def _absolute_path(cls, path: str) -> str:
-        if not path.startswith("/"):
-            raise ValueError("must start with '/'")
-        return path
+    def _kinds_named_once(cls, kinds: tuple[OperationSpec, ...]) -> tuple[OperationSpec, ...]:
+        if not kinds:
+            raise ValueError("at least one kind of operation is needed")
+        names = [kind.name for kind in kinds]
+        if len(set(names)) != len(names):
+            raise ValueError(f"kind names must not repeat (got {', '.join(names)})")
+        return kinds
 
     @model_validator(mode="after")
     def _amounts_ordered(self) -> LoadCellConfig:

@@ -56,6 +56,7 @@ def config_from_env(environ: Mapping[str, str]) -> tuple[LoadCellConfig, Path]:
             max_duration_s=spec.max_duration_s,
             retry=spec.retry,
             send_idempotency_key=spec.send_idempotency_key,
+            double_submit=spec.double_submit,
             amount_min=spec.amount_min,
             amount_max=spec.amount_max,
             history_path="reports/locust-ui/history.jsonl",

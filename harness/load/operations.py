@@ -1,8 +1,10 @@
-"""Logical operations: their ids, their exact request bytes, and the shared counter that hands them out.
+"""Logical operations: their ids, their kinds, their exact requests, and the counter that hands them out.
 
 Everything here is a pure function of the cell's seed and the operation's number, so the same
 seed produces the same operations whichever user runs them and in whatever order; and an
-operation's request is built once, so every retry resends the identical bytes and headers.
+operation's request is built once, so every retry resends the identical bytes and headers. Each
+decision about an operation (its kind, whether it is double-submitted, its template values) draws
+from its own seeded stream, so adding one kind of draw never shifts another.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+from harness.load.config import LoadCellConfig
+from harness.scenario import OperationSpec
+from harness.template import OpContext, Renderer
+
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "idempotency-harness.invalid")
 """uuid5 namespace of Idempotency-Keys: a key depends only on the seed and the op id."""
 
-CURRENCY = "EUR"
-CUSTOMERS = 1000
+JSON_CONTENT_TYPE = "application/json"
 
 
 def op_id_for(prefix: str, number: int) -> str:
@@ -38,33 +42,88 @@ def operation_rng(seed: int, op_id: str, purpose: str) -> random.Random:
 
 @dataclass(frozen=True)
 class OperationRequest:
-    """One logical operation's HTTP request, built once and resent unchanged by every attempt."""
+    """One logical operation's HTTP request, built once and resent unchanged by every attempt.
+
+    ``body`` is ``None`` for a kind declared without one (nothing is sent, no Content-Type).
+    ``double_submit`` says the first attempt goes out twice at once.
+    """
 
     op_id: str
     number: int
-    body: bytes
+    kind: str
+    method: str
+    path: str
+    body: bytes | None
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     key: str | None = None
+    resource_id_field: str = "id"
+    double_submit: bool = False
 
 
-def build_request(
-    *, seed: int, prefix: str, number: int, amount_min: int, amount_max: int, send_key: bool
-) -> OperationRequest:
-    """The request of operation ``number``: a charge whose ``reference`` is the op id."""
+def choose_kind(seed: int, op_id: str, kinds: tuple[OperationSpec, ...]) -> OperationSpec:
+    """The operation's kind, drawn by weight from the op's own stream."""
+    rng = operation_rng(seed, op_id, "kind")
+    return rng.choices(kinds, weights=[kind.weight for kind in kinds])[0]
+
+
+def is_double_submitted(seed: int, op_id: str, probability: float) -> bool:
+    """Whether the op's first attempt is sent twice at once (never drawn when the probability is 0)."""
+    return probability > 0 and operation_rng(seed, op_id, "double_submit").random() < probability
+
+
+def build_request(config: LoadCellConfig, prefix: str, number: int) -> OperationRequest:
+    """The request of operation ``number``: its kind's templates rendered for this op."""
     op_id = op_id_for(prefix, number)
-    rng = operation_rng(seed, op_id, "body")
-    payload = {
-        "amount": rng.randint(amount_min, amount_max),
-        "currency": CURRENCY,
-        "customer": f"cus_{rng.randrange(CUSTOMERS):04d}",
-        "reference": op_id,
-    }
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json"}
-    key = idempotency_key(seed, op_id) if send_key else None
-    if key is not None:
-        headers[IDEMPOTENCY_HEADER] = key
-    return OperationRequest(op_id, number, body, MappingProxyType(headers), key)
+    kind = choose_kind(config.seed, op_id, config.kinds)
+    key = idempotency_key(config.seed, op_id)
+    renderer = Renderer(
+        OpContext(config.seed, op_id, number, key, config.amount_min, config.amount_max)
+    )
+    path = renderer.text(kind.path)
+    headers: dict[str, str] = {}
+    body: bytes | None = None
+    if kind.body is not None:
+        body = json.dumps(renderer.json(kind.body), separators=(",", ":")).encode()
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+    for name, value in kind.headers.items():
+        _set_header(headers, name, renderer.text(value))
+    sent_key = key if config.send_idempotency_key else None
+    if sent_key is not None:
+        _set_header(headers, kind.key_header, sent_key)
+    return OperationRequest(
+        op_id=op_id,
+        number=number,
+        kind=kind.name,
+        method=kind.method,
+        path=path,
+        body=body,
+        headers=MappingProxyType(headers),
+        key=sent_key,
+        resource_id_field=kind.resource_id_field,
+        double_submit=is_double_submitted(config.seed, op_id, config.double_submit),
+    )
+
+
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set a header, replacing one of the same name in any case (HTTP names are case-insensitive)."""
+    for existing in [h for h in headers if h.lower() == name.lower()]:
+        del headers[existing]
+    headers[name] = value
+
+
+def resource_id_at(body: object, dotted: str) -> str | None:
+    """The value at ``dotted`` ("id", "data.id", "items.0.id") in a decoded JSON body, as text."""
+    value = body
+    for step in dotted.split("."):
+        if isinstance(value, dict):
+            value = value.get(step)
+        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return None
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
 
 
 class OperationQueue:

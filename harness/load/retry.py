@@ -95,6 +95,19 @@ class RetryPolicy:
         """Whether this kind of answer is one the policy retries (ignoring the attempt count)."""
         return result.retry_class is not None and result.retry_class in self.retry_on
 
+    def preference(self, result: Classification) -> int:
+        """Rank of an answer when two answers to one double-submitted attempt compete (lower decides).
+
+        A 2xx wins (the caller got its answer); else a retryable answer (so the op retries, as
+        the caller would); else an unknown one over a final rejection, since the other request
+        may have taken effect.
+        """
+        if result.acknowledged:
+            return 0
+        if self.is_retryable(result):
+            return 1
+        return 2 if result.outcome == "info" else 3
+
     def should_retry(self, attempt: int, result: Classification) -> bool:
         """Whether to send attempt ``attempt + 1`` after attempt ``attempt`` ended with ``result``."""
         return attempt < self.max_attempts and self.is_retryable(result)

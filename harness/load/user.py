@@ -21,11 +21,18 @@ import gevent
 import requests
 from gevent import GreenletExit
 from locust import HttpUser, constant, task
+from locust.clients import HttpSession
 from locust.exception import StopUser
 
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
 from harness.load.config import LoadCellConfig
-from harness.load.operations import OperationQueue, OperationRequest, build_request, operation_rng
+from harness.load.operations import (
+    OperationQueue,
+    OperationRequest,
+    build_request,
+    operation_rng,
+    resource_id_at,
+)
 from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
 from harness.load.transport import describe_error, timeout_text
 
@@ -33,6 +40,9 @@ REQUEST_TIMEOUT_GRACE_S = 0.5
 """requests' own timeout sits this much past the hard deadline, which therefore decides."""
 
 DEFAULT_STOP_REASON = "stopped before an answer"
+
+TWIN_KILL_WAIT_S = 1.0
+"""How long an op cut short waits for the twin of a double submit to die (it is killed, not awaited)."""
 
 
 class AttemptCutShort(Exception):
@@ -54,15 +64,7 @@ class Workload:
         """Written as the error of attempts cut short when the run is stopped (set by the runner)."""
 
     def request(self, number: int) -> OperationRequest:
-        config = self.config
-        return build_request(
-            seed=config.seed,
-            prefix=self.op_id_prefix,
-            number=number,
-            amount_min=config.amount_min,
-            amount_max=config.amount_max,
-            send_key=config.send_idempotency_key,
-        )
+        return build_request(self.config, self.op_id_prefix, number)
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,29 @@ class AttemptResult:
 
 
 class RetryingUser(HttpUser):
-    """Takes the next operation from the shared queue and runs it to its end, until none are left."""
+    """Takes the next operation from the shared queue and runs it to its end, until none are left.
+
+    ``client`` sends every attempt; ``twin_client`` (a second session, so a second connection)
+    sends only the duplicate of a double-submitted first attempt.
+    """
 
     abstract = True
     workload: ClassVar[Workload | None] = None
     wait_time = constant(0)
+    _twin: HttpSession | None = None
 
     def on_start(self) -> None:
-        # A cookie set by one answer would change the headers of the retry: refuse them all.
-        self.client.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        _refuse_cookies(self.client)
+
+    @property
+    def twin_client(self) -> HttpSession:
+        if self._twin is None:
+            self._twin = HttpSession(
+                base_url=self.host, request_event=self.environment.events.request, user=self
+            )
+            self._twin.trust_env = False
+            _refuse_cookies(self._twin)
+        return self._twin
 
     @task
     def run_next_operation(self) -> None:
@@ -92,17 +108,20 @@ class RetryingUser(HttpUser):
             raise StopUser()
         _OperationRun(self, workload, workload.request(number)).run()
 
-    def attempt(self, request: OperationRequest, path: str, timeout_s: float) -> AttemptResult:
-        """Send the operation's request once, under a hard deadline of ``timeout_s``."""
+    def attempt(
+        self, request: OperationRequest, timeout_s: float, session: HttpSession | None = None
+    ) -> AttemptResult:
+        """Send the operation's request once on ``session`` (default ``client``), under a hard deadline."""
+        session = self.client if session is None else session
         start_time = time.time()
         started = time.perf_counter()
         deadline = gevent.Timeout(timeout_s)
         deadline.start()
         try:
-            response = self.client.request(
-                "POST",
-                path,
-                name=path,
+            response = session.request(
+                request.method,
+                request.path,
+                name=request.kind,
                 data=request.body,
                 headers=dict(request.headers),
                 timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
@@ -112,78 +131,84 @@ class RetryingUser(HttpUser):
             if fired is not deadline:
                 raise
             latency_s = time.perf_counter() - started
-            self.drop_connections()
+            session.close()  # the next attempt must not reuse a connection left mid-answer
             text = timeout_text(timeout_s)
-            self.report_unanswered(path, start_time, latency_s, text)
+            self.report_unanswered(request, start_time, latency_s, text)
             return AttemptResult(classify_failure("timeout"), latency_s, error=text)
         finally:
             deadline.close()
         latency_s = time.perf_counter() - started
         if response.error is not None:  # HttpSession has reported it to Locust already
-            self.drop_connections()
+            session.close()
             described = describe_error(response.error, timeout_s)
             return AttemptResult(classify_failure(described.failure), latency_s, error=described.text)
-        return AttemptResult(classify_status(response.status_code), latency_s, _resource_id(response))
+        resource_id = _resource_id(response, request.resource_id_field)
+        return AttemptResult(classify_status(response.status_code), latency_s, resource_id)
 
-    def drop_connections(self) -> None:
-        """Close every pooled connection, so the next attempt cannot reuse a broken one."""
-        self.client.close()
-
-    def report_unanswered(self, path: str, start_time: float, latency_s: float, text: str) -> None:
+    def report_unanswered(
+        self, request: OperationRequest, start_time: float, latency_s: float, text: str
+    ) -> None:
         """Tell Locust's statistics about an attempt that its HttpSession could not report."""
         self.environment.events.request.fire(
-            request_type="POST",
-            name=path,
+            request_type=request.method,
+            name=request.kind,
             response_time=latency_s * 1000,
             response_length=0,
             response=None,
             context=self.context(),
             exception=AttemptCutShort(text),
             start_time=start_time,
-            url=f"{self.host}{path}",
+            url=f"{self.host}{request.path}",
         )
 
 
-def _resource_id(response: requests.Response) -> str | None:
-    """The JSON body's ``id``, if the body is a JSON object that has one."""
+def _refuse_cookies(session: HttpSession) -> None:
+    """A cookie set by one answer would change the headers of the retry: refuse them all."""
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _resource_id(response: requests.Response, field: str) -> str | None:
+    """The JSON body's value at the kind's ``resource_id_field``, if the body has one."""
     try:
         body: object = response.json()
     except ValueError:  # not JSON (requests' JSONDecodeError is a ValueError)
         return None
-    if isinstance(body, dict) and body.get("id") is not None:
-        return str(body["id"])
-    return None
+    return resource_id_at(body, field)
 
 
 class _OperationRun:
-    """One logical operation: OpStart, attempts with backoff, and an OpEnd whatever happens."""
+    """One logical operation: OpStart, attempts with backoff, and an OpEnd whatever happens.
+
+    ``in_flight`` maps each attempt sent and not yet answered to when it was sent, so an op cut
+    short (the run stopped, or a driver error) still ends every attempt it began in the history.
+    """
 
     def __init__(self, user: RetryingUser, workload: Workload, request: OperationRequest) -> None:
         self.user = user
         self.workload = workload
         self.request = request
+        self.in_flight: dict[int, float] = {}
+        self.attempts = 0
+        """Attempts started so far: the number of the latest one."""
+        self.twin: gevent.Greenlet[..., AttemptResult] | None = None
 
     def run(self) -> None:
         workload, request, policy = self.workload, self.request, self.workload.policy
-        history = workload.history
-        path = workload.config.path
         rng = operation_rng(workload.config.seed, request.op_id, "backoff")
-        attempt = 0
         last: AttemptResult | None = None
-        in_flight_since: float | None = None
         cut_short_by: str | None = None
-        history.append(OpStart(t=time.time(), op_id=request.op_id, key=request.key))
+        workload.history.append(
+            OpStart(t=time.time(), op_id=request.op_id, kind=request.kind, key=request.key)
+        )
         try:
             while True:
-                attempt += 1
-                history.append(AttemptStart(t=time.time(), op_id=request.op_id, attempt=attempt))
-                in_flight_since = time.perf_counter()
-                last = self.user.attempt(request, path, policy.timeout_s)
-                in_flight_since = None
-                history.append(_attempt_end(request.op_id, attempt, last))
-                if not policy.should_retry(attempt, last.classification):
+                if self.attempts == 0 and request.double_submit:
+                    last = self._send_twice()
+                else:
+                    last = self._send(self._started(), self.user.client)
+                if not policy.should_retry(self.attempts, last.classification):
                     break
-                gevent.sleep(policy.backoff_s(attempt, rng))
+                gevent.sleep(policy.backoff_s(self.attempts, rng))
         except GreenletExit:
             cut_short_by = workload.stop_reason
             raise
@@ -191,21 +216,56 @@ class _OperationRun:
             cut_short_by = f"driver error: {type(error).__name__}: {error}"
             raise
         finally:
-            if in_flight_since is not None:
-                latency_s = time.perf_counter() - in_flight_since
-                text = cut_short_by or DEFAULT_STOP_REASON
-                history.append(
-                    AttemptEnd(
-                        t=time.time(),
-                        op_id=request.op_id,
-                        attempt=attempt,
-                        outcome="info",
-                        error=text,
-                        latency_s=latency_s,
-                    )
+            if self.twin is not None:
+                self.twin.kill(block=True, timeout=TWIN_KILL_WAIT_S)
+            unanswered = bool(self.in_flight)
+            self._cut_short(cut_short_by or DEFAULT_STOP_REASON)
+            self._end(self.attempts, None if unanswered else last, cut_short_by is None)
+
+    def _send_twice(self) -> AttemptResult:
+        """Attempts 1 and 2 at once, on two connections; the better answer decides what follows.
+
+        Both starts are written first. The twin greenlet starts sending as soon as this one blocks
+        on its own request, so the two reach the server a request's build time apart.
+        """
+        first_attempt, second_attempt = self._started(), self._started()
+        self.twin = gevent.spawn(self._send, second_attempt, self.user.twin_client)
+        first = self._send(first_attempt, self.user.client)
+        second: AttemptResult = self.twin.get()
+        self.twin = None
+        policy = self.workload.policy
+        return min((first, second), key=lambda result: policy.preference(result.classification))
+
+    def _started(self) -> int:
+        """Record the next attempt as sent; its number."""
+        self.attempts += 1
+        attempt = self.attempts
+        self.workload.history.append(AttemptStart(t=time.time(), op_id=self.request.op_id, attempt=attempt))
+        self.in_flight[attempt] = time.perf_counter()
+        return attempt
+
+    def _send(self, attempt: int, session: HttpSession) -> AttemptResult:
+        result = self.user.attempt(self.request, self.workload.policy.timeout_s, session)
+        del self.in_flight[attempt]
+        self.workload.history.append(_attempt_end(self.request.op_id, attempt, result))
+        return result
+
+    def _cut_short(self, text: str) -> None:
+        """End every attempt still in flight as unknown, in the history and in Locust's statistics."""
+        for attempt, since in sorted(self.in_flight.items()):
+            latency_s = time.perf_counter() - since
+            self.workload.history.append(
+                AttemptEnd(
+                    t=time.time(),
+                    op_id=self.request.op_id,
+                    attempt=attempt,
+                    outcome="info",
+                    error=text,
+                    latency_s=latency_s,
                 )
-                self.user.report_unanswered(path, time.time() - latency_s, latency_s, text)
-            self._end(attempt, None if in_flight_since is not None else last, cut_short_by is None)
+            )
+            self.user.report_unanswered(self.request, time.time() - latency_s, latency_s, text)
+        self.in_flight.clear()
 
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:
         policy = self.workload.policy

@@ -1,15 +1,21 @@
 """A tiny charges server on port 0 that answers, hangs or resets as each test decides, and records.
 
+Requests are told apart by the body's ``reference`` (the op id). For references in ``pairs`` the
+server holds each of the first two requests until both have arrived (at most ``hang_s``), so a
+double submit that really overlaps is answered at once and one that does not shows as a delay.
+
 It runs in a thread of the test process; the driver under test is a separate process, so the
 gevent patching of the driver never meets this server.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -18,12 +24,12 @@ from typing import Literal
 
 import pytest
 
-Action = Literal["ok", "hang", "hang_forever", "reset", "error"]
+Action = Literal["ok", "hang", "hang_forever", "reset", "error", "conflict"]
 Decide = Callable[[str, int], Action]
 """(reference, attempt number seen by the server for that reference) -> what to do."""
 
 Serving = Callable[..., AbstractContextManager["ChargeServer"]]
-"""The fixture's type: ``serving(decide, hang_s=1.0)``."""
+"""The fixture's type: ``serving(decide, hang_s=1.0, pairs=frozenset())``."""
 
 HANG_FOREVER_BOUND_S = 30.0
 
@@ -34,6 +40,10 @@ class Received:
     number: int
     body: bytes
     headers: tuple[tuple[str, str], ...]
+    method: str = "POST"
+    path: str = "/charges"
+    arrived: float = 0.0
+    """``time.perf_counter()`` when the whole request had been read."""
 
     @property
     def key(self) -> str | None:
@@ -43,9 +53,11 @@ class Received:
 class ChargeServer:
     """A ThreadingHTTPServer speaking HTTP/1.1 keep-alive, so a poisoned reused connection would show."""
 
-    def __init__(self, decide: Decide, hang_s: float = 1.0) -> None:
+    def __init__(self, decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset()) -> None:
         self.decide = decide
         self.hang_s = hang_s
+        self.pairs = pairs
+        self._arrivals = threading.Condition()
         self.received: list[Received] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -57,8 +69,11 @@ class ChargeServer:
 
             def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                reference = str(json.loads(body).get("reference", ""))
-                action, number = server.record(reference, body, tuple(self.headers.items()))
+                reference = str(json.loads(body).get("reference", "")) if body else ""
+                headers = tuple(self.headers.items())
+                arrived = time.perf_counter()
+                received = Received(reference, 0, body, headers, self.command, self.path, arrived)
+                action, number = server.record(received)
                 if action == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.rfile.close()
@@ -71,11 +86,15 @@ class ChargeServer:
                     return
                 if action == "hang":
                     server.stopping.wait(server.hang_s)
-                status = 503 if action == "error" else 201
+                status = {"error": 503, "conflict": 409}.get(action, 201)
                 payload = (
-                    {"error": "unavailable"} if action == "error" else {"id": f"ch_{reference}_{number}"}
+                    {"error": action}
+                    if status != 201
+                    else {"id": f"ch_{reference}_{number}", "data": {"id": f"d_{reference}_{number}"}}
                 )
                 self.reply(status, json.dumps(payload).encode())
+
+            do_PUT = do_PATCH = do_DELETE = do_GET = do_POST
 
             def reply(self, status: int, data: bytes) -> None:
                 try:
@@ -95,11 +114,16 @@ class ChargeServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
 
-    def record(self, reference: str, body: bytes, headers: tuple[tuple[str, str], ...]) -> tuple[Action, int]:
+    def record(self, received: Received) -> tuple[Action, int]:
+        reference = received.reference
         with self._lock:
             number = self._counts.get(reference, 0) + 1
             self._counts[reference] = number
-            self.received.append(Received(reference, number, body, headers))
+            self.received.append(dataclasses.replace(received, number=number))
+        if reference in self.pairs and number <= 2:
+            with self._arrivals:
+                self._arrivals.notify_all()
+                self._arrivals.wait_for(lambda: self._counts[reference] >= 2, timeout=self.hang_s)
         return self.decide(reference, number), number
 
     def by_reference(self) -> dict[str, list[Received]]:
@@ -124,8 +148,10 @@ def serving() -> Iterator[Serving]:
     """``with serving(decide) as server:`` a started server, stopped whatever the test does."""
 
     @contextmanager
-    def serve(decide: Decide, hang_s: float = 1.0) -> Iterator[ChargeServer]:
-        server = ChargeServer(decide, hang_s)
+    def serve(
+        decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset()
+    ) -> Iterator[ChargeServer]:
+        server = ChargeServer(decide, hang_s, pairs)
         server.start()
         try:
             yield server

@@ -20,8 +20,8 @@ from harness.load.config import (
     load_cell_config,
     run_driver,
 )
-from harness.load.operations import idempotency_key, op_id_for
-from harness.scenario import REPO_ROOT, RetryPolicySpec
+from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
+from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -180,6 +180,121 @@ def test_a_driver_that_cannot_write_its_history_is_a_load_error(tmp_path: Path) 
     config = cell("http://127.0.0.1:9", tmp_path, history_path=str(blocker / "history.jsonl"))
     with pytest.raises(LoadError, match=r"exited with status 2: load driver: history_path: cannot write"):
         run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
+
+
+REFUND = OperationSpec(
+    name="refund",
+    method="PUT",
+    path="/refunds/{seq}",
+    body={"reference": "{op_id}", "amount": "{amount}"},
+    key_header="X-Request-Key",
+    resource_id_field="data.id",
+)
+
+
+def test_each_op_performs_the_kind_drawn_for_it_with_that_kinds_key_header(
+    tmp_path: Path, serving: Serving
+) -> None:
+    kinds = (OperationSpec(weight=3), REFUND)
+    with serving(lambda reference, attempt: "ok") as server:
+        config = cell(server.url, tmp_path, operations=24, users=3, kinds=kinds)
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
+
+    expected = {op_id_for(PREFIX, n): choose_kind(SEED, op_id_for(PREFIX, n), kinds).name for n in range(24)}
+    assert 0 < Counter(expected.values())["refund"] < 24
+    events = history(tmp_path)
+    assert {e.op_id: e.kind for e in events if isinstance(e, OpStart)} == expected
+    assert sum(isinstance(e, OpStart) for e in events) == 24
+    ends = {e.op_id: e for e in events if isinstance(e, OpEnd)}
+    assert len(ends) == len(server.received) == summary.requests == 24
+    for request in server.received:
+        reference, headers = request.reference, dict(request.headers)
+        key = idempotency_key(SEED, reference)
+        if expected[reference] == "refund":
+            assert (request.method, request.path) == ("PUT", f"/refunds/{number_of(reference)}")
+            assert headers["X-Request-Key"] == key and "Idempotency-Key" not in headers
+            assert ends[reference].resource_id == f"d_{reference}_1"
+        else:
+            assert (request.method, request.path) == ("POST", "/charges")
+            assert headers["Idempotency-Key"] == key and "X-Request-Key" not in headers
+            assert ends[reference].resource_id == f"ch_{reference}_1"
+        assert ends[reference].outcome == "acknowledged"
+
+
+def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_answer_decides(
+    tmp_path: Path, serving: Serving
+) -> None:
+    """Doubled ops with an even number get 201 + 409 (done); odd ones get 503 twice (retried once)."""
+    op_ids = [op_id_for(PREFIX, n) for n in range(16)]
+    doubled = {op_id for op_id in op_ids if is_double_submitted(SEED, op_id, 0.5)}
+    assert 2 <= len(doubled) <= 14
+
+    def decide(reference: str, attempt: int) -> Action:
+        if reference not in doubled or attempt > 2:
+            return "ok"
+        if number_of(reference) % 2 == 0:
+            return "ok" if attempt == 1 else "conflict"
+        return "error"
+
+    with serving(decide, hang_s=3.0, pairs=frozenset(doubled)) as server:
+        config = cell(server.url, tmp_path, operations=16, users=4, double_submit=0.5)
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
+
+    events = history(tmp_path)
+    received = server.by_reference()
+    for op_id in op_ids:
+        requests = received[op_id]
+        own = [e for e in events if getattr(e, "op_id", None) == op_id]
+        end = own[-1]
+        assert isinstance(end, OpEnd) and end.outcome == "acknowledged"
+        assert {(r.body, r.headers) for r in requests} == {(requests[0].body, requests[0].headers)}
+        assert requests[0].key == idempotency_key(SEED, op_id)
+        if op_id not in doubled:
+            assert (len(requests), end.attempts) == (1, 1)
+            continue
+        gap_s = abs(requests[0].arrived - requests[1].arrived)
+        assert gap_s < 0.05, f"{op_id}: the two requests arrived {gap_s * 1000:.1f} ms apart"
+        starts = [e for e in own if isinstance(e, AttemptStart)]
+        attempt_ends = [e for e in own if isinstance(e, AttemptEnd)]
+        assert [type(e) for e in own[:3]] == [OpStart, AttemptStart, AttemptStart]
+        assert [e.attempt for e in starts[:2]] == [1, 2]
+        assert max(e.t for e in starts[:2]) <= min(e.t for e in attempt_ends)
+        assert sorted(e.status or 0 for e in attempt_ends[:2]) == (
+            [201, 409] if number_of(op_id) % 2 == 0 else [503, 503]
+        )
+        if number_of(op_id) % 2 == 0:
+            assert (len(requests), end.attempts, end.status, end.resource_id) == (2, 2, 201, f"ch_{op_id}_1")
+        else:
+            assert (len(requests), end.attempts, end.status, end.resource_id) == (3, 3, 201, f"ch_{op_id}_3")
+            assert [e.attempt for e in starts] == [1, 2, 3]
+    odd = sum(number_of(op_id) % 2 for op_id in doubled)
+    assert summary.requests == len(server.received) == 16 + len(doubled) + odd
+
+
+def test_a_double_submit_cut_short_by_max_duration_ends_both_attempts(
+    tmp_path: Path, serving: Serving
+) -> None:
+    retry = RetryPolicySpec(max_attempts=3, timeout_s=30.0)
+    with serving(lambda reference, attempt: "hang_forever") as server:
+        config = cell(
+            server.url, tmp_path, operations=4, users=2, max_duration_s=1.0, retry=retry, double_submit=1.0
+        )
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
+
+    events = history(tmp_path)
+    ends = [e for e in events if isinstance(e, OpEnd)]
+    attempt_ends = [e for e in events if isinstance(e, AttemptEnd)]
+    assert sorted((e.attempt, e.outcome, e.error) for e in attempt_ends) == [
+        (attempt, "info", "stopped: max_duration_s (1 s) passed") for attempt in (1, 1, 2, 2)
+    ]
+    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 2, None)] * 2
+    assert sum(isinstance(e, AttemptStart) for e in events) == len(server.received) == 4
+    assert (summary.stopped_by, summary.completed, summary.requests, summary.failures) == (
+        "max_duration_s",
+        2,
+        4,
+        4,
+    )
 
 
 @pytest.mark.parametrize(

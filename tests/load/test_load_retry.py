@@ -103,3 +103,18 @@ def test_full_jitter_is_repeatable_from_a_seed_and_spreads_over_the_range() -> N
     assert delays[0] == first[0]
     assert min(delays) < 0.05 and max(delays) > 0.95  # spread over [0, cap], not bunched at the cap
     assert 0.45 < sum(delays) / len(delays) < 0.55
+
+
+def test_of_two_simultaneous_answers_a_2xx_wins_then_a_retryable_then_an_unknown() -> None:
+    default = policy()
+    ranked = [
+        classify_status(201),
+        classify_status(409),  # retryable by default
+        classify_failure("timeout"),
+        classify_status(302),  # unknown, not retryable
+        classify_status(400),  # a final rejection
+    ]
+    assert [default.preference(answer) for answer in ranked] == [0, 1, 1, 2, 3]
+    only_timeouts = policy(retry_on=["timeout"])
+    assert only_timeouts.preference(classify_status(409)) == 3
+    assert only_timeouts.preference(classify_status(503)) == 2

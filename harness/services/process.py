@@ -1,0 +1,159 @@
+"""One store server as a child process: its own session, a log file, its pid in the registry.
+
+Unlike a target, a store has no ``/health`` URL: readiness is a caller's probe (a SQL connect, a
+PING) polled in a bounded loop. A server that must not run as root (Postgres) is started as
+another OS user by the child itself (``Popen(user=...)``), so the pid we hold is the server's own
+and not that of a ``runuser`` wrapper that would outlive or orphan it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, TypeVar
+
+from harness.pidfiles import PidRegistry
+from harness.ports import free_port
+from harness.runtime.process import log_tail
+from harness.services.base import ServiceError
+from harness.services.proctable import command_line, family, kill_leftovers
+
+POLL_S = 0.05
+STOP_GRACE_S = 5.0
+
+T = TypeVar("T")
+
+
+class PortTakenError(ServiceError):
+    """The port chosen for a server was taken between our probe and its bind: try another."""
+
+
+def _looks_like_port_race(log: str) -> bool:
+    lowered = log.lower()
+    return "address already in use" in lowered or "eaddrinuse" in lowered
+
+
+class ServerProcess:
+    """A long-running server child, ended by its pid (never by name)."""
+
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log_path: Path,
+        registry: PidRegistry | None,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.command = command
+        self.log_path = log_path
+        self._registry = registry
+        self._env = dict(os.environ if env is None else env)
+        self._user = user
+        self._stop_signal = stop_signal
+        self._cwd = cwd or log_path.parent
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def pids(self) -> list[int]:
+        """The server and every helper it forked (descendants and process group), while alive."""
+        return [] if self._process is None else list(family(self._process.pid))
+
+    def launch(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self._log.write(f"--- harness: start {' '.join(self.command)}\n".encode())
+        self._log.flush()
+        try:
+            self._process = subprocess.Popen(
+                self.command,
+                env=self._env,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=self._user,
+                group=self._user,
+                extra_groups=[] if self._user is not None else None,
+                cwd=self._cwd,
+            )
+        except OSError as error:
+            self._close_log()
+            raise ServiceError(f"could not start {self.name} ({self.command[0]}): {error}") from None
+        if self._registry is not None:
+            self._registry.add(self._process.pid, self.command)
+
+    def wait_ready(self, probe: Callable[[], bool], timeout_s: float) -> float:
+        """Poll ``probe`` until it is true; seconds taken, or ServiceError with the log's tail."""
+        assert self._process is not None
+        started = time.monotonic()
+        deadline = started + timeout_s
+        while time.monotonic() < deadline:
+            code = self._process.poll()
+            if code is not None:
+                self.stop()
+                tail = log_tail(self.log_path)
+                error = PortTakenError if _looks_like_port_race(tail) else ServiceError
+                raise error(
+                    f"{self.name} exited with status {code} while starting (log {self.log_path}):\n{tail}"
+                )
+            if probe():
+                self._register_as_seen()
+                return time.monotonic() - started
+            time.sleep(POLL_S)
+        self.stop()
+        tail = log_tail(self.log_path)
+        raise ServiceError(f"{self.name} not ready in {timeout_s:.0f} s (log {self.log_path}):\n{tail}")
+
+    def _register_as_seen(self) -> None:
+        """Record the command line /proc now shows (a server may have exec'd or renamed itself), so
+        ``harness clean``, which matches recorded against seen commands, can still end it."""
+        assert self._process is not None
+        seen = command_line(self._process.pid)
+        if self._registry is not None and seen is not None:
+            self._registry.add(self._process.pid, seen)
+
+    def stop(self) -> None:
+        """The server's own shutdown signal, SIGKILL after a grace period; safe twice.
+
+        Helpers the server forked (Postgres backends, Erlang's port programs) are noted first and
+        any still running afterwards are killed too: none may outlive the run.
+        """
+        process = self._process
+        if process is not None:
+            helpers = family(process.pid)
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, self._stop_signal)
+                try:
+                    process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    os.kill(process.pid, signal.SIGKILL)
+                    process.wait()
+            kill_leftovers(helpers)
+            if self._registry is not None:
+                self._registry.remove(process.pid)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def on_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
+    """``start(port)`` on a free loopback port, again on another if that one was lost in a race."""
+    for _ in range(attempts - 1):
+        try:
+            return start(free_port())
+        except PortTakenError:
+            continue
+    return start(free_port())
