@@ -21,7 +21,7 @@ from typing import Literal
 
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 from harness.result import GateResult, RunResult
-from harness.scenario import GateSpec
+from harness.scenario import GateSpec, gate_specs
 from harness.verdict import CellVerdict, RunVerdict
 
 Direction = Literal["max", "min"]
@@ -121,37 +121,47 @@ def _set_thresholds(spec: GateSpec) -> list[tuple[_Threshold, float]]:
     return chosen
 
 
-def evaluate_gates(gates: Mapping[str, GateSpec], verdict: RunVerdict) -> tuple[GateResult, ...]:
+def evaluate_gates(
+    gates: Mapping[str, GateSpec | tuple[GateSpec, ...]], verdict: RunVerdict
+) -> tuple[GateResult, ...]:
     """Every set threshold of every gated variant, checked on each fault cell of that variant.
 
-    Order: variants as the mapping gives them, cells in verdict order, thresholds in
-    :class:`GateSpec` field order. A gated variant without any cell fails once per threshold, so a
-    typo or a skipped variant cannot pass silently.
+    Order: variants as the mapping gives them, then their gates in order, cells in verdict order,
+    thresholds in :class:`GateSpec` field order. A gated variant without any cell fails once per
+    threshold, so a typo or a skipped variant cannot pass silently; a gate limited to some faults is
+    checked on those of them that ran (``--fault`` may have left the others out).
     """
     results: list[GateResult] = []
-    for variant, spec in gates.items():
-        thresholds = _set_thresholds(spec)
-        cells = verdict.for_variant(variant)
-        if not cells:
-            results.extend(
-                GateResult(
-                    variant=variant,
-                    fault=NO_CELLS,
-                    name=threshold.name,
-                    threshold=limit,
-                    actual=float("nan"),
-                    passed=False,
-                    message=(
-                        f"{_label(threshold.name, limit)} cannot hold: no cells were run for "
-                        f"variant {variant}"
-                    ),
-                )
-                for threshold, limit in thresholds
-            )
-            continue
-        for cell in cells:
-            results.extend(_check(threshold, limit, cell) for threshold, limit in thresholds)
+    for variant, specs in gates.items():
+        for spec in gate_specs(specs):
+            results.extend(_evaluate_one(variant, spec, verdict))
     return tuple(results)
+
+
+def _evaluate_one(variant: str, spec: GateSpec, verdict: RunVerdict) -> list[GateResult]:
+    thresholds = _set_thresholds(spec)
+    cells = verdict.for_variant(variant)
+    if not cells:
+        return [
+            GateResult(
+                variant=variant,
+                fault=NO_CELLS,
+                name=threshold.name,
+                threshold=limit,
+                actual=float("nan"),
+                passed=False,
+                message=(
+                    f"{_label(threshold.name, limit)} cannot hold: no cells were run for variant {variant}"
+                ),
+            )
+            for threshold, limit in thresholds
+        ]
+    return [
+        _check(threshold, limit, cell)
+        for cell in cells
+        if not spec.faults or cell.fault in spec.faults
+        for threshold, limit in thresholds
+    ]
 
 
 def exit_status(result: RunResult) -> int:

@@ -115,9 +115,18 @@ class TargetSpec(_Strict):
     operations: tuple[OperationSpec, ...] = (OperationSpec(),)
     effects: EffectsSpec = EffectsSpec()
     services: tuple[ServiceName, ...] = ()
-    store_latency_ms: int = Field(
-        0, ge=0, le=60_000, description="latency between the target and its stores, to widen race windows"
-    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the target")
+
+    @field_validator("operations")
+    @classmethod
+    def _operation_names_unique(cls, operations: tuple[OperationSpec, ...]) -> tuple[OperationSpec, ...]:
+        if not operations:
+            raise ValueError("at least one operation is needed")
+        names = [operation.name for operation in operations]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"operation names must not repeat: {', '.join(repeated)}")
+        return operations
 
     @field_validator("name")
     @classmethod
@@ -162,6 +171,12 @@ class FaultSpec(_Strict):
     toxics: tuple[ToxicSpec, ...] = ()
     crashes: CrashSpec | None = None
     failpoints: dict[str, float] = Field(default_factory=dict)
+    double_submit: float | None = Field(
+        None, ge=0, le=1, description="overrides load.double_submit while this fault runs"
+    )
+    store_latency_ms: int = Field(
+        0, ge=0, le=60_000, description="latency between the target and its stores, to widen race windows"
+    )
 
     @field_validator("failpoints")
     @classmethod
@@ -173,8 +188,9 @@ class FaultSpec(_Strict):
 
 
 class GateSpec(_Strict):
-    """Thresholds for one variant, checked over every fault cell of that variant."""
+    """Thresholds for one variant, checked on each of its fault cells (or only those in ``faults``)."""
 
+    faults: tuple[str, ...] = ()
     max_duplicate_rate: float | None = Field(None, ge=0, le=1)
     min_duplicate_rate: float | None = Field(None, ge=0, le=1)
     max_lost_acknowledged: int | None = Field(None, ge=0)
@@ -197,19 +213,31 @@ class Scenario(_Strict):
     target: TargetSpec
     load: LoadSpec = LoadSpec()
     faults: dict[str, FaultSpec]
-    gates: dict[str, GateSpec] = Field(default_factory=dict)
+    gates: dict[str, GateSpec | tuple[GateSpec, ...]] = Field(default_factory=dict)
     proxy: ProxySpec = ProxySpec()
 
     @model_validator(mode="after")
     def _gates_name_variants(self) -> Scenario:
         if not self.faults:
             raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
-        for variant in self.gates:
+        for variant, specs in self.gates.items():
             if variant not in self.target.variants:
                 raise ValueError(
                     f"gates.{variant}: no such variant (variants: {', '.join(self.target.variants)})"
                 )
+            for spec in gate_specs(specs):
+                unknown = [fault for fault in spec.faults if fault not in self.faults]
+                if unknown:
+                    raise ValueError(
+                        f"gates.{variant}.faults: no such fault {unknown[0]!r} "
+                        f"(faults: {', '.join(self.faults)})"
+                    )
         return self
+
+
+def gate_specs(specs: GateSpec | tuple[GateSpec, ...]) -> tuple[GateSpec, ...]:
+    """A variant's gates as a tuple, whether the file gave one mapping or a list of them."""
+    return specs if isinstance(specs, tuple) else (specs,)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

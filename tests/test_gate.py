@@ -214,3 +214,22 @@ def test_exit_status() -> None:
     assert exit_status(_result(held)) == EXIT_OK == 0
     assert exit_status(_result(broken)) == EXIT_GATE_FAILED == 1
     assert exit_status(_result(())) == EXIT_OK
+
+
+def test_gate_limited_to_faults_checks_only_those_cells() -> None:
+    gates = {
+        "naive": (
+            GateSpec(min_duplicate_rate=0.01, faults=("dropped",)),
+            GateSpec(max_lost_acknowledged=0),
+        )
+    }
+    assert outcomes(evaluate_gates(gates, VERDICT)) == [
+        ("naive", "dropped", "min_duplicate_rate", 0.125, True),
+        ("naive", "dropped", "max_lost_acknowledged", 0.0, True),
+        ("naive", "latency", "max_lost_acknowledged", 0.0, True),
+    ]
+
+
+def test_gate_limited_to_faults_that_did_not_run_yields_nothing() -> None:
+    gates = {"naive": GateSpec(min_duplicate_rate=0.01, faults=("crash",))}
+    assert evaluate_gates(gates, VERDICT) == ()

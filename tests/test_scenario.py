@@ -64,3 +64,25 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "absent.yaml")
+
+
+def test_gates_may_be_a_list_limited_to_named_faults(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "gates:\n  naive:\n    - {min_duplicate_rate: 0.01, faults: [none]}\n"
+        "    - {max_lost_acknowledged: 0}\n"
+    )
+    scenario = load_scenario(write(tmp_path, text))
+    first, second = scenario.gates["naive"]  # type: ignore[misc]
+    assert first.faults == ("none",) and second.max_lost_acknowledged == 0
+
+
+def test_gate_naming_a_missing_fault_is_an_error(tmp_path: Path) -> None:
+    text = MINIMAL + "gates: {naive: {max_duplicate_rate: 0, faults: [nosuch]}}\n"
+    with pytest.raises(ScenarioError, match=r"gates.naive.faults: no such fault 'nosuch'"):
+        load_scenario(write(tmp_path, text))
+
+
+def test_repeated_operation_names_are_an_error(tmp_path: Path) -> None:
+    text = MINIMAL.replace("{name: payments}", "{name: payments, operations: [{name: a}, {name: a}]}")
+    with pytest.raises(ScenarioError, match=r"target.operations: operation names must not repeat: a"):
+        load_scenario(write(tmp_path, text))
