@@ -6,6 +6,7 @@ reference the harness put into the request as business data. The checker counts 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,3 +75,28 @@ class HttpLedgerProbe:
                 )
             )
         return effects
+
+
+DRAIN_POLL_S = 0.1
+DRAINED_READINGS = 2  # a queue can read empty for a moment while a message is on its way
+
+
+def wait_until_drained(url: str, timeout_s: float) -> None:
+    """Poll a target's ``{"pending": n}`` endpoint until it reads 0 twice in a row.
+
+    Queue-backed targets (a mail worker, a message consumer) finish their work after the load has
+    stopped; reading effects before then would count real work as lost.
+    """
+    deadline = time.monotonic() + timeout_s
+    zero_readings = 0
+    pending: object = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            pending = httpx.get(url, timeout=2.0).json().get("pending")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pending = "no answer"
+        zero_readings = zero_readings + 1 if pending == 0 else 0
+        if zero_readings >= DRAINED_READINGS:
+            return
+        time.sleep(DRAIN_POLL_S)
+    raise ProbeError(f"target still busy after {timeout_s:.0f} s: GET {url} answered pending={pending}")

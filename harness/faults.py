@@ -37,6 +37,8 @@ class FaultPlan:
     toxics: tuple[ToxicCall, ...]
     kill_times_s: tuple[float, ...]
     target_env: dict[str, str]
+    double_submit: float | None = None
+    store_latency_ms: int = 0
 
     @property
     def needs_http_toxics(self) -> bool:
@@ -83,4 +85,6 @@ def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
         toxics=tuple(toxics),
         kill_times_s=tuple(kill_times),
         target_env=target_env,
+        double_submit=spec.double_submit,
+        store_latency_ms=spec.store_latency_ms,
     )

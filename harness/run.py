@@ -17,23 +17,29 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.checker import check_safe
-from harness.effects import Effect, HttpLedgerProbe
+from harness.effects import Effect, HttpLedgerProbe, wait_until_drained
 from harness.errors import HarnessError
 from harness.faults import HTTP_TOXICS, FaultPlan, plan_fault
 from harness.gate import evaluate_gates
-from harness.history import HistoryWriter, read_history
+from harness.history import FaultEvent, HistoryWriter, read_history
 from harness.load.config import LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
-from harness.proxy.client import ProxyClient
+from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
 from harness.result import RunResult
-from harness.runtime.process import ProcessRuntime
+from harness.runtime.base import Endpoint, Runtime
+from harness.runtime.select import select_runtime
 from harness.scenario import FaultSpec, Scenario
+from harness.services import ServiceSet
 from harness.verdict import CellVerdict, RunVerdict
 
 CLIENT_HISTORY = "history.jsonl"
 FAULT_HISTORY = "faults.jsonl"
+# A machine without a RabbitMQ broker still runs the consumer scenario, on the target's embedded queue.
+OPTIONAL_SERVICES = ("rabbitmq",)
+# Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
+LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
 
 
 class RunObserver(Protocol):
@@ -93,7 +99,8 @@ def run_scenario(
     plans = [plan_fault(name, spec, seed) for name, spec in _chosen_faults(scenario, options)]
     run_id = new_run_id(scenario)
     out_dir = _fresh_run_dir(options.out_root, run_id)
-    runtime = _pick_runtime(scenario, options, options.out_root, observer)
+    registry = PidRegistry(options.out_root / ".pids")
+    runtime = _pick_runtime(scenario, options, registry, observer, out_dir.name)
     proxy_url = options.proxy_url or scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
     started_at = time.time()
     cells: list[CellVerdict] = []
@@ -106,10 +113,14 @@ def run_scenario(
         client = ProxyClient(proxy_url)
         client.version()  # fail early, naming the URL, if nothing answers there
         _require_http_toxics(client, plans)
+        services = _start_services(scenario, out_dir, registry, observer, stack)
+        context = _RunContext(scenario, options, out_dir, runtime, client, observer, services)
+        if services is not None:
+            variants = scenario.target.variants
+            services.prepare(context.cell_id(v, plan.fault) for plan in plans for v in variants)
         for plan in plans:
             for variant in scenario.target.variants:
-                cell = _CellRun(scenario, options, plan, variant, out_dir, runtime, client, observer)
-                cell_verdict = cell.run()
+                cell_verdict = _CellRun(context, plan, variant).run()
                 cells.append(cell_verdict)
                 observer.cell_finished(cell_verdict)
     verdict = RunVerdict(cells=tuple(cells))
@@ -129,6 +140,25 @@ def run_scenario(
         variants=scenario.target.variants,
         faults=tuple(plan.fault for plan in plans),
     )
+
+
+def _start_services(
+    scenario: Scenario, out_dir: Path, registry: PidRegistry, observer: RunObserver, stack: ExitStack
+) -> ServiceSet | None:
+    if not scenario.target.services:
+        return None
+    services = stack.enter_context(
+        ServiceSet.start(
+            scenario.target.services,
+            out_dir / "services",
+            registry,
+            progress=observer.note,
+            optional=OPTIONAL_SERVICES,
+        )
+    )
+    for name, why in services.left_out.items():
+        observer.note(f"{name} left out ({why}); the target falls back to its embedded stand-in")
+    return services
 
 
 def _chosen_faults(scenario: Scenario, options: RunOptions) -> list[tuple[str, FaultSpec]]:
@@ -156,17 +186,15 @@ def _fresh_run_dir(out_root: Path, run_id: str) -> Path:
 
 
 def _pick_runtime(
-    scenario: Scenario, options: RunOptions, out_root: Path, observer: RunObserver
-) -> ProcessRuntime:
-    wanted = options.runtime or scenario.runtime
-    if wanted == "docker":
-        raise HarnessError(
-            "runtime 'docker' is not available in this version; use --runtime process (or auto)"
-        )
-    if wanted == "auto":
-        observer.note("runtime auto: using process (the Docker runtime is not built yet)")
-    registry = PidRegistry(out_root / ".pids")
-    return ProcessRuntime(start_timeout_s=scenario.target.start_timeout_s, registry=registry)
+    scenario: Scenario, options: RunOptions, registry: PidRegistry, observer: RunObserver, run_id: str
+) -> Runtime:
+    return select_runtime(
+        options.runtime or scenario.runtime,
+        start_timeout_s=scenario.target.start_timeout_s,
+        registry=registry,
+        run_id=run_id,
+        note=observer.note,
+    )
 
 
 def _require_http_toxics(client: ProxyClient, plans: list[FaultPlan]) -> None:
@@ -178,49 +206,56 @@ def _require_http_toxics(client: ProxyClient, plans: list[FaultPlan]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _RunContext:
+    """What every cell of one run shares."""
+
+    scenario: Scenario
+    options: RunOptions
+    out_dir: Path
+    runtime: Runtime
+    client: ProxyClient
+    observer: RunObserver
+    services: ServiceSet | None
+
+    @staticmethod
+    def cell_id(variant: str, fault: str) -> str:
+        return f"{variant}--{fault}"
+
+
 class _CellRun:
     """One variant under one fault: start, fault, load, probe, check, and clean up."""
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        options: RunOptions,
-        plan: FaultPlan,
-        variant: str,
-        out_dir: Path,
-        runtime: ProcessRuntime,
-        client: ProxyClient,
-        observer: RunObserver,
-    ) -> None:
-        self.scenario = scenario
-        self.options = options
+    def __init__(self, context: _RunContext, plan: FaultPlan, variant: str) -> None:
+        self.context = context
+        self.scenario = context.scenario
         self.plan = plan
         self.variant = variant
-        self.dir = out_dir / "cells" / f"{variant}--{plan.fault}"
-        self.runtime = runtime
-        self.client = client
-        self.observer = observer
-        self.proxy_name = f"{scenario.name}-{variant}-{plan.fault}"
+        self.cell_id = context.cell_id(variant, plan.fault)
+        self.dir = context.out_dir / "cells" / self.cell_id
+        self.client = context.client
+        self.proxy_name = f"{self.scenario.name}-{self.cell_id}"
 
     def run(self) -> CellVerdict:
         load = self.scenario.load
-        operations = self.options.operations or load.operations
-        self.observer.cell_started(self.variant, self.plan.fault, operations)
+        operations = self.context.options.operations or load.operations
+        self.context.observer.cell_started(self.variant, self.plan.fault, operations)
         with ExitStack() as stack:
-            target = self.runtime.start(
+            faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
+            target = self.context.runtime.start(
                 self.scenario.target.name,
                 self.variant,
                 data_dir=self.dir / "data",
                 log_path=self.dir / "target.log",
-                env=self.plan.target_env,
+                env=self._target_env(stack, faults_history),
             )
             stack.callback(target.stop)
-            proxy = self.client.create_proxy(self.proxy_name, upstream=target.endpoint.hostport)
-            stack.callback(self._delete_proxy)
-            faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
+            proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport)
+            double_submit = self.plan.double_submit
             config = LoadCellConfig(
                 base_url=f"http://{proxy.listen_host}:{proxy.listen_port}",
-                path=self.scenario.target.operations[0].path,
+                kinds=self.scenario.target.operations,
+                double_submit=load.double_submit if double_submit is None else double_submit,
                 variant=self.variant,
                 fault=self.plan.fault,
                 seed=self.plan.seed,
@@ -239,26 +274,60 @@ class _CellRun:
                 run_driver(
                     config,
                     self.dir / "load.json",
-                    on_progress=self.observer.cell_progress,
+                    on_progress=self.context.observer.cell_progress,
                     timeout_s=load.max_duration_s + 60,
                 )
             effects = self._probe(target.endpoint.base_url)
         events = read_history([self.dir / CLIENT_HISTORY, self.dir / FAULT_HISTORY])
         return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
 
+    def _target_env(self, stack: ExitStack, history: HistoryWriter) -> dict[str, str]:
+        """The plan's env, the scenario's, and each store's address (behind a latency proxy if asked)."""
+        env = {**self.scenario.target.env, **self.plan.target_env}
+        services = self.context.services
+        if services is None:
+            return env
+        addresses: dict[str, Endpoint] = {}
+        latency_ms = self.plan.store_latency_ms
+        if latency_ms:
+            for name, endpoint in services.endpoints.items():
+                if name not in LATENCY_PROXIED_SERVICES:
+                    continue
+                store_proxy = self._create_proxy(stack, f"{self.proxy_name}--{name}", endpoint.hostport)
+                self.client.add_toxic(
+                    store_proxy.name, type="latency", stream="downstream", attributes={"latency": latency_ms}
+                )
+                addresses[name] = Endpoint(store_proxy.listen_host, store_proxy.listen_port)
+                history.append(
+                    FaultEvent(t=time.time(), name=f"{name}_latency", action="on", detail=f"{latency_ms} ms")
+                )
+        return {**env, **services.cell_env(self.cell_id, addresses)}
+
+    def _create_proxy(self, stack: ExitStack, name: str, upstream: str) -> ProxyInfo:
+        proxy = self.client.create_proxy(name, upstream=upstream)
+
+        def delete() -> None:
+            # the proxy process may already be gone on an interrupted run
+            with suppress(HarnessError):
+                self.client.delete_proxy(name)
+
+        stack.callback(delete)
+        return proxy
+
     def _probe(self, base_url: str) -> list[Effect]:
         spec = self.scenario.target.effects
-        probe = HttpLedgerProbe(
-            f"{base_url}{spec.path}", op_ref_field=spec.op_ref_field, id_field=spec.id_field
-        )
-        effects = probe.read()
+        if spec.drain_path is not None:
+            wait_until_drained(f"{base_url}{spec.drain_path}", timeout_s=max(spec.settle_s, 1.0))
+        elif spec.settle_s:
+            time.sleep(spec.settle_s)
+        if spec.source == "smtp":
+            assert self.context.services is not None  # the scenario model requires smtp among services
+            url = self.context.services.smtp_effects_url(self.cell_id)
+        else:
+            url = f"{base_url}{spec.path}"
+        effects = HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field).read()
         (self.dir / "effects.json").write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects
-
-    def _delete_proxy(self) -> None:
-        # the proxy process may already be gone on an interrupted run
-        with suppress(HarnessError):
-            self.client.delete_proxy(self.proxy_name)
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""Reference target `inventory`: stock reservations in naive, idempotent and broken variants (app.py)."""

@@ -1,0 +1,1 @@
+"""Reference target `orders`: order creation in naive, idempotent and subtly broken variants (app.py)."""

@@ -1,0 +1,159 @@
+"""Reference target `orders`: `POST /orders` in five variants, two of them subtly broken.
+
+    python targets/orders/app.py --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
+
+- naive (SQLite): every request is a new order with a fresh uuid4 id; the Idempotency-Key header and
+  `reference` are ignored, so a retry after a lost response orders twice.
+- idempotent (SQLite) and idempotent-postgres (HARNESS_POSTGRES_DSN): the order row carries the key
+  under a UNIQUE constraint; `INSERT ... ON CONFLICT (idempotency_key) DO NOTHING RETURNING`, and when
+  nothing was inserted the existing order is replayed (201, same body, `Idempotent-Replayed: true`), or
+  422 if the key comes with another payload. A concurrent retry waits for the first one's transaction
+  and then replays it, so these variants need no in-flight 409.
+- broken-check-then-act (SQLite) and broken-postgres-no-lock (Postgres, READ COMMITTED, no FOR UPDATE,
+  no advisory lock): look the key up, and if absent do the work (HARNESS_WORK_MS, failpoint
+  `between_check_and_act`) and insert, with no constraint on the key. Sequential retries replay; two
+  overlapping attempts of one operation both insert. See targetkit.check_then_act.
+
+Also `GET /health` and `GET /effects` (every order). Faults come from HARNESS_FAILPOINTS, HARNESS_SEED,
+HARNESS_INCARNATION and HARNESS_WORK_MS (see targetkit.config).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+# Run by path from any cwd: make `targetkit` and `orders` importable (appended: see payments/app.py).
+_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
+if _TARGETS_DIR not in sys.path:
+    sys.path.append(_TARGETS_DIR)
+
+from fastapi import FastAPI  # noqa: E402
+from targetkit import (  # noqa: E402
+    Outcome,
+    StoredResponse,
+    TargetConfig,
+    Verdict,
+    json_response,
+    new_app,
+    simulated_work,
+)
+from targetkit.check_then_act import BETWEEN_CHECK_AND_ACT, check_then_act  # noqa: E402
+from targetkit.commit import commit_in  # noqa: E402
+from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
+from targetkit.launch import launch  # noqa: E402
+from targetkit.replay import KeyedResponse, replay_or_refuse  # noqa: E402
+from targetkit.routes import Wiring, add_keyed_post, add_naive_post  # noqa: E402
+from targetkit.sql import Dialect, Sql  # noqa: E402
+from targetkit.stores import open_sql_store  # noqa: E402
+
+from orders.book import (  # noqa: E402
+    KEY_GUARD_SCHEMA,
+    ORDERS_SCHEMA,
+    find_by_key,
+    insert_order,
+    insert_order_unless_keyed,
+    list_effects,
+    new_order,
+)
+from orders.models import OrderRequest  # noqa: E402
+
+FAILPOINTS = STANDARD_FAILPOINTS | {BETWEEN_CHECK_AND_ACT}
+
+
+KeyedHandler = Callable[[Wiring, OrderRequest, str, str], Outcome]
+
+
+def _order_for(request: OrderRequest) -> dict[str, Any]:
+    return new_order(request.sku, request.quantity, request.customer, request.reference)
+
+
+def _create_naively(wiring: Wiring, request: OrderRequest) -> Outcome:
+    wiring.work()
+    order = _order_for(request)
+    commit_in(wiring.store.transaction(), wiring.failpoints, lambda sql: insert_order(sql, order))
+    return Outcome(Verdict.FRESH, json_response(201, order))
+
+
+def _create_once(wiring: Wiring, request: OrderRequest, key: str, payload_fingerprint: str) -> Outcome:
+    """The lookup first is only a fast path for replays; the unique constraint decides."""
+    with wiring.store.reading() as sql:
+        found = find_by_key(sql, key)
+    if found is not None:
+        return replay_or_refuse(found, payload_fingerprint)
+    wiring.work()
+    order = _order_for(request)
+
+    def write(sql: Sql) -> Outcome:
+        if insert_order_unless_keyed(sql, order, key, payload_fingerprint):
+            return Outcome(Verdict.FRESH, json_response(201, order))
+        winner = find_by_key(sql, key)  # committed by the request we raced; visible to this statement
+        assert winner is not None, "ON CONFLICT did nothing, so an order with the key exists"
+        return replay_or_refuse(winner, payload_fingerprint)
+
+    return commit_in(wiring.store.transaction(), wiring.failpoints, write)
+
+
+def _create_checking_first(wiring: Wiring, request: OrderRequest, key: str,
+                           payload_fingerprint: str) -> Outcome:
+    """BROKEN on purpose: check, then act, with nothing held in between and no constraint behind."""
+    def find() -> KeyedResponse | None:
+        with wiring.store.reading() as sql:
+            return find_by_key(sql, key)
+
+    def act() -> StoredResponse:
+        order = _order_for(request)
+        commit_in(wiring.store.transaction(), wiring.failpoints,
+                  lambda sql: insert_order(sql, order, key, payload_fingerprint))
+        return json_response(201, order)
+
+    return check_then_act(payload_fingerprint, find, wiring.work, wiring.failpoints, act)
+
+
+@dataclass(frozen=True)
+class Variant:
+    dialect: Dialect
+    keyed: KeyedHandler | None  # None: the naive handler, which ignores the key
+    guarded: bool = False  # whether the UNIQUE constraint on the key exists
+
+
+VARIANTS: dict[str, Variant] = {
+    "naive": Variant("sqlite", None),
+    "idempotent": Variant("sqlite", _create_once, guarded=True),
+    "idempotent-postgres": Variant("postgres", _create_once, guarded=True),
+    "broken-check-then-act": Variant("sqlite", _create_checking_first),
+    "broken-postgres-no-lock": Variant("postgres", _create_checking_first),
+}
+
+
+def create_app(config: TargetConfig, environ: Mapping[str, str], *,
+               work: Callable[[], None] | None = None) -> FastAPI:
+    """Build the app for `config`; `work` replaces the HARNESS_WORK_MS pause (a hook for tests)."""
+    variant = VARIANTS[config.variant]
+    schema = ORDERS_SCHEMA + (KEY_GUARD_SCHEMA if variant.guarded else "")
+    store = open_sql_store(variant.dialect, config, environ, schema)
+    app = new_app("orders", config.variant)
+    wiring = Wiring(store, config.make_failpoints(), work or simulated_work(config.work_ms))
+    if variant.keyed is None:
+        add_naive_post(app, "/orders", OrderRequest, partial(_create_naively, wiring))
+    else:
+        add_keyed_post(app, "/orders", OrderRequest, partial(variant.keyed, wiring))
+
+    @app.get("/effects")
+    def effects() -> list[dict[str, Any]]:
+        return list_effects(store)
+
+    return app
+
+
+def main() -> None:
+    launch(create_app, description="Reference orders target for the idempotency harness.",
+           variants=tuple(VARIANTS), known_failpoints=FAILPOINTS)
+
+
+if __name__ == "__main__":
+    main()
