@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint bench bench-proxy clean
+.PHONY: install demo test lint system bench bench-proxy clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/harness run scenarios/payments.yaml
 
-test: install lint
+test: install lint system
 	$(BIN)/pytest
+
+# Debian stores (PostgreSQL, Redis, RabbitMQ) and a Docker engine with the offline base image.
+system: install
+	bash .ci/install-system-packages
+	PYTHON=$(BIN)/python bash .ci/ensure-docker
 
 lint: install
 	$(BIN)/ruff check harness tests targets

@@ -154,9 +154,24 @@ def _cmd_conform(args: argparse.Namespace) -> int:
 
 def _cmd_clean(args: argparse.Namespace) -> int:
     from harness.pidfiles import PidRegistry
+    from harness.runtime.engine import clean_docker, engine_answers
 
     ended = PidRegistry(Path(args.out) / ".pids").clean()
     console.print(f"ended {len(ended)} leftover process(es)" + (f": {ended}" if ended else ""))
+    if engine_answers():
+        removed = clean_docker(None)
+        console.print(f"removed {removed} leftover Docker object(s) labelled harness.run")
+    return EXIT_OK
+
+
+def _cmd_image_build(args: argparse.Namespace) -> int:
+    from harness.runtime.buildlog import RichBuildDisplay
+    from harness.runtime.images import build_all
+
+    with RichBuildDisplay(console) as display:
+        tags = build_all(display)
+    for tag in tags:
+        console.print(f"[green]✔[/green] {tag}", highlight=False)
     return EXIT_OK
 
 
@@ -210,7 +225,16 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--out", default="reports/conform", help="folder for conform.json and junit.xml")
     conform.set_defaults(handler=_cmd_conform)
 
-    clean = commands.add_parser("clean", help="end processes left behind by a killed run")
+    image = commands.add_parser("image", help="Docker images of the reference targets")
+    image_commands = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
+    image_build = image_commands.add_parser(
+        "build", help="build the base image (offline if no registry answers) and every target image"
+    )
+    image_build.set_defaults(handler=_cmd_image_build)
+
+    clean = commands.add_parser(
+        "clean", help="end processes and remove containers left behind by a killed run"
+    )
     clean.add_argument("--out", default="reports")
     clean.set_defaults(handler=_cmd_clean)
     return parser
