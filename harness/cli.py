@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
-from harness.scenario import REPO_ROOT, load_scenario
+from harness.result import RunResult
+from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
 from harness.verdict import CellVerdict
 
 # CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
@@ -50,11 +51,35 @@ class ProgressObserver:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from harness.report.markdown import markdown_summary
+
+    if not is_catalogue(args.scenario):
+        result = _run_one(args.scenario, args)
+        return _exit_status(result)
+    catalogue, files = load_catalogue(args.scenario)
+    results = [_run_one(file, args) for file in files]
+    summary = Path(args.out) / f"{catalogue.name}-summary.md"
+    summary.write_text(markdown_summary(results), encoding="utf-8")
+    console.rule(f"catalogue {catalogue.name}")
+    for result in results:
+        mark = "[green]✔ PASS[/green]" if result.passed else "[red]✘ FAIL[/red]"
+        console.print(f"{mark} {result.scenario_name}: {result.out_dir}", highlight=False)
+    console.print(f"summary: {summary}", highlight=False)
+    return max(_exit_status(result) for result in results)
+
+
+def _exit_status(result: RunResult) -> int:
     from harness.gate import exit_status
+
+    return exit_status(result)
+
+
+def _run_one(path: Path, args: argparse.Namespace) -> RunResult:
+    """Run one scenario file with the command line's overrides, write and print its reports."""
     from harness.report import print_summary, write_all
     from harness.run import RunOptions, run_scenario, sigterm_as_interrupt
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(path)
     options = RunOptions(
         out_root=Path(args.out),
         runtime=args.runtime,
@@ -70,14 +95,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         TimeElapsedColumn(),
     )
     with sigterm_as_interrupt(), Progress(*columns, console=console, disable=args.quiet) as progress:
-        result = run_scenario(scenario, str(args.scenario), options, ProgressObserver(progress))
+        progress.console.print(f"[bold]{scenario.name}[/bold]: {path}", highlight=False)
+        result = run_scenario(scenario, str(path), options, ProgressObserver(progress))
     paths = write_all(result)
     print_summary(result, console, paths)
-    return exit_status(result)
+    return result
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.scenarios:
+        if is_catalogue(path):
+            catalogue, files = load_catalogue(path)
+            console.print(f"[green]✔[/green] {path}: catalogue {catalogue.name}: {len(files)} scenarios")
+            continue
         scenario = load_scenario(path)
         console.print(
             f"[green]✔[/green] {path}: {scenario.name}: {len(scenario.target.variants)} variants × "
@@ -90,20 +120,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     table = Table(title=f"scenarios in {folder}")
-    for column in ("file", "name", "variants", "faults", "description"):
+    for column in ("file", "name", "variants", "faults"):
         table.add_column(column)
     for path in sorted(folder.glob("*.yaml")):
         try:
+            if is_catalogue(path):
+                catalogue, files = load_catalogue(path)
+                names = ", ".join(file.name for file in files)
+                table.add_row(path.name, catalogue.name, "(catalogue)", names)
+                continue
             scenario = load_scenario(path)
         except HarnessError as error:
-            table.add_row(path.name, "[red]invalid[/red]", "", "", str(error))
+            table.add_row(path.name, "[red]invalid[/red]", "", str(error))
             continue
         table.add_row(
             path.name,
             scenario.name,
             ", ".join(scenario.target.variants),
             ", ".join(scenario.faults),
-            scenario.description,
         )
     console.print(table)
     return EXIT_OK

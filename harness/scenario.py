@@ -7,7 +7,7 @@ the value at fault, so a user never sees a pydantic traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -240,6 +240,14 @@ def gate_specs(specs: GateSpec | tuple[GateSpec, ...]) -> tuple[GateSpec, ...]:
     return specs if isinstance(specs, tuple) else (specs,)
 
 
+class Catalogue(_Strict):
+    """A file that names other scenario files, run in order (``scenarios/all.yaml``)."""
+
+    name: str
+    description: str = ""
+    scenarios: tuple[str, ...] = Field(min_length=1)
+
+
 def _field_path(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location) or "(top level)"
 
@@ -247,6 +255,27 @@ def _field_path(location: tuple[int | str, ...]) -> str:
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario file; any problem is a ScenarioError naming file and field."""
     path = Path(path)
+    return _validated(Scenario, _read_mapping(path), str(path))
+
+
+def is_catalogue(path: Path | str) -> bool:
+    """Whether a file is a catalogue of scenarios rather than one scenario."""
+    return "scenarios" in _read_mapping(Path(path))
+
+
+def load_catalogue(path: Path | str) -> tuple[Catalogue, tuple[Path, ...]]:
+    """A catalogue and its scenario files (relative to it), each of them validated up front."""
+    path = Path(path)
+    catalogue = _validated(Catalogue, _read_mapping(path), str(path))
+    files = tuple(path.parent / name for name in catalogue.scenarios)
+    for index, file in enumerate(files):
+        if not file.is_file():
+            raise ScenarioError(str(path), f"scenarios.{index}", "no such scenario file", str(file))
+        load_scenario(file)
+    return catalogue, files
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
     shown = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -260,8 +289,15 @@ def load_scenario(path: Path | str) -> Scenario:
         raise ScenarioError(shown, where, f"not valid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise ScenarioError(shown, "(top level)", "expected a mapping of fields", type(data).__name__)
+    return data
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], data: dict[str, Any], shown: str) -> _Model:
     try:
-        return Scenario.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         location = tuple(first["loc"])
