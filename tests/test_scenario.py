@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
-from harness.scenario import REPO_ROOT, load_scenario
+from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
 
 MINIMAL = """
 name: t
@@ -26,7 +26,11 @@ def test_every_shipped_scenario_is_valid() -> None:
     paths = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
     assert paths, "no scenarios shipped"
     for path in paths:
-        assert load_scenario(path).faults
+        if is_catalogue(path):
+            _, files = load_catalogue(path)
+            assert files
+        else:
+            assert load_scenario(path).faults
 
 
 def test_minimal_scenario_gets_defaults(tmp_path: Path) -> None:
@@ -86,3 +90,10 @@ def test_repeated_operation_names_are_an_error(tmp_path: Path) -> None:
     text = MINIMAL.replace("{name: payments}", "{name: payments, operations: [{name: a}, {name: a}]}")
     with pytest.raises(ScenarioError, match=r"target.operations: operation names must not repeat: a"):
         load_scenario(write(tmp_path, text))
+
+
+def test_catalogue_names_a_missing_scenario_file(tmp_path: Path) -> None:
+    catalogue = tmp_path / "all.yaml"
+    catalogue.write_text("name: all\nscenarios: [absent.yaml]\n")
+    with pytest.raises(ScenarioError, match=r"all.yaml: scenarios.0: no such scenario file"):
+        load_catalogue(catalogue)
