@@ -98,7 +98,8 @@ def run_scenario(
     seed = scenario.seed if options.seed is None else options.seed
     plans = [plan_fault(name, spec, seed) for name, spec in _chosen_faults(scenario, options)]
     run_id = new_run_id(scenario)
-    out_dir = _fresh_run_dir(options.out_root, run_id)
+    # absolute: services and targets run from other working directories
+    out_dir = _fresh_run_dir(options.out_root.resolve(), run_id)
     registry = PidRegistry(options.out_root / ".pids")
     runtime = _pick_runtime(scenario, options, registry, observer, out_dir.name)
     proxy_url = options.proxy_url or scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
@@ -150,7 +151,7 @@ def _start_services(
     services = stack.enter_context(
         ServiceSet.start(
             scenario.target.services,
-            out_dir / "services",
+            out_dir,
             registry,
             progress=observer.note,
             optional=OPTIONAL_SERVICES,
