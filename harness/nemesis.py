@@ -12,11 +12,15 @@ import time
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from harness.errors import TargetError
 from harness.faults import FaultPlan
 from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
-from harness.runtime.base import TargetInstance
+from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
 
 WATCH_INTERVAL_S = 0.02
+# A queue-backed target resumes its backlog as soon as it starts, so its failpoint can fire again
+# before the health check passes: that is one more crash, not a target that cannot start.
+MAX_CRASHES_WHILE_RESTARTING = 25
 
 
 class ToxicsApi(Protocol):
@@ -124,7 +128,9 @@ class Nemesis:
 
     def _record_exit(self) -> None:
         code = self.target.exit_code()
-        reason: Literal["failpoint", "unexpected"] = "failpoint" if code == 17 else "unexpected"
+        reason: Literal["failpoint", "unexpected"] = (
+            "failpoint" if code == FAILPOINT_EXIT_STATUS else "unexpected"
+        )
         self.crashes += 1
         self.history.append(CrashEvent(t=time.time(), reason=reason, detail=f"exit status {code}"))
 
@@ -135,13 +141,33 @@ class Nemesis:
         try:
             self.client.set_enabled(self.proxy_name, False)
             try:
-                downtime = self.target.restart()
+                downtime = self._restart_through_failpoints()
             finally:
                 self.client.set_enabled(self.proxy_name, True)
         except Exception as error:  # noqa: BLE001 - reported after the load, not lost in a thread
             self.restart_error = error
             return
         self.history.append(RestartEvent(t=time.time(), downtime_s=round(downtime, 3)))
+
+    def _restart_through_failpoints(self) -> float:
+        """Restart until healthy; the downtime counts the tries that crashed on their way up."""
+        failed_tries_s = 0.0
+        for _ in range(MAX_CRASHES_WHILE_RESTARTING):
+            started = time.monotonic()
+            try:
+                return failed_tries_s + self.target.restart()
+            except TargetError:
+                failed_tries_s += time.monotonic() - started
+                if self.target.exit_code() != FAILPOINT_EXIT_STATUS:
+                    raise
+                self.crashes += 1
+                self.history.append(
+                    CrashEvent(t=time.time(), reason="failpoint", detail="exit status 17 while restarting")
+                )
+        raise TargetError(
+            f"the target's failpoints fired {MAX_CRASHES_WHILE_RESTARTING} times in a row while it "
+            "restarted; lower the failpoint probability"
+        )
 
 
 def _describe(attributes: dict[str, object]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from harness.errors import TargetError
 from harness.faults import FaultPlan, ToxicCall
 from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent, read_history
 from harness.nemesis import Nemesis
@@ -133,3 +134,27 @@ def test_failed_restart_is_raised_after_the_load(tmp_path: Path) -> None:
     with HistoryWriter(tmp_path / "f.jsonl") as history, pytest.raises(RuntimeError, match="port taken"):
         with Nemesis(plan(kills=(0.01,)), client, "p", target, history):
             time.sleep(0.3)
+
+
+def test_failpoint_firing_while_restarting_counts_as_another_crash(tmp_path: Path) -> None:
+    client, target = FakeClient(), FakeTarget()
+    outcomes = iter([17, 17, None])  # dies twice on its backlog before it comes up healthy
+
+    def flaky_restart() -> float:
+        code = next(outcomes)
+        target.restarts += 1
+        if code is not None:
+            target.alive, target.code = False, code
+            raise TargetError("target exited with status 17 before it was healthy")
+        target.alive, target.code = True, None
+        target.restarted.set()
+        return 0.1
+
+    target.restart = flaky_restart  # type: ignore[method-assign]
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(), client, "p", target, history) as nemesis:
+            target.die_with(17)
+            assert target.restarted.wait(5)
+    assert nemesis.crashes == 3 and target.restarts == 3
+    events = read_history([tmp_path / "f.jsonl"])
+    assert [type(e).__name__ for e in events] == ["CrashEvent", "CrashEvent", "CrashEvent", "RestartEvent"]

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+FAILPOINT_EXIT_STATUS = 17
+"""What a reference target exits with when one of its failpoints fires (``targetkit/failpoints.py``)."""
+
 
 @dataclass(frozen=True)
 class Endpoint:
