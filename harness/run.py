@@ -22,7 +22,7 @@ from harness.errors import HarnessError
 from harness.faults import HTTP_TOXICS, FaultPlan, plan_fault
 from harness.gate import evaluate_gates
 from harness.history import FaultEvent, HistoryWriter, read_history
-from harness.load.config import LoadCellConfig, run_driver
+from harness.load.config import Distribution, LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
 from harness.proxy.client import ProxyClient, ProxyInfo
@@ -80,6 +80,10 @@ class RunOptions:
     seed: int | None = None
     operations: int | None = None
     faults: tuple[str, ...] = ()  # run only these faults of the scenario (all when empty)
+    workers: int = 0  # Locust worker processes per cell; 0: one driver process, no master
+    master: bool = False  # the workers run on other machines (`harness run --worker` there)
+    master_bind_host: str = "127.0.0.1"  # where the master listens for workers
+    master_port: int = 0  # 0: a free port (local workers only)
 
 
 def new_run_id(scenario: Scenario, now: datetime | None = None) -> str:
@@ -277,10 +281,22 @@ class _CellRun:
                     self.dir / "load.json",
                     on_progress=self.context.observer.cell_progress,
                     timeout_s=load.max_duration_s + 60,
+                    distribution=self._distribution(),
                 )
+                # still supervised: a queue-backed target can crash on its backlog while it drains
+                self._settle(target.endpoint.base_url)
             effects = self._probe(target.endpoint.base_url)
-        events = read_history([self.dir / CLIENT_HISTORY, self.dir / FAULT_HISTORY])
+        # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
+        client_histories = [self.dir / CLIENT_HISTORY, *sorted(self.dir.glob("history.*.jsonl"))]
+        events = read_history([*client_histories, self.dir / FAULT_HISTORY])
         return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
+
+    def _distribution(self) -> Distribution | None:
+        options = self.context.options
+        if not options.workers:
+            return None
+        local = not options.master
+        return Distribution(options.workers, local, options.master_bind_host, options.master_port)
 
     def _target_env(self, stack: ExitStack, history: HistoryWriter) -> dict[str, str]:
         """The plan's env, the scenario's, and each store's address (behind a latency proxy if asked)."""
@@ -315,12 +331,16 @@ class _CellRun:
         stack.callback(delete)
         return proxy
 
-    def _probe(self, base_url: str) -> list[Effect]:
+    def _settle(self, base_url: str) -> None:
+        """Let asynchronous work finish before the effects are read."""
         spec = self.scenario.target.effects
         if spec.drain_path is not None:
             wait_until_drained(f"{base_url}{spec.drain_path}", timeout_s=max(spec.settle_s, 1.0))
         elif spec.settle_s:
             time.sleep(spec.settle_s)
+
+    def _probe(self, base_url: str) -> list[Effect]:
+        spec = self.scenario.target.effects
         if spec.source == "smtp":
             assert self.context.services is not None  # the scenario model requires smtp among services
             url = self.context.services.smtp_effects_url(self.cell_id)
