@@ -26,6 +26,9 @@ from harness.verdict import CellVerdict, RunVerdict
 
 Direction = Literal["max", "min"]
 
+BASELINE_GATE = "baseline_duplicate_rate"
+"""The ``name`` of a :mod:`harness.baseline` gate (threshold: the baseline interval's high bound)."""
+
 NO_CELLS = "(no cells)"
 """The ``fault`` of the one failing result given to a gated variant that has no cells at all."""
 
@@ -47,6 +50,7 @@ _THRESHOLDS: tuple[_Threshold, ...] = (
     _Threshold("max_replay_mismatches", "max", lambda cell: float(cell.replay_mismatches), False),
 )
 _BY_NAME = {threshold.name: threshold for threshold in _THRESHOLDS}
+_RATE_NAMES = frozenset({threshold.name for threshold in _THRESHOLDS if threshold.is_rate} | {BASELINE_GATE})
 
 
 def gate_operator(name: str) -> str:
@@ -58,8 +62,7 @@ def format_threshold(name: str, value: float) -> str:
     """A threshold or actual value as a reader expects it: rates as percentages, counts as integers."""
     if not math.isfinite(value):  # NaN: the value could not be computed
         return "n/a"
-    threshold = _BY_NAME.get(name)
-    if threshold is not None and threshold.is_rate:
+    if name in _RATE_NAMES:
         return f"{value * 100:.4g}%"
     return f"{value:.0f}" if value == int(value) else f"{value:g}"
 

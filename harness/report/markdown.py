@@ -6,7 +6,9 @@ every other report, and whether that cell's gates held.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from harness.report.formatting import format_rate
 from harness.result import RunResult
@@ -43,3 +45,23 @@ def markdown_summary(results: Sequence[RunResult]) -> str:
             f"- **{result.scenario_name}**: {verdict}, seed {result.seed}, report `{result.out_dir}`"
         )
     return "\n".join(lines) + "\n"
+
+
+SUMMARY_NAME = "summary.md"
+"""The Markdown summary's file name in a run folder."""
+
+STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def append_step_summary(text: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """Append ``text`` to the file ``$GITHUB_STEP_SUMMARY`` names (GitHub Actions' job summary page).
+
+    Returns the file's path, or None when the variable is unset or empty (not on GitHub Actions).
+    """
+    name = (os.environ if environ is None else environ).get(STEP_SUMMARY_VARIABLE)
+    if not name:
+        return None
+    path = Path(name)
+    with path.open("a", encoding="utf-8") as summary:
+        summary.write(text if text.endswith("\n") else text + "\n")
+    return path
