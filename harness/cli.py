@@ -6,19 +6,27 @@ Exit status: 0 every gate held, 1 a gate failed, 2 the run could not be made (th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
+from harness.errors import EXIT_COULD_NOT_RUN, EXIT_GATE_FAILED, EXIT_OK, HarnessError
 from harness.result import RunResult
-from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
+from harness.scenario import REPO_ROOT, Scenario, is_catalogue, load_catalogue, load_scenario
 from harness.verdict import CellVerdict
+
+if TYPE_CHECKING:
+    from harness.baseline import CellComparison
+
+DEFAULT_MASTER_PORT = 5557  # Locust's own default
+WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the master may start late)
 
 # CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -51,21 +59,55 @@ class ProgressObserver:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.report.markdown import markdown_summary
+    from harness.report.markdown import SUMMARY_NAME, append_step_summary, markdown_summary
 
+    if args.worker:
+        return _serve_as_worker(args)
+    if args.master and not args.workers:
+        raise HarnessError("--master needs --workers N: how many workers to wait for")
     if not is_catalogue(args.scenario):
         result = _run_one(args.scenario, args)
+        append_step_summary((result.out_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
         return _exit_status(result)
+    if args.baseline is not None:
+        raise HarnessError("--baseline compares one scenario's run; run the catalogue's scenarios one by one")
     catalogue, files = load_catalogue(args.scenario)
     results = [_run_one(file, args) for file in files]
     summary = Path(args.out) / f"{catalogue.name}-summary.md"
     summary.write_text(markdown_summary(results), encoding="utf-8")
+    append_step_summary(markdown_summary(results))
     console.rule(f"catalogue {catalogue.name}")
     for result in results:
         mark = "[green]✔ PASS[/green]" if result.passed else "[red]✘ FAIL[/red]"
         console.print(f"{mark} {result.scenario_name}: {result.out_dir}", highlight=False)
     console.print(f"summary: {summary}", highlight=False)
     return max(_exit_status(result) for result in results)
+
+
+def _serve_as_worker(args: argparse.Namespace) -> int:
+    """``run --worker``: run no target, only Locust workers for each cell of a ``--master`` run elsewhere."""
+    import os
+    import socket
+
+    from harness.load.config import serve_as_worker
+
+    if args.master_host is None:
+        raise HarnessError("--worker needs --master-host: the machine running `harness run --master`")
+    if is_catalogue(args.scenario):
+        raise HarnessError("--worker serves one scenario's run; give it that scenario's file")
+    scenario = load_scenario(args.scenario)
+    unknown = [fault for fault in args.fault or () if fault not in scenario.faults]
+    if unknown:
+        raise HarnessError(f"--fault {unknown[0]}: no such fault in scenario {scenario.name!r}")
+    cells = len(scenario.target.variants) * len(args.fault or scenario.faults)
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    port = args.master_port or DEFAULT_MASTER_PORT
+    console.print(f"worker {name}: {cells} cell(s) of {scenario.name} for {args.master_host}:{port}")
+    history_root = Path(args.out) / "workers" / name
+    timeout_s = scenario.load.max_duration_s + WORKER_WAIT_S
+    serve_as_worker(args.master_host, port, name, cells, history_root, timeout_s)
+    console.print(f"worker {name}: done; histories shipped to the master, copies in {history_root}")
+    return EXIT_OK
 
 
 def _exit_status(result: RunResult) -> int:
@@ -77,9 +119,12 @@ def _exit_status(result: RunResult) -> int:
 def _run_one(path: Path, args: argparse.Namespace) -> RunResult:
     """Run one scenario file with the command line's overrides, write and print its reports."""
     from harness.report import print_summary, write_all
+    from harness.report.baseline_view import baseline_markdown, baseline_table
+    from harness.report.markdown import SUMMARY_NAME, markdown_summary
     from harness.run import RunOptions, run_scenario, sigterm_as_interrupt
 
     scenario = load_scenario(path)
+    baseline = _load_baseline(args, scenario)
     options = RunOptions(
         out_root=Path(args.out),
         runtime=args.runtime,
@@ -87,6 +132,10 @@ def _run_one(path: Path, args: argparse.Namespace) -> RunResult:
         seed=args.seed,
         operations=args.operations,
         faults=tuple(args.fault or ()),
+        workers=args.workers,
+        master=args.master,
+        master_bind_host=args.master_bind_host,
+        master_port=args.master_port or (DEFAULT_MASTER_PORT if args.master else 0),
     )
     columns = (
         TextColumn("{task.description}"),
@@ -97,9 +146,70 @@ def _run_one(path: Path, args: argparse.Namespace) -> RunResult:
     with sigterm_as_interrupt(), Progress(*columns, console=console, disable=args.quiet) as progress:
         progress.console.print(f"[bold]{scenario.name}[/bold]: {path}", highlight=False)
         result = run_scenario(scenario, str(path), options, ProgressObserver(progress))
+    result, comparisons = _apply_baseline(result, baseline, args.baseline)
     paths = write_all(result)
     print_summary(result, console, paths)
+    summary = markdown_summary([result])
+    if comparisons:
+        title = f"{result.scenario_name} against the baseline {args.baseline}"
+        console.print(baseline_table(comparisons, title))
+        summary += "\n" + baseline_markdown(comparisons, title)
+    (result.out_dir / SUMMARY_NAME).write_text(summary, encoding="utf-8")
     return result
+
+
+def _load_baseline(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any] | None:
+    """``--baseline``'s run.json, read and matched against the cells this run will make, before it runs."""
+    from harness.baseline import require_same_cells
+    from harness.report import read_run_json
+
+    if args.baseline is None:
+        return None
+    baseline = read_run_json(_run_json_path(args.baseline))
+    chosen = tuple(args.fault or ())
+    if not set(chosen) - set(scenario.faults):  # an unknown --fault is the run's to report
+        faults = [fault for fault in scenario.faults if not chosen or fault in chosen]
+        cells = [(variant, fault) for fault in faults for variant in scenario.target.variants]
+        require_same_cells(baseline, scenario.name, cells, str(args.baseline))
+    return baseline
+
+
+def _apply_baseline(
+    result: RunResult, baseline: dict[str, Any] | None, baseline_path: Path | None
+) -> tuple[RunResult, tuple[CellComparison, ...]]:
+    """The result with one more gate per cell (the baseline comparison), and the comparisons."""
+    from harness.baseline import baseline_gates, compare_runs
+    from harness.report.json_report import run_document
+
+    if baseline is None:
+        return result, ()
+    comparisons = compare_runs(run_document(result), baseline, str(result.out_dir), str(baseline_path))
+    return dataclasses.replace(result, gates=result.gates + baseline_gates(comparisons)), comparisons
+
+
+def _run_json_path(path: Path) -> Path:
+    """A run folder stands for its run.json."""
+    return path / "run.json" if path.is_dir() else path
+
+
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from harness.baseline import compare_runs
+    from harness.report import read_run_json
+    from harness.report.baseline_view import baseline_markdown, baseline_table
+    from harness.report.markdown import append_step_summary
+
+    current_path, baseline_path = _run_json_path(args.run), _run_json_path(args.baseline)
+    current, baseline = read_run_json(current_path), read_run_json(baseline_path)
+    comparisons = compare_runs(current, baseline, str(current_path), str(baseline_path))
+    title = f"{current.get('scenario_name')}: {current_path} against the baseline {baseline_path}"
+    console.print(baseline_table(comparisons, title))
+    append_step_summary(baseline_markdown(comparisons, title))
+    failed = [comparison for comparison in comparisons if not comparison.passed]
+    if failed:
+        console.print(f"[red]✘ {len(failed)} of {len(comparisons)} cells regressed[/red]", highlight=False)
+        return EXIT_GATE_FAILED
+    console.print(f"[green]✔ no regression in {len(comparisons)} cells[/green]", highlight=False)
+    return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -226,7 +336,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--operations", type=int, help="override load.operations (per cell)")
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--baseline", type=Path, help="an earlier run.json (or run folder): fail on a regression against it"
+    )
+    distributed = run.add_argument_group("distributed load (Locust master and workers)")
+    distributed.add_argument("--workers", type=int, default=0, help="Locust worker processes per cell")
+    distributed.add_argument(
+        "--master", action="store_true", help="with --workers N: wait for N `--worker`s on other machines"
+    )
+    distributed.add_argument("--master-bind-host", default="127.0.0.1", help="--master: listen address")
+    distributed.add_argument(
+        "--worker", action="store_true", help="be a worker of a --master run elsewhere (runs no target)"
+    )
+    distributed.add_argument("--master-host", help="--worker: the machine running --master")
+    distributed.add_argument(
+        "--master-port", type=int, help=f"the master's port (default {DEFAULT_MASTER_PORT})"
+    )
     run.set_defaults(handler=_cmd_run)
+
+    gate = commands.add_parser(
+        "gate", help="compare a run with a baseline run: exit 1 when a cell regressed"
+    )
+    gate.add_argument("run", type=Path, help="this run's run.json (or its folder)")
+    gate.add_argument("--baseline", type=Path, required=True, help="the baseline's run.json (or its folder)")
+    gate.set_defaults(handler=_cmd_gate)
 
     validate = commands.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("scenarios", nargs="+", type=Path)

@@ -5,16 +5,26 @@ process with gevent, so it lives in the driver process alone: ``driver.py``, ``u
 ``locustfile.py``)::
 
     run_driver(config, config_path, on_progress, timeout_s) -> DriverSummary   # runs the driver process
+    run_driver(..., distribution=Distribution(workers=N))      # a Locust master + N worker processes
+    serve_as_worker(master_host, master_port, name, cells, ...)  # a worker machine of a --master run
     LoadCellConfig                                                              # the driver's input
     RetryPolicy, classify_status, classify_failure                              # pure retry decisions
 """
 
-from harness.load.config import DriverSummary, LoadCellConfig, load_cell_config, run_driver
+from harness.load.config import (
+    Distribution,
+    DriverSummary,
+    LoadCellConfig,
+    load_cell_config,
+    run_driver,
+    serve_as_worker,
+)
 from harness.load.operations import OperationRequest, build_request, idempotency_key, op_id_for
 from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
 
 __all__ = [
     "Classification",
+    "Distribution",
     "DriverSummary",
     "LoadCellConfig",
     "OperationRequest",
@@ -26,4 +36,5 @@ __all__ = [
     "load_cell_config",
     "op_id_for",
     "run_driver",
+    "serve_as_worker",
 ]

@@ -7,7 +7,9 @@ what both sides share, and it imports no Locust:
 * :class:`LoadCellConfig`: the JSON file the driver reads (``--config cell.json``);
 * :class:`ProgressLine` and :class:`DoneLine`: the JSON lines the driver prints on stdout;
 * :func:`run_driver`: writes the config, runs the driver, relays progress, returns a
-  :class:`DriverSummary` or raises :class:`LoadError` with the tail of the driver's stderr.
+  :class:`DriverSummary` or raises :class:`LoadError` with the tail of the driver's stderr;
+  with a :class:`Distribution` it runs a Locust master and N local worker processes instead
+  (or waits for workers on other machines, each started by :func:`serve_as_worker`).
 
 Driver exit status: 0 the run finished (every op ended, or ``max_duration_s`` stopped it, which the
 summary says), 1 the driver hit an internal error, 2 the config was bad, 130 it was interrupted.
@@ -31,6 +33,7 @@ from typing import IO, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import LoadError
+from harness.ports import LOOPBACK, free_port
 from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec
 
 EXIT_FINISHED = 0
@@ -40,6 +43,7 @@ EXIT_INTERRUPTED = 130
 
 STDERR_TAIL_LINES = 15
 _KILL_WAIT_S = 5.0
+_NEXT_CELL_PAUSE_S = 1.0
 
 
 class LoadCellConfig(BaseModel):
@@ -148,8 +152,73 @@ class DriverSummary:
         return self.stopped_by == "completed" and self.completed == self.total
 
 
+@dataclass(frozen=True)
+class Distribution:
+    """How one cell's load is spread over Locust workers (see :mod:`harness.load.distributed`).
+
+    ``local``: run_driver starts ``workers`` worker processes on this machine; otherwise it starts
+    only the master, which waits for ``workers`` workers started elsewhere (:func:`serve_as_worker`).
+    ``port`` 0 picks a free one (local workers only: remote ones must be told the port).
+    """
+
+    workers: int
+    local: bool = True
+    bind_host: str = LOOPBACK
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.workers <= 256:
+            raise LoadError(f"workers must be between 1 and 256 (got {self.workers})")
+        if not self.local and not self.port:
+            raise LoadError("workers on other machines need a fixed master port")
+
+
 def driver_command(config_path: Path) -> list[str]:
     return [sys.executable, "-m", "harness.load.driver", "--config", str(config_path)]
+
+
+def master_command(config_path: Path, distribution: Distribution, port: int) -> list[str]:
+    return [
+        *driver_command(config_path),
+        "--master",
+        f"--expect-workers={distribution.workers}",
+        f"--bind-host={distribution.bind_host}",
+        f"--bind-port={port}",
+    ]
+
+
+def worker_command(
+    master_host: str,
+    master_port: int,
+    name: str,
+    history_dir: Path | None = None,
+    ship: bool = False,
+    connect_timeout_s: float = 30.0,
+) -> list[str]:
+    command = [sys.executable, "-m", "harness.load.driver", "--worker"]
+    command += [f"--master-host={master_host}", f"--master-port={master_port}", f"--name={name}"]
+    command.append(f"--connect-timeout={connect_timeout_s:g}")
+    if history_dir is not None:
+        command.append(f"--history-dir={history_dir}")
+    return [*command, "--ship-history"] if ship else command
+
+
+def _driver_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr_file,
+        env=_driver_env(),
+        start_new_session=True,  # a Ctrl-C reaches only us; we end the driver by pid
+    )
 
 
 def run_driver(
@@ -157,37 +226,51 @@ def run_driver(
     config_path: Path,
     on_progress: Callable[[int, int], None],
     timeout_s: float,
+    distribution: Distribution | None = None,
 ) -> DriverSummary:
     """Run the load driver for one cell as a subprocess and wait for it, at most ``timeout_s``.
 
     The driver gets its own session so a Ctrl-C reaches only us; we then kill it by pid. Its
     stderr goes to ``<config stem>.stderr.log`` beside the config, as evidence and for errors.
+    With a ``distribution`` that process is the Locust master, and each local worker ``w<i>``
+    is one more process (stderr in ``<config stem>.w<i>.stderr.log``), ended by pid as well.
     """
     config_path.parent.mkdir(parents=True, exist_ok=True)
     config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     stderr_path = config_path.with_name(f"{config_path.stem}.stderr.log")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    with stderr_path.open("wb") as stderr_file:
-        process = subprocess.Popen(
-            driver_command(config_path),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            env=env,
-            start_new_session=True,
-        )
+    deadline = time.monotonic() + timeout_s
+    workers: list[tuple[subprocess.Popen[bytes], Path]] = []
+    with contextlib.ExitStack() as files:
+        stderr_file = files.enter_context(stderr_path.open("wb"))
+        port = 0
+        if distribution is None:
+            process = _start(driver_command(config_path), stderr_file, subprocess.PIPE)
+        else:
+            port = distribution.port or free_port(distribution.bind_host)
+            process = _start(master_command(config_path, distribution, port), stderr_file, subprocess.PIPE)
         try:
-            done = _follow(process, on_progress, time.monotonic() + timeout_s)
+            for index in range(distribution.workers if distribution and distribution.local else 0):
+                worker_stderr = config_path.with_name(f"{config_path.stem}.w{index}.stderr.log")
+                worker_file = files.enter_context(worker_stderr.open("wb"))
+                workers.append(
+                    (_start(worker_command(LOOPBACK, port, f"w{index}"), worker_file, None), worker_stderr)
+                )
+            done = _follow(process, on_progress, deadline)
+            _wait_for_workers(workers, deadline)
         except LoadError as error:
             _kill(process)
             raise LoadError(f"{error}: {_tail(stderr_path)}") from None
         except BaseException:  # KeyboardInterrupt above all: never leave the driver behind
             _kill(process)
             raise
+        finally:
+            for worker, _ in workers:
+                _kill(worker)
     if process.returncode != EXIT_FINISHED:
         raise LoadError(f"load driver exited with status {process.returncode}: {_tail(stderr_path)}")
+    for worker, worker_stderr in workers:
+        if worker.returncode != EXIT_FINISHED:
+            raise LoadError(f"load worker exited with status {worker.returncode}: {_tail(worker_stderr)}")
     if done is None:
         raise LoadError(f"load driver ended without its final summary line: {_tail(stderr_path)}")
     return DriverSummary(
@@ -233,6 +316,46 @@ def _follow(
     return done
 
 
+def _wait_for_workers(workers: list[tuple[subprocess.Popen[bytes], Path]], deadline: float) -> None:
+    """After the master's end, give each worker until the deadline (at most a few seconds) to exit."""
+    for worker, _ in workers:
+        try:
+            worker.wait(timeout=max(0.1, min(_KILL_WAIT_S, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            raise LoadError(f"load worker did not exit after the master; killed pid {worker.pid}") from None
+
+
+def serve_as_worker(
+    master_host: str, master_port: int, name: str, cells: int, history_root: Path, timeout_s: float
+) -> None:
+    """Be one worker of ``cells`` cells in turn, for a master on another machine (``--worker``).
+
+    Each cell is one worker process that waits for the cell's master, gets the config from it,
+    runs its share of the ops, writes ``<history_root>/<n>/history.<name>.jsonl`` and ships it to
+    the master, which writes it into the cell folder. Each process is bounded by ``timeout_s`` and
+    ended by pid.
+    """
+    for cell in range(1, cells + 1):
+        if cell > 1:
+            time.sleep(_NEXT_CELL_PAUSE_S)  # let the last cell's master go before greeting the next
+        history_dir = history_root / str(cell)
+        history_dir.mkdir(parents=True, exist_ok=True)
+        stderr_path = history_dir / f"worker.{name}.stderr.log"
+        with stderr_path.open("wb") as stderr_file:
+            command = worker_command(master_host, master_port, name, history_dir, True, timeout_s)
+            process = _start(command, stderr_file, None)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                raise LoadError(
+                    f"cell {cell}: no end in {timeout_s:g} s; killed worker pid {process.pid}"
+                ) from None
+            finally:
+                _kill(process)
+        if process.returncode != EXIT_FINISHED:
+            raise LoadError(f"cell {cell}: worker exit status {process.returncode}: {_tail(stderr_path)}")
+
+
 def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
     try:
         for line in stream:
@@ -258,7 +381,7 @@ def _parse_line(line: bytes) -> ProgressLine | None:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    """End the driver by its pid (SIGKILL: it holds nothing that needs a graceful end)."""
+    """End a driver process by its pid (SIGKILL: it holds nothing that needs a graceful end)."""
     if process.poll() is None:
         process.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -5,6 +5,10 @@ runner, headless), writes every operation and attempt to the history, prints pro
 lines (see :mod:`harness.load.config` for the protocol and exit statuses), and ends by itself
 when every operation has ended or ``max_duration_s`` has passed, whichever comes first.
 
+With ``--master`` it runs no users but a Locust master that hands the ops to ``--expect-workers``
+worker processes (``--worker``), each writing ``history.<name>.jsonl``: see
+:mod:`harness.load.distributed`.
+
 It imports Locust, so it patches its process with gevent: run it as a subprocess
 (:func:`harness.load.config.run_driver`), never import it into the orchestrator.
 """
@@ -35,6 +39,7 @@ from harness.load.config import (
     ProgressLine,
     load_cell_config,
 )
+from harness.load.distributed import Master, Worker
 from harness.load.user import Workload, make_user_class
 
 PROGRESS_INTERVAL_S = 0.1
@@ -45,19 +50,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m harness.load.driver", description="Run one cell's retrying load (see harness.load)."
     )
-    parser.add_argument("--config", required=True, type=Path, help="a LoadCellConfig JSON file")
+    parser.add_argument("--config", type=Path, help="a LoadCellConfig JSON file (not for --worker)")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--master", action="store_true", help="run no users: hand ops to --expect-workers")
+    role.add_argument("--worker", action="store_true", help="run users for the master at --master-host")
+    parser.add_argument("--expect-workers", type=int, default=1, help="master: workers to wait for")
+    parser.add_argument("--bind-host", default="127.0.0.1", help="master: address workers connect to")
+    parser.add_argument("--bind-port", type=int, default=5557, help="master: port workers connect to")
+    parser.add_argument("--master-host", default="127.0.0.1", help="worker: the master's address")
+    parser.add_argument("--master-port", type=int, default=5557, help="worker: the master's port")
+    parser.add_argument("--name", default="w0", help="worker: its name, in history.<name>.jsonl")
+    parser.add_argument("--history-dir", type=Path, help="worker: its history's folder")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, help="worker: wait for the config")
+    parser.add_argument("--ship-history", action="store_true", help="worker: send its history to the master")
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.worker:
+        worker = Worker(
+            args.master_host,
+            args.master_port,
+            args.name,
+            args.history_dir,
+            args.ship_history,
+            args.connect_timeout,
+        )
+        return worker.run()
+    if args.config is None:
+        return _fail(EXIT_BAD_CONFIG, "--config is required (except with --worker)")
     try:
         config = load_cell_config(args.config)
     except LoadError as error:
         return _fail(EXIT_BAD_CONFIG, str(error))
+    if args.master:
+        return Master(config, args.expect_workers, args.bind_host, args.bind_port).run()
     try:
         history = HistoryWriter(Path(config.history_path))
     except OSError as error:
         return _fail(EXIT_BAD_CONFIG, f"history_path: cannot write {config.history_path}: {error.strerror}")
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
     with history:
         return _Drive(config, history).run()
 

@@ -53,12 +53,17 @@ class Workload:
     """One cell's operations, policy and history, shared by every user of a run."""
 
     def __init__(
-        self, config: LoadCellConfig, history: HistoryWriter, op_id_prefix: str | None = None
+        self,
+        config: LoadCellConfig,
+        history: HistoryWriter,
+        op_id_prefix: str | None = None,
+        queue: OperationQueue | None = None,
     ) -> None:
         self.config = config
         self.policy = RetryPolicy.from_spec(config.retry)
         self.history = history
-        self.queue = OperationQueue(config.operations)
+        self.queue = OperationQueue(config.operations) if queue is None else queue
+        """Hands out op numbers; a distributed worker's asks the master (``distributed.py``)."""
         self.op_id_prefix = config.op_id_prefix if op_id_prefix is None else op_id_prefix
         self.stop_reason = DEFAULT_STOP_REASON
         """Written as the error of attempts cut short when the run is stopped (set by the runner)."""

@@ -12,6 +12,7 @@ from harness.scenario import REPO_ROOT
 def test_exported_members_are_pinned() -> None:
     assert sorted(harness.load.__all__) == [
         "Classification",
+        "Distribution",
         "DriverSummary",
         "LoadCellConfig",
         "OperationRequest",
@@ -23,6 +24,7 @@ def test_exported_members_are_pinned() -> None:
         "load_cell_config",
         "op_id_for",
         "run_driver",
+        "serve_as_worker",
     ]
     assert all(hasattr(harness.load, name) for name in harness.load.__all__)
 
