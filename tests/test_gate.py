@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
+from factories import cell_verdict
 
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 from harness.gate import NO_CELLS, evaluate_gates, exit_status, format_threshold, gate_label
@@ -14,31 +15,19 @@ from harness.result import GateResult, RunResult
 from harness.scenario import GateSpec
 from harness.verdict import CellVerdict, Interval, RunVerdict
 
-_BASE = CellVerdict(
-    variant="naive",
-    fault="dropped",
-    operations=200,
-    attempts=260,
-    retries=60,
-    acknowledged=190,
-    rejected=0,
-    unknown=10,
-    ops_with_duplicates=0,
-    duplicate_rate=0.0,
-    duplicate_rate_interval=Interval(0.0, 0.0188),
-    extra_effects=0,
-    extra_effects_per_1000=0.0,
-    lost_acknowledged=0,
-    replay_mismatches=0,
-    orphan_effects=0,
-    validity="valid",
-)
+_COUNTS: dict[str, Any] = {
+    "operations": 200,
+    "attempts": 260,
+    "retries": 60,
+    "acknowledged": 190,
+    "unknown": 10,
+    "duplicate_rate_interval": Interval(0.0, 0.0188),
+}
 
 
-def cell(variant: str, fault: str, **counts: object) -> CellVerdict:
+def cell(variant: str, fault: str, **counts: Any) -> CellVerdict:
     """A cell with the given counts; duplicate_rate follows ops_with_duplicates over 200 operations."""
-    made = dataclasses.replace(_BASE, variant=variant, fault=fault, **counts)  # type: ignore[arg-type]
-    return dataclasses.replace(made, duplicate_rate=made.ops_with_duplicates / made.operations)
+    return cell_verdict(variant, fault, **{**_COUNTS, **counts})
 
 
 VERDICT = RunVerdict(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import cell_verdict
 
 import harness.pytest_plugin as plugin
 from harness.history import AttemptEnd
@@ -25,12 +26,10 @@ def test_installed_package_registers_the_plugin_by_entry_point(pytestconfig: pyt
 
 def _cell(fault: str, operations: int, anomalies: tuple[Anomaly, ...], lost: int = 0) -> CellVerdict:
     duplicated = sum(1 for a in anomalies if a.kind == "duplicate_effect")
-    return CellVerdict(
-        variant="naive", fault=fault, operations=operations, attempts=operations + 2, retries=2,
-        acknowledged=operations, rejected=0, unknown=0, ops_with_duplicates=duplicated,
-        duplicate_rate=duplicated / operations, duplicate_rate_interval=Interval(0.0, 0.5),
-        extra_effects=duplicated, extra_effects_per_1000=0.0, lost_acknowledged=lost, replay_mismatches=0,
-        orphan_effects=0, validity="invalid", anomalies=anomalies,
+    return cell_verdict(
+        "naive", fault, operations=operations, attempts=operations + 2, retries=2, acknowledged=operations,
+        ops_with_duplicates=duplicated, duplicate_rate_interval=Interval(0.0, 0.5), extra_effects=duplicated,
+        lost_acknowledged=lost, validity="invalid", anomalies=anomalies,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from rich.text import Text
 from harness.conform.model import ConformCheck, ConformResult, Exchange
 from harness.report.formatting import JUNIT_NAME
 from harness.report.json_report import JsonValue
+from harness.report.junit import JUnitCase, JUnitFailure, build_suite
 
 CONFORM_JSON_NAME = "conform.json"
 CONFORM_SCHEMA_VERSION = 1
@@ -74,25 +75,19 @@ def conform_document(result: ConformResult) -> dict[str, JsonValue]:
     }
 
 
+def _check_case(check: ConformCheck) -> JUnitCase:
+    failure = None
+    if check.passed is False:
+        details = "".join(f"{describe_exchange(exchange)}\n" for exchange in check.evidence)
+        failure = JUnitFailure(check.message, FAILURE_TYPE, details)
+    skipped = check.message if check.passed is None else None
+    return JUnitCase(SUITE_NAME, check.name, failure, skipped)
+
+
 def build_conform_junit(result: ConformResult) -> ET.ElementTree:
     """One suite for the endpoint; one test case per check, failed or skipped (could not tell)."""
-    failures = sum(1 for check in result.checks if check.passed is False)
-    skipped = sum(1 for check in result.checks if check.passed is None)
-    counts = {"tests": str(len(result.checks)), "failures": str(failures), "errors": "0", "time": "0"}
-    root = ET.Element("testsuites", {"name": SUITE_NAME, **counts})
-    suite = ET.SubElement(root, "testsuite", {"name": SUITE_NAME, **counts, "skipped": str(skipped)})
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (("url", result.url), ("method", result.method)):
-        ET.SubElement(properties, "property", {"name": name, "value": value})
-    for check in result.checks:
-        case = ET.SubElement(suite, "testcase", {"classname": SUITE_NAME, "name": check.name, "time": "0"})
-        if check.passed is False:
-            failure = ET.SubElement(case, "failure", {"message": check.message, "type": FAILURE_TYPE})
-            failure.text = "".join(f"{describe_exchange(exchange)}\n" for exchange in check.evidence)
-        elif check.passed is None:
-            ET.SubElement(case, "skipped", {"message": check.message})
-    ET.indent(root)
-    return ET.ElementTree(root)
+    properties = (("url", result.url), ("method", result.method))
+    return build_suite(SUITE_NAME, [_check_case(check) for check in result.checks], properties)
 
 
 def write_conformance(result: ConformResult, out_dir: Path) -> dict[str, Path]:

@@ -31,7 +31,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import socketserver
 import statistics
@@ -48,7 +47,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.proxy.client import ProxyClient
-from harness.proxy.embedded import EmbeddedProxy
+from harness.proxy.embedded import EmbeddedProxy, end_process
 from harness.proxy.http1 import Http1Framer, Message
 
 LOOPBACK = "127.0.0.1"
@@ -57,7 +56,6 @@ BIG_PATH = "/big"
 SMALL_BODY = b"ok"
 NGINX_STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 DEBIAN_PACKAGES = {"nginx": ["nginx", "libnginx-mod-stream"], "wrk": ["wrk"], "haproxy": ["haproxy"]}
-_STOP_GRACE_S = 5.0
 TARGET_DESCRIPTIONS = {
     "direct": "client to upstream, no proxy",
     "ours": "python -m harness.proxy, no toxics",
@@ -151,20 +149,6 @@ def child_process(command: list[str], log: Path) -> Iterator[subprocess.Popen[by
         yield process
     finally:
         end_process(process)
-
-
-def end_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by pid, SIGKILL if it lingers: nginx and haproxy in the foreground stop on either."""
-    if process.poll() is not None:
-        return
-    try:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=_STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=_STOP_GRACE_S)
-    except ProcessLookupError:
-        pass
 
 
 def ensure_tools(notes: list[str]) -> dict[str, bool]:
@@ -517,15 +501,8 @@ def _start_upstream(
     big_file = workdir / "big.bin"
     with open(big_file, "wb") as handle:
         handle.truncate(settings.stream_bytes)  # sparse: the bench measures transport, not the disk
-    port = free_port()
-    config = workdir / "upstream.conf"
-    config.write_text(nginx_upstream_config(workdir, port, big_file))
-    log = workdir / "upstream.log"
-    process = stack.enter_context(
-        child_process(["nginx", "-e", str(log), "-p", str(workdir), "-c", str(config)], log)
-    )
-    wait_for_port(port, process, log)
-    return port
+    return _start_nginx(stack, workdir, "upstream",
+                        lambda port: nginx_upstream_config(workdir, port, big_file))
 
 
 def _start_ours(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
@@ -537,23 +514,33 @@ def _start_ours(stack: contextlib.ExitStack[bool | None], workdir: Path, upstrea
 
 
 def _start_nginx_stream(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
-    port = free_port()
-    config = workdir / "stream.conf"
-    config.write_text(nginx_stream_proxy_config(workdir, port, upstream_port))
-    log = workdir / "stream.log"
-    process = stack.enter_context(
-        child_process(["nginx", "-e", str(log), "-p", str(workdir), "-c", str(config)], log)
-    )
-    wait_for_port(port, process, log)
-    return port
+    return _start_nginx(stack, workdir, "stream",
+                        lambda port: nginx_stream_proxy_config(workdir, port, upstream_port))
 
 
 def _start_haproxy(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
     port = free_port()
     config = workdir / "haproxy.cfg"
     config.write_text(haproxy_config(port, upstream_port))
-    log = workdir / "haproxy.log"
-    process = stack.enter_context(child_process(["haproxy", "-db", "-f", str(config)], log))
+    return _start_listening(stack, port, ["haproxy", "-db", "-f", str(config)], workdir / "haproxy.log")
+
+
+def _start_nginx(stack: contextlib.ExitStack[bool | None], workdir: Path, name: str,
+                 config_for: Callable[[int], str]) -> int:
+    """nginx in the foreground on a free port, configured by ``<name>.conf`` (``config_for(port)``)."""
+    port = free_port()
+    config = workdir / f"{name}.conf"
+    config.write_text(config_for(port))
+    log = workdir / f"{name}.log"
+    command = ["nginx", "-e", str(log), "-p", str(workdir), "-c", str(config)]
+    return _start_listening(stack, port, command, log)
+
+
+def _start_listening(
+    stack: contextlib.ExitStack[bool | None], port: int, command: list[str], log: Path
+) -> int:
+    """Run ``command`` until ``stack`` closes and wait until it listens on ``port``; returns the port."""
+    process = stack.enter_context(child_process(command, log))
     wait_for_port(port, process, log)
     return port
 

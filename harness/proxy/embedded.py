@@ -49,7 +49,7 @@ class EmbeddedProxy:
         try:
             url = _wait_ready(process, ready_file, log_path, timeout_s)
         except BaseException:
-            _end(process)
+            end_process(process)
             raise
         finally:
             ready_file.unlink(missing_ok=True)
@@ -59,7 +59,7 @@ class EmbeddedProxy:
 
     def stop(self) -> None:
         """End the child by its pid; safe to call twice."""
-        _end(self.process)
+        end_process(self.process)
 
     def __enter__(self) -> EmbeddedProxy:
         return self
@@ -93,7 +93,8 @@ def _wait_ready(process: subprocess.Popen[bytes], ready_file: Path, log_path: Pa
     raise HarnessError(f"the embedded fault proxy did not answer within {timeout_s:.0f} s; see {log_path}")
 
 
-def _end(process: subprocess.Popen[bytes]) -> None:
+def end_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM by pid, SIGKILL if it lingers (the proxy, and the bench's nginx and haproxy)."""
     if process.poll() is not None:
         return
     try:

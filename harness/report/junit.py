@@ -11,11 +11,15 @@ Layout (valid per the common JUnit schema used by Jenkins, GitLab and GitHub tes
 
 A gate is a measurement, not a test that can crash, so ``errors`` and ``skipped`` are always 0: a cell
 the checker could not judge fails its gates (see :mod:`harness.gate`) and shows up as a failure.
+
+:func:`build_suite` writes that layout for any list of cases; ``harness conform`` uses it too.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,40 +44,74 @@ def _failure_details(gate: GateResult) -> str:
     )
 
 
-def _testcase(parent: ET.Element, scenario: str, gate: GateResult) -> None:
-    case = ET.SubElement(
-        parent,
-        "testcase",
-        {"classname": f"{scenario}.{gate.variant}", "name": testcase_name(gate), "time": "0"},
-    )
-    if not gate.passed:
-        failure = ET.SubElement(case, "failure", {"message": gate.message, "type": FAILURE_TYPE})
-        failure.text = _failure_details(gate)
+@dataclass(frozen=True)
+class JUnitFailure:
+    message: str
+    type: str
+    details: str
+
+
+@dataclass(frozen=True)
+class JUnitCase:
+    """One test case: passed, failed (``failure``) or skipped (``skipped`` names why)."""
+
+    classname: str
+    name: str
+    failure: JUnitFailure | None = None
+    skipped: str | None = None
+
+
+def build_suite(
+    name: str,
+    cases: Sequence[JUnitCase],
+    properties: Sequence[tuple[str, str]],
+    *,
+    time: str = "0",
+    timestamp: str | None = None,
+) -> ET.ElementTree:
+    """A ``<testsuites>`` holding one suite ``name`` with ``properties`` and ``cases``, counts included."""
+    failures = sum(1 for case in cases if case.failure is not None)
+    skipped = sum(1 for case in cases if case.failure is None and case.skipped is not None)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0", "time": time}
+    root = ET.Element("testsuites", {"name": name, **counts})
+    suite_attributes = {"name": name, **counts, "skipped": str(skipped)}
+    if timestamp is not None:
+        suite_attributes["timestamp"] = timestamp
+    suite = ET.SubElement(root, "testsuite", suite_attributes)
+    property_list = ET.SubElement(suite, "properties")
+    for property_name, value in properties:
+        ET.SubElement(property_list, "property", {"name": property_name, "value": value})
+    for case in cases:
+        attributes = {"classname": case.classname, "name": case.name, "time": "0"}
+        element = ET.SubElement(suite, "testcase", attributes)
+        if case.failure is not None:
+            failure_attributes = {"message": case.failure.message, "type": case.failure.type}
+            failure = ET.SubElement(element, "failure", failure_attributes)
+            failure.text = case.failure.details
+        elif case.skipped is not None:
+            ET.SubElement(element, "skipped", {"message": case.skipped})
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def _gate_case(scenario: str, gate: GateResult) -> JUnitCase:
+    failure = None if gate.passed else JUnitFailure(gate.message, FAILURE_TYPE, _failure_details(gate))
+    return JUnitCase(f"{scenario}.{gate.variant}", testcase_name(gate), failure)
 
 
 def build_junit(result: RunResult) -> ET.ElementTree:
     """The junit.xml tree of a run: one suite for the scenario, one case per gate result."""
-    tests = str(len(result.gates))
-    failures = str(sum(1 for gate in result.gates if not gate.passed))
-    duration = f"{result.duration_s:.3f}"
-    counts = {"tests": tests, "failures": failures, "errors": "0", "time": duration}
-    root = ET.Element("testsuites", {"name": result.scenario_name, **counts})
     timestamp = datetime.fromtimestamp(result.started_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    suite_attributes = {"name": result.scenario_name, **counts, "skipped": "0", "timestamp": timestamp}
-    suite = ET.SubElement(root, "testsuite", suite_attributes)
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (
+    properties = (
         ("seed", str(result.seed)),
         ("run_id", result.run_id),
         ("scenario_path", result.scenario_path),
         ("runtime", result.runtime),
         ("proxy", result.proxy),
-    ):
-        ET.SubElement(properties, "property", {"name": name, "value": value})
-    for gate in result.gates:
-        _testcase(suite, result.scenario_name, gate)
-    ET.indent(root)
-    return ET.ElementTree(root)
+    )
+    cases = [_gate_case(result.scenario_name, gate) for gate in result.gates]
+    return build_suite(result.scenario_name, cases, properties, time=f"{result.duration_s:.3f}",
+                       timestamp=timestamp)
 
 
 def write_junit(result: RunResult, path: Path) -> Path:

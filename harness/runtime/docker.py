@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
-import httpx
 from docker import DockerClient
 from docker.models.containers import Container
 from docker.models.volumes import Volume
@@ -33,8 +32,8 @@ from harness.ports import LOOPBACK, free_port
 from harness.runtime.base import Endpoint
 from harness.runtime.buildlog import BuildReporter
 from harness.runtime.engine import RUN_LABEL, clean_docker, connect
+from harness.runtime.health import LOG_TAIL_LINES, wait_healthy
 from harness.runtime.images import ensure_target_image
-from harness.runtime.process import HEALTH_POLL_S, LOG_TAIL_LINES
 from harness.scenario import TARGETS_DIR
 
 __all__ = ["DATA_DIR", "DockerRuntime", "DockerTarget", "clean_docker"]
@@ -105,29 +104,14 @@ class DockerTarget:
         return time.monotonic() - started
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self._start_timeout_s
-        url = f"{self.endpoint.base_url}/health"
-        while time.monotonic() < deadline:
-            if not self.is_alive():
-                code = self.exit_code()
-                tail = self._logs_tail()
-                self._retire()
-                raise TargetError(
-                    f"target container exited with status {code} before it was healthy "
-                    f"(log {self._log_path}):\n{tail}"
-                )
-            try:
-                if httpx.get(url, timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(HEALTH_POLL_S)
+        wait_healthy(self, f"{self.endpoint.base_url}/health", self._start_timeout_s,
+                     what="target container", log_path=self._log_path, give_up=self._give_up)
+
+    def _give_up(self, timed_out: bool) -> str:
+        """A start that failed: the container's last lines (read while it exists), then retire it."""
         tail = self._logs_tail()
-        self._retire(kill=True)
-        raise TargetError(
-            f"target container did not answer {url} within {self._start_timeout_s:.0f} s "
-            f"(log {self._log_path}):\n{tail}"
-        )
+        self._retire(kill=timed_out)
+        return tail
 
     def kill(self) -> None:
         self._retire(kill=True)

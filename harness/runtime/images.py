@@ -10,7 +10,8 @@ one is reused without any work.
 
 The Dockerfile contract, for every ``targets/<name>/Dockerfile``: the build context holds
 ``targetkit/``, ``<name>/`` and ``wheelhouse/`` (wheels for ``<name>/requirements.txt``); the image
-starts ``FROM harness-base:bookworm``, installs with ``pip install --no-index --find-links``, runs
+starts ``FROM harness-base:bookworm``, installs with ``targetkit/install-requirements.sh`` (``pip install
+--no-index --find-links`` from the wheelhouse, the one install step every target shares), runs
 ``python3 /srv/targets/<name>/app.py`` in exec form (so a failpoint's exit status is the
 container's), and accepts the harness's arguments ``--host --port --variant --db /data/target.db``.
 """

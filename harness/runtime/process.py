@@ -15,27 +15,17 @@ import time
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, free_port
 from harness.runtime.base import Endpoint
+from harness.runtime.health import HEALTH_POLL_S as HEALTH_POLL_S  # re-exported: importers still use
+from harness.runtime.health import LOG_TAIL_LINES as LOG_TAIL_LINES  # these three from here
+from harness.runtime.health import log_tail as log_tail
+from harness.runtime.health import wait_healthy
 from harness.scenario import TARGETS_DIR
 
-HEALTH_POLL_S = 0.05
 STOP_GRACE_S = 3.0
-LOG_TAIL_LINES = 20
-
-
-def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a log file, for error messages that must show why a target failed."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return "(no log)"
-    tail = text.strip().splitlines()[-lines:]
-    return "\n".join(tail) if tail else "(log is empty)"
 
 
 class ProcessTarget:
@@ -49,8 +39,12 @@ class ProcessTarget:
         log_path: Path,
         start_timeout_s: float,
         registry: PidRegistry | None,
+        cwd: Path | None = None,
+        health_path: str = "/health",
     ) -> None:
         self.endpoint = endpoint
+        self._cwd = cwd
+        self._health_path = health_path
         self._command = command
         self._env = env
         self._log_path = log_path
@@ -78,36 +72,25 @@ class ProcessTarget:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                cwd=self._cwd,
             )
         except OSError as error:
-            raise TargetError(f"could not start target {self._command[1]}: {error}") from None
+            raise TargetError(f"could not start target {' '.join(self._command)}: {error}") from None
         if self._registry is not None:
             self._registry.add(self._process.pid, self._command)
         self._wait_healthy()
         return time.monotonic() - started
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self._start_timeout_s
-        url = f"{self.endpoint.base_url}/health"
-        assert self._process is not None
-        while time.monotonic() < deadline:
-            code = self._process.poll()
-            if code is not None:
-                raise TargetError(
-                    f"target exited with status {code} before it was healthy "
-                    f"(log {self._log_path}):\n{log_tail(self._log_path)}"
-                )
-            try:
-                if httpx.get(url, timeout=0.5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(HEALTH_POLL_S)
-        self._end(signal.SIGKILL)
-        raise TargetError(
-            f"target did not answer {url} within {self._start_timeout_s:.0f} s "
-            f"(log {self._log_path}):\n{log_tail(self._log_path)}"
-        )
+        url = f"{self.endpoint.base_url}{self._health_path}"
+        wait_healthy(self, url, self._start_timeout_s, what="target", log_path=self._log_path,
+                     give_up=self._give_up)
+
+    def _give_up(self, timed_out: bool) -> str:
+        """A start that failed: kill a target that never answered; the log's tail, for the error."""
+        if timed_out:
+            self._end(signal.SIGKILL)
+        return log_tail(self._log_path)
 
     def kill(self) -> None:
         self._end(signal.SIGKILL)

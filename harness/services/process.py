@@ -19,7 +19,7 @@ from typing import IO, TypeVar
 
 from harness.pidfiles import PidRegistry
 from harness.ports import free_port
-from harness.runtime.process import log_tail
+from harness.runtime.health import log_tail
 from harness.services.base import ServiceError
 from harness.services.proctable import command_line, family, kill_leftovers
 

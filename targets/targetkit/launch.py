@@ -1,8 +1,7 @@
-"""The `main` of a target with its own variants, failpoints and environment (queues, SMTP, brokers).
+"""The `main` of every reference target: its variants, failpoints and environment (queues, SMTP, brokers).
 
-`targetkit.serving.run_target` serves targets that take the standard variants and failpoints only; this
-is the same with those two lists given, and with the app built from the environment too, so a bad
-`HARNESS_*` value ends the process with status 2 and a message naming it, before anything is served.
+The app is built from the command line and the environment, so a bad `HARNESS_*` value ends the process
+with status 2 and a message naming it, before anything is served (`targetkit.serving` serves it).
 """
 
 from __future__ import annotations

@@ -7,13 +7,11 @@ single stream per target.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
-from targetkit.config import TargetConfig, parse_config
+from targetkit.config import TargetConfig
 
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,
@@ -33,10 +31,3 @@ def serve(app: FastAPI, config: TargetConfig) -> None:
 
     uvicorn.run(app, host=config.host, port=config.port, log_config=LOG_CONFIG, access_log=False,
                 timeout_graceful_shutdown=2)
-
-
-def run_target(create_app: Callable[[TargetConfig], FastAPI], *, description: str,
-               argv: Sequence[str] | None = None) -> None:
-    """The `main` of every reference target: parse the configuration, build the app, serve it."""
-    config = parse_config(argv, os.environ, description=description)
-    serve(create_app(config), config)

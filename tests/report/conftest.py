@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from factories import cell_verdict
 
 from harness.gate import evaluate_gates
 from harness.history import AttemptEnd, AttemptOutcome, CrashEvent, FaultEvent, RestartEvent
@@ -83,9 +84,9 @@ def effects(count: int) -> tuple[float, ...]:
 
 
 def make_cells() -> tuple[CellVerdict, ...]:
-    naive_drop = CellVerdict(
-        variant="naive",
-        fault="dropped_response",
+    naive_drop = cell_verdict(
+        "naive",
+        "dropped_response",
         operations=40,
         attempts=52,
         retries=12,
@@ -93,13 +94,9 @@ def make_cells() -> tuple[CellVerdict, ...]:
         rejected=1,
         unknown=3,
         ops_with_duplicates=5,
-        duplicate_rate=0.125,
         duplicate_rate_interval=Interval(0.0546, 0.2614),
         extra_effects=6,
         extra_effects_per_1000=150.0,
-        lost_acknowledged=0,
-        replay_mismatches=0,
-        orphan_effects=0,
         validity="invalid",
         anomalies=(
             duplicate(
@@ -114,23 +111,19 @@ def make_cells() -> tuple[CellVerdict, ...]:
         fault_events=(DROP_ON, DROP_OFF),
         effect_times=effects(46),
     )
-    naive_crash = CellVerdict(
-        variant="naive",
-        fault="crash",
+    naive_crash = cell_verdict(
+        "naive",
+        "crash",
         operations=40,
         attempts=47,
         retries=7,
         acknowledged=37,
-        rejected=0,
         unknown=3,
         ops_with_duplicates=2,
-        duplicate_rate=0.05,
         duplicate_rate_interval=Interval(0.0138, 0.1650),
         extra_effects=2,
         extra_effects_per_1000=50.0,
         lost_acknowledged=1,
-        replay_mismatches=0,
-        orphan_effects=0,
         validity="invalid",
         anomalies=(
             duplicate(DUPLICATED_OPS[2], 2.5, (CRASH_1, RESTART_1)),
@@ -149,45 +142,32 @@ def make_cells() -> tuple[CellVerdict, ...]:
         fault_events=CRASH_EVENTS,
         effect_times=effects(41),
     )
-    idempotent_drop = CellVerdict(
-        variant="idempotent",
-        fault="dropped_response",
+    idempotent_drop = cell_verdict(
+        "idempotent",
+        "dropped_response",
         operations=40,
         attempts=51,
         retries=11,
         acknowledged=39,
         rejected=1,
-        unknown=0,
-        ops_with_duplicates=0,
-        duplicate_rate=0.0,
         duplicate_rate_interval=Interval(0.0, 0.0876),
-        extra_effects=0,
-        extra_effects_per_1000=0.0,
-        lost_acknowledged=0,
-        replay_mismatches=0,
-        orphan_effects=0,
-        validity="valid",
         attempt_latencies_s=latencies(51, 4),
         fault_events=(DROP_ON, DROP_OFF),
         effect_times=effects(40),
     )
-    idempotent_crash = CellVerdict(
-        variant="idempotent",
-        fault="crash",
+    idempotent_crash = cell_verdict(
+        "idempotent",
+        "crash",
         operations=40,
         attempts=45,
         retries=5,
         acknowledged=38,
-        rejected=0,
         unknown=2,
         ops_with_duplicates=1,
-        duplicate_rate=0.025,
         duplicate_rate_interval=Interval(0.0044, 0.1285),
         extra_effects=1,
         extra_effects_per_1000=25.0,
-        lost_acknowledged=0,
         replay_mismatches=2,
-        orphan_effects=0,
         validity="invalid",
         anomalies=(
             duplicate(DUPLICATED_OPS[3], 6.5, (CRASH_2,), "crash after commit, before the key was saved"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import SimulatedCrash, simulated_crash
 
 # Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
 sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
@@ -23,19 +24,6 @@ from targetkit.worker import run_until_idle  # noqa: E402
 MESSAGE = {"reference": "op-1", "amount": 250}
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class SimulatedCrash(Exception):
-    """Raised by a failpoint instead of ending the test process."""
-
-
-def _crash() -> None:
-    raise SimulatedCrash
 
 
 @dataclass
@@ -58,7 +46,7 @@ class ConsumerApp:
 async def _consumer(db_path: Path, variant: str, failpoints: dict[str, float] | None = None
                     ) -> AsyncIterator[ConsumerApp]:
     app = create_app(TargetConfig(variant=variant, db_path=db_path),
-                     failpoints=Failpoints(failpoints or {}, crash=_crash))
+                     failpoints=Failpoints(failpoints or {}, crash=simulated_crash))
     app.state.consumer.queue.prepare()  # what the lifespan does at start-up
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://consumer") as client:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import both_at_once, effects_of
 from fastapi import FastAPI
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))  # as the target scripts do
@@ -55,33 +55,16 @@ async def _reserve(client: httpx.AsyncClient, body: dict[str, Any],
     return await client.post("/reservations", json=body, headers={"Idempotency-Key": key} if key else {})
 
 
-async def _effects(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    response = await client.get("/effects")
-    assert response.status_code == 200
-    effects: list[dict[str, Any]] = response.json()
-    return effects
-
-
 async def _stock(client: httpx.AsyncClient, sku: str = "sku-1") -> tuple[int, int]:
     level = (await client.get(f"/stock/{sku}")).json()
     return level["quantity"], level["version"]
-
-
-def _both_at_once() -> Callable[[], None]:
-    """Work that returns only once two requests are inside it: both have read before either writes."""
-    barrier = threading.Barrier(2, timeout=10)  # breaks, failing the test, unless both arrive
-
-    def work() -> None:
-        barrier.wait()
-
-    return work
 
 
 async def test_naive_takes_stock_twice_for_two_identical_requests(open_inventory: OpenInventory) -> None:
     async with open_inventory("naive") as client:
         untouched = await _stock(client)
         first, second = await _reserve(client, RESERVE), await _reserve(client, RESERVE)
-        effects = await _effects(client)
+        effects = await effects_of(client)
         stock = await _stock(client)
     assert untouched == (INITIAL_STOCK, 0)
     assert [r.status_code for r in (first, second)] == [201, 201]
@@ -101,7 +84,7 @@ async def test_a_sequential_retry_replays_the_reservation(open_inventory: OpenIn
         first = await _reserve(client, RESERVE)
         retry = await _reserve(client, RESERVE)
         other = await _reserve(client, {**RESERVE, "quantity": 4, "reference": "op-2"}, key="k-2")
-        effects = await _effects(client)
+        effects = await effects_of(client)
         stock = await _stock(client)
     assert [r.status_code for r in (first, retry, other)] == [201, 201, 201]
     assert (retry.content, retry.headers["Idempotent-Replayed"]) == (first.content, "true")
@@ -113,9 +96,9 @@ async def test_a_sequential_retry_replays_the_reservation(open_inventory: OpenIn
 @pytest.mark.parametrize("variant", IDEMPOTENT)
 async def test_idempotent_two_concurrent_identical_requests_take_stock_once(open_inventory: OpenInventory,
                                                                             variant: str) -> None:
-    async with open_inventory(variant, work=_both_at_once()) as client:
+    async with open_inventory(variant, work=both_at_once()) as client:
         responses = await asyncio.gather(_reserve(client, RESERVE), _reserve(client, RESERVE))
-        effects = await _effects(client)
+        effects = await effects_of(client)
         stock = await _stock(client)
     assert [r.status_code for r in responses] == [201, 201]
     assert responses[0].content == responses[1].content
@@ -126,9 +109,9 @@ async def test_idempotent_two_concurrent_identical_requests_take_stock_once(open
 
 async def test_broken_two_concurrent_identical_requests_take_stock_twice(
         open_inventory: OpenInventory) -> None:
-    async with open_inventory("broken-check-then-act", work=_both_at_once()) as client:
+    async with open_inventory("broken-check-then-act", work=both_at_once()) as client:
         responses = await asyncio.gather(_reserve(client, RESERVE), _reserve(client, RESERVE))
-        effects = await _effects(client)
+        effects = await effects_of(client)
         stock = await _stock(client)
     assert [r.status_code for r in responses] == [201, 201]
     assert [r.headers.get("Idempotent-Replayed") for r in responses] == [None, None]
@@ -140,7 +123,7 @@ async def test_broken_two_concurrent_identical_requests_take_stock_twice(
 async def test_cas_retries_a_stale_write_and_loses_no_update(open_inventory: OpenInventory,
                                                              variant: str) -> None:
     """Two operations read version 0 together; one write wins, the other conflicts, rereads and wins."""
-    async with open_inventory(variant, work=_both_at_once()) as client:
+    async with open_inventory(variant, work=both_at_once()) as client:
         responses = await asyncio.gather(_reserve(client, RESERVE, key="k-1"),
                                          _reserve(client, {**RESERVE, "quantity": 5, "reference": "op-2"},
                                                   key="k-2"))
@@ -163,7 +146,7 @@ async def test_keyed_variants_require_the_key_and_refuse_another_payload(open_in
         first = await _reserve(client, RESERVE)
         reused = await _reserve(client, {**RESERVE, "quantity": 9})
         invalid = await _reserve(client, {**RESERVE, "quantity": 0}, key="k-3")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert [r.status_code for r in (missing, first, reused, invalid)] == [400, 201, 422, 422]
     assert missing.json()["type"] == "tag:idempotency-harness,2025:problem:idempotency-key-missing"
     assert reused.json()["type"] == "tag:idempotency-harness,2025:problem:idempotency-key-reused"

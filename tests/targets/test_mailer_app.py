@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from factories import SimulatedCrash, simulated_crash
 
 # Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
 sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
@@ -23,19 +24,6 @@ from targetkit.worker import run_until_idle  # noqa: E402
 EMAIL = {"to": "ada@example.org", "subject": "Your receipt", "reference": "op-1"}
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class SimulatedCrash(Exception):
-    """Raised by a failpoint instead of ending the test process."""
-
-
-def _crash() -> None:
-    raise SimulatedCrash
 
 
 @dataclass
@@ -71,7 +59,7 @@ class Mailer:
 @asynccontextmanager
 async def _mailer(db_path: Path, variant: str, outbox: Outbox, *,
                   crash_after_send: bool = False) -> AsyncIterator[Mailer]:
-    failpoints = Failpoints({AFTER_SEND_BEFORE_ACK: 1.0 if crash_after_send else 0.0}, crash=_crash)
+    failpoints = Failpoints({AFTER_SEND_BEFORE_ACK: 1.0 if crash_after_send else 0.0}, crash=simulated_crash)
     app = create_app(TargetConfig(variant=variant, db_path=db_path), send=outbox.send, namespace="cell-7",
                      failpoints=failpoints)
     app.state.mail_worker.jobs.recover()  # what the lifespan does at start-up

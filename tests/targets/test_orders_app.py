@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import both_at_once, effects_of
 from fastapi import FastAPI
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))  # as the target scripts do
@@ -53,23 +53,6 @@ async def _post(client: httpx.AsyncClient, body: dict[str, Any], key: str | None
     return await client.post("/orders", json=body, headers={"Idempotency-Key": key} if key else {})
 
 
-async def _effects(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    response = await client.get("/effects")
-    assert response.status_code == 200
-    effects: list[dict[str, Any]] = response.json()
-    return effects
-
-
-def _both_at_once() -> Callable[[], None]:
-    """Work that returns only once two requests are inside it: both have passed any check before it."""
-    barrier = threading.Barrier(2, timeout=10)  # breaks, failing the test, unless both arrive
-
-    def work() -> None:
-        barrier.wait()
-
-    return work
-
-
 @pytest.mark.parametrize("variant", ["naive", *KEYED])
 async def test_health_names_the_variant(open_orders: OpenOrders, variant: str) -> None:
     async with open_orders(variant) as client:
@@ -80,7 +63,7 @@ async def test_health_names_the_variant(open_orders: OpenOrders, variant: str) -
 async def test_naive_orders_twice_for_two_identical_requests(open_orders: OpenOrders) -> None:
     async with open_orders("naive") as client:
         first, second = await _post(client, ORDER), await _post(client, ORDER)
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (first.status_code, second.status_code) == (201, 201)
     order = first.json()
     assert set(order) == {"id", "sku", "quantity", "customer", "reference", "created_at"}
@@ -99,7 +82,7 @@ async def test_a_sequential_retry_replays_the_order(open_orders: OpenOrders, var
         first = await _post(client, ORDER)
         retry = await _post(client, dict(reversed(ORDER.items())))  # same payload, other key order
         other = await _post(client, {**ORDER, "reference": "op-2"}, key="k-2")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (first.status_code, retry.status_code, other.status_code) == (201, 201, 201)
     assert retry.content == first.content
     assert retry.headers["Idempotent-Replayed"] == "true"
@@ -111,9 +94,9 @@ async def test_a_sequential_retry_replays_the_order(open_orders: OpenOrders, var
 @pytest.mark.parametrize("variant", IDEMPOTENT)
 async def test_idempotent_two_concurrent_identical_requests_make_one_order(open_orders: OpenOrders,
                                                                            variant: str) -> None:
-    async with open_orders(variant, work=_both_at_once()) as client:
+    async with open_orders(variant, work=both_at_once()) as client:
         responses = await asyncio.gather(_post(client, ORDER), _post(client, ORDER))
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert [r.status_code for r in responses] == [201, 201]
     assert responses[0].content == responses[1].content
     assert sorted(r.headers.get("Idempotent-Replayed", "no") for r in responses) == ["no", "true"]
@@ -123,9 +106,9 @@ async def test_idempotent_two_concurrent_identical_requests_make_one_order(open_
 @pytest.mark.parametrize("variant", BROKEN)
 async def test_broken_two_concurrent_identical_requests_make_two_orders(open_orders: OpenOrders,
                                                                         variant: str) -> None:
-    async with open_orders(variant, work=_both_at_once()) as client:
+    async with open_orders(variant, work=both_at_once()) as client:
         responses = await asyncio.gather(_post(client, ORDER), _post(client, ORDER))
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert [r.status_code for r in responses] == [201, 201]
     assert [r.headers.get("Idempotent-Replayed") for r in responses] == [None, None]
     assert responses[0].json()["id"] != responses[1].json()["id"]
@@ -140,7 +123,7 @@ async def test_keyed_variants_require_the_key_and_refuse_another_payload(open_or
         missing = await _post(client, ORDER, key=None)
         first = await _post(client, ORDER)
         reused = await _post(client, {**ORDER, "quantity": 3})
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (missing.status_code, first.status_code, reused.status_code) == (400, 201, 422)
     assert missing.headers["content-type"] == reused.headers["content-type"] == PROBLEM_JSON
     assert missing.json()["type"] == "tag:idempotency-harness,2025:problem:idempotency-key-missing"
@@ -153,7 +136,7 @@ async def test_invalid_bodies_are_422_problems_without_effects(open_orders: Open
     async with open_orders(variant) as client:
         zero = await _post(client, {**ORDER, "quantity": 0})
         text = await _post(client, {**ORDER, "quantity": "2"})
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert [(r.status_code, r.json()["errors"][0]["loc"]) for r in (zero, text)] == [
         (422, ["body", "quantity"]), (422, ["body", "quantity"])]
     assert effects == []
@@ -165,7 +148,7 @@ async def test_idempotent_postgres_replays_across_a_new_app_on_the_same_database
         first = await _post(client, ORDER)
     async with open_orders("idempotent-postgres") as client:  # same test: same database
         replay = await _post(client, ORDER)
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (replay.status_code, replay.content) == (201, first.content)
     assert [e["id"] for e in effects] == [first.json()["id"]]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from factories import effects_of
 
 # Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
 # Not in a conftest.py: other test folders import their own `conftest` module by name.
@@ -45,13 +46,6 @@ async def _post(client: httpx.AsyncClient, body: dict[str, Any], key: str | None
     return await client.post("/charges", json=body, headers=headers)
 
 
-async def _effects(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    response = await client.get("/effects")
-    assert response.status_code == 200
-    effects: list[dict[str, Any]] = response.json()
-    return effects
-
-
 @pytest.mark.parametrize("variant", ["naive", "idempotent"])
 async def test_health_names_the_variant(tmp_path: Path, variant: str) -> None:
     async with _client(tmp_path / "p.db", variant) as client:
@@ -63,7 +57,7 @@ async def test_naive_charges_twice_for_two_identical_requests(tmp_path: Path) ->
     async with _client(tmp_path / "p.db", "naive") as client:
         first = await _post(client, CHARGE, key="k-1")
         second = await _post(client, CHARGE, key="k-1")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (first.status_code, second.status_code) == (201, 201)
     assert first.json()["id"] != second.json()["id"]
     assert "Idempotent-Replayed" not in second.headers
@@ -74,7 +68,7 @@ async def test_naive_charges_twice_for_two_identical_requests(tmp_path: Path) ->
 async def test_charge_body_has_the_documented_shape(tmp_path: Path) -> None:
     async with _client(tmp_path / "p.db", "naive") as client:
         charge = (await _post(client, CHARGE)).json()
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert set(charge) == {"id", "amount", "currency", "customer", "reference", "created_at"}
     assert charge["id"].startswith("ch_")
     assert (charge["amount"], charge["currency"], charge["customer"], charge["reference"]) == (
@@ -86,7 +80,7 @@ async def test_charge_body_has_the_documented_shape(tmp_path: Path) -> None:
 async def test_idempotent_requires_the_key(tmp_path: Path) -> None:
     async with _client(tmp_path / "p.db", "idempotent") as client:
         response = await _post(client, CHARGE)
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert response.status_code == 400
     assert response.headers["content-type"] == PROBLEM_JSON
     problem = response.json()
@@ -101,7 +95,7 @@ async def test_idempotent_replays_status_and_body_with_the_replay_header(tmp_pat
         first = await _post(client, CHARGE, key="k-1")
         replay = await _post(client, dict(reversed(CHARGE.items())), key="k-1")  # same payload, other order
         other = await _post(client, {**CHARGE, "reference": "op-2"}, key="k-2")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert first.status_code == replay.status_code == 201
     assert replay.content == first.content
     assert replay.headers["Idempotent-Replayed"] == "true"
@@ -113,7 +107,7 @@ async def test_idempotent_refuses_the_key_with_a_different_payload(tmp_path: Pat
     async with _client(tmp_path / "p.db", "idempotent") as client:
         first = await _post(client, CHARGE, key="k-1")
         reused = await _post(client, {**CHARGE, "amount": 9999}, key="k-1")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (first.status_code, reused.status_code) == (201, 422)
     assert reused.headers["content-type"] == PROBLEM_JSON
     assert reused.json()["type"] == "tag:idempotency-harness,2025:problem:idempotency-key-reused"
@@ -138,7 +132,7 @@ async def test_idempotent_answers_409_while_the_first_request_is_in_flight(tmp_p
             release.set()
         first = await first_task
         after = await _post(client, CHARGE, key="k-1")
-        effects = await _effects(client)
+        effects = await effects_of(client)
 
     assert concurrent.status_code == 409
     assert concurrent.headers["content-type"] == PROBLEM_JSON
@@ -160,7 +154,7 @@ async def test_eight_concurrent_requests_with_distinct_keys_are_served_together(
     async with _client(tmp_path / "p.db", "idempotent", work=work_that_waits_for_all_eight) as client:
         responses = await asyncio.gather(
             *(_post(client, {**CHARGE, "reference": f"op-{n}"}, key=f"k-{n}") for n in range(8)))
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert [response.status_code for response in responses] == [201] * 8
     assert sorted(e["reference"] for e in effects) == sorted(f"op-{n}" for n in range(8))
 
@@ -176,7 +170,7 @@ async def test_invalid_bodies_are_422_problems_without_effects(tmp_path: Path, v
                                                                body: dict[str, Any], field: str) -> None:
     async with _client(tmp_path / "p.db", variant) as client:
         response = await _post(client, body, key="k-1")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
     problem = response.json()
@@ -190,6 +184,6 @@ async def test_charges_and_keys_survive_a_new_app_on_the_same_file(tmp_path: Pat
         first = await _post(client, CHARGE, key="k-1")
     async with _client(tmp_path / "p.db", "idempotent") as client:
         replay = await _post(client, CHARGE, key="k-1")
-        effects = await _effects(client)
+        effects = await effects_of(client)
     assert (replay.status_code, replay.content) == (201, first.content)
     assert [e["id"] for e in effects] == [first.json()["id"]]

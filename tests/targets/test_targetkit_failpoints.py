@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import SimulatedCrash, simulated_crash
 
 # Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
 # Not in a conftest.py: other test folders import their own `conftest` module by name.
@@ -20,20 +21,12 @@ from targetkit.failpoints import (  # noqa: E402
 )
 
 
-class Crashed(Exception):
-    """Stands in for os._exit in unit tests."""
-
-
-def _raise_crash() -> None:
-    raise Crashed
-
-
 def _fired_hits(failpoints: Failpoints, name: str, hits: int) -> list[int]:
     fired = []
     for hit_number in range(hits):
         try:
             failpoints.hit(name)
-        except Crashed:
+        except SimulatedCrash:
             fired.append(hit_number)
     return fired
 
@@ -73,7 +66,7 @@ def test_probability_zero_never_fires_and_one_always_fires() -> None:
 
 def test_failpoints_fire_on_the_same_hits_for_the_same_seed() -> None:
     def fresh() -> Failpoints:
-        return Failpoints({BEFORE_COMMIT: 0.25}, seed=42, incarnation=3, crash=_raise_crash)
+        return Failpoints({BEFORE_COMMIT: 0.25}, seed=42, incarnation=3, crash=simulated_crash)
 
     expected = [n for n in range(200) if decide(42, 3, BEFORE_COMMIT, n, 0.25)]
     assert _fired_hits(fresh(), BEFORE_COMMIT, 200) == expected
@@ -93,5 +86,5 @@ def test_hits_of_one_failpoint_do_not_shift_another() -> None:
 
 
 def test_unconfigured_failpoint_never_fires() -> None:
-    failpoints = Failpoints({}, crash=_raise_crash)
+    failpoints = Failpoints({}, crash=simulated_crash)
     assert failpoints.hit(BEFORE_COMMIT) is False

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import SimulatedCrash, simulated_crash
 
 # Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
 # Not in a conftest.py: other test folders import their own `conftest` module by name.
@@ -21,14 +22,6 @@ from targetkit.problems import ProblemError  # noqa: E402
 
 SCHEMA = KEYSTORE_SCHEMA + "CREATE TABLE effects (n INTEGER NOT NULL);"
 TTL_S = 100.0
-
-
-class Crashed(Exception):
-    """Stands in for os._exit: raised at the failpoint, it abandons the request there."""
-
-
-def _crash() -> None:
-    raise Crashed
 
 
 class FakeClock:
@@ -103,16 +96,17 @@ def test_keys_are_scoped_per_operation(db: Database) -> None:
 
 
 def test_crash_before_commit_leaves_neither_effect_nor_key(db: Database) -> None:
-    crashing = IdempotentExecutor(db, Failpoints({BEFORE_COMMIT: 1.0}, crash=_crash), "op")
-    with pytest.raises(Crashed):
+    crashing = IdempotentExecutor(db, Failpoints({BEFORE_COMMIT: 1.0}, crash=simulated_crash), "op")
+    with pytest.raises(SimulatedCrash):
         crashing.execute("k", "f", _no_work, _write_effect)
     assert (_count(db, "effects"), _count(db, "idempotency_keys")) == (0, 0)
     assert "k" not in crashing.in_flight
 
 
 def test_crash_after_commit_leaves_both_and_the_retry_replays(db: Database) -> None:
-    crashing = IdempotentExecutor(db, Failpoints({AFTER_COMMIT_BEFORE_RESPONSE: 1.0}, crash=_crash), "op")
-    with pytest.raises(Crashed):
+    failpoints = Failpoints({AFTER_COMMIT_BEFORE_RESPONSE: 1.0}, crash=simulated_crash)
+    crashing = IdempotentExecutor(db, failpoints, "op")
+    with pytest.raises(SimulatedCrash):
         crashing.execute("k", "f", _no_work, _write_effect)
     assert (_count(db, "effects"), _count(db, "idempotency_keys")) == (1, 1)
 

@@ -1,0 +1,72 @@
+"""Hand-made model objects and stand-ins for tests: write down only what a test is about."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from harness.verdict import CellVerdict, Interval
+
+ZERO_CELL = CellVerdict(
+    variant="",
+    fault="",
+    operations=0,
+    attempts=0,
+    retries=0,
+    acknowledged=0,
+    rejected=0,
+    unknown=0,
+    ops_with_duplicates=0,
+    duplicate_rate=0.0,
+    duplicate_rate_interval=Interval(0.0, 1.0),
+    extra_effects=0,
+    extra_effects_per_1000=0.0,
+    lost_acknowledged=0,
+    replay_mismatches=0,
+    orphan_effects=0,
+    validity="valid",
+)
+"""Nothing counted; the interval is the checker's for no operations."""
+
+
+def cell_verdict(variant: str, fault: str, **fields: Any) -> CellVerdict:
+    """A cell of ``variant`` × ``fault`` with ``fields`` set and every other count zero.
+
+    ``duplicate_rate`` follows ``ops_with_duplicates`` over ``operations`` unless it is given.
+    """
+    made = dataclasses.replace(ZERO_CELL, variant=variant, fault=fault, **fields)
+    if "duplicate_rate" in fields or not made.operations:
+        return made
+    return dataclasses.replace(made, duplicate_rate=made.ops_with_duplicates / made.operations)
+
+
+class SimulatedCrash(Exception):
+    """Stands in for os._exit in unit tests: raised at a failpoint, it abandons the request there."""
+
+
+def simulated_crash() -> None:
+    """A ``Failpoints(crash=...)`` hook that raises :class:`SimulatedCrash` instead of ending the process."""
+    raise SimulatedCrash
+
+
+def both_at_once() -> Callable[[], None]:
+    """Work that returns only once two requests are inside it: both have read (or passed any check)
+    before either writes."""
+    barrier = threading.Barrier(2, timeout=10)  # breaks, failing the test, unless both arrive
+
+    def work() -> None:
+        barrier.wait()
+
+    return work
+
+
+async def effects_of(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """A target's ``GET /effects``, which must answer 200."""
+    response = await client.get("/effects")
+    assert response.status_code == 200
+    effects: list[dict[str, Any]] = response.json()
+    return effects
