@@ -57,9 +57,13 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, stop_signal: sign
         run.send_signal(stop_signal)
         _, err = run.communicate(timeout=60)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
+        if run.poll() is None:  # the test failed early: still let the harness clean up after itself
+            run.send_signal(signal.SIGINT)
+            try:
+                run.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                run.wait()
     assert run.returncode == 2
     assert "interrupted" in err and "Traceback" not in err
     deadline = time.monotonic() + 10
