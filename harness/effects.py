@@ -2,17 +2,32 @@
 
 An effect is one row of the target's ledger (a charge, an order, a sent e-mail) with the op
 reference the harness put into the request as business data. The checker counts effects per op.
+
+Probes, each naming the scenario field at fault when it cannot read (the run then exits 2)::
+
+    HttpLedgerProbe   GET a JSON ledger on the target      target.effects.path, list_path, *_field
+    SqlProbe          a query against SQLite or Postgres   target.effects.sqlite, dsn, query
+    CallableProbe     a ``module:function`` of the user's  target.effects.callable
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import sqlite3
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import httpx
 
 from harness.errors import ProbeError
+from harness.scenario import EffectsSpec
+
+FIELD = "target.effects"
 
 
 @dataclass(frozen=True)
@@ -30,10 +45,28 @@ class EffectsProbe(Protocol):
     def read(self) -> list[Effect]: ...
 
 
+_MISSING = object()
+
+
+def dig(value: object, dotted: str) -> object:
+    """``value`` followed along a dotted path (``data.items``, ``metadata.op_id``, ``rows.0``);
+    a private sentinel when some step is missing."""
+    for step in dotted.split("."):
+        if isinstance(value, dict) and step in value:
+            value = value[step]
+        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
+            value = value[int(step)]
+        else:
+            return _MISSING
+    return value
+
+
 class HttpLedgerProbe:
     """Reads effects from a JSON endpoint listing ``[{op_ref_field, id_field, ...}, ...]``.
 
-    Talks to the target directly, never through the fault proxy: evidence must not be faulted.
+    ``list_path`` finds the list inside a wrapping object (``data.items``); the field names may be
+    dotted paths into each row (``metadata.op_id``). Talks to the target directly, never through
+    the fault proxy: evidence must not be faulted.
     """
 
     def __init__(
@@ -42,39 +75,178 @@ class HttpLedgerProbe:
         op_ref_field: str = "reference",
         id_field: str = "id",
         timeout_s: float = 10.0,
+        list_path: str | None = None,
     ) -> None:
         self.url = url
         self.op_ref_field = op_ref_field
         self.id_field = id_field
         self.timeout_s = timeout_s
+        self.list_path = list_path
 
     def read(self) -> list[Effect]:
+        where = f"GET {self.url}"
         try:
             response = httpx.get(self.url, timeout=self.timeout_s)
         except httpx.HTTPError as error:
-            raise ProbeError(f"effects probe GET {self.url} failed: {error}") from error
+            raise ProbeError(f"{FIELD}.path: effects probe {where} failed: {error}") from error
         if response.status_code != 200:
-            raise ProbeError(f"effects probe GET {self.url} answered HTTP {response.status_code}")
+            raise ProbeError(f"{FIELD}.path: effects probe {where} answered HTTP {response.status_code}")
         try:
-            rows = response.json()
+            body = response.json()
         except ValueError as error:
-            raise ProbeError(f"effects probe GET {self.url} did not return JSON") from error
+            raise ProbeError(f"{FIELD}.path: effects probe {where} did not return JSON") from error
+        rows = body if self.list_path is None else dig(body, self.list_path)
+        if rows is _MISSING:
+            raise ProbeError(f"{FIELD}.list_path: {where} has no {self.list_path!r} in its answer")
         if not isinstance(rows, list):
-            raise ProbeError(f"effects probe GET {self.url}: expected a JSON list of effects")
+            field = "path" if self.list_path is None else "list_path"
+            raise ProbeError(f"{FIELD}.{field}: {where}: expected a JSON list of effects there")
         effects = []
         for index, row in enumerate(rows):
-            if not isinstance(row, dict) or self.op_ref_field not in row:
+            op_ref = dig(row, self.op_ref_field)
+            if op_ref is _MISSING or op_ref is None:
                 raise ProbeError(
-                    f"effects probe GET {self.url}: row {index} has no field {self.op_ref_field!r}"
+                    f"{FIELD}.op_ref_field: row {index} of {where} has no field {self.op_ref_field!r}"
                 )
+            resource_id = dig(row, self.id_field)
+            created_at = dig(row, "created_at")
             effects.append(
                 Effect(
-                    op_ref=str(row[self.op_ref_field]),
-                    resource_id=str(row.get(self.id_field, index)),
-                    t=row.get("created_at") if isinstance(row.get("created_at"), float) else None,
+                    op_ref=str(op_ref),
+                    resource_id=str(index if resource_id is _MISSING else resource_id),
+                    t=created_at if isinstance(created_at, float) else None,
                 )
             )
         return effects
+
+
+class SqlProbe:
+    """Runs ``query`` against a SQLite file or a Postgres DSN: column 1 the op reference, the
+    optional column 2 the effect's id (else the row number)."""
+
+    def __init__(self, query: str, sqlite: Path | None = None, dsn: str | None = None) -> None:
+        if (sqlite is None) == (dsn is None):
+            raise ValueError("exactly one of sqlite or dsn")
+        self.query = query
+        self.sqlite = sqlite
+        self.dsn = dsn
+
+    def read(self) -> list[Effect]:
+        rows = self._rows_sqlite() if self.sqlite is not None else self._rows_postgres()
+        effects = []
+        for index, row in enumerate(rows):
+            if not row or row[0] is None:
+                raise ProbeError(f"{FIELD}.query: row {index} has no op reference in its first column")
+            resource_id = row[1] if len(row) > 1 and row[1] is not None else index
+            effects.append(Effect(op_ref=str(row[0]), resource_id=str(resource_id)))
+        return effects
+
+    def _rows_sqlite(self) -> list[tuple[object, ...]]:
+        assert self.sqlite is not None
+        if not self.sqlite.is_file():
+            raise ProbeError(f"{FIELD}.sqlite: no database file at {self.sqlite}")
+        try:
+            # read-only: the probe must not create or change the evidence it reads
+            with sqlite3.connect(f"file:{self.sqlite}?mode=ro", uri=True, timeout=10) as connection:
+                return [tuple(row) for row in connection.execute(self.query).fetchall()]
+        except sqlite3.Error as error:
+            raise ProbeError(f"{FIELD}.query: SQLite {self.sqlite}: {error}") from error
+
+    def _rows_postgres(self) -> list[tuple[object, ...]]:
+        import psycopg
+
+        assert self.dsn is not None
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=10) as connection:
+                return [tuple(row) for row in connection.execute(self.query).fetchall()]
+        except psycopg.OperationalError as error:
+            raise ProbeError(f"{FIELD}.dsn: cannot connect to Postgres: {error}") from error
+        except psycopg.Error as error:
+            raise ProbeError(f"{FIELD}.query: Postgres: {error}") from error
+
+
+class CallableProbe:
+    """Calls the user's ``module:function``; it may take any of the keyword arguments
+    ``base_url``, ``data_dir`` and ``variant``, and returns op references (strings) or dicts
+    with ``op_ref_field`` (and optionally ``id_field``), dotted paths allowed."""
+
+    def __init__(
+        self,
+        target: str,
+        python_path: tuple[str, ...] = (),
+        arguments: dict[str, object] | None = None,
+        op_ref_field: str = "reference",
+        id_field: str = "id",
+    ) -> None:
+        self.target = target
+        self.python_path = python_path
+        self.arguments = arguments or {}
+        self.op_ref_field = op_ref_field
+        self.id_field = id_field
+
+    def _function(self) -> Callable[..., object]:
+        module_name, _, function_name = self.target.partition(":")
+        for folder in reversed(self.python_path):
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # noqa: BLE001 - any import failure is the user's probe failing
+            raise ProbeError(f"{FIELD}.callable: cannot import {module_name}: {error}") from error
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            raise ProbeError(f"{FIELD}.callable: {module_name} has no function {function_name!r}")
+        return function  # type: ignore[no-any-return]
+
+    def read(self) -> list[Effect]:
+        function = self._function()
+        parameters = inspect.signature(function).parameters
+        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        kwargs = {k: v for k, v in self.arguments.items() if accepts_any or k in parameters}
+        try:
+            rows = function(**kwargs)
+        except Exception as error:  # noqa: BLE001 - the user's code failing is the probe failing
+            failure = f"{type(error).__name__}: {error}"
+            raise ProbeError(f"{FIELD}.callable: {self.target} raised {failure}") from error
+        if not isinstance(rows, list | tuple):
+            raise ProbeError(f"{FIELD}.callable: {self.target} returned {type(rows).__name__}, not a list")
+        effects = []
+        for index, row in enumerate(rows):
+            if isinstance(row, str | int):
+                effects.append(Effect(op_ref=str(row), resource_id=str(index)))
+                continue
+            op_ref = dig(row, self.op_ref_field)
+            if op_ref is _MISSING or op_ref is None:
+                raise ProbeError(
+                    f"{FIELD}.op_ref_field: row {index} from {self.target} has no field {self.op_ref_field!r}"
+                )
+            resource_id = dig(row, self.id_field)
+            effects.append(Effect(str(op_ref), str(index if resource_id is _MISSING else resource_id)))
+        return effects
+
+
+def probe_for(spec: EffectsSpec, base_url: str, data_dir: Path, variant: str) -> EffectsProbe:
+    """The probe a scenario's ``target.effects`` declares (all sources but ``smtp``)."""
+    if spec.source == "sql":
+        assert spec.query is not None
+        sqlite = None if spec.sqlite is None else Path(spec.sqlite.replace("{data_dir}", str(data_dir)))
+        return SqlProbe(spec.query, sqlite=sqlite, dsn=spec.dsn)
+    if spec.source == "callable":
+        assert spec.callable is not None
+        arguments: dict[str, object] = {"base_url": base_url, "data_dir": data_dir, "variant": variant}
+        return CallableProbe(spec.callable, spec.python_path, arguments, spec.op_ref_field, spec.id_field)
+    url = f"{base_url}{spec.path}"
+    return HttpLedgerProbe(url, spec.op_ref_field, spec.id_field, list_path=spec.list_path)
+
+
+def require_effects(effects: list[Effect], acknowledged: int, source: str) -> None:
+    """A probe that finds nothing while operations were acknowledged is almost surely pointed at
+    the wrong place (another file, table or field): refuse it rather than report data loss."""
+    if not effects and acknowledged:
+        raise ProbeError(
+            f"{FIELD}: the {source} probe found no effects although {acknowledged} operations were "
+            "acknowledged; check where it reads (file, table, query, path)"
+        )
 
 
 DRAIN_POLL_S = 0.1

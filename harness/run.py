@@ -17,11 +17,18 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.checker import check_safe
-from harness.effects import Effect, HttpLedgerProbe, wait_until_drained
+from harness.effects import (
+    Effect,
+    EffectsProbe,
+    HttpLedgerProbe,
+    probe_for,
+    require_effects,
+    wait_until_drained,
+)
 from harness.errors import HarnessError
 from harness.faults import HTTP_TOXICS, FaultPlan, plan_fault
 from harness.gate import evaluate_gates
-from harness.history import FaultEvent, HistoryWriter, read_history
+from harness.history import FaultEvent, HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
@@ -29,6 +36,7 @@ from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
 from harness.result import RunResult
 from harness.runtime.base import Endpoint, Runtime
+from harness.runtime.byo import start_target
 from harness.runtime.select import select_runtime
 from harness.scenario import FaultSpec, Scenario
 from harness.services import ServiceSet
@@ -247,12 +255,15 @@ class _CellRun:
         self.context.observer.cell_started(self.variant, self.plan.fault, operations)
         with ExitStack() as stack:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
-            target = self.context.runtime.start(
-                self.scenario.target.name,
+            target = start_target(
+                self.context.runtime,
+                self.scenario.target,
                 self.variant,
                 data_dir=self.dir / "data",
                 log_path=self.dir / "target.log",
                 env=self._target_env(stack, faults_history),
+                registry=PidRegistry(self.context.options.out_root.resolve() / ".pids"),
+                run_id=self.context.out_dir.name,
             )
             stack.callback(target.stop)
             proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport)
@@ -289,6 +300,8 @@ class _CellRun:
         # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
         client_histories = [self.dir / CLIENT_HISTORY, *sorted(self.dir.glob("history.*.jsonl"))]
         events = read_history([*client_histories, self.dir / FAULT_HISTORY])
+        acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
+        require_effects(effects, acknowledged, self.scenario.target.effects.source)
         return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
 
     def _distribution(self) -> Distribution | None:
@@ -344,9 +357,10 @@ class _CellRun:
         if spec.source == "smtp":
             assert self.context.services is not None  # the scenario model requires smtp among services
             url = self.context.services.smtp_effects_url(self.cell_id)
+            probe: EffectsProbe = HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field)
         else:
-            url = f"{base_url}{spec.path}"
-        effects = HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field).read()
+            probe = probe_for(spec, base_url, self.dir / "data", self.variant)
+        effects = probe.read()
         (self.dir / "effects.json").write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects
 
