@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -284,7 +285,7 @@ class _CellRun:
                 amount_min=load.amount_min,
                 amount_max=load.amount_max,
                 history_path=str(self.dir / CLIENT_HISTORY),
-                op_id_prefix=f"{self.variant[:3]}-{self.plan.fault[:12]}-",
+                op_id_prefix=self._op_id_prefix(),
             )
             with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history):
                 run_driver(
@@ -343,6 +344,18 @@ class _CellRun:
 
         stack.callback(delete)
         return proxy
+
+    def _op_id_prefix(self) -> str:
+        """Short, readable op ids; unique across runs where the target's data outlives a run.
+
+        A service already listening at a URL keeps its effects from earlier runs: without the run's
+        stamp in the ids, a rerun with the same seed would find last run's effects under its own ids
+        and count them as duplicates.
+        """
+        prefix = f"{self.variant[:3]}-{self.plan.fault[:12]}-"
+        if self.scenario.target.kind == "url":
+            prefix += f"{zlib.crc32(self.context.out_dir.name.encode()):08x}-"
+        return prefix
 
     def _settle(self, base_url: str) -> None:
         """Let asynchronous work finish before the effects are read."""

@@ -205,6 +205,35 @@ faults:
     assert "--- harness: kill_command: sh -c kill -9" in log and "--- harness: restart_command:" in log
 
 
+def test_a_rerun_against_a_url_target_does_not_count_last_runs_effects(
+    tmp_path: Path, user_service: tuple[str, Path]
+) -> None:
+    url, _ = user_service
+    scenario_file = tmp_path / "rerun.yaml"
+    scenario_file.write_text(
+        f"""
+name: url-rerun
+seed: 3
+target:
+  url: {url}
+  variants: [idempotent]
+  operations: [{{path: /api/orders, body: {{client_ref: "{{op_id}}", item: mug, quantity: 1}}}}]
+  effects: {{path: /api/orders, list_path: data.items, op_ref_field: client_ref}}
+load: {{operations: 10, users: 2}}
+faults: {{none: {{}}}}
+"""
+    )
+    scenario = load_scenario(scenario_file)
+    first, second = (
+        run_scenario(scenario, str(scenario_file), RunOptions(out_root=tmp_path / "r")).verdict.cell(
+            "idempotent", "none"
+        )
+        for _ in range(2)
+    )
+    assert first.ops_with_duplicates == 0 and second.ops_with_duplicates == 0
+    assert second.orphan_effects == first.orphan_effects + 10  # last run's orders are not this run's
+
+
 def test_url_target_lifecycle_without_a_run(tmp_path: Path, user_service: tuple[str, Path]) -> None:
     url, _ = user_service
     target = UrlTarget.from_spec(TargetSpec(url=url, kill_command=("false",)), "x", tmp_path / "t.log")
