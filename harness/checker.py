@@ -23,6 +23,7 @@ faults are found by bisecting the sorted fault times, so 100k events check in we
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -193,23 +194,8 @@ def check_safe(
     try:
         return check(events, effects, variant=variant, fault=fault, context_s=context_s)
     except Exception as error:  # turning every failure into "unknown" is the point
-        return CellVerdict(
-            variant=variant,
-            fault=fault,
-            operations=0,
-            attempts=0,
-            retries=0,
-            acknowledged=0,
-            rejected=0,
-            unknown=0,
-            ops_with_duplicates=0,
-            duplicate_rate=0.0,
-            duplicate_rate_interval=wilson_interval(0, 0),
-            extra_effects=0,
-            extra_effects_per_1000=0.0,
-            lost_acknowledged=0,
-            replay_mismatches=0,
-            orphan_effects=0,
+        return dataclasses.replace(
+            CellVerdict.empty(variant, fault),
             validity="unknown",
             error=f"{type(error).__name__}: {error}",
         )

@@ -65,6 +65,29 @@ class CellVerdict:
     effect_times: tuple[float, ...] = ()
     error: str | None = None
 
+    @classmethod
+    def empty(cls, variant: str, fault: str) -> CellVerdict:
+        """A cell where nothing was counted (no operations: the interval spans everything)."""
+        return cls(
+            variant=variant,
+            fault=fault,
+            operations=0,
+            attempts=0,
+            retries=0,
+            acknowledged=0,
+            rejected=0,
+            unknown=0,
+            ops_with_duplicates=0,
+            duplicate_rate=0.0,
+            duplicate_rate_interval=Interval(0.0, 1.0),
+            extra_effects=0,
+            extra_effects_per_1000=0.0,
+            lost_acknowledged=0,
+            replay_mismatches=0,
+            orphan_effects=0,
+            validity="valid",
+        )
+
 
 @dataclass(frozen=True)
 class RunVerdict:

@@ -9,27 +9,9 @@ from typing import Any
 
 import httpx
 
-from harness.verdict import CellVerdict, Interval
+from harness.verdict import CellVerdict
 
-ZERO_CELL = CellVerdict(
-    variant="",
-    fault="",
-    operations=0,
-    attempts=0,
-    retries=0,
-    acknowledged=0,
-    rejected=0,
-    unknown=0,
-    ops_with_duplicates=0,
-    duplicate_rate=0.0,
-    duplicate_rate_interval=Interval(0.0, 1.0),
-    extra_effects=0,
-    extra_effects_per_1000=0.0,
-    lost_acknowledged=0,
-    replay_mismatches=0,
-    orphan_effects=0,
-    validity="valid",
-)
+ZERO_CELL = CellVerdict.empty("", "")
 """Nothing counted; the interval is the checker's for no operations."""
 
 
