@@ -88,16 +88,57 @@ class OperationSpec(_Strict):
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
     key_header: str = "Idempotency-Key"
     resource_id_field: str = "id"
+    flow: str | None = Field(
+        None, description="module:function run once per attempt instead of method/path/body (multi-step)"
+    )
+    python_path: tuple[str, ...] = Field(
+        (), validate_default=True, description="folders for importing the flow (scenario-relative)"
+    )
+
+    @field_validator("python_path", mode="before")
+    @classmethod
+    def _python_path_as_list(cls, paths: Any) -> Any:
+        return (paths,) if isinstance(paths, str) else paths
+
+    @field_validator("python_path")
+    @classmethod
+    def _python_path_absolute(cls, paths: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        """Absolute folders (the load driver is another process); a flow defaults to the scenario's."""
+        base = _base_dir(info) or Path.cwd()
+        if not paths and info.data.get("flow") is not None and _base_dir(info) is not None:
+            paths = (".",)
+        return tuple(str((base / path).resolve()) for path in paths)
 
     @model_validator(mode="after")
     def _request_template_valid(self) -> OperationSpec:
         """Catch a mistyped placeholder when the file is loaded, not per request mid-run."""
+        if self.flow is not None:
+            return self._flow_valid()
+        if self.python_path:
+            raise ValueError("python_path: only with flow")
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/' (got {self.path!r})")
         validate_template(self.path, "path")
         for name, value in self.headers.items():
             validate_template(value, f"headers.{name}")
         validate_template(self.body, "body")
+        return self
+
+    def _flow_valid(self) -> OperationSpec:
+        """A flow sends its own requests, and its module:function must import now, not mid-run."""
+        for name in ("method", "path", "body", "headers"):  # by value: a config round trip sets them all
+            default = type(self).model_fields[name].get_default(call_default_factory=True)
+            if name in self.model_fields_set and getattr(self, name) != default:
+                raise ValueError(f"{name}: not with flow (the flow function sends its own requests)")
+        assert self.flow is not None
+        if not _CALLABLE.match(self.flow):
+            raise ValueError(f"flow: expected 'module:function' (got {self.flow!r})")
+        from harness.load.flow import FlowImportError, load_flow  # noqa: PLC0415 - harness.load imports this module
+
+        try:
+            load_flow(self.flow, self.python_path)
+        except FlowImportError as error:
+            raise ValueError(f"flow: {error}") from None
         return self
 
 

@@ -58,6 +58,11 @@ class OperationRequest:
     key: str | None = None
     resource_id_field: str = "id"
     double_submit: bool = False
+    flow: str | None = None
+    """A flow kind's ``module:function``: each attempt runs it (method, path and body are unused)."""
+    python_path: tuple[str, ...] = ()
+    template: OpContext | None = None
+    """What the flow's ``ctx.render`` and ``ctx.key`` use (flow kinds only)."""
 
 
 def choose_kind(seed: int, op_id: str, kinds: tuple[OperationSpec, ...]) -> OperationSpec:
@@ -76,9 +81,24 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
     op_id = op_id_for(prefix, number)
     kind = choose_kind(config.seed, op_id, config.kinds)
     key = idempotency_key(config.seed, op_id)
-    renderer = Renderer(
-        OpContext(config.seed, op_id, number, key, config.amount_min, config.amount_max)
-    )
+    template = OpContext(config.seed, op_id, number, key, config.amount_min, config.amount_max)
+    sent_key = key if config.send_idempotency_key else None
+    double_submit = is_double_submitted(config.seed, op_id, config.double_submit)
+    if kind.flow is not None:
+        return OperationRequest(
+            op_id=op_id,
+            number=number,
+            kind=kind.name,
+            method="",
+            path="",
+            body=None,
+            key=sent_key,
+            double_submit=double_submit,
+            flow=kind.flow,
+            python_path=kind.python_path,
+            template=template,
+        )
+    renderer = Renderer(template)
     path = renderer.text(kind.path)
     headers: dict[str, str] = {}
     body: bytes | None = None
@@ -87,7 +107,6 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
         headers["Content-Type"] = JSON_CONTENT_TYPE
     for name, value in kind.headers.items():
         _set_header(headers, name, renderer.text(value))
-    sent_key = key if config.send_idempotency_key else None
     if sent_key is not None:
         _set_header(headers, kind.key_header, sent_key)
     return OperationRequest(
@@ -100,7 +119,7 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
         headers=MappingProxyType(headers),
         key=sent_key,
         resource_id_field=kind.resource_id_field,
-        double_submit=is_double_submitted(config.seed, op_id, config.double_submit),
+        double_submit=double_submit,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
@@ -26,6 +27,7 @@ from locust.exception import StopUser
 
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
 from harness.load.config import LoadCellConfig
+from harness.load.flow import FlowContext, FlowRequestError, FlowResponse, load_flow
 from harness.load.operations import (
     OperationQueue,
     OperationRequest,
@@ -35,6 +37,7 @@ from harness.load.operations import (
 )
 from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
 from harness.load.transport import describe_error, timeout_text
+from harness.template import Renderer
 
 REQUEST_TIMEOUT_GRACE_S = 0.5
 """requests' own timeout sits this much past the hard deadline, which therefore decides."""
@@ -114,10 +117,19 @@ class RetryingUser(HttpUser):
         _OperationRun(self, workload, workload.request(number)).run()
 
     def attempt(
-        self, request: OperationRequest, timeout_s: float, session: HttpSession | None = None
+        self,
+        request: OperationRequest,
+        timeout_s: float,
+        session: HttpSession | None = None,
+        attempt: int = 1,
     ) -> AttemptResult:
-        """Send the operation's request once on ``session`` (default ``client``), under a hard deadline."""
+        """Send the operation's request once on ``session`` (default ``client``), under a hard deadline.
+
+        A flow kind runs its function once instead (``attempt`` is its ``ctx.attempt``).
+        """
         session = self.client if session is None else session
+        if request.flow is not None:
+            return _FlowAttempt(self, request, timeout_s, session).run(attempt)
         start_time = time.time()
         started = time.perf_counter()
         deadline = gevent.Timeout(timeout_s)
@@ -151,11 +163,17 @@ class RetryingUser(HttpUser):
         return AttemptResult(classify_status(response.status_code), latency_s, resource_id)
 
     def report_unanswered(
-        self, request: OperationRequest, start_time: float, latency_s: float, text: str
+        self,
+        request: OperationRequest,
+        start_time: float,
+        latency_s: float,
+        text: str,
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
         """Tell Locust's statistics about an attempt that its HttpSession could not report."""
         self.environment.events.request.fire(
-            request_type=request.method,
+            request_type=method or request.method or "FLOW",
             name=request.kind,
             response_time=latency_s * 1000,
             response_length=0,
@@ -163,8 +181,95 @@ class RetryingUser(HttpUser):
             context=self.context(),
             exception=AttemptCutShort(text),
             start_time=start_time,
-            url=f"{self.host}{request.path}",
+            url=f"{self.host}{path if path is not None else request.path}",
         )
+
+
+class _FlowAttempt:
+    """One attempt of a flow kind: one run of its function, classified by its last request."""
+
+    def __init__(
+        self, user: RetryingUser, request: OperationRequest, timeout_s: float, session: HttpSession
+    ) -> None:
+        self.user = user
+        self.request = request
+        self.timeout_s = timeout_s
+        self.session = session
+        self.last: Classification | None = None
+        self.last_error: str | None = None
+
+    def run(self, attempt: int) -> AttemptResult:
+        request, template = self.request, self.request.template
+        assert request.flow is not None and template is not None
+        function = load_flow(request.flow, request.python_path)
+        context = FlowContext(
+            op_id=request.op_id,
+            key=template.key,
+            attempt=attempt,
+            rng=operation_rng(template.seed, request.op_id, "flow"),
+            renderer=Renderer(template),
+            sender=self.send,
+        )
+        started = time.perf_counter()
+        try:
+            returned = function(context)
+        except FlowRequestError as error:
+            return AttemptResult(error.classification, time.perf_counter() - started, error=error.text)
+        except Exception as error:  # noqa: BLE001 - the user's flow failing ends only this attempt
+            text = f"flow {request.flow} raised {type(error).__name__}: {error}"
+            return AttemptResult(Classification("info"), time.perf_counter() - started, error=text)
+        latency_s = time.perf_counter() - started
+        if self.last is None:
+            text = f"flow {request.flow} sent no request"
+            return AttemptResult(Classification("info"), latency_s, error=text)
+        if self.last_error is not None:  # the flow swallowed its last request's failure
+            return AttemptResult(self.last, latency_s, error=self.last_error)
+        resource_id = None if returned is None else str(returned)
+        return AttemptResult(self.last, latency_s, resource_id)
+
+    def send(
+        self, method: str, path: str, json: object, headers: Mapping[str, str] | None
+    ) -> FlowResponse:
+        """``ctx.request``: one request on the attempt's session, under the attempt's hard deadline."""
+        session, timeout_s = self.session, self.timeout_s
+        start_time = time.time()
+        started = time.perf_counter()
+        deadline = gevent.Timeout(timeout_s)
+        deadline.start()
+        try:
+            response = session.request(
+                method,
+                path,
+                name=self.request.kind,
+                json=json,
+                headers=dict(headers or {}),
+                timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
+                allow_redirects=False,
+            )
+        except gevent.Timeout as fired:
+            if fired is not deadline:
+                raise
+            session.close()
+            text = timeout_text(timeout_s)
+            latency_s = time.perf_counter() - started
+            self.user.report_unanswered(self.request, start_time, latency_s, text, method, path)
+            raise self._failed(classify_failure("timeout"), text) from None
+        finally:
+            deadline.close()
+        if response.error is not None:  # HttpSession has reported it to Locust already
+            session.close()
+            described = describe_error(response.error, timeout_s)
+            raise self._failed(classify_failure(described.failure), described.text)
+        self.last, self.last_error = classify_status(response.status_code), None
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = None
+        return FlowResponse(response.status_code, body, dict(response.headers))
+
+    def _failed(self, classification: Classification, text: str) -> FlowRequestError:
+        self.last, self.last_error = classification, text
+        return FlowRequestError(classification, text)
 
 
 def _refuse_cookies(session: HttpSession) -> None:
@@ -250,7 +355,7 @@ class _OperationRun:
         return attempt
 
     def _send(self, attempt: int, session: HttpSession) -> AttemptResult:
-        result = self.user.attempt(self.request, self.workload.policy.timeout_s, session)
+        result = self.user.attempt(self.request, self.workload.policy.timeout_s, session, attempt)
         del self.in_flight[attempt]
         self.workload.history.append(_attempt_end(self.request.op_id, attempt, result))
         return result
