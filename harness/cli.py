@@ -344,11 +344,17 @@ def build_parser() -> argparse.ArgumentParser:
     distributed.add_argument(
         "--master", action="store_true", help="with --workers N: wait for N `--worker`s on other machines"
     )
-    distributed.add_argument("--master-bind-host", default="127.0.0.1", help="--master: listen address")
+    distributed.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        help="--master: listen address for the workers and for each cell's fault proxy they load",
+    )
     distributed.add_argument(
         "--worker", action="store_true", help="be a worker of a --master run elsewhere (runs no target)"
     )
-    distributed.add_argument("--master-host", help="--worker: the machine running --master")
+    distributed.add_argument(
+        "--master-host", help="--worker: the machine running --master (its load goes there too)"
+    )
     distributed.add_argument(
         "--master-port", type=int, help=f"the master's port (default {DEFAULT_MASTER_PORT})"
     )

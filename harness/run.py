@@ -33,6 +33,7 @@ from harness.history import FaultEvent, HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
+from harness.ports import LOOPBACK
 from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
 from harness.result import RunResult
@@ -120,7 +121,9 @@ def run_scenario(
     cells: list[CellVerdict] = []
     with ExitStack() as stack:
         if proxy_url is None:
-            proxy_url = stack.enter_context(EmbeddedProxy.start(out_dir / "proxy.log")).url
+            # a master's remote workers send their load to the cells' proxies on this machine
+            embedded = EmbeddedProxy.start(out_dir / "proxy.log", allow_remote=options.master)
+            proxy_url = stack.enter_context(embedded).url
             proxy_shown = "embedded"
         else:
             proxy_shown = proxy_url
@@ -267,7 +270,7 @@ class _CellRun:
                 run_id=self.context.out_dir.name,
             )
             stack.callback(target.stop)
-            proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport)
+            proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport, self._load_listen())
             double_submit = self.plan.double_submit
             config = LoadCellConfig(
                 base_url=f"http://{proxy.listen_host}:{proxy.listen_port}",
@@ -334,8 +337,18 @@ class _CellRun:
                 )
         return {**env, **services.cell_env(self.cell_id, addresses)}
 
-    def _create_proxy(self, stack: ExitStack, name: str, upstream: str) -> ProxyInfo:
-        proxy = self.client.create_proxy(name, upstream=upstream)
+    def _load_listen(self) -> str:
+        """Where the client-facing proxy listens: loopback, or the master's bind host for remote workers.
+
+        A remote worker sends its load to the address it reached the master at (``--master-host``)
+        when the proxy's host is a wildcard or loopback one (:mod:`harness.load.distributed`).
+        """
+        options = self.context.options
+        host = options.master_bind_host if options.master else LOOPBACK
+        return f"[{host}]:0" if ":" in host else f"{host}:0"
+
+    def _create_proxy(self, stack: ExitStack, name: str, upstream: str, listen: str = "") -> ProxyInfo:
+        proxy = self.client.create_proxy(name, upstream=upstream, listen=listen or f"{LOOPBACK}:0")
 
         def delete() -> None:
             # the proxy process may already be gone on an interrupted run

@@ -16,6 +16,7 @@ The protocol is Locust's custom messages over its ZeroMQ link (worker → master
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import logging
 import sys
@@ -23,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -65,6 +67,30 @@ HELLO, CONFIG, TAKE, OP, FINISHED, FINISH, BYE = (
 def history_file(directory: Path, worker: str) -> Path:
     """Where the worker named ``worker`` writes (or the master writes a shipped) history."""
     return directory / f"history.{worker}.jsonl"
+
+
+_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "localhost")
+
+
+def reachable_base_url(base_url: str, master_host: str) -> str:
+    """The master's ``base_url`` as a worker reaches it: at ``master_host`` when its host is local.
+
+    The master's proxy listens on its bind host; a wildcard or loopback host there means the master's
+    own machine, which a worker reaches at the address it reached the master at. Any other host
+    (a specific address of the master, or another machine's) is kept.
+    """
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    try:
+        local = host in _WILDCARD_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local or host == master_host:
+        return base_url
+    netloc = f"[{master_host}]" if ":" in master_host else master_host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _emit(line: ProgressLine) -> None:
@@ -262,6 +288,7 @@ class Worker:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
         self.name = name
+        self.master_host = master_host
         self.connect_timeout_s = connect_timeout_s
         self.history_dir = history_dir
         self.ship_history = ship_history
@@ -293,6 +320,10 @@ class Worker:
         if self.configured.is_set():  # an answer to a repeated hello
             return
         config = LoadCellConfig.model_validate_json(msg.data["config"])
+        base_url = reachable_base_url(config.base_url, self.master_host)
+        if base_url != config.base_url:
+            logger.warning("load goes to %s (the master's proxy at %s)", base_url, config.base_url)
+            config = config.model_copy(update={"base_url": base_url})
         directory = self.history_dir or Path(config.history_path).parent
         self.history = HistoryWriter(history_file(directory, self.name))
         queue = RemoteOperationQueue(self.runner, config.operations)

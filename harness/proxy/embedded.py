@@ -33,8 +33,13 @@ class EmbeddedProxy:
         self.log_path = log_path
 
     @classmethod
-    def start(cls, log_path: Path, timeout_s: float = _START_TIMEOUT_S) -> EmbeddedProxy:
-        """Spawn the server, wait until its API answers, or raise HarnessError citing the log."""
+    def start(
+        cls, log_path: Path, timeout_s: float = _START_TIMEOUT_S, allow_remote: bool = False
+    ) -> EmbeddedProxy:
+        """Spawn the server, wait until its API answers, or raise HarnessError citing the log.
+
+        ``allow_remote``: its proxies may listen beyond loopback (its API stays on 127.0.0.1).
+        """
         log_path.parent.mkdir(parents=True, exist_ok=True)
         ready_dir = Path(tempfile.mkdtemp(prefix="fault-proxy-"))
         ready_file = ready_dir / "url"
@@ -42,6 +47,8 @@ class EmbeddedProxy:
             sys.executable, "-m", "harness.proxy",
             "--port", "0", "--ready-file", str(ready_file), "--exit-with-parent",
         ]  # fmt: skip
+        if allow_remote:
+            command.append("--allow-remote")
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_repo_root()

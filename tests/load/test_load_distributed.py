@@ -17,8 +17,10 @@ from harness.cli import main
 from harness.errors import EXIT_COULD_NOT_RUN, LoadError
 from harness.history import AttemptStart, Event, OpEnd, OpStart, iter_file, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver, serve_as_worker
+from harness.load.distributed import reachable_base_url
 from harness.load.operations import op_id_for
 from harness.ports import LOOPBACK, free_port
+from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.run import RunOptions, run_scenario
 from harness.scenario import REPO_ROOT, RetryPolicySpec, load_scenario
 
@@ -182,10 +184,88 @@ def test_a_distribution_is_checked() -> None:
         Distribution(workers=2, local=False)
 
 
-def test_run_scenario_with_two_workers_keeps_the_verdict(tmp_path: Path) -> None:
+@pytest.fixture
+def proxies_made(monkeypatch: pytest.MonkeyPatch) -> list[ProxyInfo]:
+    """Every proxy the run creates, as the fault proxy answered (its real listen address)."""
+    made: list[ProxyInfo] = []
+    create = ProxyClient.create_proxy
+
+    def record(self: ProxyClient, name: str, upstream: str, listen: str = "127.0.0.1:0") -> ProxyInfo:
+        made.append(create(self, name, upstream, listen))
+        return made[-1]
+
+    monkeypatch.setattr(ProxyClient, "create_proxy", record)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("base_url", "master_host", "reached"),
+    [
+        ("http://127.0.0.1:8000", "10.0.0.5", "http://10.0.0.5:8000"),  # the master's wildcard or loopback
+        ("http://0.0.0.0:8000", "master.lan", "http://master.lan:8000"),
+        ("http://[::1]:8000", "fd00::5", "http://[fd00::5]:8000"),
+        ("http://10.0.0.7:8000", "10.0.0.5", "http://10.0.0.7:8000"),  # a specific address: kept
+        ("http://127.0.0.1:8000", "127.0.0.1", "http://127.0.0.1:8000"),
+    ],
+)
+def test_a_worker_sends_its_load_where_it_reached_the_master(
+    base_url: str, master_host: str, reached: str
+) -> None:
+    assert reachable_base_url(base_url, master_host) == reached
+
+
+def test_a_master_run_serves_each_cells_proxy_to_remote_workers(
+    tmp_path: Path, proxies_made: list[ProxyInfo]
+) -> None:
+    """127.0.0.2 stands for the master's address on a network: the master and its proxies bind it."""
+    master_host = "127.0.0.2"
+    port = free_port(master_host)
+    errors: list[BaseException] = []
+
+    def machine() -> None:
+        try:
+            serve_as_worker(master_host, port, "remote", 2, tmp_path / "remote", timeout_s=120)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            errors.append(error)
+
+    scenario_path = REPO_ROOT / "tests" / "e2e" / "small_payments.yaml"
+    options = RunOptions(
+        out_root=tmp_path / "reports",
+        operations=10,
+        faults=("dropped-responses",),
+        workers=1,
+        master=True,
+        master_bind_host=master_host,
+        master_port=port,
+    )
+    thread = threading.Thread(target=machine)
+    thread.start()
+    try:
+        result = run_scenario(load_scenario(scenario_path), str(scenario_path), options)
+    finally:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted((p.name, p.listen_host) for p in proxies_made) == [
+        ("payments-small-idempotent--dropped-responses", master_host),
+        ("payments-small-naive--dropped-responses", master_host),
+    ]
+    for variant in ("naive", "idempotent"):
+        cell_dir = result.out_dir / "cells" / f"{variant}--dropped-responses"
+        assert [f.name for f in cell_dir.glob("history*.jsonl")] == ["history.remote.jsonl"]
+        events = read_history([cell_dir / "history.remote.jsonl"])
+        assert len(op_ids(events, OpEnd)) == 10
+        assert any(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
+        assert result.verdict.cell(variant, "dropped-responses").operations == 10
+
+
+def test_run_scenario_with_two_workers_keeps_the_verdict(
+    tmp_path: Path, proxies_made: list[ProxyInfo]
+) -> None:
     scenario_path = REPO_ROOT / "tests" / "e2e" / "small_payments.yaml"
     options = RunOptions(out_root=tmp_path, operations=20, faults=("dropped-responses",), workers=2)
     result = run_scenario(load_scenario(scenario_path), str(scenario_path), options)
+    assert len(proxies_made) == 2
+    assert {proxy.listen_host for proxy in proxies_made} == {LOOPBACK}  # local workers: loopback only
     naive = result.verdict.cell("naive", "dropped-responses")
     idempotent = result.verdict.cell("idempotent", "dropped-responses")
     assert naive.operations == idempotent.operations == 20
