@@ -10,6 +10,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.append(_TESTS_DIR)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail at once if a test module imported Locust into the test process.
+
+    Locust patches the standard library with gevent on import; after ``ssl`` was imported (it is, by
+    httpx) that patching recurses in ``SSLContext``, and which test breaks depends on collection order.
+    The load driver runs Locust in its own process, and tests must import only its Locust-free parts.
+    """
+    if "locust" in sys.modules:
+        raise pytest.UsageError(
+            "a test module imported locust into the pytest process; import from harness.load's "
+            "Locust-free modules (config, operations, retry, flow, addresses) instead"
+        )

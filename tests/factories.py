@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from harness.load.config import LoadCellConfig
+from harness.scenario import RetryPolicySpec
 from harness.verdict import CellVerdict
 
 ZERO_CELL = CellVerdict.empty("", "")
@@ -52,3 +55,26 @@ async def effects_of(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     assert response.status_code == 200
     effects: list[dict[str, Any]] = response.json()
     return effects
+
+
+def load_cell(base_url: str, tmp_path: Path, op_id_prefix: str, **changes: Any) -> LoadCellConfig:
+    """A small, quick load cell (naive, fault ``drop``) writing its history under ``tmp_path``.
+
+    ``changes`` replace any field; the retry policy gives up fast so a test's faults show at once.
+    """
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "variant": "naive",
+        "fault": "drop",
+        "seed": 11,
+        "operations": 30,
+        "users": 4,
+        "spawn_rate": 100.0,
+        "max_duration_s": 20.0,
+        "retry": RetryPolicySpec(max_attempts=3, timeout_s=0.5, backoff_base_s=0.01, backoff_max_s=0.05),
+        "amount_min": 100,
+        "amount_max": 200,
+        "history_path": str(tmp_path / "history.jsonl"),
+        "op_id_prefix": op_id_prefix,
+    }
+    return LoadCellConfig.model_validate({**values, **changes})

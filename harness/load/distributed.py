@@ -16,7 +16,6 @@ The protocol is Locust's custom messages over its ZeroMQ link (worker → master
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 import sys
@@ -24,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -33,6 +31,7 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.history import HistoryWriter
+from harness.load.addresses import reachable_base_url
 from harness.load.config import (
     EXIT_DRIVER_ERROR,
     EXIT_FINISHED,
@@ -67,30 +66,6 @@ HELLO, CONFIG, TAKE, OP, FINISHED, FINISH, BYE = (
 def history_file(directory: Path, worker: str) -> Path:
     """Where the worker named ``worker`` writes (or the master writes a shipped) history."""
     return directory / f"history.{worker}.jsonl"
-
-
-_WILDCARD_HOSTS = ("", "0.0.0.0", "::", "localhost")
-
-
-def reachable_base_url(base_url: str, master_host: str) -> str:
-    """The master's ``base_url`` as a worker reaches it: at ``master_host`` when its host is local.
-
-    The master's proxy listens on its bind host; a wildcard or loopback host there means the master's
-    own machine, which a worker reaches at the address it reached the master at. Any other host
-    (a specific address of the master, or another machine's) is kept.
-    """
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    try:
-        local = host in _WILDCARD_HOSTS or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
-    if not local or host == master_host:
-        return base_url
-    netloc = f"[{master_host}]" if ":" in master_host else master_host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _emit(line: ProgressLine) -> None:

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from factories import load_cell
 
 from harness.cli import main
 from harness.errors import EXIT_COULD_NOT_RUN, LoadError
 from harness.history import AttemptStart, Event, OpEnd, OpStart, iter_file, read_history
+from harness.load.addresses import reachable_base_url
 from harness.load.config import Distribution, LoadCellConfig, run_driver, serve_as_worker
-from harness.load.distributed import reachable_base_url
 from harness.load.operations import op_id_for
 from harness.ports import LOOPBACK, free_port
 from harness.proxy.client import ProxyClient, ProxyInfo
@@ -33,23 +34,8 @@ RESET_ONCE = {n for n in range(OPERATIONS) if n % 4 == 1}
 
 
 def cell(server_url: str, tmp_path: Path, **changes: object) -> LoadCellConfig:
-    values: dict[str, object] = {
-        "base_url": server_url,
-        "variant": "naive",
-        "fault": "drop",
-        "seed": 11,
-        "operations": OPERATIONS,
-        "users": 4,
-        "spawn_rate": 100.0,
-        "max_duration_s": 30.0,
-        "retry": RetryPolicySpec(max_attempts=3, timeout_s=0.5, backoff_base_s=0.01, backoff_max_s=0.05),
-        "amount_min": 100,
-        "amount_max": 200,
-        "history_path": str(tmp_path / "history.jsonl"),
-        "op_id_prefix": PREFIX,
-    }
-    values.update(changes)
-    return LoadCellConfig.model_validate(values)
+    defaults = {"operations": OPERATIONS, "max_duration_s": 30.0}
+    return load_cell(server_url, tmp_path, PREFIX, **{**defaults, **changes})
 
 
 def reset_once(reference: str, attempt: int) -> Action:

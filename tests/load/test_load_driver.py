@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from factories import load_cell
 
 from harness.errors import LoadError
 from harness.history import AttemptEnd, AttemptStart, Event, OpEnd, OpStart, iter_file
@@ -32,26 +33,9 @@ TIMEOUT_S = 0.3
 
 
 def cell(server_url: str, tmp_path: Path, **changes: object) -> LoadCellConfig:
-    values: dict[str, object] = {
-        "base_url": server_url,
-        "variant": "naive",
-        "fault": "drop",
-        "seed": SEED,
-        "operations": 30,
-        "users": 4,
-        "spawn_rate": 100.0,
-        "max_duration_s": 20.0,
-        "retry": RetryPolicySpec(
-            max_attempts=3, timeout_s=TIMEOUT_S, backoff_base_s=0.01, backoff_max_s=0.05
-        ),
-        "send_idempotency_key": True,
-        "amount_min": 100,
-        "amount_max": 200,
-        "history_path": str(tmp_path / "history.jsonl"),
-        "op_id_prefix": PREFIX,
-    }
-    values.update(changes)
-    return LoadCellConfig.model_validate(values)
+    retry = RetryPolicySpec(max_attempts=3, timeout_s=TIMEOUT_S, backoff_base_s=0.01, backoff_max_s=0.05)
+    defaults = {"seed": SEED, "retry": retry, "send_idempotency_key": True}
+    return load_cell(server_url, tmp_path, PREFIX, **{**defaults, **changes})
 
 
 def number_of(reference: str) -> int:

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from factories import load_cell
 
 from harness.errors import ScenarioError
 from harness.history import AttemptEnd, Event, OpEnd, OpStart, iter_file
 from harness.load.config import LoadCellConfig, run_driver
 from harness.load.operations import build_request, idempotency_key, op_id_for
-from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec, load_scenario
+from harness.scenario import REPO_ROOT, OperationSpec, load_scenario
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -26,24 +27,8 @@ CHECKOUT = OperationSpec(name="checkout", flow="cart_checkout:cart_checkout", py
 
 
 def cell(server_url: str, tmp_path: Path, kind: OperationSpec, **changes: object) -> LoadCellConfig:
-    values: dict[str, object] = {
-        "base_url": server_url,
-        "kinds": (kind,),
-        "variant": "naive",
-        "fault": "drop",
-        "seed": SEED,
-        "operations": 8,
-        "users": 3,
-        "spawn_rate": 100.0,
-        "max_duration_s": 20.0,
-        "retry": RetryPolicySpec(max_attempts=3, timeout_s=0.5, backoff_base_s=0.01, backoff_max_s=0.05),
-        "amount_min": 100,
-        "amount_max": 200,
-        "history_path": str(tmp_path / "history.jsonl"),
-        "op_id_prefix": PREFIX,
-    }
-    values.update(changes)
-    return LoadCellConfig.model_validate(values)
+    defaults = {"kinds": (kind,), "seed": SEED, "operations": 8, "users": 3}
+    return load_cell(server_url, tmp_path, PREFIX, **{**defaults, **changes})
 
 
 def run(config: LoadCellConfig, tmp_path: Path) -> list[Event]:
