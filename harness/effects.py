@@ -25,6 +25,7 @@ from typing import Protocol
 import httpx
 
 from harness.errors import ProbeError
+from harness.jsonpath import MISSING, dig
 from harness.scenario import EffectsSpec
 
 FIELD = "target.effects"
@@ -43,22 +44,6 @@ class EffectsProbe(Protocol):
     """Reads the effects of a target. Small on purpose: fakes in unit tests are one class."""
 
     def read(self) -> list[Effect]: ...
-
-
-_MISSING = object()
-
-
-def dig(value: object, dotted: str) -> object:
-    """``value`` followed along a dotted path (``data.items``, ``metadata.op_id``, ``rows.0``);
-    a private sentinel when some step is missing."""
-    for step in dotted.split("."):
-        if isinstance(value, dict) and step in value:
-            value = value[step]
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
-            value = value[int(step)]
-        else:
-            return _MISSING
-    return value
 
 
 class HttpLedgerProbe:
@@ -96,7 +81,7 @@ class HttpLedgerProbe:
         except ValueError as error:
             raise ProbeError(f"{FIELD}.path: effects probe {where} did not return JSON") from error
         rows = body if self.list_path is None else dig(body, self.list_path)
-        if rows is _MISSING:
+        if rows is MISSING:
             raise ProbeError(f"{FIELD}.list_path: {where} has no {self.list_path!r} in its answer")
         if not isinstance(rows, list):
             field = "path" if self.list_path is None else "list_path"
@@ -104,7 +89,7 @@ class HttpLedgerProbe:
         effects = []
         for index, row in enumerate(rows):
             op_ref = dig(row, self.op_ref_field)
-            if op_ref is _MISSING or op_ref is None:
+            if op_ref is MISSING or op_ref is None:
                 raise ProbeError(
                     f"{FIELD}.op_ref_field: row {index} of {where} has no field {self.op_ref_field!r}"
                 )
@@ -113,7 +98,7 @@ class HttpLedgerProbe:
             effects.append(
                 Effect(
                     op_ref=str(op_ref),
-                    resource_id=str(index if resource_id is _MISSING else resource_id),
+                    resource_id=str(index if resource_id is MISSING else resource_id),
                     t=created_at if isinstance(created_at, float) else None,
                 )
             )
@@ -216,12 +201,12 @@ class CallableProbe:
                 effects.append(Effect(op_ref=str(row), resource_id=str(index)))
                 continue
             op_ref = dig(row, self.op_ref_field)
-            if op_ref is _MISSING or op_ref is None:
+            if op_ref is MISSING or op_ref is None:
                 raise ProbeError(
                     f"{FIELD}.op_ref_field: row {index} from {self.target} has no field {self.op_ref_field!r}"
                 )
             resource_id = dig(row, self.id_field)
-            effects.append(Effect(str(op_ref), str(index if resource_id is _MISSING else resource_id)))
+            effects.append(Effect(str(op_ref), str(index if resource_id is MISSING else resource_id)))
         return effects
 
 

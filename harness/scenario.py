@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from harness.errors import ScenarioError
+from harness.jsonpath import MISSING, dig
 from harness.template import validate_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,43 @@ DEFAULT_CHARGE_BODY: dict[str, Any] = {
 }
 
 
+class SuccessSpec(_Strict):
+    """How an answer shows that the operation took effect (the attempt is acknowledged).
+
+    For APIs where 2xx alone does not say it: ``200 {"status": "error"}``, or a 303 after a POST.
+    An answer the rule does not accept is a refusal the server chose: final, unless its status is
+    one the retry policy retries (409, 429, 5xx).
+    """
+
+    status: tuple[Annotated[int, Field(ge=100, le=599)], ...] = Field(
+        (), description="statuses that mean done (default: any 2xx)"
+    )
+    body_path: str | None = Field(
+        None, min_length=1, description="dotted path into the JSON body that must hold a value (data.id)"
+    )
+    body_equals: str | int | float | bool | None = Field(
+        None, description="with body_path: the value it must hold (default: any but null)"
+    )
+
+    @model_validator(mode="after")
+    def _equals_needs_path(self) -> SuccessSpec:
+        if self.body_equals is not None and self.body_path is None:
+            raise ValueError("body_equals: needs body_path (where in the body to compare)")
+        return self
+
+    def accepts_status(self, status: int) -> bool:
+        return status in self.status if self.status else 200 <= status < 300
+
+    def accepts_body(self, body: object) -> bool:
+        """Whether the decoded JSON ``body`` passes the check (always, without ``body_path``)."""
+        if self.body_path is None:
+            return True
+        found = dig(body, self.body_path)
+        if self.body_equals is None:
+            return found is not MISSING and found is not None
+        return found == self.body_equals and type(found) is type(self.body_equals)
+
+
 class OperationSpec(_Strict):
     """One kind of logical operation the load performs, as an HTTP request template.
 
@@ -88,6 +126,7 @@ class OperationSpec(_Strict):
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
     key_header: str = "Idempotency-Key"
     resource_id_field: str = "id"
+    success: SuccessSpec | None = Field(None, description="how an answer shows it took effect (default: 2xx)")
     flow: str | None = Field(
         None, description="module:function run once per attempt instead of method/path/body (multi-step)"
     )

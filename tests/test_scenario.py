@@ -16,6 +16,11 @@ faults: {none: {}}
 """
 
 
+def with_operation(operation: str) -> str:
+    """MINIMAL whose target declares one operation kind, given as YAML flow text."""
+    return MINIMAL.replace("{name: payments}", f"{{name: payments, operations: [{operation}]}}")
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "s.yaml"
     path.write_text(text)
@@ -50,6 +55,16 @@ def test_minimal_scenario_gets_defaults(tmp_path: Path) -> None:
         (MINIMAL + "gates: {other: {max_duplicate_rate: 0}}\n", "(top level)", "gates.other"),
         ("name: t\ntarget: {name: payments}\n", "faults", "Field required"),
         (MINIMAL + "faults: {f: {failpoints: {x: 2}}}\n", "faults.f.failpoints", "0..1"),
+        (
+            with_operation("{success: {body_equals: ok}}"),
+            "target.operations.0.success",
+            "body_equals: needs body_path",
+        ),
+        (
+            with_operation("{success: {status: [99]}}"),
+            "target.operations.0.success.status.0",
+            "99",
+        ),
     ],
 )
 def test_errors_name_field_and_value(tmp_path: Path, text: str, field: str, needle: str) -> None:

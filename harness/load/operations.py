@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from harness.jsonpath import dig, scalar_text
 from harness.load.config import LoadCellConfig
-from harness.scenario import OperationSpec
+from harness.scenario import OperationSpec, SuccessSpec
 from harness.template import OpContext, Renderer
 
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "idempotency-harness.invalid")
@@ -58,6 +59,8 @@ class OperationRequest:
     key: str | None = None
     resource_id_field: str = "id"
     double_submit: bool = False
+    success: SuccessSpec | None = None
+    """The kind's rule for an answer that means done (``None``: any 2xx)."""
     flow: str | None = None
     """A flow kind's ``module:function``: each attempt runs it (method, path and body are unused)."""
     python_path: tuple[str, ...] = ()
@@ -94,6 +97,7 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
             body=None,
             key=sent_key,
             double_submit=double_submit,
+            success=kind.success,
             flow=kind.flow,
             python_path=kind.python_path,
             template=template,
@@ -120,6 +124,7 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
         key=sent_key,
         resource_id_field=kind.resource_id_field,
         double_submit=double_submit,
+        success=kind.success,
     )
 
 
@@ -132,17 +137,7 @@ def _set_header(headers: dict[str, str], name: str, value: str) -> None:
 
 def resource_id_at(body: object, dotted: str) -> str | None:
     """The value at ``dotted`` ("id", "data.id", "items.0.id") in a decoded JSON body, as text."""
-    value = body
-    for step in dotted.split("."):
-        if isinstance(value, dict):
-            value = value.get(step)
-        elif isinstance(value, list) and step.isdigit() and int(step) < len(value):
-            value = value[int(step)]
-        else:
-            return None
-    if value is None or isinstance(value, dict | list):
-        return None
-    return str(value)
+    return scalar_text(dig(body, dotted))
 
 
 class OperationQueue:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.history import AttemptOutcome, OpOutcome
-from harness.scenario import RetryOn, RetryPolicySpec
+from harness.scenario import RetryOn, RetryPolicySpec, SuccessSpec
 
 TransportFailure = Literal["timeout", "connection_error", "connection_refused"]
 
@@ -54,6 +54,20 @@ def classify_status(status: int) -> Classification:
     if 500 <= status < 600:
         return Classification("info", "5xx", status)
     return Classification("info", None, status)
+
+
+def classify_answer(status: int, body: object, success: SuccessSpec | None) -> Classification:
+    """Classify an answer by the operation kind's success rule (by its status alone without one).
+
+    An answer the rule turns down is ``fail`` with no retry class when its status alone would have
+    meant done (a 2xx the rule does not accept); any other status keeps its usual class.
+    """
+    by_status = classify_status(status)
+    if success is None:
+        return by_status
+    if success.accepts_status(status) and success.accepts_body(body):
+        return Classification("ok", None, status)
+    return Classification("fail", None, status) if by_status.acknowledged else by_status
 
 
 def classify_failure(failure: TransportFailure) -> Classification:

@@ -35,7 +35,7 @@ from harness.load.operations import (
     operation_rng,
     resource_id_at,
 )
-from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
+from harness.load.retry import Classification, RetryPolicy, classify_answer, classify_failure
 from harness.load.transport import describe_error, timeout_text
 from harness.template import Renderer
 
@@ -159,8 +159,9 @@ class RetryingUser(HttpUser):
             session.close()
             described = describe_error(response.error, timeout_s)
             return AttemptResult(classify_failure(described.failure), latency_s, error=described.text)
-        resource_id = _resource_id(response, request.resource_id_field)
-        return AttemptResult(classify_status(response.status_code), latency_s, resource_id)
+        body = _json_body(response)
+        classification = classify_answer(response.status_code, body, request.success)
+        return AttemptResult(classification, latency_s, resource_id_at(body, request.resource_id_field))
 
     def report_unanswered(
         self,
@@ -260,11 +261,8 @@ class _FlowAttempt:
             session.close()
             described = describe_error(response.error, timeout_s)
             raise self._failed(classify_failure(described.failure), described.text)
-        self.last, self.last_error = classify_status(response.status_code), None
-        try:
-            body: object = response.json()
-        except ValueError:
-            body = None
+        body = _json_body(response)
+        self.last, self.last_error = classify_answer(response.status_code, body, self.request.success), None
         return FlowResponse(response.status_code, body, dict(response.headers))
 
     def _failed(self, classification: Classification, text: str) -> FlowRequestError:
@@ -277,13 +275,12 @@ def _refuse_cookies(session: HttpSession) -> None:
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
-def _resource_id(response: requests.Response, field: str) -> str | None:
-    """The JSON body's value at the kind's ``resource_id_field``, if the body has one."""
+def _json_body(response: requests.Response) -> object:
+    """The decoded JSON body, or ``None`` when the answer is not JSON."""
     try:
-        body: object = response.json()
-    except ValueError:  # not JSON (requests' JSONDecodeError is a ValueError)
+        return response.json()
+    except ValueError:  # requests' JSONDecodeError is a ValueError
         return None
-    return resource_id_at(body, field)
 
 
 class _OperationRun:

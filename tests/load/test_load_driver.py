@@ -22,7 +22,7 @@ from harness.load.config import (
     run_driver,
 )
 from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
-from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec
+from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec, SuccessSpec
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -203,6 +203,25 @@ def test_each_op_performs_the_kind_drawn_for_it_with_that_kinds_key_header(
             assert headers["Idempotency-Key"] == key and "X-Request-Key" not in headers
             assert ends[reference].resource_id == f"ch_{reference}_1"
         assert ends[reference].outcome == "acknowledged"
+
+
+def test_a_kinds_success_rule_travels_to_the_driver_and_turns_an_unaccepted_answer_down(
+    tmp_path: Path, serving: Serving
+) -> None:
+    """The server answers 201 to all; the ``strict`` kind only accepts 200: refused, not retried."""
+    strict = OperationSpec(name="strict", success=SuccessSpec(status=(200,)))
+    kinds = (OperationSpec(), strict)
+    with serving(lambda reference, attempt: "ok") as server:
+        config = cell(server.url, tmp_path, operations=16, users=2, kinds=kinds)
+        run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
+
+    drawn = {op_id_for(PREFIX, n): choose_kind(SEED, op_id_for(PREFIX, n), kinds).name for n in range(16)}
+    assert 0 < Counter(drawn.values())["strict"] < 16
+    ends = {e.op_id: e for e in history(tmp_path) if isinstance(e, OpEnd)}
+    assert len(ends) == len(server.received) == 16
+    for op_id, kind in drawn.items():
+        expected = ("rejected", 1, 201) if kind == "strict" else ("acknowledged", 1, 201)
+        assert (ends[op_id].outcome, ends[op_id].attempts, ends[op_id].status) == expected
 
 
 def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_answer_decides(

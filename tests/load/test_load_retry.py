@@ -8,8 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
-from harness.scenario import RetryPolicySpec
+from harness.load.retry import (
+    Classification,
+    RetryPolicy,
+    classify_answer,
+    classify_failure,
+    classify_status,
+)
+from harness.scenario import RetryPolicySpec, SuccessSpec
 
 
 def policy(**changes: object) -> RetryPolicy:
@@ -35,6 +41,34 @@ def policy(**changes: object) -> RetryPolicy:
 )
 def test_statuses_classify_into_outcome_and_retry_class(status: int, expected: Classification) -> None:
     assert classify_status(status) == expected
+
+
+STATUS_OK = {"body_path": "status", "body_equals": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "body", "expected"),
+    [
+        (None, 201, {"id": 1}, Classification("ok", None, 201)),
+        ({"status": [200]}, 201, {"id": 1}, Classification("fail", None, 201)),
+        ({"status": [200, 303]}, 303, None, Classification("ok", None, 303)),
+        ({"status": [200]}, 503, None, Classification("info", "5xx", 503)),
+        ({"status": [200]}, 409, None, Classification("fail", "409", 409)),
+        ({"body_path": "data.id"}, 200, {"data": {"id": "x"}}, Classification("ok", None, 200)),
+        ({"body_path": "data.id"}, 200, {"data": {"id": None}}, Classification("fail", None, 200)),
+        ({"body_path": "data.id"}, 200, {"data": {}}, Classification("fail", None, 200)),
+        ({"body_path": "data.id"}, 200, None, Classification("fail", None, 200)),
+        (STATUS_OK, 200, {"status": "ok"}, Classification("ok", None, 200)),
+        (STATUS_OK, 200, {"status": "error"}, Classification("fail", None, 200)),
+        ({"body_path": "done", "body_equals": True}, 200, {"done": 1}, Classification("fail", None, 200)),
+        ({"body_path": "data.id"}, 500, {"data": {"id": "x"}}, Classification("info", "5xx", 500)),
+    ],
+)
+def test_a_declared_success_rule_decides_what_counts_as_done(
+    rule: dict[str, object] | None, status: int, body: object, expected: Classification
+) -> None:
+    success = None if rule is None else SuccessSpec.model_validate(rule)
+    assert classify_answer(status, body, success) == expected
 
 
 def test_failures_without_an_answer_classify_as_unknown_except_a_refusal() -> None:
