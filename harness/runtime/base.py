@@ -6,9 +6,16 @@ in-memory fakes in unit tests all fit it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from harness.errors import TargetError
+from harness.ports import LOOPBACK, free_port
+
+PORT_ATTEMPTS = 3
+"""How often a start is tried on a new free port when the one it was given got taken meanwhile."""
 
 FAILPOINT_EXIT_STATUS = 17
 """What a reference target exits with when one of its failpoints fires (``targetkit/failpoints.py``)."""
@@ -65,3 +72,39 @@ class Runtime(Protocol):
         env: dict[str, str],
     ) -> TargetInstance:
         """Start ``targets/<target>`` as ``variant``, wait for health, or raise TargetError."""
+
+
+class Launchable(Protocol):
+    """A target not yet started: launched once, stopped whatever happens."""
+
+    def launch(self) -> float: ...
+
+    def stop(self) -> None: ...
+
+
+_Target = TypeVar("_Target", bound=Launchable)
+
+
+def launch_on_a_free_port(make: Callable[[Endpoint], _Target], *, port: int | None = None) -> _Target:
+    """Launch what ``make`` builds for a loopback endpoint, on a free port unless ``port`` is fixed.
+
+    A free port can be taken between our probe and the target's bind, so a start that fails with
+    "address already in use" is tried again on a new port (a fixed port is tried once). Whatever
+    ends a start (an error, Ctrl-C) stops the half-started target, so nothing is left running.
+    """
+    last_error: TargetError | None = None
+    for _ in range(1 if port is not None else PORT_ATTEMPTS):
+        instance = make(Endpoint(LOOPBACK, port if port is not None else free_port()))
+        try:
+            instance.launch()
+            return instance
+        except TargetError as error:
+            instance.stop()
+            if port is not None or "address already in use" not in str(error).lower():
+                raise
+            last_error = error
+        except BaseException:
+            instance.stop()
+            raise
+    assert last_error is not None
+    raise last_error

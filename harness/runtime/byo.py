@@ -21,22 +21,22 @@ import secrets
 import subprocess
 import sys
 import time
-from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from harness.errors import PortInUseError, TargetError
 from harness.pidfiles import PidRegistry
-from harness.ports import LOOPBACK, free_port, is_port_free
-from harness.runtime.base import Endpoint, Runtime, TargetInstance
-from harness.runtime.process import HEALTH_POLL_S, ProcessTarget, log_tail
+from harness.ports import LOOPBACK, is_port_free
+from harness.runtime.base import Endpoint, Runtime, TargetInstance, launch_on_a_free_port
+from harness.runtime.health import HEALTH_POLL_S, is_healthy, log_tail
+from harness.runtime.process import ProcessTarget
 from harness.scenario import TargetSpec
 
+if TYPE_CHECKING:
+    from harness.runtime.docker import DockerTarget
+
 CONTAINER_DATA_DIR = "/data"
-PORT_ATTEMPTS = 3
 COMMAND_TIMEOUT_S = 60.0
 
 
@@ -82,11 +82,10 @@ def _start_command(
 ) -> ProcessTarget:
     words = spec.variant(variant).command or spec.command
     assert words is not None
-    last_error: TargetError | None = None
-    for _ in range(PORT_ATTEMPTS):  # a free port can be taken between our probe and the service's bind
-        endpoint = Endpoint(LOOPBACK, free_port())
+
+    def make(endpoint: Endpoint) -> ProcessTarget:
         filled = functools.partial(fill, port=endpoint.port, data_dir=str(data_dir), variant=variant)
-        instance = ProcessTarget(
+        return ProcessTarget(
             command=[filled(word) for word in words],
             env={**os.environ, **{key: filled(value) for key, value in env.items()}},
             endpoint=endpoint,
@@ -96,16 +95,8 @@ def _start_command(
             cwd=Path(spec.cwd) if spec.cwd else None,
             health_path=spec.health_path,
         )
-        try:
-            instance.launch()
-            return instance
-        except TargetError as error:
-            instance.stop()
-            if "address already in use" not in str(error).lower():
-                raise
-            last_error = error
-    assert last_error is not None
-    raise last_error
+
+    return launch_on_a_free_port(make)
 
 
 class UrlTarget:
@@ -143,7 +134,7 @@ class UrlTarget:
             spec.start_timeout_s,
         )
         health_url = f"{target.endpoint.base_url}{spec.health_path}"
-        if not _healthy(health_url):
+        if not is_healthy(health_url):
             raise TargetError(f"target.url: nothing healthy answers {health_url}")
         return target
 
@@ -163,7 +154,7 @@ class UrlTarget:
         url = f"{self.endpoint.base_url}{self._health_path}"
         deadline = started + self._start_timeout_s
         while time.monotonic() < deadline:
-            if _healthy(url):
+            if is_healthy(url):
                 self._killed = False
                 return time.monotonic() - started
             time.sleep(HEALTH_POLL_S)
@@ -204,57 +195,43 @@ class UrlTarget:
             )
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 # -- containers -------------------------------------------------------------------------------------
 _BUILT: dict[str, str] = {}
 
 
 def _start_container(
     spec: TargetSpec, variant: str, data_dir: Path, log_path: Path, env: dict[str, str], run_id: str
-) -> ContainerTarget:
-    from harness.runtime.engine import connect
+) -> DockerTarget:
+    from harness.runtime.docker import TARGET_LABEL, DockerTarget  # noqa: PLC0415 - the SDK only when used
+    from harness.runtime.engine import RUN_LABEL, connect
 
     assert spec.docker is not None
     client = connect()
     image = spec.docker.image or _built_image(client, spec.docker.build or "", log_path)
     words = spec.variant(variant).command or spec.command
-    for _ in range(PORT_ATTEMPTS):
-        if spec.docker.port is not None:
-            if not is_port_free(spec.docker.port):
-                raise PortInUseError(LOOPBACK, spec.docker.port, "target.docker.port")
-            endpoint = Endpoint(LOOPBACK, spec.docker.port)
-        else:
-            endpoint = Endpoint(LOOPBACK, free_port())
+    port = spec.docker.port
+    if port is not None and not is_port_free(port):
+        raise PortInUseError(LOOPBACK, port, "target.docker.port")
+    name = f"harness-byo-{secrets.token_hex(4)}"
+    mounts = {str(data_dir.resolve()): {"bind": CONTAINER_DATA_DIR, "mode": "rw"}}
+
+    def make(endpoint: Endpoint) -> DockerTarget:
         filled = functools.partial(fill, port=endpoint.port, data_dir=CONTAINER_DATA_DIR, variant=variant)
-        instance = ContainerTarget(
+        return DockerTarget(
             client,
             image,
             None if words is None else [filled(word) for word in words],
             {**{key: filled(value) for key, value in env.items()}, "PYTHONUNBUFFERED": "1"},
-            run_id,
-            data_dir,
+            {RUN_LABEL: run_id, TARGET_LABEL: "byo"},
             endpoint,
             log_path,
-            spec.health_path,
             spec.start_timeout_s,
+            name=name,
+            mounts=mounts,
+            health_path=spec.health_path,
         )
-        try:
-            instance.launch()
-            return instance
-        except TargetError as error:
-            instance.stop()
-            if "address already in use" not in str(error).lower() or spec.docker.port is not None:
-                raise
-        except BaseException:
-            instance.stop()
-            raise
-    raise TargetError(f"target.docker: no free port after {PORT_ATTEMPTS} tries")
+
+    return launch_on_a_free_port(make, port=port)
 
 
 def _built_image(client: Any, folder: str, log_path: Path) -> str:
@@ -278,135 +255,3 @@ def _built_image(client: Any, folder: str, log_path: Path) -> str:
             raise TargetError(f"target.docker.build: could not build {folder}: {error}") from None
     _BUILT[tag] = tag
     return tag
-
-
-class ContainerTarget:
-    """One container per incarnation, on the host's network, with the cell's data folder at /data."""
-
-    def __init__(
-        self,
-        client: Any,
-        image: str,
-        command: list[str] | None,
-        env: dict[str, str],
-        run_id: str,
-        data_dir: Path,
-        endpoint: Endpoint,
-        log_path: Path,
-        health_path: str,
-        start_timeout_s: float,
-    ) -> None:
-        from harness.runtime.engine import RUN_LABEL
-
-        self.endpoint = endpoint
-        self.incarnation = 0
-        self._client = client
-        self._image = image
-        self._command = command
-        self._env = env
-        self._labels = {RUN_LABEL: run_id, "harness.target": "byo"}
-        self._data_dir = data_dir
-        self._log_path = log_path
-        self._health_path = health_path
-        self._start_timeout_s = start_timeout_s
-        self._name = f"harness-byo-{secrets.token_hex(4)}"
-        self._container: Any = None
-        self._last_exit: int | None = None
-
-    def launch(self) -> float:
-        import docker.errors
-
-        started = time.monotonic()
-        self._last_exit = None
-        try:
-            self._container = self._client.containers.run(
-                self._image,
-                self._command,
-                name=f"{self._name}-{self.incarnation}",
-                detach=True,
-                environment={**self._env, "HARNESS_INCARNATION": str(self.incarnation)},
-                labels=self._labels,
-                network_mode="host",
-                volumes={str(self._data_dir.resolve()): {"bind": CONTAINER_DATA_DIR, "mode": "rw"}},
-            )
-        except docker.errors.DockerException as error:
-            raise TargetError(f"could not start a container of {self._image}: {error}") from None
-        url = f"{self.endpoint.base_url}{self._health_path}"
-        deadline = started + self._start_timeout_s
-        while time.monotonic() < deadline:
-            if not self.is_alive():
-                self._retire()
-                raise TargetError(
-                    f"target container exited with status {self._last_exit} before it was healthy "
-                    f"(log {self._log_path}):\n{log_tail(self._log_path)}"
-                )
-            if _healthy(url):
-                return time.monotonic() - started
-            time.sleep(HEALTH_POLL_S)
-        self._retire(kill=True)
-        raise TargetError(
-            f"target container did not answer {url} within {self._start_timeout_s:.0f} s "
-            f"(log {self._log_path}):\n{log_tail(self._log_path)}"
-        )
-
-    def kill(self) -> None:
-        self._retire(kill=True)
-
-    def restart(self) -> float:
-        self._retire(kill=True)
-        self.incarnation += 1
-        return self.launch()
-
-    def is_alive(self) -> bool:
-        return self._state().get("Running") is True
-
-    def exit_code(self) -> int | None:
-        from harness.runtime.docker import exit_status
-
-        if self._container is None:
-            return self._last_exit
-        state = self._state()
-        if state.get("Running") or state.get("Status") == "created":
-            return None
-        return exit_status(int(state.get("ExitCode", 0)))
-
-    def stop(self) -> None:
-        self._retire(kill=False)
-
-    def _state(self) -> dict[str, Any]:
-        import docker.errors
-
-        if self._container is None:
-            return {}
-        try:
-            state: dict[str, Any] = self._client.api.inspect_container(self._container.id)["State"]
-        except docker.errors.NotFound:
-            return {}
-        return state
-
-    def _retire(self, kill: bool = False) -> None:
-        import docker.errors
-
-        from harness.runtime.docker import exit_status
-
-        container, self._container = self._container, None
-        if container is None:
-            return
-        with suppress(docker.errors.APIError):
-            if kill:
-                container.kill()
-            else:
-                container.stop(timeout=3)
-        try:
-            result = self._client.api.wait(container.id, timeout=10)
-            self._last_exit = exit_status(int(result.get("StatusCode", 0)))
-            self._log_path.parent.mkdir(parents=True, exist_ok=True)
-            with self._log_path.open("ab") as log:
-                log.write(f"--- harness: container {container.name}\n".encode())
-                log.write(container.logs(stdout=True, stderr=True))
-                log.write(f"--- harness: exit status {self._last_exit}\n".encode())
-        except docker.errors.DockerException:
-            pass
-        finally:
-            with suppress(docker.errors.APIError):
-                container.remove(force=True)

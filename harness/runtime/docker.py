@@ -28,22 +28,20 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume
 
 from harness.errors import TargetError
-from harness.ports import LOOPBACK, free_port
-from harness.runtime.base import Endpoint
+from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.buildlog import BuildReporter
 from harness.runtime.engine import RUN_LABEL, clean_docker, connect
 from harness.runtime.health import LOG_TAIL_LINES, wait_healthy
 from harness.runtime.images import ensure_target_image
 from harness.scenario import TARGETS_DIR
 
-__all__ = ["DATA_DIR", "DockerRuntime", "DockerTarget", "clean_docker"]
+__all__ = ["DATA_DIR", "TARGET_LABEL", "DockerRuntime", "DockerTarget", "clean_docker", "exit_status"]
 
 DATA_DIR = "/data"
 DB_PATH = f"{DATA_DIR}/target.db"
 STOP_GRACE_S = 3
 TARGET_LABEL = "harness.target"
 VARIANT_LABEL = "harness.variant"
-PORT_ATTEMPTS = 3
 
 
 def exit_status(docker_code: int) -> int:
@@ -53,19 +51,27 @@ def exit_status(docker_code: int) -> int:
 
 
 class DockerTarget:
-    """One target's containers (one per incarnation) on one volume and one host port."""
+    """One target's containers (one per incarnation) on one host port, with its data mounted.
+
+    ``mounts`` maps a named volume or a host folder to its place in the container (Docker SDK's
+    ``volumes`` shape); ``volume``, when given, is the named volume this target owns and removes.
+    """
 
     def __init__(
         self,
         client: DockerClient,
         image: str,
-        command: list[str],
+        command: list[str] | None,
         env: dict[str, str],
         labels: dict[str, str],
-        volume: Volume,
         endpoint: Endpoint,
         log_path: Path,
         start_timeout_s: float,
+        *,
+        name: str,
+        mounts: dict[str, dict[str, str]],
+        volume: Volume | None = None,
+        health_path: str = "/health",
     ) -> None:
         self.endpoint = endpoint
         self.incarnation = 0
@@ -74,28 +80,32 @@ class DockerTarget:
         self._command = command
         self._env = env
         self._labels = labels
-        self._volume: Volume | None = volume
+        self._name = name
+        self._mounts = mounts
+        self._volume = volume
+        self._health_path = health_path
         self._log_path = log_path
         self._start_timeout_s = start_timeout_s
         self._container: Container | None = None
         self._last_exit: int | None = None
+        self._stopped = False
 
     # -- lifecycle -------------------------------------------------------------------------------
     def launch(self) -> float:
         """Start a container for this incarnation and wait for health; returns seconds until healthy."""
         started = time.monotonic()
-        assert self._volume is not None, "launch after stop"
+        assert not self._stopped, "launch after stop"
         self._last_exit = None
         try:
             self._container = self._client.containers.run(
                 self._image,
                 self._command,
-                name=f"{self._volume.name}-{self.incarnation}",
+                name=f"{self._name}-{self.incarnation}",
                 detach=True,
                 environment={**self._env, "HARNESS_INCARNATION": str(self.incarnation)},
                 labels=self._labels,
                 network_mode="host",
-                volumes={self._volume.name: {"bind": DATA_DIR, "mode": "rw"}},
+                volumes=self._mounts,
                 init=False,
             )
         except docker.errors.DockerException as error:
@@ -104,7 +114,7 @@ class DockerTarget:
         return time.monotonic() - started
 
     def _wait_healthy(self) -> None:
-        wait_healthy(self, f"{self.endpoint.base_url}/health", self._start_timeout_s,
+        wait_healthy(self, f"{self.endpoint.base_url}{self._health_path}", self._start_timeout_s,
                      what="target container", log_path=self._log_path, give_up=self._give_up)
 
     def _give_up(self, timed_out: bool) -> str:
@@ -133,7 +143,8 @@ class DockerTarget:
         return exit_status(int(state.get("ExitCode", 0)))
 
     def stop(self) -> None:
-        """Stop the container gracefully, keep its logs, remove it and the volume. Safe to call twice."""
+        """Stop the container gracefully, keep its logs, remove it and its own volume. Safe to call twice."""
+        self._stopped = True
         try:
             self._retire(kill=False)
         finally:
@@ -237,32 +248,21 @@ class DockerRuntime:
             **env,
             "PYTHONUNBUFFERED": "1",
         }
-        last_error: TargetError | None = None
-        for _ in range(PORT_ATTEMPTS):  # a free port can be taken between our probe and the bind
+
+        def make(endpoint: Endpoint) -> DockerTarget:
             self._started += 1
             name = f"harness-{target}-{variant}-{self._token}-{self._started}"
-            endpoint = Endpoint(LOOPBACK, free_port())
-            command = ["--host", endpoint.host, "--port", str(endpoint.port), "--variant", variant,
-                       "--db", DB_PATH]
             try:
                 volume = self.client.volumes.create(name=name, labels=labels)
             except docker.errors.DockerException as error:
                 raise TargetError(f"could not create volume {name}: {error}") from None
-            instance = DockerTarget(self.client, image, command, container_env, labels, volume, endpoint,
-                                    log_path, self.start_timeout_s)
-            try:
-                instance.launch()
-                return instance
-            except TargetError as error:
-                instance.stop()
-                if "address already in use" not in str(error).lower():
-                    raise
-                last_error = error
-            except BaseException:  # Ctrl-C while starting: leave nothing behind
-                instance.stop()
-                raise
-        assert last_error is not None
-        raise last_error
+            command = ["--host", endpoint.host, "--port", str(endpoint.port), "--variant", variant,
+                       "--db", DB_PATH]
+            return DockerTarget(self.client, image, command, container_env, labels, endpoint, log_path,
+                                self.start_timeout_s, name=name, volume=volume,
+                                mounts={name: {"bind": DATA_DIR, "mode": "rw"}})
+
+        return launch_on_a_free_port(make)
 
     def close(self) -> int:
         """Remove whatever this run still has in the engine (the run's last line of defence)."""

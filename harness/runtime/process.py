@@ -17,8 +17,7 @@ from typing import IO
 
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
-from harness.ports import LOOPBACK, free_port
-from harness.runtime.base import Endpoint
+from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import HEALTH_POLL_S as HEALTH_POLL_S  # re-exported: importers still use
 from harness.runtime.health import LOG_TAIL_LINES as LOG_TAIL_LINES  # these three from here
 from harness.runtime.health import log_tail as log_tail
@@ -153,22 +152,11 @@ class ProcessRuntime:
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
         script = self.targets_dir / target / "app.py"
-        last_error: TargetError | None = None
-        for _ in range(3):  # a free port can be taken between our probe and the target's bind
-            endpoint = Endpoint(LOOPBACK, free_port())
-            command = [
-                sys.executable,
-                str(script),
-                "--host",
-                endpoint.host,
-                "--port",
-                str(endpoint.port),
-                "--variant",
-                variant,
-                "--db",
-                str(data_dir / "target.db"),
-            ]
-            instance = ProcessTarget(
+
+        def make(endpoint: Endpoint) -> ProcessTarget:
+            command = [sys.executable, str(script), "--host", endpoint.host, "--port", str(endpoint.port),
+                       "--variant", variant, "--db", str(data_dir / "target.db")]  # fmt: skip
+            return ProcessTarget(
                 command=command,
                 env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
                 endpoint=endpoint,
@@ -176,13 +164,5 @@ class ProcessRuntime:
                 start_timeout_s=self.start_timeout_s,
                 registry=self.registry,
             )
-            try:
-                instance.launch()
-                return instance
-            except TargetError as error:
-                instance.stop()
-                if "address already in use" not in str(error).lower():
-                    raise
-                last_error = error
-        assert last_error is not None
-        raise last_error
+
+        return launch_on_a_free_port(make)
