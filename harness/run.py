@@ -272,7 +272,8 @@ class _CellRun:
             stack.callback(target.stop)
             proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport, self._load_listen())
             double_submit = self.plan.double_submit
-            config = LoadCellConfig(
+            config = LoadCellConfig.for_load(
+                load,
                 base_url=f"http://{proxy.listen_host}:{proxy.listen_port}",
                 kinds=self.scenario.target.operations,
                 double_submit=load.double_submit if double_submit is None else double_submit,
@@ -280,13 +281,6 @@ class _CellRun:
                 fault=self.plan.fault,
                 seed=self.plan.seed,
                 operations=operations,
-                users=load.users,
-                spawn_rate=load.spawn_rate,
-                max_duration_s=load.max_duration_s,
-                retry=load.retry,
-                send_idempotency_key=load.send_idempotency_key,
-                amount_min=load.amount_min,
-                amount_max=load.amount_max,
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=self._op_id_prefix(),
             )

@@ -28,13 +28,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import LoadError
 from harness.ports import LOOPBACK, free_port
-from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec
+from harness.scenario import REPO_ROOT, LoadSpec, OperationSpec, RetryPolicySpec
 
 EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
@@ -44,6 +44,13 @@ EXIT_INTERRUPTED = 130
 STDERR_TAIL_LINES = 15
 _KILL_WAIT_S = 5.0
 _NEXT_CELL_PAUSE_S = 1.0
+
+
+_FROM_LOAD_SPEC = (
+    "operations", "users", "spawn_rate", "max_duration_s", "retry", "send_idempotency_key",
+    "double_submit", "amount_min", "amount_max",
+)  # fmt: skip
+"""The fields a cell takes as they are from the scenario's ``load`` block."""
 
 
 class LoadCellConfig(BaseModel):
@@ -69,6 +76,12 @@ class LoadCellConfig(BaseModel):
     amount_max: int = Field(ge=1)
     history_path: str
     op_id_prefix: str = ""
+
+    @classmethod
+    def for_load(cls, load: LoadSpec, **cell: Any) -> LoadCellConfig:
+        """A cell's config from the scenario's ``load`` settings and the cell's own fields (``cell`` wins)."""
+        shared = {name: getattr(load, name) for name in _FROM_LOAD_SPEC}
+        return cls.model_validate({**shared, **cell})
 
     @field_validator("base_url")
     @classmethod

@@ -44,21 +44,12 @@ def config_from_env(environ: Mapping[str, str]) -> tuple[LoadCellConfig, Path]:
             raise SystemExit(f"{CONFIG_ENV}: {error}") from None
         default_history = Path(path).with_name("locust-ui-history.jsonl")
     else:
-        spec = LoadSpec()
-        config = LoadCellConfig(
+        config = LoadCellConfig.for_load(
+            LoadSpec(),
             base_url=DEFAULT_HOST,
             variant="ui",
             fault="ui",
             seed=1,
-            operations=spec.operations,
-            users=spec.users,
-            spawn_rate=spec.spawn_rate,
-            max_duration_s=spec.max_duration_s,
-            retry=spec.retry,
-            send_idempotency_key=spec.send_idempotency_key,
-            double_submit=spec.double_submit,
-            amount_min=spec.amount_min,
-            amount_max=spec.amount_max,
             history_path="reports/locust-ui/history.jsonl",
         )
         default_history = Path(config.history_path)
