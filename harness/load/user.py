@@ -83,6 +83,17 @@ class AttemptResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class SentRequest:
+    """One HTTP request's end: its ``response`` and decoded JSON ``body``, or else why none came."""
+
+    latency_s: float
+    response: requests.Response | None = None
+    body: object = None
+    failure: Classification = Classification("info")
+    error: str = ""
+
+
 class RetryingUser(HttpUser):
     """Takes the next operation from the shared queue and runs it to its end, until none are left.
 
@@ -130,38 +141,64 @@ class RetryingUser(HttpUser):
         session = self.client if session is None else session
         if request.flow is not None:
             return _FlowAttempt(self, request, timeout_s, session).run(attempt)
+        sent = self.send(session, request, timeout_s, request.method, request.path, request.headers,
+                         data=request.body)  # fmt: skip
+        if sent.response is None:
+            return AttemptResult(sent.failure, sent.latency_s, error=sent.error)
+        classification = classify_answer(sent.response.status_code, sent.body, request.success)
+        return AttemptResult(
+            classification, sent.latency_s, resource_id_at(sent.body, request.resource_id_field)
+        )
+
+    def send(
+        self,
+        session: HttpSession,
+        request: OperationRequest,
+        timeout_s: float,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        *,
+        data: bytes | None = None,
+        json: object = None,
+    ) -> SentRequest:
+        """One HTTP request of ``request``'s operation on ``session``, under a hard deadline.
+
+        The body is ``data`` (bytes as they are) or ``json`` (encoded by requests). Without an answer
+        (timeout, reset, refused) the session's connections are dropped, so the next request cannot
+        reuse one left mid-answer.
+        """
         start_time = time.time()
         started = time.perf_counter()
         deadline = gevent.Timeout(timeout_s)
         deadline.start()
         try:
             response = session.request(
-                request.method,
-                request.path,
+                method,
+                path,
                 name=request.kind,
-                data=request.body,
-                headers=dict(request.headers),
+                headers=dict(headers),
                 timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
                 allow_redirects=False,
+                data=data,
+                json=json,
             )
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
             latency_s = time.perf_counter() - started
-            session.close()  # the next attempt must not reuse a connection left mid-answer
+            session.close()
             text = timeout_text(timeout_s)
-            self.report_unanswered(request, start_time, latency_s, text)
-            return AttemptResult(classify_failure("timeout"), latency_s, error=text)
+            self.report_unanswered(request, start_time, latency_s, text, method, path)
+            return SentRequest(latency_s, failure=classify_failure("timeout"), error=text)
         finally:
             deadline.close()
         latency_s = time.perf_counter() - started
         if response.error is not None:  # HttpSession has reported it to Locust already
             session.close()
             described = describe_error(response.error, timeout_s)
-            return AttemptResult(classify_failure(described.failure), latency_s, error=described.text)
-        body = _json_body(response)
-        classification = classify_answer(response.status_code, body, request.success)
-        return AttemptResult(classification, latency_s, resource_id_at(body, request.resource_id_field))
+            return SentRequest(latency_s, failure=classify_failure(described.failure), error=described.text)
+        return SentRequest(latency_s, response=response, body=_json_body(response))
 
     def report_unanswered(
         self,
@@ -228,42 +265,16 @@ class _FlowAttempt:
         resource_id = None if returned is None else str(returned)
         return AttemptResult(self.last, latency_s, resource_id)
 
-    def send(
-        self, method: str, path: str, json: object, headers: Mapping[str, str] | None
-    ) -> FlowResponse:
+    def send(self, method: str, path: str, json: object, headers: Mapping[str, str] | None) -> FlowResponse:
         """``ctx.request``: one request on the attempt's session, under the attempt's hard deadline."""
-        session, timeout_s = self.session, self.timeout_s
-        start_time = time.time()
-        started = time.perf_counter()
-        deadline = gevent.Timeout(timeout_s)
-        deadline.start()
-        try:
-            response = session.request(
-                method,
-                path,
-                name=self.request.kind,
-                json=json,
-                headers=dict(headers or {}),
-                timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
-                allow_redirects=False,
-            )
-        except gevent.Timeout as fired:
-            if fired is not deadline:
-                raise
-            session.close()
-            text = timeout_text(timeout_s)
-            latency_s = time.perf_counter() - started
-            self.user.report_unanswered(self.request, start_time, latency_s, text, method, path)
-            raise self._failed(classify_failure("timeout"), text) from None
-        finally:
-            deadline.close()
-        if response.error is not None:  # HttpSession has reported it to Locust already
-            session.close()
-            described = describe_error(response.error, timeout_s)
-            raise self._failed(classify_failure(described.failure), described.text)
-        body = _json_body(response)
-        self.last, self.last_error = classify_answer(response.status_code, body, self.request.success), None
-        return FlowResponse(response.status_code, body, dict(response.headers))
+        sent = self.user.send(
+            self.session, self.request, self.timeout_s, method, path, headers or {}, json=json
+        )
+        if sent.response is None:
+            raise self._failed(sent.failure, sent.error)
+        self.last = classify_answer(sent.response.status_code, sent.body, self.request.success)
+        self.last_error = None
+        return FlowResponse(sent.response.status_code, sent.body, dict(sent.response.headers))
 
     def _failed(self, classification: Classification, text: str) -> FlowRequestError:
         self.last, self.last_error = classification, text
