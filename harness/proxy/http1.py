@@ -257,7 +257,8 @@ class Http1Framer:
             return "until_close"
         return "none" if length == 0 else length
 
-    def _step_length(self, messages: list[Message]) -> bool:
+    def _consume_remaining(self) -> bool:
+        """Pass over up to ``_remaining`` bytes of the buffer; True once all of them have arrived."""
         available = len(self._buf) - self._pos
         if available < self._remaining:
             self._pos += available
@@ -265,6 +266,11 @@ class Http1Framer:
             return False
         self._pos += self._remaining
         self._remaining = 0
+        return True
+
+    def _step_length(self, messages: list[Message]) -> bool:
+        if not self._consume_remaining():
+            return False
         messages.append(self._emit(self._pos))
         return True
 
@@ -292,13 +298,8 @@ class Http1Framer:
         return True
 
     def _step_chunk_data(self) -> bool:
-        available = len(self._buf) - self._pos
-        if available < self._remaining:
-            self._pos += available
-            self._remaining -= available
+        if not self._consume_remaining():
             return False
-        self._pos += self._remaining
-        self._remaining = 0
         if self._buf[self._pos - 2 : self._pos] != b"\r\n":
             raise HttpFramingError("chunk data not followed by CRLF")
         self._scan = self._pos
