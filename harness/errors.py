@@ -6,6 +6,7 @@ status without a traceback::
     HarnessError                 exit 2 unless stated: the run could not be made
     ├── ScenarioError            a scenario file is malformed; names file, field and value
     ├── TargetError              a target would not start, or died and would not come back
+    │   └── TargetPortTakenError its free port was taken before it bound it (retried on another)
     ├── PortInUseError           a port the user asked for is taken
     ├── ProxyApiError            the fault proxy's HTTP API refused a call (names the call)
     ├── ProbeError               an effects probe could not read what the target did
@@ -41,6 +42,15 @@ class ScenarioError(HarnessError):
 
 class TargetError(HarnessError):
     """A target service would not start, became unhealthy, or could not be restarted."""
+
+
+class PortRaceLost(Exception):
+    """Mixed into a start error that means: the free port we chose was taken before the server
+    bound it. :func:`harness.ports.on_free_port` tries another port on it; nothing else should."""
+
+
+class TargetPortTakenError(TargetError, PortRaceLost):
+    """A target exited (or never answered) because its port was taken between our probe and its bind."""
 
 
 class PortInUseError(HarnessError):

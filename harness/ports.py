@@ -1,10 +1,19 @@
-"""Loopback ports: find a free one, and tell a taken one apart from a free one."""
+"""Loopback ports: find a free one, tell a taken one apart from a free one, and start a server on one."""
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from typing import TypeVar
+
+from harness.errors import PortRaceLost
 
 LOOPBACK = "127.0.0.1"
+
+PORT_ATTEMPTS = 3
+"""How often a start is tried on a new free port when the one it was given got taken meanwhile."""
+
+_Started = TypeVar("_Started")
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -22,3 +31,26 @@ def is_port_free(port: int, host: str = LOOPBACK) -> bool:
         except OSError:
             return False
         return True
+
+
+def looks_like_port_race(log: str) -> bool:
+    """Whether a server's log says it could not bind its port (as when another process took it)."""
+    lowered = log.lower()
+    return "address already in use" in lowered or "eaddrinuse" in lowered
+
+
+def on_free_port(start: Callable[[int], _Started], *, port: int | None = None) -> _Started:
+    """``start(port)`` on a free loopback port, or on ``port`` when one is fixed (tried once).
+
+    A free port can be taken between our probe and the server's bind: when ``start`` raises a
+    :class:`~harness.errors.PortRaceLost` error, it is tried again on a new port, at most
+    :data:`PORT_ATTEMPTS` times in all.
+    """
+    if port is not None:
+        return start(port)
+    for _ in range(PORT_ATTEMPTS - 1):
+        try:
+            return start(free_port())
+        except PortRaceLost:
+            continue
+    return start(free_port())

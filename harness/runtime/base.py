@@ -11,11 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from harness.errors import TargetError
-from harness.ports import LOOPBACK, free_port
-
-PORT_ATTEMPTS = 3
-"""How often a start is tried on a new free port when the one it was given got taken meanwhile."""
+from harness.ports import LOOPBACK, on_free_port
 
 FAILPOINT_EXIT_STATUS = 17
 """What a reference target exits with when one of its failpoints fires (``targetkit/failpoints.py``)."""
@@ -88,23 +84,18 @@ _Target = TypeVar("_Target", bound=Launchable)
 def launch_on_a_free_port(make: Callable[[Endpoint], _Target], *, port: int | None = None) -> _Target:
     """Launch what ``make`` builds for a loopback endpoint, on a free port unless ``port`` is fixed.
 
-    A free port can be taken between our probe and the target's bind, so a start that fails with
-    "address already in use" is tried again on a new port (a fixed port is tried once). Whatever
-    ends a start (an error, Ctrl-C) stops the half-started target, so nothing is left running.
+    :func:`~harness.ports.on_free_port` tries a new port when the start lost its port in a race;
+    whatever ends a start (an error, Ctrl-C) first stops the half-started target, so nothing is
+    left running.
     """
-    last_error: TargetError | None = None
-    for _ in range(1 if port is not None else PORT_ATTEMPTS):
-        instance = make(Endpoint(LOOPBACK, port if port is not None else free_port()))
+
+    def launch(chosen: int) -> _Target:
+        instance = make(Endpoint(LOOPBACK, chosen))
         try:
             instance.launch()
-            return instance
-        except TargetError as error:
-            instance.stop()
-            if port is not None or "address already in use" not in str(error).lower():
-                raise
-            last_error = error
         except BaseException:
             instance.stop()
             raise
-    assert last_error is not None
-    raise last_error
+        return instance
+
+    return on_free_port(launch, port=port)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 
-from harness.errors import TargetError
+from harness.errors import TargetError, TargetPortTakenError
+from harness.ports import looks_like_port_race
 from harness.runtime.base import TargetInstance
 
 HEALTH_POLL_S = 0.05
@@ -57,11 +58,18 @@ def wait_healthy(
         if not target.is_alive():
             code = target.exit_code()
             tail = give_up(False)
-            raise TargetError(
+            raise _start_error(tail)(
                 f"{what} exited with status {code} before it was healthy (log {log_path}):\n{tail}"
             )
         if is_healthy(url):
             return
         time.sleep(HEALTH_POLL_S)
     tail = give_up(True)
-    raise TargetError(f"{what} did not answer {url} within {timeout_s:.0f} s (log {log_path}):\n{tail}")
+    raise _start_error(tail)(
+        f"{what} did not answer {url} within {timeout_s:.0f} s (log {log_path}):\n{tail}"
+    )
+
+
+def _start_error(tail: str) -> type[TargetError]:
+    """The error for a failed start: one the caller retries on another port if the log says so."""
+    return TargetPortTakenError if looks_like_port_race(tail) else TargetError

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import psycopg
 
-from harness.ports import LOOPBACK
+from harness.ports import LOOPBACK, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary, postgres_bin_dirs
-from harness.services.process import ServerProcess, on_free_port
+from harness.services.process import ServerProcess
 
 NAME = "postgres"
 PACKAGE = "postgresql"

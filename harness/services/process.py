@@ -15,10 +15,11 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO
 
+from harness.errors import PortRaceLost
 from harness.pidfiles import PidRegistry
-from harness.ports import free_port
+from harness.ports import looks_like_port_race
 from harness.runtime.health import log_tail
 from harness.services.base import ServiceError
 from harness.services.proctable import command_line, family, kill_leftovers
@@ -26,16 +27,9 @@ from harness.services.proctable import command_line, family, kill_leftovers
 POLL_S = 0.05
 STOP_GRACE_S = 5.0
 
-T = TypeVar("T")
 
-
-class PortTakenError(ServiceError):
+class PortTakenError(ServiceError, PortRaceLost):
     """The port chosen for a server was taken between our probe and its bind: try another."""
-
-
-def _looks_like_port_race(log: str) -> bool:
-    lowered = log.lower()
-    return "address already in use" in lowered or "eaddrinuse" in lowered
 
 
 class ServerProcess:
@@ -101,7 +95,7 @@ class ServerProcess:
             if code is not None:
                 self.stop()
                 tail = log_tail(self.log_path)
-                error = PortTakenError if _looks_like_port_race(tail) else ServiceError
+                error = PortTakenError if looks_like_port_race(tail) else ServiceError
                 raise error(
                     f"{self.name} exited with status {code} while starting (log {self.log_path}):\n{tail}"
                 )
@@ -147,13 +141,3 @@ class ServerProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-
-
-def on_free_port(start: Callable[[int], T], attempts: int = 3) -> T:
-    """``start(port)`` on a free loopback port, again on another if that one was lost in a race."""
-    for _ in range(attempts - 1):
-        try:
-            return start(free_port())
-        except PortTakenError:
-            continue
-    return start(free_port())

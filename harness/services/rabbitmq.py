@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from harness.ports import LOOPBACK, free_port
+from harness.ports import LOOPBACK, free_port, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary
-from harness.services.process import ServerProcess, on_free_port
+from harness.services.process import ServerProcess
 
 NAME = "rabbitmq"
 PACKAGE = "rabbitmq-server"

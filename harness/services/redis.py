@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import redis
 
-from harness.ports import LOOPBACK
+from harness.ports import LOOPBACK, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceError, ServiceKind, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary
-from harness.services.process import ServerProcess, on_free_port
+from harness.services.process import ServerProcess
 
 NAME = "redis"
 PACKAGE = "redis-server"

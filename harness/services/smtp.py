@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 import httpx
 
-from harness.ports import LOOPBACK, free_port
+from harness.ports import LOOPBACK, free_port, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceKind, start_or_clean_up
 from harness.services.binaries import BinaryLookup
-from harness.services.process import ServerProcess, on_free_port
+from harness.services.process import ServerProcess
 
 NAME = "smtp"
 START_TIMEOUT_S = 15.0
