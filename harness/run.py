@@ -341,8 +341,10 @@ class _CellRun:
         host = options.master_bind_host if options.master else LOOPBACK
         return f"[{host}]:0" if ":" in host else f"{host}:0"
 
-    def _create_proxy(self, stack: ExitStack, name: str, upstream: str, listen: str = "") -> ProxyInfo:
-        proxy = self.client.create_proxy(name, upstream=upstream, listen=listen or f"{LOOPBACK}:0")
+    def _create_proxy(
+        self, stack: ExitStack, name: str, upstream: str, listen: str = f"{LOOPBACK}:0"
+    ) -> ProxyInfo:
+        proxy = self.client.create_proxy(name, upstream=upstream, listen=listen)
 
         def delete() -> None:
             # the proxy process may already be gone on an interrupted run
