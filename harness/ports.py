@@ -16,6 +16,11 @@ PORT_ATTEMPTS = 3
 _Started = TypeVar("_Started")
 
 
+def join_hostport(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets (``[::1]:8080``) as URLs and listen addresses want."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def free_port(host: str = LOOPBACK) -> int:
     """A port that was free a moment ago; the caller must cope with losing a race for it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

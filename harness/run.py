@@ -33,7 +33,7 @@ from harness.history import FaultEvent, HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
-from harness.ports import LOOPBACK
+from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
 from harness.result import RunResult
@@ -274,7 +274,7 @@ class _CellRun:
             double_submit = self.plan.double_submit
             config = LoadCellConfig.for_load(
                 load,
-                base_url=f"http://{proxy.listen_host}:{proxy.listen_port}",
+                base_url=proxy.base_url,
                 kinds=self.scenario.target.operations,
                 double_submit=load.double_submit if double_submit is None else double_submit,
                 variant=self.variant,
@@ -339,7 +339,7 @@ class _CellRun:
         """
         options = self.context.options
         host = options.master_bind_host if options.master else LOOPBACK
-        return f"[{host}]:0" if ":" in host else f"{host}:0"
+        return join_hostport(host, 0)
 
     def _create_proxy(
         self, stack: ExitStack, name: str, upstream: str, listen: str = f"{LOOPBACK}:0"

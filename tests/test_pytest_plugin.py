@@ -101,7 +101,7 @@ import httpx
 def test_target_behind_the_fault_proxy(fault_proxy, target, tmp_path):
     payments = target("payments", "idempotent")
     proxy = fault_proxy.create_proxy("payments", upstream=payments.endpoint.hostport)
-    url = f"http://{proxy.listen_host}:{proxy.listen_port}/charges"
+    url = f"{proxy.base_url}/charges"
     body = {"amount": 500, "currency": "eur", "customer": "c1", "reference": "op-1"}
     headers = {"Idempotency-Key": "key-1"}
     first = httpx.post(url, json=body, headers=headers, trust_env=False)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+from harness.ports import join_hostport
 from harness.proxy.apierror import ApiError, bad_request
+
+__all__ = ["check_listen", "is_loopback", "join_hostport", "split_hostport"]
 
 
 def split_hostport(value: str, field: str) -> tuple[str, int]:
@@ -18,10 +21,6 @@ def split_hostport(value: str, field: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, port
-
-
-def join_hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_loopback(host: str) -> bool:

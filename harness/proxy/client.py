@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from harness.errors import ProxyApiError
+from harness.ports import join_hostport
 
 HTTP_TOXICS = ("drop_response", "http_error", "http_latency")
 """Toxics only this project's server has; a real Toxiproxy answers 400 to them."""
@@ -28,11 +29,16 @@ class ProxyInfo:
     upstream: str
     enabled: bool
 
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the proxy's listen address (an IPv6 host in brackets)."""
+        return f"http://{join_hostport(self.listen_host, self.listen_port)}"
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProxyInfo:
         host, _, port = str(data["listen"]).rpartition(":")
         host = host.strip("[]")
-        if host in ("", "0.0.0.0", "::", "[::]"):
+        if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
         return cls(
             name=str(data["name"]),

@@ -98,3 +98,18 @@ def test_plain_text_version_of_old_toxiproxy() -> None:
     )
     assert client.version() == "2.1.4"
     assert client.supports_http_toxics() is False
+
+
+@pytest.mark.parametrize(
+    ("listen", "base_url"),
+    [
+        ("127.0.0.1:4567", "http://127.0.0.1:4567"),
+        ("[fd00::1]:4567", "http://[fd00::1]:4567"),  # a master's IPv6 bind host
+        ("0.0.0.0:4567", "http://127.0.0.1:4567"),  # a wildcard is reached on loopback here
+        ("[::]:4567", "http://127.0.0.1:4567"),
+    ],
+)
+def test_a_proxys_base_url_is_a_url_whatever_its_listen_address(listen: str, base_url: str) -> None:
+    info = ProxyInfo.from_json({"name": "p", "listen": listen, "upstream": "127.0.0.1:1"})
+    assert info.base_url == base_url
+    assert httpx.URL(info.base_url).port == 4567
