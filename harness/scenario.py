@@ -64,6 +64,17 @@ class LoadSpec(_Strict):
     send_idempotency_key: bool = True
     retry: RetryPolicySpec = RetryPolicySpec()
 
+    @model_validator(mode="after")
+    def _amounts_ordered(self) -> LoadSpec:
+        check_amounts_ordered(self.amount_min, self.amount_max)
+        return self
+
+
+def check_amounts_ordered(amount_min: int, amount_max: int) -> None:
+    """The range ``{amount}`` draws from must not be empty (for a scenario and a cell alike)."""
+    if amount_min > amount_max:
+        raise ValueError(f"amount_min ({amount_min}) must not exceed amount_max ({amount_max})")
+
 
 DEFAULT_CHARGE_BODY: dict[str, Any] = {
     "amount": "{amount}",

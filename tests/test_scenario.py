@@ -52,6 +52,7 @@ def test_minimal_scenario_gets_defaults(tmp_path: Path) -> None:
         (MINIMAL.replace("{name: payments}", "{name: nosuch}"), "target.name", "no target 'nosuch'"),
         (MINIMAL + "load: {operations: -3}\n", "load.operations", "-3"),
         (MINIMAL + "load: {retry: {timeout_s: fast}}\n", "load.retry.timeout_s", "fast"),
+        (MINIMAL + "load: {amount_min: 500, amount_max: 10}\n", "load", "amount_min (500) must not exceed"),
         (MINIMAL + "gates: {other: {max_duplicate_rate: 0}}\n", "(top level)", "gates.other"),
         ("name: t\ntarget: {name: payments}\n", "faults", "Field required"),
         (MINIMAL + "faults: {f: {failpoints: {x: 2}}}\n", "faults.f.failpoints", "0..1"),

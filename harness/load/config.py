@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import LoadError
 from harness.ports import LOOPBACK, free_port
-from harness.scenario import REPO_ROOT, LoadSpec, OperationSpec, RetryPolicySpec
+from harness.scenario import REPO_ROOT, LoadSpec, OperationSpec, RetryPolicySpec, check_amounts_ordered
 
 EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
@@ -102,8 +102,7 @@ class LoadCellConfig(BaseModel):
 
     @model_validator(mode="after")
     def _amounts_ordered(self) -> LoadCellConfig:
-        if self.amount_min > self.amount_max:
-            raise ValueError(f"amount_min ({self.amount_min}) must not exceed amount_max ({self.amount_max})")
+        check_amounts_ordered(self.amount_min, self.amount_max)
         return self
 
 
