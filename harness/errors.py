@@ -17,6 +17,9 @@ A failed gate is not an error: it is a result, reported with exit status 1.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 EXIT_OK = 0
 EXIT_GATE_FAILED = 1
 EXIT_COULD_NOT_RUN = 2
@@ -28,6 +31,29 @@ class HarnessError(Exception):
     exit_status = EXIT_COULD_NOT_RUN
 
 
+def shown_value(value: object) -> str:
+    """`` (got value)`` for a message about a bad value, or nothing when there is none to show."""
+    return "" if value is None else f" (got {value!r})"
+
+
+def describe_invalid(
+    error: Mapping[str, Any], *, unknown: str = "unknown field", top: str = "(top level)"
+) -> tuple[str, str, object]:
+    """One pydantic validation error as (dotted field, problem, value worth showing or None).
+
+    The one wording of every "this field is wrong" message (scenarios, load cells, toxic
+    attributes): validators' "Value error, " prefix dropped, an extra field called ``unknown``, and
+    no value shown for a missing field, unparsable JSON, or a whole mapping.
+    """
+    field = ".".join(str(part) for part in error["loc"]) or top
+    problem = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        problem = unknown
+    value = error.get("input")
+    hidden = error["type"] in ("missing", "json_invalid") or isinstance(value, dict)
+    return field, problem, None if hidden else value
+
+
 class ScenarioError(HarnessError):
     """A scenario is malformed: the message names the file, the field and the value at fault."""
 
@@ -36,8 +62,7 @@ class ScenarioError(HarnessError):
         self.field = field
         self.problem = problem
         self.value = value
-        shown = "" if value is None else f" (got {value!r})"
-        super().__init__(f"{file}: {field}: {problem}{shown}")
+        super().__init__(f"{file}: {field}: {problem}{shown_value(value)}")
 
 
 class TargetError(HarnessError):

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.errors import ScenarioError
+from harness.errors import ScenarioError, describe_invalid
 from harness.jsonpath import MISSING, dig
 from harness.template import validate_template
 
@@ -597,10 +597,6 @@ class Catalogue(_Strict):
     scenarios: tuple[str, ...] = Field(min_length=1)
 
 
-def _field_path(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "(top level)"
-
-
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario file; any problem is a ScenarioError naming file and field."""
     path = Path(path)
@@ -650,12 +646,4 @@ def _validated(
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
-        problem = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            problem = "unknown field"
-        value = first.get("input") if first["type"] != "missing" else None
-        if isinstance(value, dict):
-            value = None
-        raise ScenarioError(shown, _field_path(location), problem, value) from None
+        raise ScenarioError(shown, *describe_invalid(error.errors()[0])) from None

@@ -32,7 +32,7 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.errors import LoadError
+from harness.errors import LoadError, describe_invalid, shown_value
 from harness.ports import LOOPBACK, free_port
 from harness.scenario import REPO_ROOT, LoadSpec, OperationSpec, RetryPolicySpec, check_amounts_ordered
 
@@ -115,12 +115,8 @@ def load_cell_config(path: Path) -> LoadCellConfig:
     try:
         return LoadCellConfig.model_validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        problem = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        problem = problem.removeprefix("Value error, ")
-        shown = "" if first["type"] in ("missing", "json_invalid") else f" (got {first.get('input')!r})"
-        raise LoadError(f"{path}: {field}: {problem}{shown}") from None
+        field, problem, value = describe_invalid(error.errors()[0])
+        raise LoadError(f"{path}: {field}: {problem}{shown_value(value)}") from None
 
 
 class ProgressLine(BaseModel):

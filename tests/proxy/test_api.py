@@ -248,7 +248,7 @@ def test_toxic_named_and_upstream(api: httpx.Client, echo_proxy: ProxyHandle) ->
         ),
         (
             {"type": "slicer", "attributes": {"average_size": 4, "size_variation": 4}},
-            "must be less than average_size",
+            "attributes: size_variation (4) must be less than average_size (4)",
         ),
         ({"type": "http_error", "attributes": {"status": 42}}, "status"),
         ({"type": "limit_data", "attributes": {"bytes": 1.5}}, "bytes: Input should be a valid integer"),

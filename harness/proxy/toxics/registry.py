@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
+from harness.errors import describe_invalid, shown_value
 from harness.proxy.toxics.base import Toxic
 
 ToxicClass = type[Toxic[Any]]
@@ -74,10 +75,6 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One line per problem: ``field: message (got value)``."""
     parts = []
     for error in exc.errors():
-        field = ".".join(str(p) for p in error["loc"]) or "attributes"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown attribute"
-        shown = "" if error["type"] == "missing" else f" (got {error.get('input')!r})"
-        parts.append(f"{field}: {message}{shown}")
+        field, problem, value = describe_invalid(error, unknown="unknown attribute", top="attributes")
+        parts.append(f"{field}: {problem}{shown_value(value)}")
     return "; ".join(parts)
