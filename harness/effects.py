@@ -12,10 +12,8 @@ Probes, each naming the scenario field at fault when it cannot read (the run the
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from typing import Protocol
 import httpx
 
 from harness.errors import ProbeError
+from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.scenario import EffectsSpec
 
@@ -170,18 +169,10 @@ class CallableProbe:
         self.id_field = id_field
 
     def _function(self) -> Callable[..., object]:
-        module_name, _, function_name = self.target.partition(":")
-        for folder in reversed(self.python_path):
-            if folder not in sys.path:
-                sys.path.insert(0, folder)
         try:
-            module = importlib.import_module(module_name)
-        except Exception as error:  # noqa: BLE001 - any import failure is the user's probe failing
-            raise ProbeError(f"{FIELD}.callable: cannot import {module_name}: {error}") from error
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            raise ProbeError(f"{FIELD}.callable: {module_name} has no function {function_name!r}")
-        return function  # type: ignore[no-any-return]
+            return import_callable(self.target, self.python_path)
+        except CallableImportError as error:
+            raise ProbeError(f"{FIELD}.callable: {error}") from None
 
     def read(self) -> list[Effect]:
         function = self._function()

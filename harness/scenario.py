@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from harness.errors import ScenarioError, describe_invalid
+from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.template import validate_template
 
@@ -183,11 +184,9 @@ class OperationSpec(_Strict):
         assert self.flow is not None
         if not _CALLABLE.match(self.flow):
             raise ValueError(f"flow: expected 'module:function' (got {self.flow!r})")
-        from harness.load.flow import FlowImportError, load_flow  # noqa: PLC0415 - harness.load imports this module
-
         try:
-            load_flow(self.flow, self.python_path)
-        except FlowImportError as error:
+            import_callable(self.flow, self.python_path)
+        except CallableImportError as error:
             raise ValueError(f"flow: {error}") from None
         return self
 

@@ -12,20 +12,13 @@ Locust side (the sender behind ``ctx.request``) lives in ``user.py``.
 
 from __future__ import annotations
 
-import functools
-import importlib
 import random
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from harness.load.retry import Classification
 from harness.template import Renderer
-
-
-class FlowImportError(Exception):
-    """A flow's ``module:function`` that cannot be imported; the message says why."""
 
 
 class FlowRequestError(Exception):
@@ -94,20 +87,3 @@ class FlowContext:
 
 
 FlowFunction = Callable[[FlowContext], object]
-
-
-@functools.lru_cache(maxsize=64)
-def load_flow(target: str, python_path: tuple[str, ...] = ()) -> FlowFunction:
-    """The function named ``module:function``, imported with ``python_path`` first on ``sys.path``."""
-    module_name, _, function_name = target.partition(":")
-    for folder in reversed(python_path):
-        if folder not in sys.path:
-            sys.path.insert(0, folder)
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as error:  # noqa: BLE001 - any import failure is the user's flow failing to import
-        raise FlowImportError(f"cannot import {module_name}: {type(error).__name__}: {error}") from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise FlowImportError(f"module {module_name} has no function {function_name!r}")
-    return function  # type: ignore[no-any-return]

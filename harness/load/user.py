@@ -26,8 +26,9 @@ from locust.clients import HttpSession
 from locust.exception import StopUser
 
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
+from harness.imports import import_callable
 from harness.load.config import LoadCellConfig
-from harness.load.flow import FlowContext, FlowRequestError, FlowResponse, load_flow
+from harness.load.flow import FlowContext, FlowRequestError, FlowResponse
 from harness.load.operations import (
     OperationQueue,
     OperationRequest,
@@ -239,7 +240,7 @@ class _FlowAttempt:
     def run(self, attempt: int) -> AttemptResult:
         request, template = self.request, self.request.template
         assert request.flow is not None and template is not None
-        function = load_flow(request.flow, request.python_path)
+        function = import_callable(request.flow, request.python_path)
         context = FlowContext(
             op_id=request.op_id,
             key=template.key,
