@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
@@ -36,17 +35,14 @@ from harness.load.config import (
     EXIT_DRIVER_ERROR,
     EXIT_FINISHED,
     EXIT_INTERRUPTED,
-    DoneLine,
     LoadCellConfig,
-    LocustTotals,
-    ProgressLine,
 )
+from harness.load.drive import ProgressPrinter, emit_done, fail, run_until_done
 from harness.load.operations import OperationQueue
-from harness.load.user import Workload, make_user_class
+from harness.load.user import DEFAULT_STOP_REASON, Workload, make_user_class
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_INTERVAL_S = 0.1
 CONNECT_TIMEOUT_S = 30.0
 """How long the master waits for all its workers, and a worker for its config."""
 HELLO_INTERVAL_S = 2.0
@@ -66,15 +62,6 @@ HELLO, CONFIG, TAKE, OP, FINISHED, FINISH, BYE = (
 def history_file(directory: Path, worker: str) -> Path:
     """Where the worker named ``worker`` writes (or the master writes a shipped) history."""
     return directory / f"history.{worker}.jsonl"
-
-
-def _emit(line: ProgressLine) -> None:
-    print(line.model_dump_json(), flush=True)
-
-
-def _fail(status: int, message: str) -> int:
-    print(f"load driver: {message}", file=sys.stderr, flush=True)
-    return status
 
 
 @dataclass
@@ -97,9 +84,8 @@ class Master:
         )
         self.runner: MasterRunner = self.environment.create_master_runner(bind_host, bind_port)
         self.workers: dict[str, _WorkerSeen] = {}
-        self.stop_reason = "stopped before an answer"
+        self.stop_reason = DEFAULT_STOP_REASON
         self.closing = False
-        self._last_completed = -1
         for kind, listener in ((HELLO, self._on_hello), (TAKE, self._on_take)):
             self.runner.register_message(kind, listener)
         self.runner.register_message(FINISHED, self._on_finished)
@@ -132,52 +118,42 @@ class Master:
             target.write_text(history, encoding="utf-8")
 
     def run(self) -> int:
-        config = self.config
-        interrupted = False
-        stopped_by: Literal["completed", "max_duration_s"] = "completed"
+        progress = ProgressPrinter(self.queue)
+        progress()
         started = time.monotonic()
-        self._progress()
         try:
             if not self._wait_for_workers():
                 self.runner.quit()
-                return _fail(
+                return fail(
                     EXIT_DRIVER_ERROR,
                     f"only {len(self.workers)} of {self.expect_workers} worker(s) connected "
                     f"within {CONNECT_TIMEOUT_S:g} s",
                 )
             started = time.monotonic()
-            deadline = started + config.max_duration_s
-            self.runner.start(min(config.users, config.operations), spawn_rate=config.spawn_rate)
-            while not self.queue.done:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    stopped_by = "max_duration_s"
-                    self.stop_reason = f"stopped: max_duration_s ({config.max_duration_s:g} s) passed"
-                    break
-                gevent.sleep(min(PROGRESS_INTERVAL_S, remaining))
-                self._progress()
-                if self.runner.exceptions:  # a bug inside a worker's users, not a fault
-                    self.stop_reason = "stopped: driver error"
-                    break
-        except KeyboardInterrupt:
-            interrupted = True
-            self.stop_reason = "stopped: driver interrupted"
+            ending = run_until_done(self.runner, self.config, self.queue, tick=progress,
+                                    broken=lambda: bool(self.runner.exceptions), stop=self._stop)  # fmt: skip
+        except KeyboardInterrupt:  # while waiting for the workers
+            self._stop("stopped: driver interrupted")
+            ending = "interrupted"
         finally:
             self._finish_workers()
             self.runner.quit()  # the workers send their last statistics and exit
-        self._progress()
-        self._done(time.monotonic() - started, stopped_by)
-        if interrupted:
-            return _fail(EXIT_INTERRUPTED, "interrupted")
+        progress()
+        emit_done(self.queue, self.environment.stats.total, time.monotonic() - started, ending)
+        if ending == "interrupted":
+            return fail(EXIT_INTERRUPTED, "interrupted")
         errors = [error for seen in self.workers.values() for error in seen.errors]
         errors += [str(entry.get("msg")) for entry in self.runner.exceptions.values()]
         if errors:
-            return _fail(EXIT_DRIVER_ERROR, f"{len(errors)} error(s) inside users; first: {errors[0]}")
+            return fail(EXIT_DRIVER_ERROR, f"{len(errors)} error(s) inside users; first: {errors[0]}")
         silent = sorted(seen.name for seen in self.workers.values() if not seen.said_bye)
         if silent:
             late = ", ".join(silent)
-            return _fail(EXIT_DRIVER_ERROR, f"worker(s) {late} did not end within {FINISH_WAIT_S:g} s")
+            return fail(EXIT_DRIVER_ERROR, f"worker(s) {late} did not end within {FINISH_WAIT_S:g} s")
         return EXIT_FINISHED
+
+    def _stop(self, reason: str) -> None:
+        self.stop_reason = reason
 
     def _wait_for_workers(self) -> bool:
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
@@ -194,27 +170,6 @@ class Master:
         deadline = time.monotonic() + FINISH_WAIT_S
         while not all(seen.said_bye for seen in self.workers.values()) and time.monotonic() < deadline:
             gevent.sleep(0.05)
-
-    def _progress(self) -> None:
-        if self.queue.completed != self._last_completed:
-            self._last_completed = self.queue.completed
-            _emit(ProgressLine(completed=self.queue.completed, total=self.queue.total))
-
-    def _done(self, duration_s: float, stopped_by: Literal["completed", "max_duration_s"]) -> None:
-        totals = self.environment.stats.total
-        _emit(
-            DoneLine(
-                completed=self.queue.completed,
-                total=self.queue.total,
-                duration_s=round(duration_s, 3),
-                stopped_by=stopped_by,
-                locust_stats=LocustTotals(
-                    requests=totals.num_requests,
-                    failures=totals.num_failures,
-                    median_response_time_ms=totals.median_response_time if totals.num_requests else None,
-                ),
-            )
-        )
 
 
 class RemoteOperationQueue(OperationQueue):
@@ -323,19 +278,19 @@ class Worker:
     def run(self) -> int:
         try:
             if not self._say_hello() or self.workload is None:
-                return _fail(
+                return fail(
                     EXIT_DRIVER_ERROR, f"no config from the master within {self.connect_timeout_s:g} s"
                 )
             bound_s = self.workload.config.max_duration_s + WORKER_GRACE_S
             self.runner.greenlet.join(timeout=bound_s)  # ends when the master says quit
             if len(self.runner.greenlet):  # a Group: empty once the master said quit
                 self.runner.quit()
-                return _fail(EXIT_DRIVER_ERROR, f"no word from the master for {bound_s:g} s; quit")
+                return fail(EXIT_DRIVER_ERROR, f"no word from the master for {bound_s:g} s; quit")
         except KeyboardInterrupt:
-            return _fail(EXIT_INTERRUPTED, "interrupted")
+            return fail(EXIT_INTERRUPTED, "interrupted")
         finally:
             if self.history is not None and not self.finished.is_set():
                 self.history.close()
         if self.user_errors:
-            return _fail(EXIT_DRIVER_ERROR, f"{len(self.user_errors)} error(s) inside users")
+            return fail(EXIT_DRIVER_ERROR, f"{len(self.user_errors)} error(s) inside users")
         return EXIT_FINISHED

@@ -21,9 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
-import gevent
 from locust.env import Environment
 
 from harness.errors import LoadError
@@ -33,17 +31,12 @@ from harness.load.config import (
     EXIT_DRIVER_ERROR,
     EXIT_FINISHED,
     EXIT_INTERRUPTED,
-    DoneLine,
     LoadCellConfig,
-    LocustTotals,
-    ProgressLine,
     load_cell_config,
 )
 from harness.load.distributed import Master, Worker
+from harness.load.drive import ProgressPrinter, emit_done, fail, run_until_done
 from harness.load.user import Workload, make_user_class
-
-PROGRESS_INTERVAL_S = 0.1
-"""How often the driver wakes to check for the end and print progress (at most 10 lines a second)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,24 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return worker.run()
     if args.config is None:
-        return _fail(EXIT_BAD_CONFIG, "--config is required (except with --worker)")
+        return fail(EXIT_BAD_CONFIG, "--config is required (except with --worker)")
     try:
         config = load_cell_config(args.config)
     except LoadError as error:
-        return _fail(EXIT_BAD_CONFIG, str(error))
+        return fail(EXIT_BAD_CONFIG, str(error))
     if args.master:
         return Master(config, args.expect_workers, args.bind_host, args.bind_port).run()
     try:
         history = HistoryWriter(Path(config.history_path))
     except OSError as error:
-        return _fail(EXIT_BAD_CONFIG, f"history_path: cannot write {config.history_path}: {error.strerror}")
+        return fail(EXIT_BAD_CONFIG, f"history_path: cannot write {config.history_path}: {error.strerror}")
     with history:
         return _Drive(config, history).run()
-
-
-def _fail(status: int, message: str) -> int:
-    print(f"load driver: {message}", file=sys.stderr, flush=True)
-    return status
 
 
 class _Drive:
@@ -109,75 +97,33 @@ class _Drive:
         )
         self.user_errors: list[str] = []
         self.environment.events.user_error.add_listener(self._on_user_error)  # type: ignore[no-untyped-call]
-        self._last_completed = -1
 
     def _on_user_error(self, user_instance: object, exception: BaseException, tb: object) -> None:
         self.user_errors.append(f"{type(exception).__name__}: {exception}")
 
     def run(self) -> int:
-        config, queue = self.config, self.workload.queue
         runner = self.environment.create_local_runner()
+        progress = ProgressPrinter(self.workload.queue)
         started = time.monotonic()
-        deadline = started + config.max_duration_s
-        stopped_by: Literal["completed", "max_duration_s"] = "completed"
-        interrupted = False
-        self._progress()
+        progress()
         try:
-            runner.start(min(config.users, config.operations), spawn_rate=config.spawn_rate)
-            while not queue.done:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    stopped_by = "max_duration_s"
-                    self.workload.stop_reason = (
-                        f"stopped: max_duration_s ({config.max_duration_s:g} s) passed"
-                    )
-                    break
-                gevent.sleep(min(PROGRESS_INTERVAL_S, remaining))
-                self._progress()
-                if self.user_errors:  # a bug, not a fault: waiting for the deadline would hide nothing
-                    self.workload.stop_reason = "stopped: driver error"
-                    break
-        except KeyboardInterrupt:
-            interrupted = True
-            self.workload.stop_reason = "stopped: driver interrupted"
+            ending = run_until_done(runner, self.config, self.workload.queue, tick=progress,
+                                    broken=lambda: bool(self.user_errors), stop=self._stop)  # fmt: skip
         finally:
             runner.quit()  # kills users still running; each writes its attempt's and op's end
-        self._progress()
-        self._done(time.monotonic() - started, stopped_by)
-        if interrupted:
-            return _fail(EXIT_INTERRUPTED, "interrupted")
+        progress()
+        emit_done(self.workload.queue, self.environment.stats.total, time.monotonic() - started, ending)
+        if ending == "interrupted":
+            return fail(EXIT_INTERRUPTED, "interrupted")
         if self.user_errors:
-            return _fail(
+            return fail(
                 EXIT_DRIVER_ERROR,
                 f"{len(self.user_errors)} error(s) inside users; first: {self.user_errors[0]}",
             )
         return EXIT_FINISHED
 
-    def _progress(self) -> None:
-        completed = self.workload.queue.completed
-        if completed != self._last_completed:
-            self._last_completed = completed
-            _emit(ProgressLine(completed=completed, total=self.workload.queue.total))
-
-    def _done(self, duration_s: float, stopped_by: Literal["completed", "max_duration_s"]) -> None:
-        totals = self.environment.stats.total
-        _emit(
-            DoneLine(
-                completed=self.workload.queue.completed,
-                total=self.workload.queue.total,
-                duration_s=round(duration_s, 3),
-                stopped_by=stopped_by,
-                locust_stats=LocustTotals(
-                    requests=totals.num_requests,
-                    failures=totals.num_failures,
-                    median_response_time_ms=totals.median_response_time if totals.num_requests else None,
-                ),
-            )
-        )
-
-
-def _emit(line: ProgressLine) -> None:
-    print(line.model_dump_json(), flush=True)
+    def _stop(self, reason: str) -> None:
+        self.workload.stop_reason = reason
 
 
 if __name__ == "__main__":

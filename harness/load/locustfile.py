@@ -25,6 +25,7 @@ from locust.env import Environment
 from harness.errors import LoadError
 from harness.history import HistoryWriter
 from harness.load.config import LoadCellConfig, load_cell_config
+from harness.load.drive import max_duration_reason
 from harness.load.user import Workload, make_user_class
 from harness.scenario import LoadSpec
 
@@ -95,7 +96,7 @@ def _stop_when_finished(environment: Environment, workload: Workload) -> None:
     if ChargeUser.workload is not workload or environment.runner is None:
         return  # a newer start took over, or nothing to stop
     if not workload.queue.done:
-        workload.stop_reason = f"stopped: max_duration_s ({CONFIG.max_duration_s:g} s) passed"
+        workload.stop_reason = max_duration_reason(CONFIG.max_duration_s)
     if environment.web_ui is None:
         environment.runner.quit()
     else:

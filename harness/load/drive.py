@@ -1,0 +1,103 @@
+"""What the local driver and the distributed master share: the bounded run loop and its JSON lines.
+
+Both start Locust users (their own, or their workers'), wake every ``PROGRESS_INTERVAL_S`` to print
+progress, and stop when every operation ended, ``max_duration_s`` passed, a user hit a bug, or
+Ctrl-C came; then print one done line. Imports Locust (gevent): driver processes only.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import gevent
+from locust.runners import Runner
+from locust.stats import StatsEntry
+
+from harness.load.config import DoneLine, LoadCellConfig, LocustTotals, ProgressLine
+from harness.load.operations import OperationQueue
+
+PROGRESS_INTERVAL_S = 0.1
+"""How often the driver wakes to check for the end and print progress (at most 10 lines a second)."""
+
+Ending = Literal["completed", "max_duration_s", "interrupted"]
+
+
+def max_duration_reason(max_duration_s: float) -> str:
+    """Why operations still running were cut short when the cell's time ran out."""
+    return f"stopped: max_duration_s ({max_duration_s:g} s) passed"
+
+
+def emit(line: ProgressLine) -> None:
+    print(line.model_dump_json(), flush=True)
+
+
+def fail(status: int, message: str) -> int:
+    print(f"load driver: {message}", file=sys.stderr, flush=True)
+    return status
+
+
+def run_until_done(
+    runner: Runner,
+    config: LoadCellConfig,
+    queue: OperationQueue,
+    *,
+    tick: Callable[[], None],
+    broken: Callable[[], bool],
+    stop: Callable[[str], None],
+) -> Ending:
+    """Start the users and wait, bounded by ``max_duration_s``, until every operation has ended.
+
+    ``tick`` runs at each wake-up; ``broken`` says a user hit a bug (then waiting would hide
+    nothing); ``stop(reason)`` is told why operations still running get cut short. A user bug
+    ends the loop as ``completed``: the caller reports the bug itself. The caller quits the runner.
+    """
+    deadline = time.monotonic() + config.max_duration_s
+    try:
+        runner.start(min(config.users, config.operations), spawn_rate=config.spawn_rate)
+        while not queue.done:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                stop(max_duration_reason(config.max_duration_s))
+                return "max_duration_s"
+            gevent.sleep(min(PROGRESS_INTERVAL_S, remaining))
+            tick()
+            if broken():
+                stop("stopped: driver error")
+                break
+    except KeyboardInterrupt:
+        stop("stopped: driver interrupted")
+        return "interrupted"
+    return "completed"
+
+
+class ProgressPrinter:
+    """Prints a progress line whenever the number of ended operations has changed."""
+
+    def __init__(self, queue: OperationQueue) -> None:
+        self.queue = queue
+        self._last_completed = -1
+
+    def __call__(self) -> None:
+        if self.queue.completed != self._last_completed:
+            self._last_completed = self.queue.completed
+            emit(ProgressLine(completed=self.queue.completed, total=self.queue.total))
+
+
+def emit_done(queue: OperationQueue, totals: StatsEntry, duration_s: float, ending: Ending) -> None:
+    """The done line: how many operations ended, why the run stopped, Locust's request totals."""
+    emit(
+        DoneLine(
+            completed=queue.completed,
+            total=queue.total,
+            duration_s=round(duration_s, 3),
+            stopped_by="max_duration_s" if ending == "max_duration_s" else "completed",
+            locust_stats=LocustTotals(
+                requests=totals.num_requests,
+                failures=totals.num_failures,
+                median_response_time_ms=totals.median_response_time if totals.num_requests else None,
+            ),
+        )
+    )
