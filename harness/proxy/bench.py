@@ -46,8 +46,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.processes import end_process
 from harness.proxy.client import ProxyClient
-from harness.proxy.embedded import EmbeddedProxy, end_process
+from harness.proxy.embedded import EmbeddedProxy
 from harness.proxy.http1 import Http1Framer, Message
 
 LOOPBACK = "127.0.0.1"

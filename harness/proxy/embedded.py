@@ -7,8 +7,6 @@ on leaving the ``with`` block for any reason, and by itself if the parent disapp
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +17,7 @@ from types import TracebackType
 import httpx
 
 from harness.errors import HarnessError
+from harness.processes import end_process
 
 _START_TIMEOUT_S = 20.0
 _STOP_GRACE_S = 5.0
@@ -56,7 +55,7 @@ class EmbeddedProxy:
         try:
             url = _wait_ready(process, ready_file, log_path, timeout_s)
         except BaseException:
-            end_process(process)
+            end_process(process, grace_s=_STOP_GRACE_S)
             raise
         finally:
             ready_file.unlink(missing_ok=True)
@@ -66,7 +65,7 @@ class EmbeddedProxy:
 
     def stop(self) -> None:
         """End the child by its pid; safe to call twice."""
-        end_process(self.process)
+        end_process(self.process, grace_s=_STOP_GRACE_S)
 
     def __enter__(self) -> EmbeddedProxy:
         return self
@@ -98,17 +97,3 @@ def _wait_ready(process: subprocess.Popen[bytes], ready_file: Path, log_path: Pa
                 return url
         time.sleep(0.02)
     raise HarnessError(f"the embedded fault proxy did not answer within {timeout_s:.0f} s; see {log_path}")
-
-
-def end_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by pid, SIGKILL if it lingers (the proxy, and the bench's nginx and haproxy)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=_STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=_STOP_GRACE_S)
-    except ProcessLookupError:
-        pass

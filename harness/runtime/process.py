@@ -17,11 +17,9 @@ from typing import IO
 
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
+from harness.processes import end_process
 from harness.runtime.base import Endpoint, launch_on_a_free_port
-from harness.runtime.health import HEALTH_POLL_S as HEALTH_POLL_S  # re-exported: importers still use
-from harness.runtime.health import LOG_TAIL_LINES as LOG_TAIL_LINES  # these three from here
-from harness.runtime.health import log_tail as log_tail
-from harness.runtime.health import wait_healthy
+from harness.runtime.health import log_tail, wait_healthy
 from harness.scenario import TARGETS_DIR
 
 STOP_GRACE_S = 3.0
@@ -111,15 +109,7 @@ class ProcessTarget:
     def _end(self, first_signal: signal.Signals) -> None:
         process = self._process
         if process is not None:
-            if process.poll() is None:
-                try:
-                    os.kill(process.pid, first_signal)
-                    process.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
-                except ProcessLookupError:
-                    pass
+            end_process(process, first_signal, STOP_GRACE_S)
             if self._registry is not None:
                 self._registry.remove(process.pid)
         if self._log is not None:

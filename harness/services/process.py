@@ -8,7 +8,6 @@ and not that of a ``runuser`` wrapper that would outlive or orphan it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ from typing import IO
 from harness.errors import PortRaceLost
 from harness.pidfiles import PidRegistry
 from harness.ports import looks_like_port_race
+from harness.processes import end_process
 from harness.runtime.health import log_tail
 from harness.services.base import ServiceError
 from harness.services.proctable import command_line, family, kill_leftovers
@@ -124,14 +124,7 @@ class ServerProcess:
         process = self._process
         if process is not None:
             helpers = family(process.pid)
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, self._stop_signal)
-                try:
-                    process.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    os.kill(process.pid, signal.SIGKILL)
-                    process.wait()
+            end_process(process, self._stop_signal, STOP_GRACE_S)
             kill_leftovers(helpers)
             if self._registry is not None:
                 self._registry.remove(process.pid)
