@@ -11,10 +11,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.proxy.client import HTTP_TOXICS  # ours, beyond Toxiproxy's set: seeded per request
 from harness.scenario import FaultSpec
-
-# Toxics our embedded proxy adds to Toxiproxy's set; they decide per request, from a seed.
-HTTP_TOXICS = frozenset({"drop_response", "http_latency", "http_error"})
 
 
 @dataclass(frozen=True)
@@ -41,8 +39,9 @@ class FaultPlan:
     store_latency_ms: int = 0
 
     @property
-    def needs_http_toxics(self) -> bool:
-        return any(toxic.type in HTTP_TOXICS for toxic in self.toxics)
+    def http_toxics(self) -> frozenset[str]:
+        """The HTTP-aware toxic types the plan uses (a real Toxiproxy server has none of them)."""
+        return frozenset(toxic.type for toxic in self.toxics if toxic.type in HTTP_TOXICS)
 
 
 def cell_seed(scenario_seed: int, fault: str) -> int:

@@ -27,7 +27,7 @@ from harness.effects import (
     wait_until_drained,
 )
 from harness.errors import HarnessError
-from harness.faults import HTTP_TOXICS, FaultPlan, plan_fault
+from harness.faults import FaultPlan, plan_fault
 from harness.gate import evaluate_gates
 from harness.history import FaultEvent, HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver
@@ -215,7 +215,7 @@ def _pick_runtime(
 
 
 def _require_http_toxics(client: ProxyClient, plans: list[FaultPlan]) -> None:
-    wanted = sorted({t.type for plan in plans for t in plan.toxics if t.type in HTTP_TOXICS})
+    wanted = sorted(frozenset().union(*(plan.http_toxics for plan in plans)))
     if wanted and not client.supports_http_toxics():
         raise HarnessError(
             f"the fault proxy at {client.url} has no HTTP-aware toxics ({', '.join(wanted)}); "

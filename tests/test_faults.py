@@ -37,7 +37,7 @@ def test_toxic_calls_keep_toxiproxy_terms_and_seed_only_http_toxics() -> None:
     assert drop.attributes == {"mode": "reset", "seed": plan.seed}
     assert latency.name == "latency_upstream"
     assert latency.attributes == {"latency": 100}
-    assert plan.needs_http_toxics
+    assert plan.http_toxics == {"drop_response"}
 
 
 def test_kill_times_fall_in_their_slots() -> None:
@@ -58,5 +58,5 @@ def test_failpoints_and_seed_reach_the_target_environment() -> None:
 
 def test_no_faults_is_an_empty_plan() -> None:
     plan = plan_fault("none", FaultSpec(), 1)
-    assert plan.toxics == () and plan.kill_times_s == () and not plan.needs_http_toxics
+    assert plan.toxics == () and plan.kill_times_s == () and plan.http_toxics == frozenset()
     assert plan.target_env == {"HARNESS_SEED": str(plan.seed)}
