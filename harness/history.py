@@ -12,7 +12,6 @@ Times are ``time.time()`` seconds, comparable across processes on one machine.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -155,7 +154,3 @@ def read_history(paths: Iterable[Path]) -> list[Event]:
     events.sort(key=lambda event: event.t)
     return events
 
-
-def dump_events(events: Iterable[_Event]) -> str:
-    """Events as JSONL text (for tests and evidence files)."""
-    return "".join(json.dumps(e.model_dump(exclude_none=True)) + "\n" for e in events)

@@ -272,7 +272,6 @@ class EffectsSpec(_Strict):
 
 TargetKind = Literal["reference", "command", "docker", "url"]
 LOOPBACK_HOSTS = frozenset({"localhost"})
-COMMAND_PLACEHOLDERS = ("{port}", "{data_dir}", "{python}", "{variant}")
 
 
 class VariantSpec(_Strict):

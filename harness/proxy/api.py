@@ -128,10 +128,7 @@ def build_app(collection: ProxyCollection) -> web.Application:
         return _json(entry.to_json())
 
     async def toxic_show(request: web.Request) -> web.Response:
-        proxy = coll(request).get(request.match_info["proxy"])
-        entry = proxy.toxics.get(request.match_info["toxic"])
-        if entry is None:
-            raise ApiError(404, "toxic not found")
+        entry = coll(request).get_toxic(request.match_info["proxy"], request.match_info["toxic"])
         return _json(entry.to_json())
 
     async def toxic_update(request: web.Request) -> web.Response:

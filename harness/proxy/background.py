@@ -57,11 +57,6 @@ class BackgroundProxyServer:
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
-    def call(self, coro: object) -> object:
-        """Run a coroutine on the server's loop and wait for its result (for tests)."""
-        assert self._loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)  # type: ignore[arg-type]
-
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)

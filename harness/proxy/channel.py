@@ -59,6 +59,3 @@ class Channel:
         self._items.clear()
         self.nbytes = 0
         return items
-
-    def __len__(self) -> int:
-        return len(self._items)

@@ -92,12 +92,9 @@ class ProxyCollection:
             raise bad_request(f"enabled must be true or false (got {enabled!r})")
         if listen != proxy.listen or upstream != proxy.upstream:
             replacement = Proxy(name, listen, upstream, self.allow_remote)  # validates before stopping
-            was_enabled = proxy.enabled
-            await proxy.stop()
+            await proxy.stop()  # started again below, on its new address, if it is to be enabled
             proxy.bind_host, proxy.bind_port = replacement.bind_host, replacement.bind_port
             proxy.listen, proxy.upstream = replacement.listen, replacement.upstream
-            if was_enabled and enabled:
-                await proxy.start()
         if enabled and not proxy.enabled:
             await proxy.start()
         elif not enabled and proxy.enabled:
@@ -145,9 +142,7 @@ class ProxyCollection:
     async def update_toxic(self, proxy_name: str, toxic_name: str, body: object) -> ToxicEntry:
         """Merge new attributes (and toxicity) into an existing toxic, as Toxiproxy decodes over it."""
         proxy = self.get(proxy_name)
-        current = proxy.toxics.get(toxic_name)
-        if current is None:
-            raise ApiError(404, TOXIC_NOT_FOUND)
+        current = self.get_toxic(proxy_name, toxic_name)
         fields = _object(body)
         toxicity = _toxicity(fields.get("toxicity", current.toxicity))
         changes = fields.get("attributes", {})
@@ -162,10 +157,16 @@ class ProxyCollection:
         await proxy.set_toxics({**proxy.toxics, toxic_name: entry})
         return entry
 
+    def get_toxic(self, proxy_name: str, toxic_name: str) -> ToxicEntry:
+        """The toxic of that name on that proxy; 404 if either is missing."""
+        entry = self.get(proxy_name).toxics.get(toxic_name)
+        if entry is None:
+            raise ApiError(404, TOXIC_NOT_FOUND)
+        return entry
+
     async def remove_toxic(self, proxy_name: str, toxic_name: str) -> None:
         proxy = self.get(proxy_name)
-        if toxic_name not in proxy.toxics:
-            raise ApiError(404, TOXIC_NOT_FOUND)
+        self.get_toxic(proxy_name, toxic_name)
         await proxy.set_toxics({k: v for k, v in proxy.toxics.items() if k != toxic_name})
 
 

@@ -32,7 +32,7 @@ class Connection:
         self.conn_id = next(_ids)
         self.proxy = proxy
         self.client = client
-        self.upstream = Side("upstream")
+        self.upstream = Side()
         client.conn = self
         self.upstream.conn = self
         client.sink = self._early_data
@@ -131,8 +131,7 @@ class Connection:
         (self.up if side is self.client else self.down).on_eof()
 
     def lost(self, side: Side, exc: Exception | None) -> None:
-        if not self.closed:
-            self.close()
+        self.close()  # once: a second call finds the connection finished
 
     def dest_paused(self, side: Side, paused: bool) -> None:
         (self.down if side is self.client else self.up).dest_paused(paused)

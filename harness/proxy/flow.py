@@ -227,10 +227,8 @@ class Flow:
             if dest.write_paused:
                 await dest.drained.wait()
 
-    def cancel_tasks(self) -> list[asyncio.Task[None]]:
-        tasks = [stage.task for stage in self.stages]
+    def cancel_tasks(self) -> None:
+        for stage in self.stages:
+            stage.task.cancel()
         if self.writer is not None:
-            tasks.append(self.writer)
-        for task in tasks:
-            task.cancel()
-        return tasks
+            self.writer.cancel()

@@ -138,7 +138,7 @@ class _ClientSide(Side):
     """The accepted socket: it creates its Connection as soon as it exists."""
 
     def __init__(self, proxy: Proxy) -> None:
-        super().__init__("client")
+        super().__init__()
         self._proxy = proxy
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

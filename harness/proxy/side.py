@@ -12,19 +12,15 @@ import contextlib
 import socket
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     from harness.proxy.connection import Connection
 
-Role = Literal["client", "upstream"]
-
-
 class Side(asyncio.Protocol):
     """A socket; it reports to its Connection and takes writes from the flow whose destination it is."""
 
-    def __init__(self, role: Role) -> None:
-        self.role: Role = role
+    def __init__(self) -> None:
         self.conn: Connection | None = None
         self.transport: asyncio.Transport | None = None
         self.write_paused = False
@@ -68,10 +64,6 @@ class Side(asyncio.Protocol):
             self.conn.dest_paused(self, False)
 
     # -- used by flows -------------------------------------------------------------------------------
-
-    @property
-    def open(self) -> bool:
-        return self.transport is not None and not self.transport.is_closing()
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():

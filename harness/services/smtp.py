@@ -10,10 +10,9 @@ import sys
 from collections.abc import Sequence
 from urllib.parse import quote
 
-import httpx
-
 from harness.ports import LOOPBACK, free_port, on_free_port
 from harness.runtime.base import Endpoint
+from harness.runtime.health import is_healthy
 from harness.services.base import ServiceContext, ServiceKind, start_or_clean_up
 from harness.services.binaries import BinaryLookup
 from harness.services.process import ServerProcess
@@ -66,13 +65,8 @@ class SmtpSinkService:
         self.endpoint = Endpoint(LOOPBACK, smtp_port)
         self.http_endpoint = Endpoint(LOOPBACK, http_port)
         server.launch()
-        return server.wait_ready(self._healthy, START_TIMEOUT_S)
-
-    def _healthy(self) -> bool:
-        try:
-            return httpx.get(f"{self.http_endpoint.base_url}/health", timeout=0.5).status_code == 200
-        except httpx.HTTPError:
-            return False
+        health_url = f"{self.http_endpoint.base_url}/health"
+        return server.wait_ready(lambda: is_healthy(health_url), START_TIMEOUT_S)
 
     def effects_url(self, cell_id: str) -> str:
         return f"{self.http_endpoint.base_url}/effects?namespace={quote(cell_id, safe='')}"

@@ -80,7 +80,6 @@ def _add_naive_charges(app: FastAPI, db: Database, failpoints: Failpoints, work:
 
 def _add_idempotent_charges(app: FastAPI, db: Database, failpoints: Failpoints, work: Work) -> None:
     executor = IdempotentExecutor(db, failpoints, scope=CHARGES_SCOPE)
-    app.state.idempotency = executor
 
     # A sync handler runs in the thread pool: a slow first request blocks only its own thread, so a
     # concurrent retry with the same key is served and finds the key in flight (409).
