@@ -40,12 +40,11 @@ from harness.history import (
     RestartEvent,
 )
 from harness.stats import wilson_interval
-from harness.verdict import Anomaly, AnomalyKind, CellVerdict, Validity
+from harness.verdict import ANOMALY_KINDS, Anomaly, AnomalyKind, CellVerdict, Validity
 
 MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
 
-_KIND_ORDER: dict[AnomalyKind, int] = {"duplicate_effect": 0, "lost_acknowledged": 1, "replay_mismatch": 2}
 
 FaultLike = FaultEvent | CrashEvent | RestartEvent
 
@@ -133,7 +132,7 @@ def check(
     fault_events = tuple(sorted(scan.faults, key=lambda event: event.t))
     fault_times = [event.t for event in fault_events]
     anomalies: list[Anomaly] = []
-    for kind in sorted(flagged, key=_KIND_ORDER.__getitem__):
+    for kind in sorted(flagged, key=ANOMALY_KINDS.index):
         kept = sorted(flagged[kind], key=lambda trace: (_first_time(trace), trace.op_id))
         for trace in kept[:MAX_ANOMALIES_PER_KIND]:
             op_effects = effects_by_op.get(trace.op_id, [])

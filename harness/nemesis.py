@@ -162,7 +162,11 @@ class Nemesis:
                     raise
                 self.crashes += 1
                 self.history.append(
-                    CrashEvent(t=time.time(), reason="failpoint", detail="exit status 17 while restarting")
+                    CrashEvent(
+                        t=time.time(),
+                        reason="failpoint",
+                        detail=f"exit status {FAILPOINT_EXIT_STATUS} while restarting",
+                    )
                 )
         raise TargetError(
             f"the target's failpoints fired {MAX_CRASHES_WHILE_RESTARTING} times in a row while it "

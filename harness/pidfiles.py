@@ -38,7 +38,7 @@ class PidRegistry:
             except (OSError, ValueError, KeyError):
                 entry.unlink(missing_ok=True)
                 continue
-            if _command_of(pid) == command:
+            if command_line(pid) == command:
                 try:
                     os.kill(pid, signal.SIGKILL)
                     ended.append(pid)
@@ -48,9 +48,13 @@ class PidRegistry:
         return ended
 
 
-def _command_of(pid: int) -> list[str] | None:
+def command_line(pid: int) -> list[str] | None:
+    """What /proc shows as the process's command (servers may rewrite theirs, as redis-server does).
+
+    The one reader: what is recorded here and what ``clean`` compares it with must agree.
+    """
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None

@@ -14,6 +14,8 @@ from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
 
 Validity = Literal["valid", "invalid", "unknown"]
 AnomalyKind = Literal["duplicate_effect", "lost_acknowledged", "replay_mismatch"]
+ANOMALY_KINDS: tuple[AnomalyKind, ...] = ("duplicate_effect", "lost_acknowledged", "replay_mismatch")
+"""Every kind, in the order a cell lists its anomalies (the checker's, and the report's)."""
 
 
 @dataclass(frozen=True)

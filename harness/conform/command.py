@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.conform.report import print_conformance, write_conformance
-from harness.conform.runner import run_conformance
+from harness.conform.runner import DEFAULT_CONCURRENCY, run_conformance
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 
 
@@ -20,7 +20,7 @@ def conform_command(
     body: dict[str, object] | None = None,
     key_header: str = "Idempotency-Key",
     timeout_s: float = 5.0,
-    concurrency: int = 4,
+    concurrency: int = DEFAULT_CONCURRENCY,
     allow_remote: bool = False,
 ) -> int:
     """Probe ``url``, write conform.json and junit.xml into ``out_dir`` (if given), print, and return

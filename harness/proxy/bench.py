@@ -46,12 +46,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.ports import LOOPBACK, free_port
 from harness.processes import end_process
 from harness.proxy.client import ProxyClient
 from harness.proxy.embedded import EmbeddedProxy
 from harness.proxy.http1 import Http1Framer, Message
 
-LOOPBACK = "127.0.0.1"
 SMALL_PATH = "/small"
 BIG_PATH = "/big"
 SMALL_BODY = b"ok"
@@ -115,13 +115,6 @@ class BenchResult:
 
 
 # -- processes and ports ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback port the OS just handed out, for configs that need a number (nginx, haproxy)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_port(

@@ -28,13 +28,12 @@ from harness.report.formatting import (
     format_timestamp,
 )
 from harness.result import RunResult
-from harness.verdict import Anomaly, CellVerdict
+from harness.verdict import ANOMALY_KINDS, Anomaly, CellVerdict
 
 TEMPLATE = "index.html.j2"
 ANOMALY_ROWS_PER_CELL = 50
 """Anomalies listed per cell; the rest are counted in a note (they are all in run.json)."""
 
-_KIND_ORDER = {"duplicate_effect": 0, "lost_acknowledged": 1, "replay_mismatch": 2}
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ def _anomaly_view(anomaly: Anomaly, start: float) -> AnomalyView:
 
 def _cell_view(index: int, cell: CellVerdict) -> CellView:
     start = charts.cell_start(cell)
-    ordered = sorted(cell.anomalies, key=lambda anomaly: _KIND_ORDER.get(anomaly.kind, len(_KIND_ORDER)))
+    ordered = sorted(cell.anomalies, key=lambda anomaly: ANOMALY_KINDS.index(anomaly.kind))
     shown = ordered[:ANOMALY_ROWS_PER_CELL]
     return CellView(
         anchor=f"cell-{index}",

@@ -36,7 +36,6 @@ from harness.scenario import TargetSpec
 if TYPE_CHECKING:
     from harness.runtime.docker import DockerTarget
 
-CONTAINER_DATA_DIR = "/data"
 COMMAND_TIMEOUT_S = 60.0
 
 
@@ -202,8 +201,8 @@ _BUILT: dict[str, str] = {}
 def _start_container(
     spec: TargetSpec, variant: str, data_dir: Path, log_path: Path, env: dict[str, str], run_id: str
 ) -> DockerTarget:
-    from harness.runtime.docker import TARGET_LABEL, DockerTarget  # noqa: PLC0415 - the SDK only when used
-    from harness.runtime.engine import RUN_LABEL, connect
+    from harness.runtime.docker import DATA_DIR, DockerTarget  # noqa: PLC0415 - the SDK only when used
+    from harness.runtime.engine import RUN_LABEL, TARGET_LABEL, connect
 
     assert spec.docker is not None
     client = connect()
@@ -213,10 +212,10 @@ def _start_container(
     if port is not None and not is_port_free(port):
         raise PortInUseError(LOOPBACK, port, "target.docker.port")
     name = f"harness-byo-{secrets.token_hex(4)}"
-    mounts = {str(data_dir.resolve()): {"bind": CONTAINER_DATA_DIR, "mode": "rw"}}
+    mounts = {str(data_dir.resolve()): {"bind": DATA_DIR, "mode": "rw"}}
 
     def make(endpoint: Endpoint) -> DockerTarget:
-        filled = functools.partial(fill, port=endpoint.port, data_dir=CONTAINER_DATA_DIR, variant=variant)
+        filled = functools.partial(fill, port=endpoint.port, data_dir=DATA_DIR, variant=variant)
         return DockerTarget(
             client,
             image,

@@ -17,6 +17,8 @@ from docker import DockerClient
 from harness.errors import HarnessError
 
 RUN_LABEL = "harness.run"
+TARGET_LABEL = "harness.target"
+"""On target images and containers: which target (a reference target's name, or ``byo``)."""
 CONNECT_TIMEOUT_S = 5.0
 API_TIMEOUT_S = 120.0
 

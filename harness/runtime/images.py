@@ -33,7 +33,7 @@ import requests.exceptions
 from docker import DockerClient
 
 from harness.runtime.buildlog import BuildReporter, ImageBuildError, StepLog, run_logged
-from harness.runtime.engine import connect
+from harness.runtime.engine import TARGET_LABEL, connect
 from harness.runtime.wheelhouse import fill_wheelhouse
 from harness.scenario import TARGETS_DIR
 
@@ -45,7 +45,6 @@ DEBIAN_PACKAGES = "python3,python3-pip"
 TARGET_REPOSITORY = "harness-target-{name}"
 KIT = "targetkit"
 IMAGE_LABEL = "harness.image"
-TARGET_LABEL = "harness.target"
 HASH_LABEL = "harness.content-hash"
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import IO
 
 from harness.errors import PortRaceLost
-from harness.pidfiles import PidRegistry
+from harness.pidfiles import PidRegistry, command_line
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
 from harness.runtime.health import log_tail
 from harness.services.base import ServiceError
-from harness.services.proctable import command_line, family, kill_leftovers
+from harness.services.proctable import family, kill_leftovers
 
 POLL_S = 0.05
 STOP_GRACE_S = 5.0

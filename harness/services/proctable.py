@@ -64,14 +64,6 @@ def family(root: int) -> dict[int, int]:
     return {pid: table[pid].started for pid in sorted(members) if not table[pid].zombie}
 
 
-def command_line(pid: int) -> list[str] | None:
-    """What /proc shows as the process's command (servers may rewrite theirs, as redis-server does)."""
-    try:
-        raw = (PROC / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
-
 
 def snapshot(pids: Iterable[int]) -> dict[int, int]:
     """Live pids → start times, to check later with ``still_alive`` that they are gone."""

@@ -26,8 +26,8 @@ from harness.errors import TargetError
 from harness.history import CrashEvent, RestartEvent
 from harness.run import RunOptions, run_scenario
 from harness.runtime.docker import DockerRuntime, DockerTarget
-from harness.runtime.engine import DockerUnavailableError, clean_docker, connect, run_filter
-from harness.runtime.images import TARGET_LABEL, ensure_target_image
+from harness.runtime.engine import TARGET_LABEL, DockerUnavailableError, clean_docker, connect, run_filter
+from harness.runtime.images import ensure_target_image
 from harness.scenario import REPO_ROOT, TARGETS_DIR, load_scenario
 
 SMALL_PAYMENTS = REPO_ROOT / "tests" / "e2e" / "small_payments.yaml"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.pidfiles import PidRegistry
+from harness.pidfiles import PidRegistry, command_line
 from harness.runtime.base import Endpoint
 from harness.services import BinaryLookup, ServiceError, ServiceSet, available_services
 from harness.services.base import resource_name
-from harness.services.proctable import command_line, snapshot, still_alive, wait_gone
+from harness.services.proctable import snapshot, still_alive, wait_gone
 from tests.services.conftest import require
 
 
