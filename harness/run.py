@@ -127,7 +127,7 @@ def run_scenario(
             proxy_shown = "embedded"
         else:
             proxy_shown = proxy_url
-        client = ProxyClient(proxy_url)
+        client = stack.enter_context(ProxyClient(proxy_url))
         client.version()  # fail early, naming the URL, if nothing answers there
         _require_http_toxics(client, plans)
         services = _start_services(scenario, out_dir, registry, observer, stack)

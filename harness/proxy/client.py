@@ -55,7 +55,7 @@ class ProxyClient:
     def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout_s, trust_env=False)
-        self._http_toxics: bool | None = None
+        self._version: object = None
 
     def close(self) -> None:
         self._http.close()
@@ -70,26 +70,26 @@ class ProxyClient:
 
     def version(self) -> str:
         """The server's version string (Toxiproxy answers plain text before 2.6, JSON after)."""
-        response = self._call("GET", "/version")
-        try:
-            data = response.json()
-        except ValueError:
-            return response.text.strip()
-        if isinstance(data, dict):
-            return str(data.get("version", ""))
-        return str(data)
+        document = self._version_document()
+        if isinstance(document, dict):
+            return str(document.get("version", ""))
+        return str(document)
 
     def supports_http_toxics(self) -> bool:
         """Whether the server has this project's per-request HTTP toxics (a real Toxiproxy has not)."""
-        if self._http_toxics is None:
+        document = self._version_document()
+        offered = document.get("http_toxics", []) if isinstance(document, dict) else []
+        return isinstance(offered, list) and all(t in offered for t in HTTP_TOXICS)
+
+    def _version_document(self) -> object:
+        """``GET /version`` once per client: its JSON, or its plain text stripped."""
+        if self._version is None:
             response = self._call("GET", "/version")
             try:
-                data = response.json()
+                self._version = response.json()
             except ValueError:
-                data = None
-            offered = data.get("http_toxics", []) if isinstance(data, dict) else []
-            self._http_toxics = isinstance(offered, list) and all(t in offered for t in HTTP_TOXICS)
-        return self._http_toxics
+                self._version = response.text.strip()
+        return self._version
 
     def proxies(self) -> dict[str, ProxyInfo]:
         data = self._call("GET", "/proxies").json()

@@ -59,7 +59,7 @@ class Connection:
 
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
-        host, port = self.proxy.upstream_address()
+        host, port = self.proxy.upstream_address
         try:
             await asyncio.wait_for(
                 loop.create_connection(lambda: self.upstream, host, port), _CONNECT_TIMEOUT_S

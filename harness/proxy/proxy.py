@@ -51,7 +51,6 @@ class Proxy:
     def __init__(self, name: str, listen: str, upstream: str, allow_remote: bool) -> None:
         self.name = name
         self.bind_host, self.bind_port = check_listen(listen, allow_remote)
-        split_hostport(upstream, "upstream")  # 400 now rather than at every connection
         self.listen = join_hostport(self.bind_host, self.bind_port)
         self.upstream = upstream
         self.enabled = False
@@ -69,8 +68,15 @@ class Proxy:
             "toxics": [entry.to_json() for entry in self.toxics.values()],
         }
 
-    def upstream_address(self) -> tuple[str, int]:
-        return split_hostport(self.upstream, "upstream")
+    @property
+    def upstream(self) -> str:
+        return self._upstream
+
+    @upstream.setter
+    def upstream(self, value: str) -> None:
+        """Parsed once, when set: a 400 now, and no parsing at every connection."""
+        self.upstream_address = split_hostport(value, "upstream")
+        self._upstream = value
 
     # -- listening ------------------------------------------------------------------------------------
 
