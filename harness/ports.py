@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Callable
 from typing import TypeVar
@@ -14,6 +15,16 @@ PORT_ATTEMPTS = 3
 """How often a start is tried on a new free port when the one it was given got taken meanwhile."""
 
 _Started = TypeVar("_Started")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def join_hostport(host: str, port: int) -> str:

@@ -6,7 +6,6 @@ the value at fault, so a user never sees a pydantic traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -26,6 +25,7 @@ from pydantic import (
 from harness.errors import ScenarioError, describe_invalid
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
+from harness.ports import is_loopback
 from harness.template import validate_template
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -271,7 +271,6 @@ class EffectsSpec(_Strict):
 
 
 TargetKind = Literal["reference", "command", "docker", "url"]
-LOOPBACK_HOSTS = frozenset({"localhost"})
 
 
 class VariantSpec(_Strict):
@@ -312,13 +311,7 @@ class DockerSpec(_Strict):
 
 def is_loopback_url(url: str) -> bool:
     """Whether ``url``'s host is a loopback name or address."""
-    host = urlsplit(url).hostname or ""
-    if host in LOOPBACK_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit(url).hostname or "")
 
 
 class TargetSpec(_Strict):

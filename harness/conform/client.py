@@ -17,7 +17,7 @@ import httpx
 
 from harness.conform.model import Exchange
 from harness.errors import HarnessError
-from harness.proxy.addresses import is_loopback
+from harness.ports import is_loopback
 
 BODY_SHOWN = 160
 """Characters of a response body kept as evidence: enough for an id and a problem title."""

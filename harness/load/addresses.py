@@ -6,8 +6,9 @@ monkey patching must never reach the orchestrator's (or the test runner's) proce
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit, urlunsplit
+
+from harness.ports import is_loopback
 
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::", "localhost")
 
@@ -21,10 +22,7 @@ def reachable_base_url(base_url: str, master_host: str) -> str:
     """
     parts = urlsplit(base_url)
     host = parts.hostname or ""
-    try:
-        local = host in _WILDCARD_HOSTS or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        local = False
+    local = host in _WILDCARD_HOSTS or is_loopback(host)
     if not local or host == master_host:
         return base_url
     netloc = f"[{master_host}]" if ":" in master_host else master_host

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-
-from harness.ports import join_hostport
+from harness.ports import is_loopback, join_hostport
 from harness.proxy.apierror import ApiError, bad_request
 
 __all__ = ["check_listen", "is_loopback", "join_hostport", "split_hostport"]
@@ -21,15 +19,6 @@ def split_hostport(value: str, field: str) -> tuple[str, int]:
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, port
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_listen(value: str, allow_remote: bool) -> tuple[str, int]:
