@@ -38,6 +38,11 @@ class FaultPlan:
     double_submit: float | None = None
     store_latency_ms: int = 0
 
+    def store_latency_toxic(self, service: str) -> ToxicCall:
+        """The latency toxic for the proxy in front of ``service``'s store (``store_latency_ms``)."""
+        attributes: dict[str, Any] = {"latency": self.store_latency_ms}
+        return ToxicCall(f"{service}_latency", "latency", "downstream", 1.0, attributes)
+
     @property
     def http_toxics(self) -> frozenset[str]:
         """The HTTP-aware toxic types the plan uses (a real Toxiproxy server has none of them)."""

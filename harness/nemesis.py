@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
 from harness.errors import TargetError
-from harness.faults import FaultPlan
+from harness.faults import FaultPlan, ToxicCall
 from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
 from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
 
@@ -51,8 +52,11 @@ class Nemesis:
         proxy_name: str,
         target: TargetInstance,
         history: HistoryWriter,
+        store_toxics: Sequence[tuple[str, ToxicCall]] = (),
     ) -> None:
         self.plan = plan
+        self.toxics = [*((proxy_name, toxic) for toxic in plan.toxics), *store_toxics]
+        """Each toxic with the proxy it goes on: the target's, or a store's (store latency)."""
         self.client = client
         self.proxy_name = proxy_name
         self.target = target
@@ -65,9 +69,9 @@ class Nemesis:
         self._started_at = 0.0
 
     def __enter__(self) -> Nemesis:
-        for toxic in self.plan.toxics:
+        for proxy, toxic in self.toxics:
             self.client.add_toxic(
-                self.proxy_name,
+                proxy,
                 type=toxic.type,
                 stream=toxic.stream,
                 toxicity=toxic.toxicity,
@@ -89,9 +93,9 @@ class Nemesis:
     ) -> None:
         self._stop.set()
         self._thread.join()
-        for toxic in self.plan.toxics:
+        for proxy, toxic in self.toxics:
             try:
-                self.client.remove_toxic(self.proxy_name, toxic.name)
+                self.client.remove_toxic(proxy, toxic.name)
             finally:
                 self.history.append(FaultEvent(t=time.time(), name=toxic.name, action="off"))
         if exc_type is None:

@@ -27,9 +27,9 @@ from harness.effects import (
     wait_until_drained,
 )
 from harness.errors import HarnessError
-from harness.faults import FaultPlan, plan_fault
+from harness.faults import FaultPlan, ToxicCall, plan_fault
 from harness.gate import evaluate_gates
-from harness.history import FaultEvent, HistoryWriter, OpEnd, read_history
+from harness.history import HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
@@ -259,13 +259,14 @@ class _CellRun:
         self.context.observer.cell_started(self.variant, self.plan.fault, operations)
         with ExitStack() as stack:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
+            env, store_toxics = self._target_env(stack)
             target = start_target(
                 self.context.runtime,
                 self.scenario.target,
                 self.variant,
                 data_dir=self.dir / "data",
                 log_path=self.dir / "target.log",
-                env=self._target_env(stack, faults_history),
+                env=env,
                 registry=PidRegistry(self.context.options.out_root.resolve() / ".pids"),
                 run_id=self.context.out_dir.name,
             )
@@ -284,7 +285,7 @@ class _CellRun:
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=self._op_id_prefix(),
             )
-            with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history):
+            with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history, store_toxics):
                 run_driver(
                     config,
                     self.dir / "load.json",
@@ -309,27 +310,23 @@ class _CellRun:
         local = not options.master
         return Distribution(options.workers, local, options.master_bind_host, options.master_port)
 
-    def _target_env(self, stack: ExitStack, history: HistoryWriter) -> dict[str, str]:
-        """The plan's env, the scenario's, and each store's address (behind a latency proxy if asked)."""
+    def _target_env(self, stack: ExitStack) -> tuple[dict[str, str], list[tuple[str, ToxicCall]]]:
+        """The plan's env, the scenario's, and each store's address; with store latency asked, the
+        address of a proxy in front of the store, and the toxic the nemesis puts on it for the load."""
         env = {**self.scenario.target.env, **self.plan.target_env}
         services = self.context.services
         if services is None:
-            return env
+            return env, []
         addresses: dict[str, Endpoint] = {}
-        latency_ms = self.plan.store_latency_ms
-        if latency_ms:
+        store_toxics: list[tuple[str, ToxicCall]] = []
+        if self.plan.store_latency_ms:
             for name, endpoint in services.endpoints.items():
                 if name not in LATENCY_PROXIED_SERVICES:
                     continue
                 store_proxy = self._create_proxy(stack, f"{self.proxy_name}--{name}", endpoint.hostport)
-                self.client.add_toxic(
-                    store_proxy.name, type="latency", stream="downstream", attributes={"latency": latency_ms}
-                )
                 addresses[name] = Endpoint(store_proxy.listen_host, store_proxy.listen_port)
-                history.append(
-                    FaultEvent(t=time.time(), name=f"{name}_latency", action="on", detail=f"{latency_ms} ms")
-                )
-        return {**env, **services.cell_env(self.cell_id, addresses)}
+                store_toxics.append((store_proxy.name, self.plan.store_latency_toxic(name)))
+        return {**env, **services.cell_env(self.cell_id, addresses)}, store_toxics
 
     def _load_listen(self) -> str:
         """Where the client-facing proxy listens: loopback, or the master's bind host for remote workers.

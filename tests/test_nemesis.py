@@ -85,6 +85,27 @@ def test_toxics_switched_on_and_off_around_the_load(tmp_path: Path) -> None:
     assert switches == [("drop", "on"), ("drop", "off")]
 
 
+def test_store_latency_goes_on_the_stores_proxy_for_the_load_and_comes_off_after(tmp_path: Path) -> None:
+    client, target = FakeClient(), FakeTarget()
+    store_plan = FaultPlan(
+        fault="slow-db", seed=1, toxics=(), kill_times_s=(), target_env={}, store_latency_ms=80
+    )
+    latency = store_plan.store_latency_toxic("postgres")
+    assert (latency.type, latency.stream, latency.toxicity, latency.attributes) == (
+        "latency",
+        "downstream",
+        1.0,
+        {"latency": 80},
+    )
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(store_plan, client, "p", target, history, [("p--postgres", latency)]):
+            assert client.calls == [("add", ("p--postgres", "postgres_latency", "latency", 1.0))]
+        assert client.calls[-1] == ("remove", ("p--postgres", "postgres_latency"))
+    events = read_history([tmp_path / "f.jsonl"])
+    switches = [(e.name, e.action, e.detail) for e in events if isinstance(e, FaultEvent)]
+    assert switches == [("postgres_latency", "on", "latency=80"), ("postgres_latency", "off", "")]
+
+
 def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history:
