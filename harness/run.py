@@ -30,7 +30,7 @@ from harness.errors import HarnessError
 from harness.faults import FaultPlan, ToxicCall, plan_fault
 from harness.gate import evaluate_gates
 from harness.history import HistoryWriter, OpEnd, read_history
-from harness.load.config import Distribution, LoadCellConfig, run_driver
+from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
@@ -114,7 +114,7 @@ def run_scenario(
     run_id = new_run_id(scenario)
     # absolute: services and targets run from other working directories
     out_dir = _fresh_run_dir(options.out_root.resolve(), run_id)
-    registry = PidRegistry(options.out_root / ".pids")
+    registry = PidRegistry(options.out_root.resolve() / ".pids")
     runtime = _pick_runtime(scenario, options, registry, observer, out_dir.name)
     proxy_url = options.proxy_url or scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
     started_at = time.time()
@@ -131,7 +131,7 @@ def run_scenario(
         client.version()  # fail early, naming the URL, if nothing answers there
         _require_http_toxics(client, plans)
         services = _start_services(scenario, out_dir, registry, observer, stack)
-        context = _RunContext(scenario, options, out_dir, runtime, client, observer, services)
+        context = _RunContext(scenario, options, out_dir, runtime, client, observer, services, registry)
         if services is not None:
             variants = scenario.target.variants
             services.prepare(context.cell_id(v, plan.fault) for plan in plans for v in variants)
@@ -234,6 +234,7 @@ class _RunContext:
     client: ProxyClient
     observer: RunObserver
     services: ServiceSet | None
+    registry: PidRegistry
 
     @staticmethod
     def cell_id(variant: str, fault: str) -> str:
@@ -267,7 +268,7 @@ class _CellRun:
                 data_dir=self.dir / "data",
                 log_path=self.dir / "target.log",
                 env=env,
-                registry=PidRegistry(self.context.options.out_root.resolve() / ".pids"),
+                registry=self.context.registry,
                 run_id=self.context.out_dir.name,
             )
             stack.callback(target.stop)
@@ -297,7 +298,7 @@ class _CellRun:
                 self._settle(target.endpoint.base_url)
             effects = self._probe(target.endpoint.base_url)
         # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-        client_histories = [self.dir / CLIENT_HISTORY, *sorted(self.dir.glob("history.*.jsonl"))]
+        client_histories = [self.dir / CLIENT_HISTORY, *worker_histories(self.dir)]
         events = read_history([*client_histories, self.dir / FAULT_HISTORY])
         acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
         require_effects(effects, acknowledged, self.scenario.target.effects.source)

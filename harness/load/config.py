@@ -46,6 +46,16 @@ _KILL_WAIT_S = 5.0
 _NEXT_CELL_PAUSE_S = 1.0
 
 
+def history_file(directory: Path, worker: str) -> Path:
+    """Where the worker named ``worker`` writes (or the master writes a shipped) history."""
+    return directory / f"history.{worker}.jsonl"
+
+
+def worker_histories(directory: Path) -> list[Path]:
+    """Every worker's history in a cell folder (:func:`history_file`), in name order."""
+    return sorted(directory.glob(history_file(Path(), "*").name))
+
+
 _FROM_LOAD_SPEC = (
     "operations", "users", "spawn_rate", "max_duration_s", "retry", "send_idempotency_key",
     "double_submit", "amount_min", "amount_max",

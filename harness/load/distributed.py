@@ -36,6 +36,7 @@ from harness.load.config import (
     EXIT_FINISHED,
     EXIT_INTERRUPTED,
     LoadCellConfig,
+    history_file,
 )
 from harness.load.drive import ProgressPrinter, emit_done, fail, run_until_done
 from harness.load.operations import OperationQueue
@@ -57,11 +58,6 @@ WORKER_GRACE_S = 120.0
 HELLO, CONFIG, TAKE, OP, FINISHED, FINISH, BYE = (
     f"harness_{name}" for name in ("hello", "config", "take", "op", "finished", "finish", "bye")
 )
-
-
-def history_file(directory: Path, worker: str) -> Path:
-    """Where the worker named ``worker`` writes (or the master writes a shipped) history."""
-    return directory / f"history.{worker}.jsonl"
 
 
 @dataclass
