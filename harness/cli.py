@@ -96,10 +96,7 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
     if is_catalogue(args.scenario):
         raise HarnessError("--worker serves one scenario's run; give it that scenario's file")
     scenario = load_scenario(args.scenario)
-    unknown = [fault for fault in args.fault or () if fault not in scenario.faults]
-    if unknown:
-        raise HarnessError(f"--fault {unknown[0]}: no such fault in scenario {scenario.name!r}")
-    cells = len(scenario.target.variants) * len(args.fault or scenario.faults)
+    cells = len(scenario.cells(args.fault or ()))
     name = f"{socket.gethostname()}-{os.getpid()}"
     port = args.master_port or DEFAULT_MASTER_PORT
     console.print(f"worker {name}: {cells} cell(s) of {scenario.name} for {args.master_host}:{port}")
@@ -166,11 +163,7 @@ def _load_baseline(args: argparse.Namespace, scenario: Scenario) -> dict[str, An
     if args.baseline is None:
         return None
     baseline = read_run_json(_run_json_path(args.baseline))
-    chosen = tuple(args.fault or ())
-    if not set(chosen) - set(scenario.faults):  # an unknown --fault is the run's to report
-        faults = [fault for fault in scenario.faults if not chosen or fault in chosen]
-        cells = [(variant, fault) for fault in faults for variant in scenario.target.variants]
-        require_same_cells(baseline, scenario.name, cells, str(args.baseline))
+    require_same_cells(baseline, scenario.name, scenario.cells(args.fault or ()), str(args.baseline))
     return baseline
 
 

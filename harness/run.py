@@ -40,7 +40,7 @@ from harness.result import RunResult
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
 from harness.runtime.select import select_runtime
-from harness.scenario import FaultSpec, Scenario
+from harness.scenario import Scenario
 from harness.services import ServiceSet
 from harness.verdict import CellVerdict, RunVerdict
 
@@ -110,7 +110,7 @@ def run_scenario(
     """Run every cell of ``scenario`` and return the result; reports are written by the caller."""
     observer = observer or SilentObserver()
     seed = scenario.seed if options.seed is None else options.seed
-    plans = [plan_fault(name, spec, seed) for name, spec in _chosen_faults(scenario, options)]
+    plans = [plan_fault(name, scenario.faults[name], seed) for name in scenario.chosen_faults(options.faults)]
     run_id = new_run_id(scenario)
     # absolute: services and targets run from other working directories
     out_dir = _fresh_run_dir(options.out_root.resolve(), run_id)
@@ -176,16 +176,6 @@ def _start_services(
     for name, why in services.left_out.items():
         observer.note(f"{name} left out ({why}); the target falls back to its embedded stand-in")
     return services
-
-
-def _chosen_faults(scenario: Scenario, options: RunOptions) -> list[tuple[str, FaultSpec]]:
-    unknown = [name for name in options.faults if name not in scenario.faults]
-    if unknown:
-        raise HarnessError(
-            f"--fault {unknown[0]}: no such fault in scenario {scenario.name!r} "
-            f"(faults: {', '.join(scenario.faults)})"
-        )
-    return [(n, spec) for n, spec in scenario.faults.items() if not options.faults or n in options.faults]
 
 
 def _fresh_run_dir(out_root: Path, run_id: str) -> Path:

@@ -7,6 +7,7 @@ the value at fault, so a user never sees a pydantic traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from harness.errors import ScenarioError, describe_invalid
+from harness.errors import HarnessError, ScenarioError, describe_invalid
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.ports import is_loopback
@@ -544,6 +545,21 @@ class Scenario(_Strict):
                         f"(faults: {', '.join(self.faults)})"
                     )
         return self
+
+    def chosen_faults(self, names: Sequence[str] = ()) -> list[str]:
+        """The faults a run of ``names`` (``--fault``; none means all) makes, in scenario order."""
+        unknown = [name for name in names if name not in self.faults]
+        if unknown:
+            raise HarnessError(
+                f"--fault {unknown[0]}: no such fault in scenario {self.name!r} "
+                f"(faults: {', '.join(self.faults)})"
+            )
+        return [name for name in self.faults if not names or name in names]
+
+    def cells(self, fault_names: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(variant, fault) of every cell a run of ``fault_names`` makes, in the order it makes them."""
+        faults = self.chosen_faults(fault_names)
+        return [(variant, fault) for fault in faults for variant in self.target.variants]
 
     def _url_target_fits(self) -> None:
         """A service already listening: on loopback (unless allowed), and crashable only by command."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ScenarioError
+from harness.errors import HarnessError, ScenarioError
 from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
 
 MINIMAL = """
@@ -113,3 +113,13 @@ def test_catalogue_names_a_missing_scenario_file(tmp_path: Path) -> None:
     catalogue.write_text("name: all\nscenarios: [absent.yaml]\n")
     with pytest.raises(ScenarioError, match=r"all.yaml: scenarios.0: no such scenario file"):
         load_catalogue(catalogue)
+
+
+def test_cells_follow_the_chosen_faults_in_scenario_order(tmp_path: Path) -> None:
+    scenario = load_scenario(write(tmp_path, MINIMAL.replace("{none: {}}", "{a: {}, b: {}, c: {}}")))
+    assert scenario.cells(("c", "a")) == [
+        ("naive", "a"), ("idempotent", "a"), ("naive", "c"), ("idempotent", "c")
+    ]  # fmt: skip
+    assert len(scenario.cells()) == 6
+    with pytest.raises(HarnessError, match=r"--fault x: no such fault in scenario 't' \(faults: a, b, c\)"):
+        scenario.cells(("a", "x"))
