@@ -22,7 +22,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.gate import BASELINE_GATE
 from harness.report.formatting import format_interval, format_percent
-from harness.result import RUN_SCHEMA_VERSION, GateResult
+from harness.result import GateResult, require_run_schema
 from harness.verdict import Interval
 
 
@@ -111,12 +111,7 @@ def _cell_numbers(raw: Mapping[str, Any], where: str) -> CellNumbers:
 
 def run_cells(document: Mapping[str, Any], where: str) -> dict[tuple[str, str], CellNumbers]:
     """The cells of a run.json document by (variant, fault), after checking its schema version."""
-    version = document.get("schema_version")
-    if version != RUN_SCHEMA_VERSION:
-        raise HarnessError(
-            f"{where}: run.json schema_version {version!r} is not supported "
-            f"(this harness reads version {RUN_SCHEMA_VERSION})"
-        )
+    require_run_schema(document, where)
     verdict = document.get("verdict")
     cells = verdict.get("cells") if isinstance(verdict, Mapping) else None
     if not isinstance(cells, list):
@@ -134,8 +129,8 @@ def require_same_cells(
     scenario_name: str,
     cells: Iterable[tuple[str, str]],
     baseline_name: str = "baseline",
-) -> None:
-    """Raise HarnessError unless ``baseline`` is a run of ``scenario_name`` with exactly ``cells``.
+) -> dict[tuple[str, str], CellNumbers]:
+    """``baseline``'s cells; HarnessError unless it is a run of ``scenario_name`` with exactly ``cells``.
 
     Used before a run too, so a mismatched baseline fails in a second rather than after the run.
     """
@@ -145,15 +140,16 @@ def require_same_cells(
             f"{baseline_name} is a run of scenario {base_scenario!r}, not {scenario_name!r}: "
             "the cells cannot be compared"
         )
-    base_cells = set(run_cells(baseline, baseline_name))
-    wanted = set(cells)
-    if base_cells != wanted:
+    base_cells = run_cells(baseline, baseline_name)
+    have, wanted = set(base_cells), set(cells)
+    if have != wanted:
         details = []
-        if wanted - base_cells:
-            details.append(f"not in the baseline: {_names(wanted - base_cells)}")
-        if base_cells - wanted:
-            details.append(f"only in the baseline: {_names(base_cells - wanted)}")
+        if wanted - have:
+            details.append(f"not in the baseline: {_names(wanted - have)}")
+        if have - wanted:
+            details.append(f"only in the baseline: {_names(have - wanted)}")
         raise HarnessError(f"the cells do not match {baseline_name} ({'; '.join(details)})")
+    return base_cells
 
 
 def _regressions(base: CellNumbers, now: CellNumbers) -> tuple[str, ...]:
@@ -188,8 +184,7 @@ def compare_runs(
     two runs do not have exactly the same cells.
     """
     now_cells = run_cells(current, current_name)
-    require_same_cells(baseline, str(current.get("scenario_name")), now_cells, baseline_name)
-    base_cells = run_cells(baseline, baseline_name)
+    base_cells = require_same_cells(baseline, str(current.get("scenario_name")), now_cells, baseline_name)
     return tuple(
         CellComparison(base_cells[key], now, _regressions(base_cells[key], now))
         for key, now in now_cells.items()

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from harness.errors import HarnessError
 from harness.verdict import RunVerdict
 
 RUN_SCHEMA_VERSION = 1
+
+
+def require_run_schema(document: Mapping[str, Any], where: object) -> None:
+    """HarnessError naming ``where`` unless ``document`` is a run.json of the version this harness reads."""
+    version = document.get("schema_version")
+    if version != RUN_SCHEMA_VERSION:
+        raise HarnessError(
+            f"{where}: run.json schema_version {version!r} is not supported "
+            f"(this harness reads version {RUN_SCHEMA_VERSION})"
+        )
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias
 from pydantic import BaseModel
 
 from harness.errors import HarnessError
-from harness.result import RUN_SCHEMA_VERSION, RunResult
+from harness.result import RUN_SCHEMA_VERSION, RunResult, require_run_schema
 
 JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -78,10 +78,5 @@ def read_run_json(path: Path) -> dict[str, Any]:
         raise HarnessError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}") from None
     if not isinstance(document, dict):
         raise HarnessError(f"{path}: expected a JSON object, got {type(document).__name__}")
-    version = document.get("schema_version")
-    if version != RUN_SCHEMA_VERSION:
-        raise HarnessError(
-            f"{path}: run.json schema_version {version!r} is not supported "
-            f"(this harness reads version {RUN_SCHEMA_VERSION})"
-        )
+    require_run_schema(document, path)
     return document
