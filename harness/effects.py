@@ -85,23 +85,25 @@ class HttpLedgerProbe:
         if not isinstance(rows, list):
             field = "path" if self.list_path is None else "list_path"
             raise ProbeError(f"{FIELD}.{field}: {where}: expected a JSON list of effects there")
-        effects = []
-        for index, row in enumerate(rows):
-            op_ref = dig(row, self.op_ref_field)
-            if op_ref is MISSING or op_ref is None:
-                raise ProbeError(
-                    f"{FIELD}.op_ref_field: row {index} of {where} has no field {self.op_ref_field!r}"
-                )
-            resource_id = dig(row, self.id_field)
-            created_at = dig(row, "created_at")
-            effects.append(
-                Effect(
-                    op_ref=str(op_ref),
-                    resource_id=str(index if resource_id is MISSING else resource_id),
-                    t=created_at if isinstance(created_at, float) else None,
-                )
-            )
-        return effects
+        return [
+            row_effect(row, index, self.op_ref_field, self.id_field, f"row {index} of {where}")
+            for index, row in enumerate(rows)
+        ]
+
+
+def row_effect(row: object, index: int, op_ref_field: str, id_field: str, where: str) -> Effect:
+    """One JSON row as an effect: its op reference (required), its id (else the row number) and its
+    ``created_at`` (seconds since the epoch) when it has one."""
+    op_ref = dig(row, op_ref_field)
+    if op_ref is MISSING or op_ref is None:
+        raise ProbeError(f"{FIELD}.op_ref_field: {where} has no field {op_ref_field!r}")
+    resource_id = dig(row, id_field)
+    created_at = dig(row, "created_at")
+    return Effect(
+        op_ref=str(op_ref),
+        resource_id=str(index if resource_id is MISSING else resource_id),
+        t=created_at if isinstance(created_at, float) else None,
+    )
 
 
 class SqlProbe:
@@ -191,13 +193,8 @@ class CallableProbe:
             if isinstance(row, str | int):
                 effects.append(Effect(op_ref=str(row), resource_id=str(index)))
                 continue
-            op_ref = dig(row, self.op_ref_field)
-            if op_ref is MISSING or op_ref is None:
-                raise ProbeError(
-                    f"{FIELD}.op_ref_field: row {index} from {self.target} has no field {self.op_ref_field!r}"
-                )
-            resource_id = dig(row, self.id_field)
-            effects.append(Effect(str(op_ref), str(index if resource_id is MISSING else resource_id)))
+            where = f"row {index} from {self.target}"
+            effects.append(row_effect(row, index, self.op_ref_field, self.id_field, where))
         return effects
 
 
