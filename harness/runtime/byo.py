@@ -15,7 +15,6 @@ seam, so the proxy, the nemesis and the probes cannot tell the difference:
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import secrets
 import subprocess
@@ -195,7 +194,6 @@ class UrlTarget:
 
 
 # -- containers -------------------------------------------------------------------------------------
-_BUILT: dict[str, str] = {}
 
 
 def _start_container(
@@ -206,7 +204,7 @@ def _start_container(
 
     assert spec.docker is not None
     client = connect()
-    image = spec.docker.image or _built_image(client, spec.docker.build or "", log_path)
+    image = spec.docker.image or _built_image(client, spec.docker.build or "")
     words = spec.variant(variant).command or spec.command
     port = spec.docker.port
     if port is not None and not is_port_free(port):
@@ -233,18 +231,13 @@ def _start_container(
     return launch_on_a_free_port(make, port=port)
 
 
-def _built_image(client: Any, folder: str, log_path: Path) -> str:
+def _built_image(client: Any, folder: str) -> str:
     """An image built from ``folder``'s Dockerfile, tagged by a hash of its files (reused if unchanged)."""
     import docker.errors
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    tag = f"harness-byo-{Path(folder).name.lower()}:{digest.hexdigest()[:16]}"
-    if tag in _BUILT:
-        return tag
+    from harness.runtime.images import files_digest  # noqa: PLC0415 - the SDK only when used
+
+    tag = f"harness-byo-{Path(folder).name.lower()}:{files_digest([Path(folder)], Path(folder))}"
     try:
         client.images.get(tag)
     except docker.errors.ImageNotFound:
@@ -252,5 +245,4 @@ def _built_image(client: Any, folder: str, log_path: Path) -> str:
             client.images.build(path=folder, tag=tag, rm=True)
         except docker.errors.DockerException as error:
             raise TargetError(f"target.docker.build: could not build {folder}: {error}") from None
-    _BUILT[tag] = tag
     return tag

@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -149,10 +149,17 @@ def target_names(targets_dir: Path = TARGETS_DIR) -> list[str]:
 
 def content_hash(target: str, base_image_id: str, targets_dir: Path = TARGETS_DIR) -> str:
     """A hash of everything an image is built from: the base image, the kit and the target's files."""
-    digest = hashlib.sha256(base_image_id.encode())
-    for folder in (KIT, target):
-        for path in _context_files(targets_dir / folder):
-            digest.update(f"\0{path.relative_to(targets_dir).as_posix()}\0".encode())
+    folders = (targets_dir / KIT, targets_dir / target)
+    return files_digest(folders, targets_dir, seed=base_image_id.encode())
+
+
+def files_digest(folders: Iterable[Path], relative_to: Path, seed: bytes = b"") -> str:
+    """A hash of the build-context files in ``folders``: names (relative to ``relative_to``) and
+    contents, caches and bytecode left out, so an image is rebuilt exactly when its sources change."""
+    digest = hashlib.sha256(seed)
+    for folder in folders:
+        for path in _context_files(folder):
+            digest.update(f"\0{path.relative_to(relative_to).as_posix()}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -308,6 +308,6 @@ def test_container_target_built_from_a_folder_with_a_dockerfile(tmp_path: Path) 
         assert httpx.get(f"{target.endpoint.base_url}/hello.txt", timeout=5).text == f"built {os.getpid()}"
     finally:
         target.stop()
-    tag = _built_image(connect(), str(folder), log)
+    tag = _built_image(connect(), str(folder))
     assert tag.startswith("harness-byo-svc:")
     connect().images.remove(tag, force=True)
