@@ -70,7 +70,8 @@ def _start_workload(environment: Environment, **_kwargs: object) -> None:
     _session["starts"] += 1
     writer = HistoryWriter(HISTORY_PATH)
     _writers.append(writer)
-    workload = Workload(CONFIG, writer, op_id_prefix=f"{CONFIG.op_id_prefix}ui{_session['starts']}-")
+    prefix = f"{CONFIG.op_id_prefix}ui{_session['starts']}-"  # each start of the UI: ops of its own
+    workload = Workload(CONFIG.model_copy(update={"op_id_prefix": prefix}), writer)
     ChargeUser.workload = workload
     gevent.spawn(_stop_when_finished, environment, workload)
 

@@ -60,7 +60,6 @@ class Workload:
         self,
         config: LoadCellConfig,
         history: HistoryWriter,
-        op_id_prefix: str | None = None,
         queue: OperationQueue | None = None,
     ) -> None:
         self.config = config
@@ -68,12 +67,11 @@ class Workload:
         self.history = history
         self.queue = OperationQueue(config.operations) if queue is None else queue
         """Hands out op numbers; a distributed worker's asks the master (``distributed.py``)."""
-        self.op_id_prefix = config.op_id_prefix if op_id_prefix is None else op_id_prefix
         self.stop_reason = DEFAULT_STOP_REASON
         """Written as the error of attempts cut short when the run is stopped (set by the runner)."""
 
     def request(self, number: int) -> OperationRequest:
-        return build_request(self.config, self.op_id_prefix, number)
+        return build_request(self.config, self.config.op_id_prefix, number)
 
 
 @dataclass(frozen=True)
