@@ -27,31 +27,30 @@ import functools
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
 
 # Run by path from any cwd: make `targetkit` and `mailer` importable (appended: see payments/app.py).
 _TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
 if _TARGETS_DIR not in sys.path:
     sys.path.append(_TARGETS_DIR)
 
-from fastapi import Depends, FastAPI, Header, Response  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from targetkit import (  # noqa: E402
     KEYSTORE_SCHEMA,
     Database,
     Failpoints,
     IdempotentExecutor,
+    Outcome,
     TargetConfig,
+    Verdict,
     commit_effect,
     new_app,
-    outcome_response,
-    parse_idempotency_key,
-    request_fingerprint,
     simulated_work,
 )
 from targetkit.environment import DEFAULT_NAMESPACE, namespace, smtp_settings  # noqa: E402
 from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
 from targetkit.jobqueue import JOBQUEUE_SCHEMA, JobQueue  # noqa: E402
 from targetkit.launch import launch  # noqa: E402
+from targetkit.routes import add_keyed_post, add_naive_post  # noqa: E402
 from targetkit.smtp_send import send_mail  # noqa: E402
 from targetkit.worker import BackgroundWorker, attach_workers  # noqa: E402
 
@@ -67,24 +66,20 @@ Work = Callable[[], None]
 
 
 def _add_naive_emails(app: FastAPI, db: Database, jobs: JobQueue, failpoints: Failpoints, work: Work) -> None:
-    @app.post("/emails", status_code=202)
-    def queue_email(request: EmailRequest) -> Response:
+    def queue_email(request: EmailRequest) -> Outcome:
         work()
-        stored = commit_effect(db, failpoints, job_writer(jobs, request))
-        return Response(stored.body, status_code=stored.status, media_type="application/json")
+        return Outcome(Verdict.FRESH, commit_effect(db, failpoints, job_writer(jobs, request)))
+
+    add_naive_post(app, "/emails", EmailRequest, queue_email, status_code=202)
 
 
 def _add_keyed_emails(app: FastAPI, db: Database, jobs: JobQueue, failpoints: Failpoints, work: Work) -> None:
     executor = IdempotentExecutor(db, failpoints, scope=EMAILS_SCOPE)
 
-    @app.post("/emails", status_code=202)
-    def queue_email(
-        request: EmailRequest,
-        payload_fingerprint: Annotated[str, Depends(request_fingerprint)],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    ) -> Response:
-        key = parse_idempotency_key(idempotency_key)
-        return outcome_response(executor.execute(key, payload_fingerprint, work, job_writer(jobs, request)))
+    def queue_email(request: EmailRequest, key: str, payload_fingerprint: str) -> Outcome:
+        return executor.execute(key, payload_fingerprint, work, job_writer(jobs, request))
+
+    add_keyed_post(app, "/emails", EmailRequest, queue_email, status_code=202)
 
 
 def create_app(config: TargetConfig, *, send: Send, namespace: str = DEFAULT_NAMESPACE,

@@ -23,7 +23,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 # Run by path from any cwd: make `targetkit` and `payments` importable. Appended, not prepended, so a
 # target folder can never shadow a standard-library module of the same name.
@@ -31,28 +31,26 @@ _TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
 if _TARGETS_DIR not in sys.path:
     sys.path.append(_TARGETS_DIR)
 
-from fastapi import Depends, FastAPI, Header, Response  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from targetkit import (  # noqa: E402
     KEYSTORE_SCHEMA,
     Database,
     Failpoints,
     IdempotentExecutor,
+    Outcome,
     StoredResponse,
     TargetConfig,
+    Verdict,
     commit_effect,
     json_response,
     new_app,
-    outcome_response,
-    parse_idempotency_key,
-    request_fingerprint,
     simulated_work,
 )
 from targetkit.check_then_act import BETWEEN_CHECK_AND_ACT  # noqa: E402
 from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.idempotency import Outcome  # noqa: E402
 from targetkit.launch import launch  # noqa: E402
 from targetkit.redis_idempotency import KeyAfterEffectExecutor, RedisIdempotentExecutor  # noqa: E402
-from targetkit.routes import add_keyed_post  # noqa: E402
+from targetkit.routes import add_keyed_post, add_naive_post  # noqa: E402
 from targetkit.stores import RedisHandle, open_redis  # noqa: E402
 
 from payments.ledger import CHARGES_SCHEMA, insert_charge, list_effects  # noqa: E402
@@ -71,26 +69,20 @@ def _charge_writer(request: ChargeRequest) -> Callable[[sqlite3.Connection], Sto
 
 
 def _add_naive_charges(app: FastAPI, db: Database, failpoints: Failpoints, work: Work) -> None:
-    @app.post("/charges", status_code=201)
-    def create_charge(request: ChargeRequest) -> Response:
+    def create_charge(request: ChargeRequest) -> Outcome:
         work()
-        stored = commit_effect(db, failpoints, _charge_writer(request))
-        return Response(stored.body, status_code=stored.status, media_type="application/json")
+        return Outcome(Verdict.FRESH, commit_effect(db, failpoints, _charge_writer(request)))
+
+    add_naive_post(app, "/charges", ChargeRequest, create_charge)
 
 
 def _add_idempotent_charges(app: FastAPI, db: Database, failpoints: Failpoints, work: Work) -> None:
     executor = IdempotentExecutor(db, failpoints, scope=CHARGES_SCOPE)
 
-    # A sync handler runs in the thread pool: a slow first request blocks only its own thread, so a
-    # concurrent retry with the same key is served and finds the key in flight (409).
-    @app.post("/charges", status_code=201)
-    def create_charge(
-        request: ChargeRequest,
-        payload_fingerprint: Annotated[str, Depends(request_fingerprint)],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    ) -> Response:
-        key = parse_idempotency_key(idempotency_key)
-        return outcome_response(executor.execute(key, payload_fingerprint, work, _charge_writer(request)))
+    def create_charge(request: ChargeRequest, key: str, payload_fingerprint: str) -> Outcome:
+        return executor.execute(key, payload_fingerprint, work, _charge_writer(request))
+
+    add_keyed_post(app, "/charges", ChargeRequest, create_charge)
 
 
 class KeyedExecutor(Protocol):

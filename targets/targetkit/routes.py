@@ -33,16 +33,18 @@ class Wiring:
     work: Callable[[], None]
 
 
-def add_naive_post(app: FastAPI, path: str, model: type[Body], handle: Callable[[Body], Outcome]) -> None:
+def add_naive_post(app: FastAPI, path: str, model: type[Body], handle: Callable[[Body], Outcome],
+                   status_code: int = 201) -> None:
+    """`handle(body)` runs for every request (`status_code` is what the API docs show)."""
     def create(request: Any) -> Response:
         return outcome_response(handle(request))
 
     create.__annotations__["request"] = model
-    app.post(path, status_code=201)(create)
+    app.post(path, status_code=status_code)(create)
 
 
 def add_keyed_post(app: FastAPI, path: str, model: type[Body],
-                   handle: Callable[[Body, str, str], Outcome]) -> None:
+                   handle: Callable[[Body, str, str], Outcome], status_code: int = 201) -> None:
     """`handle(body, key, payload_fingerprint)` runs once the key is read and valid."""
     def create(
         request: Any,
@@ -52,4 +54,4 @@ def add_keyed_post(app: FastAPI, path: str, model: type[Body],
         return outcome_response(handle(request, parse_idempotency_key(idempotency_key), payload_fingerprint))
 
     create.__annotations__["request"] = model
-    app.post(path, status_code=201)(create)
+    app.post(path, status_code=status_code)(create)
