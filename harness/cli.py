@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_GATE_FAILED, EXIT_OK, HarnessError
+from harness.proxy.options import add_server_arguments, configure_logging
 from harness.result import RunResult
 from harness.scenario import REPO_ROOT, Scenario, is_catalogue, load_catalogue, load_scenario
 from harness.verdict import CellVerdict
@@ -249,6 +250,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_proxy(args: argparse.Namespace) -> int:
     from harness.proxy import serve
 
+    configure_logging(args.verbose)
     serve(args.host, args.port, args.allow_remote, args.config)
     return EXIT_OK
 
@@ -369,10 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_cmd_list)
 
     proxy = commands.add_parser("proxy", help="run the fault proxy (Toxiproxy's HTTP API) standalone")
-    proxy.add_argument("--host", default="127.0.0.1")
-    proxy.add_argument("--port", type=int, default=8474)
-    proxy.add_argument("--allow-remote", action="store_true", help="allow non-loopback listen addresses")
-    proxy.add_argument("--config", type=Path, help="a JSON list of proxies to create at start")
+    add_server_arguments(proxy)
     proxy.set_defaults(handler=_cmd_proxy)
 
     locustfile = commands.add_parser("locustfile", help="print the locustfile path for Locust's web UI")

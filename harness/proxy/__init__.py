@@ -13,14 +13,16 @@ The server side (aiohttp, uvloop) is imported only when used, so importing the c
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.proxy.client import HTTP_TOXICS, ProxyClient, ProxyInfo
-from harness.proxy.embedded import EmbeddedProxy
+from harness.proxy.options import DEFAULT_HOST, DEFAULT_PORT
 
 if TYPE_CHECKING:
     from harness.proxy.background import BackgroundProxyServer
+    from harness.proxy.client import HTTP_TOXICS, ProxyClient, ProxyInfo
+    from harness.proxy.embedded import EmbeddedProxy
     from harness.proxy.toxics import Toxic, register
 
 __all__ = [
@@ -36,8 +38,8 @@ __all__ = [
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8474,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
     allow_remote: bool = False,
     config: Path | None = None,
 ) -> None:
@@ -47,13 +49,20 @@ def serve(
     _serve(host, port, allow_remote, config)
 
 
+_HOMES = {
+    "HTTP_TOXICS": "client",
+    "ProxyClient": "client",
+    "ProxyInfo": "client",
+    "EmbeddedProxy": "embedded",
+    "BackgroundProxyServer": "background",
+    "Toxic": "toxics",
+    "register": "toxics",
+}
+"""Where each public name lives; imported on first use, so ``harness proxy`` options cost nothing."""
+
+
 def __getattr__(name: str) -> object:
-    if name == "BackgroundProxyServer":
-        from harness.proxy.background import BackgroundProxyServer
-
-        return BackgroundProxyServer
-    if name in ("Toxic", "register"):
-        from harness.proxy import toxics
-
-        return getattr(toxics, name)
-    raise AttributeError(f"module 'harness.proxy' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'harness.proxy' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"harness.proxy.{home}"), name)

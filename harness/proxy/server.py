@@ -23,11 +23,10 @@ from harness.proxy.addresses import is_loopback, join_hostport
 from harness.proxy.api import build_app
 from harness.proxy.apierror import ApiError
 from harness.proxy.collection import ProxyCollection
+from harness.proxy.options import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8474
 
 
 class ProxyServer:

@@ -29,3 +29,12 @@ def test_importing_the_client_does_not_load_the_server() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
     )
     assert result.stdout.strip() == "False False"
+
+
+def test_the_harness_command_line_loads_no_http_client_nor_server() -> None:
+    """``harness --help`` and the ``harness proxy`` options must not pay for httpx or aiohttp."""
+    code = "import sys, harness.cli; print(sorted({'httpx', 'aiohttp', 'uvloop'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"
