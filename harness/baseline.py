@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.gate import BASELINE_GATE
-from harness.report.formatting import format_interval, format_percent
+from harness.report.formatting import cell_label, format_interval, format_percent
 from harness.result import GateResult, require_run_schema
 from harness.verdict import Interval
 
@@ -121,7 +121,7 @@ def run_cells(document: Mapping[str, Any], where: str) -> dict[tuple[str, str], 
 
 
 def _names(cells: Iterable[tuple[str, str]]) -> str:
-    return ", ".join(f"{variant} × {fault}" for variant, fault in sorted(cells))
+    return ", ".join(cell_label(variant, fault) for variant, fault in sorted(cells))
 
 
 def require_same_cells(

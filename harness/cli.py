@@ -50,10 +50,8 @@ class ProgressObserver:
 
     def cell_finished(self, verdict: CellVerdict) -> None:
         if self.task is not None:
-            self.progress.update(
-                self.task,
-                description=f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated",
-            )
+            description = f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated"
+            self.progress.update(self.task, description=description)
 
     def note(self, message: str) -> None:
         self.progress.console.print(f"[dim]{message}[/dim]")
@@ -75,8 +73,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     catalogue, files = load_catalogue(args.scenario)
     results = [_run_one(file, args) for file in files]
     summary = Path(args.out) / f"{catalogue.name}-summary.md"
-    summary.write_text(markdown_summary(results), encoding="utf-8")
-    append_step_summary(markdown_summary(results))
+    markdown = markdown_summary(results)
+    summary.write_text(markdown, encoding="utf-8")
+    append_step_summary(markdown)
     console.rule(f"catalogue {catalogue.name}")
     for result in results:
         mark = "[green]✔ PASS[/green]" if result.passed else "[red]✘ FAIL[/red]"
