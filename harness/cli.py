@@ -266,7 +266,7 @@ def _cmd_locustfile(args: argparse.Namespace) -> int:
 
 
 def _cmd_conform(args: argparse.Namespace) -> int:
-    from harness.conform import conform_command
+    from harness.conform import report_conformance, run_conformance
 
     body: dict[str, object] | None = None
     if args.body is not None:
@@ -277,10 +277,8 @@ def _cmd_conform(args: argparse.Namespace) -> int:
         if not isinstance(parsed, dict):
             raise HarnessError("--body: expected a JSON object")
         body = parsed
-    return conform_command(
+    result = run_conformance(
         args.url,
-        console,
-        out_dir=Path(args.out),
         method=args.method,
         body=body,
         key_header=args.key_header,
@@ -288,6 +286,7 @@ def _cmd_conform(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         allow_remote=args.allow_remote,
     )
+    return report_conformance(result, console, Path(args.out))
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:

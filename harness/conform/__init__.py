@@ -10,12 +10,12 @@ expiry is documented (informational). The public surface::
     paths = write_conformance(result, out_dir)     # {"json": conform.json, "junit": junit.xml}
     exit_status = 0 if result.passed else 1
 
-``conform_command`` does all of it for the CLI and returns the exit status.
+``report_conformance`` writes, prints and returns that exit status, for the CLI.
 """
 
 from __future__ import annotations
 
-from harness.conform.command import conform_command
+from harness.conform.command import report_conformance
 from harness.conform.model import ConformCheck, ConformResult, Exchange
 from harness.conform.report import print_conformance, write_conformance
 from harness.conform.runner import run_conformance
@@ -24,8 +24,8 @@ __all__ = [
     "ConformCheck",
     "ConformResult",
     "Exchange",
-    "conform_command",
     "print_conformance",
+    "report_conformance",
     "run_conformance",
     "write_conformance",
 ]

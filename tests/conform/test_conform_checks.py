@@ -6,7 +6,6 @@ import json
 import re
 import threading
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from rich.console import Console
 
-from harness.conform import ConformResult, conform_command, run_conformance
+from harness.conform import ConformResult, report_conformance, run_conformance
 from harness.conform.checks import CONCURRENT, EXPIRY, REPLAY, different_payload
 from harness.conform.client import check_url
 from harness.errors import HarnessError
@@ -177,24 +176,13 @@ def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
         conform(InstantServer(), **options)
 
 
-def test_the_command_writes_reports_and_returns_the_exit_status(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    import harness.conform.runner as runner
-
-    real = runner.run_conformance
-
-    def through(handler: httpx.MockTransport) -> Callable[..., ConformResult]:
-        return lambda url, **options: real(url, transport=handler, **options)
-
+def test_the_command_writes_reports_and_returns_the_exit_status(tmp_path: Path) -> None:
     console = Console(record=True, width=200, color_system=None)
-    target = "harness.conform.command.run_conformance"
-    monkeypatch.setattr(target, through(httpx.MockTransport(InstantServer())))
-    assert conform_command(URL, console, out_dir=tmp_path) == 0
+    passing = run_conformance(URL, transport=httpx.MockTransport(InstantServer()))
+    assert report_conformance(passing, console, out_dir=tmp_path) == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["conform.json", "junit.xml"]
 
-    failing = httpx.MockTransport(lambda request: httpx.Response(500))
-    monkeypatch.setattr(target, through(failing))
-    assert conform_command(URL, console) == 1
+    failing = run_conformance(URL, transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+    assert report_conformance(failing, console) == 1
     last_line = console.export_text().splitlines()[-1]
     assert last_line == "Conformance: FAIL (6 checks, 3 failed, 3 could not tell)"
