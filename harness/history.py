@@ -78,11 +78,14 @@ class FaultEvent(_Event):
     detail: str = ""
 
 
+CrashReason = Literal["kill", "failpoint", "unexpected"]
+
+
 class CrashEvent(_Event):
     """The target died: killed by the harness (``kill``) or by its own failpoint (``failpoint``)."""
 
     type: Literal["crash"] = "crash"
-    reason: Literal["kill", "failpoint", "unexpected"]
+    reason: CrashReason
     detail: str = ""
 
 

@@ -11,11 +11,11 @@ import threading
 import time
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from harness.errors import TargetError
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent
+from harness.history import CrashEvent, CrashReason, FaultEvent, HistoryWriter, RestartEvent
 from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
 
 WATCH_INTERVAL_S = 0.02
@@ -119,10 +119,7 @@ class Nemesis:
                     pending_kills.pop(0)
                     if self.target.is_alive():
                         self.target.kill()
-                        self.crashes += 1
-                        self.history.append(
-                            CrashEvent(t=time.time(), reason="kill", detail=f"SIGKILL at {elapsed:.2f} s")
-                        )
+                        self._record_crash("kill", f"SIGKILL at {elapsed:.2f} s")
                         self._restart()
                 elif not self.target.is_alive():
                     self._record_exit()
@@ -132,11 +129,12 @@ class Nemesis:
 
     def _record_exit(self) -> None:
         code = self.target.exit_code()
-        reason: Literal["failpoint", "unexpected"] = (
-            "failpoint" if code == FAILPOINT_EXIT_STATUS else "unexpected"
-        )
+        reason: CrashReason = "failpoint" if code == FAILPOINT_EXIT_STATUS else "unexpected"
+        self._record_crash(reason, f"exit status {code}")
+
+    def _record_crash(self, reason: CrashReason, detail: str) -> None:
         self.crashes += 1
-        self.history.append(CrashEvent(t=time.time(), reason=reason, detail=f"exit status {code}"))
+        self.history.append(CrashEvent(t=time.time(), reason=reason, detail=detail))
 
     def _restart(self) -> None:
         # Like a load balancer that routes nothing to an instance before its health check passes:
@@ -164,14 +162,7 @@ class Nemesis:
                 failed_tries_s += time.monotonic() - started
                 if self.target.exit_code() != FAILPOINT_EXIT_STATUS:
                     raise
-                self.crashes += 1
-                self.history.append(
-                    CrashEvent(
-                        t=time.time(),
-                        reason="failpoint",
-                        detail=f"exit status {FAILPOINT_EXIT_STATUS} while restarting",
-                    )
-                )
+                self._record_crash("failpoint", f"exit status {FAILPOINT_EXIT_STATUS} while restarting")
         raise TargetError(
             f"the target's failpoints fired {MAX_CRASHES_WHILE_RESTARTING} times in a row while it "
             "restarted; lower the failpoint probability"
