@@ -96,8 +96,8 @@ class RunOptions:
     master_port: int = 0  # 0: a free port (local workers only)
 
 
-def new_run_id(scenario: Scenario, now: datetime | None = None) -> str:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+def new_run_id(scenario: Scenario) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{scenario.name}"
 
 
