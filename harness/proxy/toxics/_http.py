@@ -29,6 +29,11 @@ class HttpStream:
         self.raw_mode = False
         self.hanging = False
 
+    @classmethod
+    def of(cls, stub: ToxicStub, role: Literal["request", "response"]) -> HttpStream:
+        """The stream this toxic keeps on ``stub`` (made on first use, then the same one)."""
+        return stub.state(lambda: cls(role, stub.context))
+
     async def next(self, stub: ToxicStub) -> Message | None:
         """The next complete message, or None once the stream has ended (the end is passed on)."""
         while True:

@@ -32,7 +32,7 @@ class DropResponseToxic(Toxic[DropResponseAttributes]):
     fixed_stream = "downstream"
 
     async def pipe(self, stub: ToxicStub) -> None:
-        stream = stub.state(lambda: HttpStream("response", stub.context))
+        stream = HttpStream.of(stub, "response")
         if stream.hanging:
             await stub.discard_until_cancelled()
         while True:
@@ -52,7 +52,7 @@ class DropResponseToxic(Toxic[DropResponseAttributes]):
             await stub.discard_until_cancelled()
 
     def cleanup(self, stub: ToxicStub) -> None:
-        stream = stub.state(lambda: HttpStream("response", stub.context))
+        stream = HttpStream.of(stub, "response")
         if stream.hanging:
             stub.context.close()
         else:

@@ -51,7 +51,7 @@ class HttpErrorToxic(Toxic[HttpErrorAttributes]):
     fixed_stream = "upstream"
 
     async def pipe(self, stub: ToxicStub) -> None:
-        stream = stub.state(lambda: HttpStream("request", stub.context))
+        stream = HttpStream.of(stub, "request")
         while True:
             message = await stream.next(stub)
             if message is None:
@@ -62,4 +62,4 @@ class HttpErrorToxic(Toxic[HttpErrorAttributes]):
                 stub.write(message.raw)
 
     def cleanup(self, stub: ToxicStub) -> None:
-        stub.state(lambda: HttpStream("request", stub.context)).hand_on(stub)
+        HttpStream.of(stub, "request").hand_on(stub)

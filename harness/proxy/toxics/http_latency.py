@@ -32,7 +32,7 @@ class HttpLatencyToxic(Toxic[HttpLatencyAttributes]):
 
     def _stream(self, stub: ToxicStub) -> HttpStream:
         role: Literal["request", "response"] = "request" if stub.direction == "upstream" else "response"
-        return stub.state(lambda: HttpStream(role, stub.context))
+        return HttpStream.of(stub, role)
 
     async def pipe(self, stub: ToxicStub) -> None:
         stream = self._stream(stub)
