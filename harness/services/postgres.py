@@ -15,7 +15,6 @@ import pwd
 import shutil
 import signal
 import stat
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ from harness.ports import LOOPBACK, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary, postgres_bin_dirs
-from harness.services.process import ServerProcess
+from harness.services.process import ServerProcess, run_checked
 
 NAME = "postgres"
 PACKAGE = "postgresql"
@@ -103,22 +102,15 @@ class PostgresService:
             "--locale=C",
             "--no-instructions",
         ]
-        try:
-            subprocess.run(
-                command,
-                user=self._user,
-                group=self._user,
-                extra_groups=[] if self._user else None,
-                cwd=self._base,
-                capture_output=True,
-                check=True,
-                timeout=INITDB_TIMEOUT_S,
-            )
-        except subprocess.CalledProcessError as error:
-            output = (error.stdout + error.stderr).decode(errors="replace").strip()
-            raise ServiceError(f"initdb failed with status {error.returncode}:\n{output}") from None
-        except subprocess.TimeoutExpired:
-            raise ServiceError(f"initdb did not finish within {INITDB_TIMEOUT_S:.0f} s") from None
+        run_checked(
+            "initdb",
+            command,
+            INITDB_TIMEOUT_S,
+            user=self._user,
+            group=self._user,
+            extra_groups=[] if self._user else None,
+            cwd=self._base,
+        )
         (self._base / "sockets").mkdir(exist_ok=True)
         if self._user is not None:
             shutil.chown(self._base / "sockets", self._user, self._user)

@@ -12,9 +12,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from harness.errors import PortRaceLost
 from harness.pidfiles import PidRegistry, command_line
@@ -26,6 +26,19 @@ from harness.services.proctable import family, kill_leftovers
 
 POLL_S = 0.05
 STOP_GRACE_S = 5.0
+
+
+def run_checked(what: str, command: Sequence[str], timeout_s: float, **options: Any) -> str:
+    """Run a helper command (``initdb``, ``rabbitmqctl``) to its end: its output, or a ServiceError
+    naming ``what`` with that output. ``options`` go to ``subprocess.run`` (user, cwd, env...)."""
+    try:
+        done = subprocess.run(list(command), capture_output=True, timeout=timeout_s, check=False, **options)
+    except subprocess.TimeoutExpired:
+        raise ServiceError(f"{what} did not finish within {timeout_s:.0f} s") from None
+    output: str = (done.stdout + done.stderr).decode(errors="replace").strip()
+    if done.returncode != 0:
+        raise ServiceError(f"{what} failed with status {done.returncode}:\n{output}")
+    return output
 
 
 class PortTakenError(ServiceError, PortRaceLost):

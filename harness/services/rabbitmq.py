@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import socket
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -24,7 +23,7 @@ from harness.ports import LOOPBACK, free_port, on_free_port
 from harness.runtime.base import Endpoint
 from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary
-from harness.services.process import ServerProcess
+from harness.services.process import ServerProcess, run_checked
 
 NAME = "rabbitmq"
 PACKAGE = "rabbitmq-server"
@@ -137,18 +136,7 @@ class RabbitMqService:
 
     def _rabbitmqctl(self, *args: str) -> str:
         command = [str(self._ctl), "-n", self.node, *args]
-        try:
-            done = subprocess.run(command, env=self._env, capture_output=True, timeout=CTL_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ServiceError(
-                f"rabbitmqctl {' '.join(args)} did not finish within {CTL_TIMEOUT_S:.0f} s"
-            ) from None
-        output = (done.stdout + done.stderr).decode(errors="replace").strip()
-        if done.returncode != 0:
-            raise ServiceError(
-                f"rabbitmqctl {' '.join(args)} failed with status {done.returncode}:\n{output}"
-            )
-        return output
+        return run_checked(f"rabbitmqctl {' '.join(args)}", command, CTL_TIMEOUT_S, env=self._env)
 
     def prepare(self, cell_ids: Sequence[str]) -> None:
         """A vhost (with guest's rights on it) for each cell not prepared yet, all in one ``rabbitmqctl``
