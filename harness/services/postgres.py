@@ -65,7 +65,6 @@ class PostgresService:
         self._server: ServerProcess | None = None
         self._databases: dict[str, str] = {}
         self.endpoint = Endpoint(LOOPBACK, 0)
-        self.startup_s = 0.0
 
     def _data_base(self, folder: Path) -> tuple[Path, bool]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -114,7 +113,7 @@ class PostgresService:
         (self._base / "sockets").mkdir(exist_ok=True)
         if self._user is not None:
             shutil.chown(self._base / "sockets", self._user, self._user)
-        self.startup_s = on_free_port(self._launch)
+        on_free_port(self._launch)
 
     def _launch(self, port: int) -> float:
         server = ServerProcess(

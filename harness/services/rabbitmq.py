@@ -70,7 +70,6 @@ class RabbitMqService:
         self._env: dict[str, str] = {}
         self._vhosts: dict[str, str] = {}
         self.endpoint = Endpoint(LOOPBACK, 0)
-        self.startup_s = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,8 +101,8 @@ class RabbitMqService:
             "RABBITMQ_ALLOW_INPUT": "true",
             "RABBITMQ_SERVER_START_ARGS": "-noinput",
         }
-        began_epmd = on_free_port(self._launch_epmd)
-        self.startup_s = began_epmd + on_free_port(self._launch_node)
+        on_free_port(self._launch_epmd)
+        on_free_port(self._launch_node)
         self._rabbitmqctl("await_startup", "--timeout", str(int(START_TIMEOUT_S)))
 
     def _launch_epmd(self, port: int) -> float:

@@ -41,11 +41,10 @@ class RedisService:
         self._data = context.folder / "data"
         self._server: ServerProcess | None = None
         self.endpoint = Endpoint(LOOPBACK, 0)
-        self.startup_s = 0.0
 
     def start(self) -> None:
         self._data.mkdir(parents=True, exist_ok=True)
-        self.startup_s = on_free_port(self._launch)
+        on_free_port(self._launch)
 
     def _launch(self, port: int) -> float:
         server = ServerProcess(

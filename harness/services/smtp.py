@@ -36,10 +36,9 @@ class SmtpSinkService:
         self._server: ServerProcess | None = None
         self.endpoint = Endpoint(LOOPBACK, 0)
         self.http_endpoint = Endpoint(LOOPBACK, 0)
-        self.startup_s = 0.0
 
     def start(self) -> None:
-        self.startup_s = on_free_port(self._launch)
+        on_free_port(self._launch)
 
     def _launch(self, smtp_port: int) -> float:
         http_port = free_port()
