@@ -1,11 +1,15 @@
 """The baseline gate: this run's cells against an earlier run's (typically the main branch's run.json).
 
-A cell regresses when its duplicate rate rises beyond the baseline's 95% interval — this run's own 95%
-interval lies wholly above the baseline's, a rise that neither run's sampling noise explains (comparing
-the bare rate with the baseline's high bound would flag an unchanged naive variant in about one run in
-twelve) — or when a cell that had no duplicate at all now has one, or when it has more lost
-acknowledged operations or more replay mismatches than the baseline had. A cell either side could not
-judge (validity ``unknown``) fails: a number we could not compute must never let a regression through.
+Which numbers are compared, and how, is declared by the checker modules (``Metric.baseline``):
+
+* ``interval`` (the duplicate rate): a cell regresses when its rate rises beyond the baseline's 95%
+  interval — this run's own 95% interval lies wholly above the baseline's, a rise that neither run's
+  sampling noise explains (comparing the bare rate with the baseline's high bound would flag an
+  unchanged naive variant in about one run in twelve) — or when a cell that had none now has some;
+* ``rise`` (lost acknowledged, replay mismatches): a regression when the count grew.
+
+A cell either side could not judge (validity ``unknown``) fails: a number we could not compute must
+never let a regression through.
 
 Both runs are read as run.json documents (plain mappings), so the comparison is a pure function that
 unit tests feed hand-made dicts. Documents that cannot be compared (another schema version, another
@@ -16,29 +20,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from harness.checkers.base import Metric
+from harness.checkers.registry import metrics
 from harness.errors import HarnessError
 from harness.gate import BASELINE_GATE
-from harness.report.formatting import cell_label, format_interval, format_percent
 from harness.result import GateResult, require_run_schema
 from harness.verdict import Interval
+from harness.wording import cell_label, format_interval, format_number
+
+HEADLINE = "duplicate_rate"
+"""The number a baseline gate result carries as its threshold (the baseline's high bound) and actual."""
 
 
 @dataclass(frozen=True)
 class CellNumbers:
-    """What the baseline gate reads from one cell of a run.json."""
+    """What the baseline gate reads from one cell of a run.json: its checkers' numbers and intervals."""
 
     variant: str
     fault: str
     operations: int
-    ops_with_duplicates: int
-    duplicate_rate: float  # NaN when the document holds null (could not be computed)
-    interval: Interval
-    lost_acknowledged: int
-    replay_mismatches: int
     validity: str
+    numbers: Mapping[str, float] = field(default_factory=dict)
+    intervals: Mapping[str, Interval] = field(default_factory=dict)
+
+    def number(self, name: str) -> float:
+        """NaN when the document holds null or lacks the number (could not be computed)."""
+        return self.numbers.get(name, float("nan"))
+
+    def interval(self, name: str) -> Interval:
+        return self.intervals.get(name, Interval(float("nan"), float("nan")))
+
+
+def compared_metrics() -> tuple[Metric, ...]:
+    """The metrics a baseline compares, in the registry's order."""
+    return tuple(metric for metric in metrics() if metric.baseline is not None)
 
 
 @dataclass(frozen=True)
@@ -63,12 +81,8 @@ class CellComparison:
 
     def message(self) -> str:
         """One sentence for a CI log line or a JUnit failure."""
-        base, now = self.baseline, self.current
-        numbers = (
-            f"duplicate rate {format_percent(now.duplicate_rate)} vs baseline "
-            f"{format_percent(base.duplicate_rate)} {format_interval(base.interval)}, "
-            f"lost acknowledged {now.lost_acknowledged} vs {base.lost_acknowledged}, "
-            f"replay mismatches {now.replay_mismatches} vs {base.replay_mismatches}"
+        numbers = ", ".join(
+            _side_by_side(metric, self.baseline, self.current) for metric in compared_metrics()
         )
         if self.passed:
             return f"no regression against the baseline ({numbers})"
@@ -80,11 +94,20 @@ class CellComparison:
             variant=self.variant,
             fault=self.fault,
             name=BASELINE_GATE,
-            threshold=self.baseline.interval.high,
-            actual=self.current.duplicate_rate,
+            threshold=self.baseline.interval(HEADLINE).high,
+            actual=self.current.number(HEADLINE),
             passed=self.passed,
             message=self.message(),
         )
+
+
+def _side_by_side(metric: Metric, base: CellNumbers, now: CellNumbers) -> str:
+    """``duplicate rate 2.0% vs baseline 0.0% [0.0–1.9]``, ``lost acknowledged 0 vs 0``."""
+    name = metric.name
+    shown_now, shown_base = format_number(name, now.number(name)), format_number(name, base.number(name))
+    if metric.baseline == "interval":
+        return f"{metric.label} {shown_now} vs baseline {shown_base} {format_interval(base.interval(name))}"
+    return f"{metric.label} {shown_now} vs {shown_base}"
 
 
 def _number(value: object) -> float:
@@ -93,19 +116,25 @@ def _number(value: object) -> float:
 
 def _cell_numbers(raw: Mapping[str, Any], where: str) -> CellNumbers:
     try:
-        interval = raw["duplicate_rate_interval"]
+        numbers: dict[str, float] = {}
+        intervals: dict[str, Interval] = {}
+        for check in raw["checks"]:
+            numbers.update({name: _number(value) for name, value in check["numbers"].items()})
+            intervals.update(
+                {
+                    name: Interval(_number(i["low"]), _number(i["high"]))
+                    for name, i in check["intervals"].items()
+                }
+            )
         return CellNumbers(
             variant=str(raw["variant"]),
             fault=str(raw["fault"]),
             operations=int(raw["operations"]),
-            ops_with_duplicates=int(raw["ops_with_duplicates"]),
-            duplicate_rate=_number(raw["duplicate_rate"]),
-            interval=Interval(_number(interval["low"]), _number(interval["high"])),
-            lost_acknowledged=int(raw["lost_acknowledged"]),
-            replay_mismatches=int(raw["replay_mismatches"]),
             validity=str(raw["validity"]),
+            numbers=numbers,
+            intervals=intervals,
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise HarnessError(f"{where}: a cell lacks a readable field ({error!s})") from None
 
 
@@ -153,23 +182,50 @@ def require_same_cells(
 
 
 def _regressions(base: CellNumbers, now: CellNumbers) -> tuple[str, ...]:
-    if now.validity == "unknown" or math.isnan(now.duplicate_rate):
+    wanted = compared_metrics()
+    if now.validity == "unknown" or any(math.isnan(now.number(metric.name)) for metric in wanted):
         return ("the checker could not judge this cell now",)
-    if base.validity == "unknown" or math.isnan(base.duplicate_rate) or math.isnan(base.interval.high):
+    if base.validity == "unknown" or any(_unreadable(base, metric) for metric in wanted):
         return ("the checker could not judge this cell in the baseline",)
     found: list[str] = []
-    if now.interval.low > base.interval.high:
-        found.append(
-            f"duplicate rate {format_percent(now.duplicate_rate)} {format_interval(now.interval)} is above "
-            f"the baseline's 95% interval {format_interval(base.interval)}"
+    for metric in wanted:
+        found.extend(
+            _interval_rise(metric, base, now)
+            if metric.baseline == "interval"
+            else _count_rise(metric, base, now)
         )
-    elif base.ops_with_duplicates == 0 and now.ops_with_duplicates > 0:
-        found.append(f"{now.ops_with_duplicates} duplicated operations where the baseline had none")
-    if now.lost_acknowledged > base.lost_acknowledged:
-        found.append(f"lost acknowledged rose from {base.lost_acknowledged} to {now.lost_acknowledged}")
-    if now.replay_mismatches > base.replay_mismatches:
-        found.append(f"replay mismatches rose from {base.replay_mismatches} to {now.replay_mismatches}")
     return tuple(found)
+
+
+def _unreadable(cell: CellNumbers, metric: Metric) -> bool:
+    if math.isnan(cell.number(metric.name)):
+        return True
+    return metric.baseline == "interval" and math.isnan(cell.interval(metric.name).high)
+
+
+def _interval_rise(metric: Metric, base: CellNumbers, now: CellNumbers) -> list[str]:
+    name = metric.name
+    if now.interval(name).low > base.interval(name).high:
+        return [
+            f"{metric.label} {format_number(name, now.number(name))} {format_interval(now.interval(name))} "
+            f"is above the baseline's 95% interval {format_interval(base.interval(name))}"
+        ]
+    numerator = metric.numerator
+    if numerator is not None and base.number(numerator) == 0 and now.number(numerator) > 0:
+        declared = next((m for m in metrics() if m.name == numerator), None)
+        what = declared.label if declared is not None else numerator
+        return [f"{now.number(numerator):.0f} {what} where the baseline had none"]
+    return []
+
+
+def _count_rise(metric: Metric, base: CellNumbers, now: CellNumbers) -> list[str]:
+    name = metric.name
+    if now.number(name) > base.number(name):
+        return [
+            f"{metric.label} rose from {format_number(name, base.number(name))} "
+            f"to {format_number(name, now.number(name))}"
+        ]
+    return []
 
 
 def compare_runs(

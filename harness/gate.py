@@ -1,7 +1,8 @@
 """The gate: a scenario's thresholds checked against the verdict, and the run's exit status.
 
 A gate on a variant is checked on *every* fault cell of that variant, one :class:`GateResult` per
-threshold per cell, so a report can say exactly which fault broke which promise. Two directions exist:
+threshold per cell, so a report can say exactly which fault broke which promise. The thresholds a scenario
+may set are declared by the checker modules (:class:`~harness.checkers.GateRule`); two directions exist:
 ``max_*`` thresholds are the regression signal (the idempotent variant must not duplicate), while
 ``min_duplicate_rate`` is the sensitivity check (the naive variant *must* duplicate, otherwise the
 faults were too gentle to prove anything and a clean idempotent result would mean nothing).
@@ -15,16 +16,15 @@ Everything here is a pure function of its arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
 
+from harness.checkers.base import GateRule
+from harness.checkers.registry import gate_rule, metric
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 from harness.result import GateResult, RunResult
 from harness.scenario import GateSpec, gate_specs
 from harness.verdict import CellVerdict, RunVerdict
-
-Direction = Literal["max", "min"]
+from harness.wording import format_number
 
 BASELINE_GATE = "baseline_duplicate_rate"
 """The ``name`` of a :mod:`harness.baseline` gate (threshold: the baseline interval's high bound)."""
@@ -33,38 +33,25 @@ NO_CELLS = "(no cells)"
 """The ``fault`` of the one failing result given to a gated variant that has no cells at all."""
 
 
-@dataclass(frozen=True)
-class _Threshold:
-    """How one field of :class:`GateSpec` is read from a cell and compared."""
-
-    name: str
-    direction: Direction
-    metric: Callable[[CellVerdict], float]
-    is_rate: bool
-
-
-_THRESHOLDS: tuple[_Threshold, ...] = (
-    _Threshold("max_duplicate_rate", "max", lambda cell: cell.duplicate_rate, True),
-    _Threshold("min_duplicate_rate", "min", lambda cell: cell.duplicate_rate, True),
-    _Threshold("max_lost_acknowledged", "max", lambda cell: float(cell.lost_acknowledged), False),
-    _Threshold("max_replay_mismatches", "max", lambda cell: float(cell.replay_mismatches), False),
-)
-_BY_NAME = {threshold.name: threshold for threshold in _THRESHOLDS}
-_RATE_NAMES = frozenset({threshold.name for threshold in _THRESHOLDS if threshold.is_rate} | {BASELINE_GATE})
-
-
 def gate_operator(name: str) -> str:
     """The comparison a gate makes, as a symbol: ``≤`` for ``max_*`` gates, ``≥`` for ``min_*``."""
-    return "≥" if name.startswith("min_") else "≤"
+    rule = gate_rule(name)
+    direction = rule.direction if rule is not None else ("min" if name.startswith("min_") else "max")
+    return "≥" if direction == "min" else "≤"
 
 
 def format_threshold(name: str, value: float) -> str:
-    """A threshold or actual value as a reader expects it: rates as percentages, counts as integers."""
+    """A threshold or actual value as a reader expects it: rates as percentages, counts as integers.
+
+    Thresholds are what a person wrote (``0.01``), so a rate reads ``1%``, not ``1.0%``.
+    """
     if not math.isfinite(value):  # NaN: the value could not be computed
         return "n/a"
-    if name in _RATE_NAMES:
+    rule = gate_rule(name)
+    declared = metric(rule.metric) if rule is not None else None
+    if name == BASELINE_GATE or (declared is not None and declared.is_rate):
         return f"{value * 100:.4g}%"
-    return f"{value:.0f}" if value == int(value) else f"{value:g}"
+    return format_number(rule.metric if rule is not None else name, value)
 
 
 def _label(name: str, limit: float) -> str:
@@ -76,51 +63,51 @@ def gate_label(gate: GateResult) -> str:
     return _label(gate.name, gate.threshold)
 
 
-def _message(threshold: _Threshold, cell: CellVerdict, limit: float, actual: float, passed: bool) -> str:
+def _message(rule: GateRule, cell: CellVerdict, limit: float, actual: float, passed: bool) -> str:
     """A sentence that stands alone (in a CI log line, a JUnit failure): gate, outcome, actual value."""
     verdict = "held" if passed else "failed"
-    text = f"{_label(threshold.name, limit)} {verdict} (actual {format_threshold(threshold.name, actual)})"
-    if not passed and threshold.direction == "min":
-        text += (
-            f": the harness was not sensitive enough to show duplicates for {cell.variant} under {cell.fault}"
-        )
+    text = f"{_label(rule.name, limit)} {verdict} (actual {format_threshold(rule.name, actual)})"
+    if not passed and rule.failure_hint:
+        text += ": " + rule.failure_hint.format(variant=cell.variant, fault=cell.fault)
     return text
 
 
-def _check(threshold: _Threshold, limit: float, cell: CellVerdict) -> GateResult:
+def _check(rule: GateRule, limit: float, cell: CellVerdict) -> GateResult:
     if cell.validity == "unknown":
         reason = cell.error or "no reason given"
         return GateResult(
             variant=cell.variant,
             fault=cell.fault,
-            name=threshold.name,
+            name=rule.name,
             threshold=limit,
             actual=float("nan"),
             passed=False,
             message=(
-                f"{_label(threshold.name, limit)} cannot be checked: the checker could not judge "
+                f"{_label(rule.name, limit)} cannot be checked: the checker could not judge "
                 f"this cell ({reason})"
             ),
         )
-    actual = threshold.metric(cell)
-    passed = actual <= limit if threshold.direction == "max" else actual >= limit
+    actual = cell.number(rule.metric)
+    passed = actual <= limit if rule.direction == "max" else actual >= limit
     return GateResult(
         variant=cell.variant,
         fault=cell.fault,
-        name=threshold.name,
+        name=rule.name,
         threshold=limit,
         actual=actual,
         passed=passed,
-        message=_message(threshold, cell, limit, actual, passed),
+        message=_message(rule, cell, limit, actual, passed),
     )
 
 
-def _set_thresholds(spec: GateSpec) -> list[tuple[_Threshold, float]]:
-    chosen: list[tuple[_Threshold, float]] = []
-    for threshold in _THRESHOLDS:
-        limit = getattr(spec, threshold.name)
-        if limit is not None:
-            chosen.append((threshold, float(limit)))
+def _set_thresholds(spec: GateSpec) -> list[tuple[GateRule, float]]:
+    """The thresholds a spec sets, in the registry's order (unknown names were refused at load)."""
+    chosen: list[tuple[GateRule, float]] = []
+    for name, limit in spec.thresholds.items():
+        rule = gate_rule(name)
+        if rule is None:
+            raise ValueError(f"gate {name!r} is not declared by any checker")
+        chosen.append((rule, float(limit)))
     return chosen
 
 

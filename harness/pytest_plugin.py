@@ -13,7 +13,7 @@ each cleaning up after its test, with every file under the test's ``tmp_path``::
 
 When such an assertion fails, pytest shows the duplicated (or lost) operations with their attempts and
 the report's path, not just ``assert 0.13 == 0``: the numbers a variant returns carry their evidence
-(:class:`DuplicateRate`, :class:`AnomalyCount`) and :func:`pytest_assertrepr_compare` tells it, one
+(:class:`EvidenceRate`, :class:`AnomalyCount`) and :func:`pytest_assertrepr_compare` tells it, one
 line per operation. pytest shortens long explanations outside CI: ``-vv`` (or the ``CI`` variable, or
 the ``truncation_limit_lines`` / ``truncation_limit_chars`` ini options) shows every line.
 
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from harness.verdict import Anomaly, AnomalyKind, CellVerdict
+from harness.verdict import Anomaly, CellVerdict
 
 if TYPE_CHECKING:
     from harness.proxy.client import ProxyClient
@@ -41,15 +41,16 @@ STORIES_SHOWN = 10
 """Operations told in an assertion message; the report has the rest."""
 
 
-class DuplicateRate(float):
-    """A variant's duplicate rate (a plain float in comparisons) that remembers its evidence."""
+class EvidenceRate(float):
+    """A variant's rate (a plain float in comparisons) that remembers the operations behind it."""
 
     outcome: VariantOutcome
-    kind: AnomalyKind = "duplicate_effect"
+    kind: str | None
 
-    def __new__(cls, value: float, outcome: VariantOutcome) -> DuplicateRate:
+    def __new__(cls, value: float, outcome: VariantOutcome, kind: str | None) -> EvidenceRate:
         made = super().__new__(cls, value)
         made.outcome = outcome
+        made.kind = kind
         return made
 
 
@@ -57,9 +58,9 @@ class AnomalyCount(int):
     """A count of anomalous operations (a plain int in comparisons) that remembers its evidence."""
 
     outcome: VariantOutcome
-    kind: AnomalyKind
+    kind: str | None
 
-    def __new__(cls, value: int, outcome: VariantOutcome, kind: AnomalyKind) -> AnomalyCount:
+    def __new__(cls, value: int, outcome: VariantOutcome, kind: str | None) -> AnomalyCount:
         made = super().__new__(cls, value)
         made.outcome = outcome
         made.kind = kind
@@ -68,7 +69,11 @@ class AnomalyCount(int):
 
 @dataclass(frozen=True)
 class VariantOutcome:
-    """One variant's numbers over all the faults it ran under."""
+    """One variant's numbers over all the faults it ran under.
+
+    Every number a checker module declares is an attribute: ``outcome.duplicate_rate`` (a rate: over
+    all operations of all its cells), ``outcome.lost_acknowledged`` (a count: summed over its cells).
+    """
 
     variant: str
     cells: tuple[CellVerdict, ...]
@@ -78,25 +83,25 @@ class VariantOutcome:
     def operations(self) -> int:
         return sum(cell.operations for cell in self.cells)
 
-    @property
-    def duplicate_rate(self) -> DuplicateRate:
-        """Operations that took effect twice or more, over all operations of all its cells."""
-        rate = self.ops_with_duplicates / self.operations if self.operations else float("nan")
-        return DuplicateRate(rate, self)
+    def __getattr__(self, name: str) -> EvidenceRate | AnomalyCount:
+        from harness.checkers.registry import metric
 
-    @property
-    def ops_with_duplicates(self) -> AnomalyCount:
-        return AnomalyCount(sum(cell.ops_with_duplicates for cell in self.cells), self, "duplicate_effect")
+        declared = metric(name) if not name.startswith("_") else None
+        if declared is None:
+            raise AttributeError(f"{type(self).__name__} has no attribute or checker number {name!r}")
+        if declared.unit == "count":
+            total = sum(cell.number(name) for cell in self.cells)
+            return AnomalyCount(int(total), self, declared.anomaly_kind)
+        operations = self.operations
+        if not operations:
+            return EvidenceRate(float("nan"), self, declared.anomaly_kind)
+        if declared.numerator is not None:  # a rate: its numerator over all operations
+            value = sum(cell.number(declared.numerator) for cell in self.cells) / operations
+        else:  # any other number: its mean over the operations
+            value = sum(cell.number(name) * cell.operations for cell in self.cells) / operations
+        return EvidenceRate(value, self, declared.anomaly_kind)
 
-    @property
-    def lost_acknowledged(self) -> AnomalyCount:
-        return AnomalyCount(sum(cell.lost_acknowledged for cell in self.cells), self, "lost_acknowledged")
-
-    @property
-    def replay_mismatches(self) -> AnomalyCount:
-        return AnomalyCount(sum(cell.replay_mismatches for cell in self.cells), self, "replay_mismatch")
-
-    def anomalies(self, kind: AnomalyKind) -> list[tuple[str, Anomaly]]:
+    def anomalies(self, kind: str) -> list[tuple[str, Anomaly]]:
         """(fault, anomaly) pairs of one kind, in cell order."""
         return [(cell.fault, a) for cell in self.cells for a in cell.anomalies if a.kind == kind]
 
@@ -131,19 +136,14 @@ class ChaosRun:
 ChaosRunner = Callable[..., ChaosRun]
 TargetFactory = Callable[..., "ProcessTarget"]
 
-_KIND_WORDS: dict[AnomalyKind, str] = {
-    "duplicate_effect": "took effect more than once",
-    "lost_acknowledged": "were acknowledged but never took effect",
-    "replay_mismatch": "had a retry answered differently from the first answer",
-}
-
-
-def evidence_lines(outcome: VariantOutcome, kind: AnomalyKind) -> list[str]:
+def evidence_lines(outcome: VariantOutcome, kind: str) -> list[str]:
     """The operations behind a number, each with its attempts: what an assertion failure shows."""
+    from harness.checkers.registry import anomaly_declaration
     from harness.report.formatting import anomaly_story
 
     found = outcome.anomalies(kind)
-    lines = [f"{outcome.variant}: {len(found)} of {outcome.operations} operations {_KIND_WORDS[kind]}"]
+    words = anomaly_declaration(kind).words
+    lines = [f"{outcome.variant}: {len(found)} of {outcome.operations} operations {words}"]
     for fault, anomaly in found[:STORIES_SHOWN]:
         lines.append(f"  {fault}: {anomaly.op_id} ({anomaly.effect_count} effects): {anomaly_story(anomaly)}")
     if len(found) > STORIES_SHOWN:
@@ -157,7 +157,7 @@ def pytest_assertrepr_compare(
 ) -> list[str] | None:
     """Explain a failed comparison of a variant's rate or count with the operations behind it."""
     for side in (left, right):
-        if isinstance(side, DuplicateRate | AnomalyCount):
+        if isinstance(side, EvidenceRate | AnomalyCount) and side.kind is not None:
             return [f"{left!r} {op} {right!r}", *evidence_lines(side.outcome, side.kind)]
     return None
 

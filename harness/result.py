@@ -10,7 +10,8 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.verdict import RunVerdict
 
-RUN_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 2
+"""2: a cell's numbers live in its checkers' results (``checks``), as the checker modules declare them."""
 
 
 def require_run_schema(document: Mapping[str, Any], where: object) -> None:

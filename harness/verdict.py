@@ -1,21 +1,34 @@
-"""What the checker concludes about one run cell (one variant under one fault).
+"""What the checkers conclude about one run cell (one variant under one fault).
 
-Plain frozen dataclasses: the checker produces them, the gate and every report writer read them.
-``validity`` follows Jepsen: ``invalid`` beats ``unknown`` beats ``valid``, and a checker that
-raises yields ``unknown`` rather than crashing the run.
+Plain frozen dataclasses: the checkers produce them, the gate and every report writer read them.
+``validity`` follows Jepsen: ``invalid`` beats ``unknown`` beats ``valid`` (:func:`merge_validity`), and a
+checker that raises yields ``unknown`` rather than crashing the run.
+
+A cell holds what every checker shares (operations, attempts, client outcomes, faults seen) plus one
+:class:`CheckResult` per checker module (:mod:`harness.checkers`), whose named numbers are what gates,
+baselines and reports read. ``cell.number("duplicate_rate")`` reads one of them; for the convenience of
+tests written against a cell (``run.cell("naive", "crash").duplicate_rate``) a checker's numbers and
+intervals are attributes too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
 
 Validity = Literal["valid", "invalid", "unknown"]
-AnomalyKind = Literal["duplicate_effect", "lost_acknowledged", "replay_mismatch"]
-ANOMALY_KINDS: tuple[AnomalyKind, ...] = ("duplicate_effect", "lost_acknowledged", "replay_mismatch")
-"""Every kind, in the order a cell lists its anomalies (the checker's, and the report's)."""
+AnomalyKind = str
+"""An anomaly kind declared by a checker module (``duplicate_effect``, ``lost_acknowledged``, ...)."""
+
+_VALIDITY_RANK: dict[Validity, int] = {"valid": 0, "unknown": 1, "invalid": 2}
+
+
+def merge_validity(validities: Iterable[Validity]) -> Validity:
+    """Jepsen's ``merge-valid``: invalid beats unknown beats valid; nothing to merge is valid."""
+    return max(validities, key=_VALIDITY_RANK.__getitem__, default="valid")
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,9 @@ class Interval:
 
     low: float
     high: float
+
+
+FaultLike = FaultEvent | CrashEvent | RestartEvent
 
 
 @dataclass(frozen=True)
@@ -35,8 +51,25 @@ class Anomaly:
     effect_count: int
     resource_ids: tuple[str, ...]
     attempts: tuple[AttemptEnd, ...]
-    nearby_faults: tuple[FaultEvent | CrashEvent | RestartEvent, ...] = ()
+    nearby_faults: tuple[FaultLike, ...] = ()
     explanation: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one checker module found in one cell.
+
+    ``numbers`` holds the checker's declared metrics by name (counts as ints, rates as floats);
+    ``intervals`` the 95% interval of each rate that has one. The counts are exact, although
+    ``anomalies`` keeps only the first few hundred flagged operations as examples.
+    """
+
+    checker: str
+    validity: Validity
+    numbers: Mapping[str, float] = field(default_factory=dict)
+    intervals: Mapping[str, Interval] = field(default_factory=dict)
+    anomalies: tuple[Anomaly, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,25 +84,18 @@ class CellVerdict:
     acknowledged: int
     rejected: int
     unknown: int
-    ops_with_duplicates: int
-    duplicate_rate: float
-    duplicate_rate_interval: Interval
-    extra_effects: int
-    extra_effects_per_1000: float
-    lost_acknowledged: int
-    replay_mismatches: int
     orphan_effects: int
     validity: Validity
-    anomalies: tuple[Anomaly, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
     attempt_latencies_s: tuple[float, ...] = ()
     crashes: int = 0
-    fault_events: tuple[FaultEvent | CrashEvent | RestartEvent, ...] = ()
+    fault_events: tuple[FaultLike, ...] = ()
     effect_times: tuple[float, ...] = ()
     error: str | None = None
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:
-        """A cell where nothing was counted (no operations: the interval spans everything)."""
+        """A cell where nothing was counted and no checker ran."""
         return cls(
             variant=variant,
             fault=fault,
@@ -79,16 +105,51 @@ class CellVerdict:
             acknowledged=0,
             rejected=0,
             unknown=0,
-            ops_with_duplicates=0,
-            duplicate_rate=0.0,
-            duplicate_rate_interval=Interval(0.0, 1.0),
-            extra_effects=0,
-            extra_effects_per_1000=0.0,
-            lost_acknowledged=0,
-            replay_mismatches=0,
             orphan_effects=0,
             validity="valid",
         )
+
+    @property
+    def anomalies(self) -> tuple[Anomaly, ...]:
+        """Every checker's anomalies, in checker order."""
+        return tuple(anomaly for check in self.checks for anomaly in check.anomalies)
+
+    def check(self, checker: str) -> CheckResult | None:
+        """The result of the checker named ``checker``, or None when it did not run on this cell."""
+        return next((result for result in self.checks if result.checker == checker), None)
+
+    def number(self, name: str) -> float:
+        """A checker's number by metric name; NaN when no checker of this cell produced it (unknown)."""
+        for result in self.checks:
+            if name in result.numbers:
+                return result.numbers[name]
+        return float("nan")
+
+    def interval(self, name: str) -> Interval:
+        """A rate's 95% interval by metric name; the whole range when nobody measured it."""
+        for result in self.checks:
+            if name in result.intervals:
+                return result.intervals[name]
+        return Interval(0.0, 1.0)
+
+    def __getattr__(self, name: str) -> Any:
+        """``cell.duplicate_rate`` for ``cell.number("duplicate_rate")``; ``cell.duplicate_rate_interval``
+        for its interval. Only called for names that are not fields."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        checks: tuple[CheckResult, ...] = self.__dict__.get("checks", ())
+        for result in checks:
+            if name in result.numbers:
+                return result.numbers[name]
+            if name.endswith("_interval") and name.removesuffix("_interval") in result.intervals:
+                return result.intervals[name.removesuffix("_interval")]
+        from harness.checkers.registry import metric  # a registered metric no checker of this cell gave
+
+        if metric(name) is not None:
+            return float("nan")
+        if name.endswith("_interval") and metric(name.removesuffix("_interval")) is not None:
+            return Interval(0.0, 1.0)
+        raise AttributeError(f"{type(self).__name__} has no field or checker number {name!r}")
 
 
 @dataclass(frozen=True)

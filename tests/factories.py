@@ -10,23 +10,62 @@ from typing import Any
 
 import httpx
 
+from harness.checkers import Checker, checkers
 from harness.load.config import LoadCellConfig
 from harness.scenario import RetryPolicySpec
-from harness.verdict import CellVerdict
+from harness.stats import wilson_interval
+from harness.verdict import Anomaly, CellVerdict, CheckResult, Interval, merge_validity
 
 ZERO_CELL = CellVerdict.empty("", "")
-"""Nothing counted; the interval is the checker's for no operations."""
+"""Nothing counted and no checker run."""
+
+_CELL_FIELDS = frozenset(field.name for field in dataclasses.fields(CellVerdict))
 
 
 def cell_verdict(variant: str, fault: str, **fields: Any) -> CellVerdict:
     """A cell of ``variant`` × ``fault`` with ``fields`` set and every other count zero.
 
-    ``duplicate_rate`` follows ``ops_with_duplicates`` over ``operations`` unless it is given.
+    ``fields`` may name the cell's own fields, ``anomalies``, and any registered checker's numbers
+    (``ops_with_duplicates=5``) or intervals (``duplicate_rate_interval=...``): each checker gets a
+    result holding its numbers (zero unless given; a rate follows its numerator over ``operations``
+    unless given, its interval is the Wilson one unless given) and the anomalies of its kind.
     """
-    made = dataclasses.replace(ZERO_CELL, variant=variant, fault=fault, **fields)
-    if "duplicate_rate" in fields or not made.operations:
-        return made
-    return dataclasses.replace(made, duplicate_rate=made.ops_with_duplicates / made.operations)
+    given = dict(fields)
+    anomalies = tuple(given.pop("anomalies", ()))
+    common = {name: given.pop(name) for name in list(given) if name in _CELL_FIELDS}
+    operations = int(common.get("operations", 0))
+    checks = [_check_result(checker, operations, given, anomalies) for checker in checkers()]
+    if given:
+        raise TypeError(f"cell_verdict: no cell field or checker number {', '.join(given)}")
+    validity = common.pop("validity", merge_validity(check.validity for check in checks))
+    return dataclasses.replace(
+        ZERO_CELL, variant=variant, fault=fault, checks=tuple(checks), validity=validity, **common
+    )
+
+
+def _check_result(
+    checker: Checker, operations: int, given: dict[str, Any], anomalies: tuple[Anomaly, ...]
+) -> CheckResult:
+    explicit = {metric.name for metric in checker.metrics if metric.name in given}
+    numbers: dict[str, float] = {metric.name: given.pop(metric.name, 0) for metric in checker.metrics}
+    intervals: dict[str, Interval] = {}
+    for metric in checker.metrics:
+        if metric.numerator is None:
+            continue
+        if metric.name not in explicit:
+            numbers[metric.name] = numbers[metric.numerator] / operations if operations else 0.0
+        if metric.interval:
+            default = wilson_interval(int(numbers[metric.numerator]), operations)
+            intervals[metric.name] = given.pop(f"{metric.name}_interval", default)
+    kind = checker.anomaly.kind if checker.anomaly is not None else None
+    counts = [numbers[metric.name] for metric in checker.metrics if metric.unit == "count"]
+    return CheckResult(
+        checker=checker.name,
+        validity="invalid" if any(counts) else "valid",
+        numbers=numbers,
+        intervals=intervals,
+        anomalies=tuple(anomaly for anomaly in anomalies if anomaly.kind == kind),
+    )
 
 
 class SimulatedCrash(Exception):

@@ -33,17 +33,23 @@ def cell(
     validity: str = "valid",
     operations: int = 200,
 ) -> dict[str, Any]:
+    duplicate_numbers = {"ops_with_duplicates": duplicates, "duplicate_rate": duplicates / operations}
     return {
         "variant": variant,
         "fault": fault,
         "operations": operations,
-        "ops_with_duplicates": duplicates,
-        "duplicate_rate": duplicates / operations,
-        "duplicate_rate_interval": {"low": low, "high": high},
-        "lost_acknowledged": lost,
-        "replay_mismatches": replay,
         "validity": validity,
+        "checks": [
+            check("duplicate_effects", duplicate_numbers, {"duplicate_rate": {"low": low, "high": high}}),
+            check("lost_acknowledged", {"lost_acknowledged": lost}),
+            check("replay_mismatch", {"replay_mismatches": replay}),
+        ],
     }
+
+
+def check(name: str, numbers: dict[str, Any], intervals: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One checker's result as run.json holds it."""
+    return {"checker": name, "numbers": numbers, "intervals": intervals or {}}
 
 
 def run(*cells: dict[str, Any], scenario: str = "payments") -> dict[str, Any]:
@@ -110,7 +116,7 @@ def test_more_lost_acknowledged_or_replay_mismatches_fail_fewer_hold() -> None:
 def test_a_cell_that_could_not_be_judged_fails_on_either_side() -> None:
     now = copy.deepcopy(BASELINE)
     now["verdict"]["cells"][0]["validity"] = "unknown"
-    now["verdict"]["cells"][1]["duplicate_rate"] = None  # NaN is null in run.json
+    now["verdict"]["cells"][1]["checks"][0]["numbers"]["duplicate_rate"] = None  # NaN is null in run.json
     comparisons = compare_runs(now, BASELINE)
     assert [c.regressions for c in comparisons] == [
         ("the checker could not judge this cell now",),
@@ -159,7 +165,7 @@ def test_every_compared_cell_becomes_one_gate_result() -> None:
         ),
         (
             {**BASELINE, "schema_version": 99},
-            "run: run.json schema_version 99 is not supported (this harness reads version 1)",
+            "run: run.json schema_version 99 is not supported (this harness reads version 2)",
         ),
         ({"schema_version": RUN_SCHEMA_VERSION}, "run: not a run.json: no verdict.cells list"),
     ],
@@ -171,8 +177,8 @@ def test_documents_that_cannot_be_compared_raise_one_clear_error(now: dict[str, 
 
 
 def test_a_baseline_of_another_schema_version_is_refused() -> None:
-    with pytest.raises(HarnessError, match="^baseline: run.json schema_version 2 is not supported"):
-        compare_runs(BASELINE, {**BASELINE, "schema_version": 2})
+    with pytest.raises(HarnessError, match="^baseline: run.json schema_version 1 is not supported"):
+        compare_runs(BASELINE, {**BASELINE, "schema_version": 1})
     cells = [("naive", "dropped"), ("idempotent", "dropped"), ("idempotent", "crash")]
     require_same_cells(BASELINE, "payments", cells)  # the same cells in another order: no error
 
@@ -205,7 +211,7 @@ def test_gate_command_exit_status_and_table(tmp_path: Path, capsys: pytest.Captu
     baseline = _write(tmp_path / "main" / "run.json", BASELINE)
     same = _write(tmp_path / "same" / "run.json", BASELINE)
     worse = copy.deepcopy(BASELINE)
-    worse["verdict"]["cells"][2]["lost_acknowledged"] = 3
+    worse["verdict"]["cells"][2]["checks"][1]["numbers"]["lost_acknowledged"] = 3
     worse_path = _write(tmp_path / "worse" / "run.json", worse)
 
     assert main(["gate", str(same), "--baseline", str(baseline)]) == 0
@@ -251,7 +257,7 @@ def test_run_with_a_baseline_adds_one_gate_per_cell_and_writes_the_summaries(
 
     baseline = json.loads((first / "run.json").read_text())
     naive = next(c for c in baseline["verdict"]["cells"] if c["variant"] == "naive")
-    naive["duplicate_rate_interval"]["high"] = -1.0  # any rate now is a rise beyond it
+    naive["checks"][0]["intervals"]["duplicate_rate"]["high"] = -1.0  # any rate now is a rise beyond it
     baseline_path = _write(tmp_path / "main" / "run.json", baseline)
 
     assert main(["run", str(SMALL), *common, "--baseline", str(baseline_path)]) == 1

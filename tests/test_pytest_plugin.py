@@ -14,7 +14,7 @@ from factories import cell_verdict
 
 import harness.pytest_plugin as plugin
 from harness.history import AttemptEnd
-from harness.pytest_plugin import AnomalyCount, DuplicateRate, VariantOutcome, pytest_assertrepr_compare
+from harness.pytest_plugin import AnomalyCount, EvidenceRate, VariantOutcome, pytest_assertrepr_compare
 from harness.verdict import Anomaly, CellVerdict, Interval
 
 pytest_plugins = ["pytester"]
@@ -56,7 +56,7 @@ def test_variant_numbers_are_taken_over_all_its_cells() -> None:
     assert OUTCOME.duplicate_rate == 2 / 40
     assert OUTCOME.ops_with_duplicates == 2
     assert OUTCOME.lost_acknowledged == 1
-    assert isinstance(OUTCOME.duplicate_rate, DuplicateRate) and OUTCOME.duplicate_rate.outcome is OUTCOME
+    assert isinstance(OUTCOME.duplicate_rate, EvidenceRate) and OUTCOME.duplicate_rate.outcome is OUTCOME
     assert isinstance(OUTCOME.ops_with_duplicates, AnomalyCount)
     empty = dataclasses.replace(OUTCOME, cells=())
     assert empty.ops_with_duplicates == 0 and empty.duplicate_rate != empty.duplicate_rate  # NaN

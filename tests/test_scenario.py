@@ -93,7 +93,7 @@ def test_gates_may_be_a_list_limited_to_named_faults(tmp_path: Path) -> None:
     )
     scenario = load_scenario(write(tmp_path, text))
     first, second = scenario.gates["naive"]  # type: ignore[misc]
-    assert first.faults == ("none",) and second.max_lost_acknowledged == 0
+    assert first.faults == ("none",) and second.thresholds == {"max_lost_acknowledged": 0}
 
 
 def test_gate_naming_a_missing_fault_is_an_error(tmp_path: Path) -> None:

@@ -86,13 +86,14 @@ def duplicate_rate_chart(cells: Sequence[CellVerdict], variants: Sequence[str], 
             positions, rates, below, above = [], [], [], []
             for fault_index, fault in enumerate(faults):
                 cell = by_key.get((variant, fault))
-                if cell is None or math.isnan(cell.duplicate_rate):
+                if cell is None or math.isnan(cell.number("duplicate_rate")):
                     continue
-                rate = cell.duplicate_rate * 100
+                rate = cell.number("duplicate_rate") * 100
+                interval = cell.interval("duplicate_rate")
                 positions.append(fault_index - 0.4 + width * (index + 0.5))
                 rates.append(rate)
-                below.append(max(rate - cell.duplicate_rate_interval.low * 100, 0.0))
-                above.append(max(cell.duplicate_rate_interval.high * 100 - rate, 0.0))
+                below.append(max(rate - interval.low * 100, 0.0))
+                above.append(max(interval.high * 100 - rate, 0.0))
             axes.bar(
                 positions,
                 rates,

@@ -6,13 +6,30 @@ printed as ``12.5% [8.1–18.7]`` in the terminal must not read ``0.125 (0.081, 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.checkers.base import Column
 from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
-from harness.verdict import Anomaly, CellVerdict, Interval
+from harness.verdict import Anomaly, CellVerdict
+from harness.wording import cell_label, format_cell_number, format_interval, format_percent
+
+__all__ = [
+    "anomaly_story",
+    "cell_label",
+    "column_alarm",
+    "column_text",
+    "describe_attempt",
+    "describe_attempts",
+    "describe_fault_event",
+    "format_interval",
+    "format_percent",
+    "format_rate",
+    "format_seconds",
+    "format_timestamp",
+    "report_paths",
+]
 
 JSON_NAME = "run.json"
 HTML_NAME = "index.html"
@@ -24,33 +41,20 @@ def report_paths(out_dir: Path) -> dict[str, Path]:
     return {"json": out_dir / JSON_NAME, "html": out_dir / HTML_NAME, "junit": out_dir / JUNIT_NAME}
 
 
-def _percent_number(rate: float) -> str:
-    """A proportion as a percentage number: one decimal, but two significant digits below 0.1%.
-
-    With 10,000 operations three duplicates are 0.03%; printing "0.0" there would read as "none".
-    """
-    if math.isnan(rate):
-        return "n/a"
-    percent = rate * 100
-    if 0 < percent < 0.1:
-        return f"{percent:.2g}"
-    return f"{percent:.1f}"
+def column_text(column: Column, cell: CellVerdict) -> str:
+    """What a checker's report column shows for ``cell``: its number, with the interval if declared."""
+    return format_cell_number(cell, column.metric, with_interval=column.with_interval)
 
 
-def format_percent(rate: float) -> str:
-    """``0.125`` → ``12.5%``."""
-    number = _percent_number(rate)
-    return number if number == "n/a" else f"{number}%"
-
-
-def format_interval(interval: Interval) -> str:
-    """A 95% interval of a proportion as percentage bounds: ``[8.1–18.7]``."""
-    return f"[{_percent_number(interval.low)}–{_percent_number(interval.high)}]"
+def column_alarm(column: Column, cell: CellVerdict) -> bool:
+    """Whether the column marks ``cell`` as bad (its alarm number is nonzero, or could not be computed)."""
+    value = cell.number(column.alarm_metric)
+    return value != 0
 
 
 def format_rate(cell: CellVerdict) -> str:
     """A cell's duplicate rate with its interval: ``12.5% [8.1–18.7]``."""
-    return f"{format_percent(cell.duplicate_rate)} {format_interval(cell.duplicate_rate_interval)}"
+    return format_cell_number(cell, "duplicate_rate", with_interval=True)
 
 
 def format_seconds(seconds: float) -> str:
@@ -66,11 +70,6 @@ def format_seconds(seconds: float) -> str:
 def format_timestamp(epoch_s: float) -> str:
     """A wall-clock time in UTC, so reports made on different machines agree."""
     return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def cell_label(variant: str, fault: str) -> str:
-    """``naive × dropped_response``."""
-    return f"{variant} × {fault}"
 
 
 def describe_attempt(attempt: AttemptEnd) -> str:

@@ -17,10 +17,13 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from harness import __version__
+from harness.checkers.registry import columns
 from harness.gate import format_threshold, gate_label
 from harness.report import charts
 from harness.report.formatting import (
     cell_label,
+    column_alarm,
+    column_text,
     describe_fault_event,
     format_percent,
     format_rate,
@@ -28,12 +31,11 @@ from harness.report.formatting import (
     format_timestamp,
 )
 from harness.result import RunResult
-from harness.verdict import ANOMALY_KINDS, Anomaly, CellVerdict
+from harness.verdict import Anomaly, CellVerdict
 
 TEMPLATE = "index.html.j2"
 ANOMALY_ROWS_PER_CELL = 50
 """Anomalies listed per cell; the rest are counted in a note (they are all in run.json)."""
-
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,14 @@ class AnomalyView:
 
 
 @dataclass(frozen=True)
+class ColumnValue:
+    """One checker column of the summary table for one cell: the text, and whether it is bad news."""
+
+    text: str
+    alarm: bool
+
+
+@dataclass(frozen=True)
 class CellView:
     """A cell's section of the page: its numbers, its timeline and its listed anomalies."""
 
@@ -69,6 +79,7 @@ class CellView:
     label: str
     cell: CellVerdict
     rate: str
+    checker_numbers: tuple[ColumnValue, ...]
     timeline_svg: Markup
     anomalies: tuple[AnomalyView, ...]
     anomalies_not_shown: int
@@ -106,13 +117,14 @@ def _anomaly_view(anomaly: Anomaly, start: float) -> AnomalyView:
 
 def _cell_view(index: int, cell: CellVerdict) -> CellView:
     start = charts.cell_start(cell)
-    ordered = sorted(cell.anomalies, key=lambda anomaly: ANOMALY_KINDS.index(anomaly.kind))
+    ordered = cell.anomalies  # in checker order
     shown = ordered[:ANOMALY_ROWS_PER_CELL]
     return CellView(
         anchor=f"cell-{index}",
         label=cell_label(cell.variant, cell.fault),
         cell=cell,
         rate=format_rate(cell),
+        checker_numbers=tuple(ColumnValue(column_text(c, cell), column_alarm(c, cell)) for c in columns()),
         timeline_svg=Markup(charts.timeline_chart(cell, salt=str(index))),
         anomalies=tuple(_anomaly_view(anomaly, start) for anomaly in shown),
         anomalies_not_shown=len(ordered) - len(shown),
@@ -153,6 +165,7 @@ def render_html(result: RunResult) -> str:
         date=format_timestamp(result.started_at),
         duration=format_seconds(result.duration_s),
         cells=[_cell_view(index, cell) for index, cell in enumerate(cells)],
+        checker_headers=[column.header for column in columns()],
         duplicates_svg=Markup(charts.duplicate_rate_chart(cells, variants, faults)),
         latency_svg=Markup(charts.latency_chart(cells)),
         failed_gates=sum(1 for gate in result.gates if not gate.passed),

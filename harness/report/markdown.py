@@ -1,7 +1,7 @@
 """A Markdown summary of one or more runs: for a CI job summary page, a pull request, or the README.
 
-One row per scenario × variant × fault, with the duplicate rate and its 95% interval formatted as in
-every other report, and whether that cell's gates held.
+One row per scenario × variant × fault, with the columns the checker modules declare (the duplicate rate
+and its 95% interval first) formatted as in every other report, and whether that cell's gates held.
 """
 
 from __future__ import annotations
@@ -10,33 +10,39 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from harness.report.formatting import format_rate
+from harness.checkers.registry import columns
+from harness.report.formatting import column_text
 from harness.result import RunResult
 
-_HEADER = (
-    "| scenario | variant | fault | ops | retries | duplicate rate [95% CI] | lost ack | gates |",
-    "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
-)
+
+def _header() -> tuple[str, str]:
+    """The common columns, then each checker's declared column, then the gates."""
+    checker_headers = [column.header for column in columns()]
+    headers = ["scenario", "variant", "fault", "ops", "retries", *checker_headers, "gates"]
+    alignment = ["---", "---", "---", "---:", "---:", *("---:" for _ in checker_headers), "---"]
+    return "| " + " | ".join(headers) + " |", "| " + " | ".join(alignment) + " |"
 
 
 def _gates_of_cell(result: RunResult, variant: str, fault: str) -> str:
     gates = [gate for gate in result.gates if gate.variant == variant and gate.fault == fault]
     if not gates:
         return "–"
-    return "✔" if all(gate.passed for gate in gates) else "✘ " + "; ".join(
-        gate.message for gate in gates if not gate.passed
+    return (
+        "✔"
+        if all(gate.passed for gate in gates)
+        else "✘ " + "; ".join(gate.message for gate in gates if not gate.passed)
     )
 
 
 def markdown_summary(results: Sequence[RunResult]) -> str:
     """The table, then one line per run with its verdict and where its report is."""
-    lines = list(_HEADER)
+    lines = list(_header())
     for result in results:
         for cell in result.verdict.cells:
+            numbers = [column_text(column, cell) for column in columns()]
+            row = [result.scenario_name, cell.variant, cell.fault, str(cell.operations), str(cell.retries)]
             lines.append(
-                f"| {result.scenario_name} | {cell.variant} | {cell.fault} | {cell.operations} "
-                f"| {cell.retries} | {format_rate(cell)} | {cell.lost_acknowledged} "
-                f"| {_gates_of_cell(result, cell.variant, cell.fault)} |"
+                "| " + " | ".join([*row, *numbers, _gates_of_cell(result, cell.variant, cell.fault)]) + " |"
             )
     lines.append("")
     for result in results:

@@ -15,10 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.checkers.base import Column
+from harness.checkers.registry import columns
 from harness.report.formatting import (
     anomaly_story,
     cell_label,
-    format_rate,
+    column_alarm,
+    column_text,
     format_seconds,
     report_paths,
 )
@@ -34,7 +37,10 @@ def _count(value: int, bad_style: str = "red") -> Text:
 
 
 def cells_table(result: RunResult) -> Table:
-    """One row per variant × fault; the columns a reader needs to judge idempotency at a glance."""
+    """One row per variant × fault; the columns a reader needs to judge idempotency at a glance.
+
+    After the client's own counts come the columns the checker modules declare, then the crashes.
+    """
     table = Table(
         title=f"{result.scenario_name}: run {result.run_id}",
         title_justify="left",
@@ -44,26 +50,28 @@ def cells_table(result: RunResult) -> Table:
     )
     table.add_column("variant", style="bold", no_wrap=True)
     table.add_column("fault", no_wrap=True)
-    for header in (
+    headers = (
         "ops",
         "attempts",
         "retries",
         "ack/rej\n/unk",
-        "duplicates\n[95% CI]",
-        "extra\n/1000",
-        "lost\nack",
-        "replay\n≠",
+        *(c.terminal_header for c in columns()),
         "crashes",
-    ):
+    )
+    for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
     for cell in result.verdict.cells:
         table.add_row(*_row(cell))
     return table
 
 
+def _checker_text(column: Column, cell: CellVerdict) -> Text:
+    """A checker's column: red when its alarm number is nonzero, green or dim when clean."""
+    clean_style = "green" if column.with_interval or column.bad_when else "dim"
+    return Text(column_text(column, cell), style="bold red" if column_alarm(column, cell) else clean_style)
+
+
 def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
-    duplicate_style = "bold red" if cell.ops_with_duplicates else "green"
-    rate = Text(format_rate(cell), style=duplicate_style)
     # an unknown cell is flagged by colour only: a marker would widen the column past 100 characters,
     # and the reason is printed under the table
     fault = Text(cell.fault, style="bold yellow" if cell.validity == "unknown" else "")
@@ -74,10 +82,7 @@ def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
         str(cell.attempts),
         str(cell.retries),
         f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
-        rate,
-        Text(f"{cell.extra_effects_per_1000:.1f}", style=duplicate_style),
-        _count(cell.lost_acknowledged),
-        _count(cell.replay_mismatches),
+        *(_checker_text(column, cell) for column in columns()),
         _count(cell.crashes, bad_style="yellow"),
     )
 

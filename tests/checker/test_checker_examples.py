@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass
 
@@ -333,12 +335,8 @@ def test_check_safe_turns_an_exception_into_unknown() -> None:
     assert verdict.validity == "unknown"
     assert verdict.error == "AttributeError: 'NoneType' object has no attribute 'op_ref'"
     assert (verdict.variant, verdict.fault) == ("naive", "drop")
-    assert (verdict.operations, verdict.attempts, verdict.acknowledged, verdict.ops_with_duplicates) == (
-        0,
-        0,
-        0,
-        0,
-    )
+    assert (verdict.operations, verdict.attempts, verdict.acknowledged, verdict.checks) == (0, 0, 0, ())
+    assert math.isnan(verdict.ops_with_duplicates) and math.isnan(verdict.number("duplicate_rate"))
     assert verdict.duplicate_rate_interval == Interval(0.0, 1.0)
     assert verdict.anomalies == ()
 

@@ -117,7 +117,8 @@ def test_anomaly_rows_are_capped_per_cell(run_result: RunResult) -> None:
     many = tuple(
         dataclasses.replace(template, op_id=f"op-many-{i:03d}") for i in range(ANOMALY_ROWS_PER_CELL + 7)
     )
-    crowded = dataclasses.replace(cell, anomalies=many)
+    duplicates = dataclasses.replace(cell.checks[0], anomalies=many)
+    crowded = dataclasses.replace(cell, checks=(duplicates, *cell.checks[1:]))
     result = dataclasses.replace(run_result, verdict=RunVerdict(cells=(crowded,)))
 
     page = render_html(result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,20 +45,29 @@ def test_round_trip_keeps_every_count(run_result: RunResult, tmp_path: Path) -> 
         "acknowledged": 36,
         "rejected": 1,
     }
-    assert (first["unknown"], first["ops_with_duplicates"], first["extra_effects"]) == (3, 5, 6)
-    assert first["duplicate_rate"] == 0.125
-    assert first["duplicate_rate_interval"] == {"low": 0.0546, "high": 0.2614}
-    assert first["validity"] == "invalid"
+    duplicates = _check(first, "duplicate_effects")
+    assert (first["unknown"], duplicates["numbers"]["ops_with_duplicates"]) == (3, 5)
+    assert duplicates["numbers"]["extra_effects"] == 6
+    assert duplicates["numbers"]["duplicate_rate"] == 0.125
+    assert duplicates["intervals"]["duplicate_rate"] == {"low": 0.0546, "high": 0.2614}
+    assert (first["validity"], duplicates["validity"]) == ("invalid", "invalid")
     assert len(first["attempt_latencies_s"]) == 52
     assert len(first["effect_times"]) == 46
-    assert [c["lost_acknowledged"] for c in cells] == [0, 1, 0, 0]
-    assert [c["replay_mismatches"] for c in cells] == [0, 0, 0, 2]
+    assert [_check(c, "lost_acknowledged")["numbers"]["lost_acknowledged"] for c in cells] == [0, 1, 0, 0]
+    assert [_check(c, "replay_mismatch")["numbers"]["replay_mismatches"] for c in cells] == [0, 0, 0, 2]
     assert [c["crashes"] for c in cells] == [0, 2, 0, 2]
+
+
+def _check(cell: dict[str, Any], checker: str) -> dict[str, Any]:
+    """One checker's result in a run.json cell."""
+    found: dict[str, Any] = next(check for check in cell["checks"] if check["checker"] == checker)
+    return found
 
 
 def test_anomalies_keep_their_attempts_and_faults_as_events(run_result: RunResult, tmp_path: Path) -> None:
     document = read_run_json(write_run_json(run_result, tmp_path / "run.json"))
-    anomalies = [a for cell in document["verdict"]["cells"] for a in cell["anomalies"]]
+    cells = document["verdict"]["cells"]
+    anomalies = [a for cell in cells for check in cell["checks"] for a in check["anomalies"]]
 
     assert [a["op_id"] for a in anomalies] == [
         "op-naive-drop-0007",

@@ -1,0 +1,53 @@
+"""Lost acknowledged operations: the client was told "done" and the target has no effect (data loss).
+
+A service that deduplicates by answering from a cache it filled *before* committing, or that
+acknowledges a queued job it then drops in a crash, shows up here rather than as a duplicate.
+"""
+
+from __future__ import annotations
+
+from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
+from harness.checkers.evidence import CellEvidence, OpTrace
+from harness.checkers.registry import register
+from harness.checkers.story import attempts_story
+from harness.effects import Effect
+from harness.verdict import CheckResult
+
+KIND = "lost_acknowledged"
+
+
+@register
+class LostAcknowledged:
+    name = "lost_acknowledged"
+    order = 20
+    metrics = (
+        Metric(
+            "lost_acknowledged", "count", "lost acknowledged", baseline="rise", anomaly_kind=KIND
+        ),
+    )
+    gates = (GateRule("max_lost_acknowledged", "lost_acknowledged", "max"),)
+    columns = (Column("Lost ack", "lost\nack", "lost_acknowledged"),)
+    anomaly = AnomalyDeclaration(KIND, "Lost acknowledged", "were acknowledged but never took effect")
+
+    def check(self, evidence: CellEvidence) -> CheckResult:
+        flagged = [
+            trace
+            for trace in evidence.ops.values()
+            if trace.outcome == "acknowledged" and not evidence.effects_of(trace.op_id)
+        ]
+        return CheckResult(
+            checker=self.name,
+            validity="invalid" if flagged else "valid",
+            numbers={"lost_acknowledged": len(flagged)},
+            anomalies=evidence.anomalies(KIND, flagged, _explain),
+        )
+
+
+def _explain(trace: OpTrace, op_effects: list[Effect]) -> str:
+    end = trace.end
+    told = ""
+    if end is not None and end.status is not None:
+        told = f" ({end.status} {end.resource_id})" if end.resource_id else f" ({end.status})"
+    return (
+        f"{attempts_story(trace)}; the client was told it succeeded{told} but the target committed no effect"
+    )

@@ -1,0 +1,56 @@
+"""An operation's story in plain words, for a reader who has not seen the history.
+
+Every checker explains its anomalies with these phrases, so ``3 attempts: attempt 1 timed out after
+0.50 s, attempt 2 connection reset, attempt 3 → 201 ch_12`` reads the same whatever flagged the op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.checkers.evidence import OpTrace
+from harness.effects import Effect
+from harness.history import AttemptEnd
+
+
+def answer(attempt: AttemptEnd) -> str:
+    """An attempt's answer in a few words: ``201 ch_12``, ``timed out after 0.50 s``, ``connection reset``."""
+    if attempt.status is not None:
+        return f"{attempt.status} {attempt.resource_id}" if attempt.resource_id else str(attempt.status)
+    error = (attempt.error or "").strip()
+    lowered = error.lower()
+    if "timeout" in lowered or "timed out" in lowered:
+        return f"timed out after {attempt.latency_s:.2f} s"
+    if "reset" in lowered:
+        return "connection reset"
+    if "refused" in lowered:
+        return "connection refused"
+    if "closed" in lowered or "disconnect" in lowered or "eof" in lowered:
+        return "connection closed without an answer"
+    if error:
+        return error
+    return {"ok": "succeeded", "fail": "failed", "info": "no answer"}[attempt.outcome]
+
+
+def _describe_attempt(attempt: AttemptEnd) -> str:
+    separator = " → " if attempt.status is not None else " "
+    return f"attempt {attempt.attempt}{separator}{answer(attempt)}"
+
+
+def effects_phrase(count: int) -> str:
+    return f"{count} effect" if count == 1 else f"{count} effects"
+
+
+def attempts_story(trace: OpTrace) -> str:
+    """``3 attempts: attempt 1 timed out after 0.50 s, attempt 2 connection reset, attempt 3 → 201``."""
+    count = max(trace.attempt_starts, len(trace.attempt_ends))
+    parts = [_describe_attempt(attempt) for attempt in trace.attempt_ends]
+    missing = count - len(trace.attempt_ends)
+    if missing > 0:
+        parts.append(f"{missing} without a recorded answer")
+    head = f"{count} attempt{'' if count == 1 else 's'}"
+    return f"{head}: {', '.join(parts)}" if parts else head
+
+
+def resource_list(op_effects: Sequence[Effect]) -> str:
+    return ", ".join(effect.resource_id for effect in op_effects)
