@@ -32,7 +32,8 @@ import docker.errors
 import requests.exceptions
 from docker import DockerClient
 
-from harness.runtime.buildlog import BuildReporter, ImageBuildError, StepLog, run_logged
+from harness.errors import ImageBuildError
+from harness.runtime.buildlog import BuildReporter, StepLog, run_logged
 from harness.runtime.engine import TARGET_LABEL, connect
 from harness.runtime.wheelhouse import fill_wheelhouse
 from harness.scenario import TARGETS_DIR

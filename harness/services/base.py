@@ -15,16 +15,11 @@ from hashlib import sha1
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from harness.errors import HarnessError
 from harness.pidfiles import PidRegistry
 from harness.runtime.base import Endpoint
 from harness.services.binaries import BinaryLookup
 
 MAX_RESOURCE_NAME = 63  # Postgres identifiers; RabbitMQ vhosts allow more, but one rule is simpler
-
-
-class ServiceError(HarnessError):
-    """A store service is not installed, would not start, or refused to make a cell's resources."""
 
 
 class Service(Protocol):

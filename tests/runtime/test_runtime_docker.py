@@ -22,11 +22,11 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from harness.errors import TargetError
+from harness.errors import DockerUnavailableError, TargetError
 from harness.history import CrashEvent, RestartEvent
 from harness.run import RunOptions, run_scenario
 from harness.runtime.docker import DockerRuntime, DockerTarget
-from harness.runtime.engine import TARGET_LABEL, DockerUnavailableError, clean_docker, connect, run_filter
+from harness.runtime.engine import TARGET_LABEL, clean_docker, connect, run_filter
 from harness.runtime.images import ensure_target_image
 from harness.scenario import REPO_ROOT, TARGETS_DIR, load_scenario
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.errors import DockerUnavailableError, HarnessError, ImageBuildError
 from harness.pidfiles import PidRegistry
-from harness.runtime.buildlog import ImageBuildError, StepLog, run_logged
+from harness.runtime.buildlog import StepLog, run_logged
 from harness.runtime.docker import exit_status
-from harness.runtime.engine import DockerUnavailableError, clean_docker, engine_answers, run_filter
+from harness.runtime.engine import clean_docker, engine_answers, run_filter
 from harness.runtime.images import content_hash, target_names
 from harness.runtime.process import ProcessRuntime
 from harness.runtime.select import select_runtime
