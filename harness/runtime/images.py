@@ -8,11 +8,12 @@ Debian's own packages (debootstrap, then ``docker import``); either way it is ta
 and are tagged by a hash of everything that goes into them: a changed target rebuilds, an unchanged
 one is reused without any work.
 
-The Dockerfile contract, for every ``targets/<name>/Dockerfile``: the build context holds
-``targetkit/``, ``<name>/`` and ``wheelhouse/`` (wheels for ``<name>/requirements.txt``); the image
-starts ``FROM harness-base:bookworm``, installs with ``targetkit/install-requirements.sh`` (``pip install
---no-index --find-links`` from the wheelhouse, the one install step every target shares), runs
-``python3 /srv/targets/<name>/app.py`` in exec form (so a failpoint's exit status is the
+The Dockerfile contract, for every ``targets/<name>/Dockerfile``: the build context holds the package
+``targets/`` (its ``__init__.py``, ``targetkit/`` and ``<name>/``) and ``wheelhouse/`` (wheels for
+``<name>/requirements.txt``); the image starts ``FROM harness-base:bookworm``, installs with
+``targetkit/install-requirements.sh`` (``pip install --no-index --find-links`` from the wheelhouse, the
+one install step every target shares), keeps the package at ``/srv/targets``, runs
+``python3 -m targets.<name>.app`` from ``/srv`` in exec form (so a failpoint's exit status is the
 container's), and accepts the harness's arguments ``--host --port --variant --db /data/target.db``.
 """
 
@@ -45,6 +46,7 @@ DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = "python3,python3-pip"
 TARGET_REPOSITORY = "harness-target-{name}"
 KIT = "targetkit"
+PACKAGE_MARKER = "__init__.py"
 IMAGE_LABEL = "harness.image"
 HASH_LABEL = "harness.content-hash"
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
@@ -148,15 +150,20 @@ def target_names(targets_dir: Path = TARGETS_DIR) -> list[str]:
     return sorted(path.parent.name for path in targets_dir.glob("*/Dockerfile"))
 
 
+def context_sources(target: str, targets_dir: Path = TARGETS_DIR) -> list[Path]:
+    """What of ``targets_dir`` goes into a target's image: the package marker, the kit, the target."""
+    marker = targets_dir / PACKAGE_MARKER
+    return [*([marker] if marker.is_file() else []), targets_dir / KIT, targets_dir / target]
+
+
 def content_hash(target: str, base_image_id: str, targets_dir: Path = TARGETS_DIR) -> str:
     """A hash of everything an image is built from: the base image, the kit and the target's files."""
-    folders = (targets_dir / KIT, targets_dir / target)
-    return files_digest(folders, targets_dir, seed=base_image_id.encode())
+    return files_digest(context_sources(target, targets_dir), targets_dir, seed=base_image_id.encode())
 
 
 def files_digest(folders: Iterable[Path], relative_to: Path, seed: bytes = b"") -> str:
-    """A hash of the build-context files in ``folders``: names (relative to ``relative_to``) and
-    contents, caches and bytecode left out, so an image is rebuilt exactly when its sources change."""
+    """A hash of the build-context files in ``folders`` (or files): names (relative to ``relative_to``)
+    and contents, caches and bytecode left out, so an image is rebuilt exactly when its sources change."""
     digest = hashlib.sha256(seed)
     for folder in folders:
         for path in _context_files(folder):
@@ -208,8 +215,8 @@ def _build_target(
     requirements = targets_dir / target / "requirements.txt"
     with tempfile.TemporaryDirectory(prefix="context-", dir=_ensured(cache_dir())) as context_dir:
         context = Path(context_dir)
-        for folder in (KIT, target):
-            _copy_context(targets_dir / folder, context / folder)
+        for source in context_sources(target, targets_dir):
+            _copy_context(source, context / targets_dir.name / source.name)
         wheels = context / "wheelhouse"
         wheels.mkdir()
         if requirements.is_file():
@@ -220,8 +227,8 @@ def _build_target(
         labels = {IMAGE_LABEL: "target", TARGET_LABEL: target, HASH_LABEL: content}
         try:
             events = engine.api.build(
-                path=str(context), dockerfile=f"{target}/Dockerfile", tag=tag, rm=True, forcerm=True,
-                decode=True, network_mode="host", labels=labels, pull=False,
+                path=str(context), dockerfile=f"{targets_dir.name}/{target}/Dockerfile", tag=tag, rm=True,
+                forcerm=True, decode=True, network_mode="host", labels=labels, pull=False,
             )
             for event in events:
                 if "error" in event:
@@ -243,6 +250,8 @@ def _remove_older(engine: DockerClient, target: str, keep: str) -> None:
 
 
 def _context_files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder]
     return sorted(
         path for path in folder.rglob("*")
         if path.is_file()
@@ -252,8 +261,9 @@ def _context_files(folder: Path) -> list[Path]:
 
 
 def _copy_context(source: Path, destination: Path) -> None:
+    """Copy a folder's context files (or one file) from ``source`` to ``destination``."""
     for path in _context_files(source):
-        copied = destination / path.relative_to(source)
+        copied = destination / path.relative_to(source) if source.is_dir() else destination
         copied.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, copied)
 

@@ -2,7 +2,7 @@
 # Installs a target's Python packages during its image build, with no package index: every
 # targets/<name>/Dockerfile copies the staged wheelhouse, this script and <name>/requirements.txt into
 # /tmp/wheelhouse/ and runs it (see the build contract in harness/runtime/images.py):
-#   COPY wheelhouse targetkit/install-requirements.sh <name>/requirements.txt /tmp/wheelhouse/
+#   COPY wheelhouse targets/targetkit/install-requirements.sh targets/<name>/requirements.txt /tmp/wheelhouse/
 #   RUN sh /tmp/wheelhouse/install-requirements.sh
 set -eu
 wheelhouse=/tmp/wheelhouse

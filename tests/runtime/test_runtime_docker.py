@@ -145,8 +145,9 @@ STAND_IN_APP = textwrap.dedent(
 STAND_IN_DOCKERFILE = textwrap.dedent(
     """
     FROM harness-base:bookworm
-    COPY standin /srv/targets/standin
-    ENTRYPOINT ["python3", "/srv/targets/standin/app.py"]
+    COPY targets /srv/targets
+    WORKDIR /srv
+    ENTRYPOINT ["python3", "-m", "targets.standin.app"]
     """
 )
 
