@@ -142,24 +142,16 @@ STAND_IN_APP = textwrap.dedent(
     sys.exit(int(os.environ.get("STAND_IN_STATUS", "3")))
     """
 )
-STAND_IN_DOCKERFILE = textwrap.dedent(
-    """
-    FROM harness-base:bookworm
-    COPY targets /srv/targets
-    WORKDIR /srv
-    ENTRYPOINT ["python3", "-m", "targets.standin.app"]
-    """
-)
 
 
 @pytest.fixture
 def stand_in_targets(tmp_path: Path, engine: DockerClient) -> Iterator[Path]:
-    """A copy of targetkit plus a tiny target ``standin`` whose images are removed afterwards."""
+    """A copy of targetkit plus a tiny target ``standin`` (no requirements, the template's Dockerfile)
+    whose images are removed afterwards."""
     targets = tmp_path / "targets"
     shutil.copytree(TARGETS_DIR / "targetkit", targets / "targetkit")
     (targets / "standin").mkdir()
     (targets / "standin" / "app.py").write_text(STAND_IN_APP)
-    (targets / "standin" / "Dockerfile").write_text(STAND_IN_DOCKERFILE)
     yield targets
     for image in engine.images.list(filters={"label": f"{TARGET_LABEL}=standin"}):
         engine.images.remove(image.id, force=True)
