@@ -32,7 +32,7 @@ lint: install
 bench: bench-proxy
 
 bench-proxy: install
-	$(BIN)/python -m harness.proxy.bench --out reports/bench/proxy.json
+	$(BIN)/python -m benchmarks.proxy --out reports/bench/proxy.json
 
 clean:
 	-$(BIN)/harness clean

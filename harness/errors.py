@@ -7,6 +7,10 @@ status without a traceback::
     ├── ScenarioError            a scenario file is malformed; names file, field and value
     ├── TargetError              a target would not start, or died and would not come back
     │   └── TargetPortTakenError its free port was taken before it bound it (retried on another)
+    ├── ServiceError             a store (Postgres, Redis, RabbitMQ, SMTP sink) is missing or failed
+    │   └── ServicePortTakenError its free port was taken before it bound it (retried on another)
+    ├── DockerUnavailableError   the Docker runtime was asked for but no engine answers
+    ├── ImageBuildError          an image could not be built (names the step, shows its last lines)
     ├── PortInUseError           a port the user asked for is taken
     ├── ProxyApiError            the fault proxy's HTTP API refused a call (names the call)
     ├── ProbeError               an effects probe could not read what the target did
@@ -76,6 +80,22 @@ class PortRaceLost(Exception):
 
 class TargetPortTakenError(TargetError, PortRaceLost):
     """A target exited (or never answered) because its port was taken between our probe and its bind."""
+
+
+class ServiceError(HarnessError):
+    """A store service is not installed, would not start, or refused to make a cell's resources."""
+
+
+class ServicePortTakenError(ServiceError, PortRaceLost):
+    """The port chosen for a store server was taken between our probe and its bind: try another."""
+
+
+class DockerUnavailableError(HarnessError):
+    """No Docker engine answers, yet the Docker runtime was asked for."""
+
+
+class ImageBuildError(HarnessError):
+    """An image could not be built; the message names the step and shows its last output lines."""
 
 
 class PortInUseError(HarnessError):

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import PortRaceLost, TargetError, TargetPortTakenError
+from harness.errors import PortRaceLost, ServicePortTakenError, TargetError, TargetPortTakenError
 from harness.ports import PORT_ATTEMPTS, looks_like_port_race, on_free_port
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import wait_healthy
-from harness.services.process import PortTakenError
 
 BIND_FAILED = "OSError: [Errno 98] error while attempting to bind on address: address already in use"
 
@@ -37,9 +36,9 @@ def test_the_last_lost_race_is_raised() -> None:
 
     def start(port: int) -> int:
         calls.append(port)
-        raise PortTakenError("redis exited: address already in use")
+        raise ServicePortTakenError("redis exited: address already in use")
 
-    with pytest.raises(PortTakenError):
+    with pytest.raises(ServicePortTakenError):
         on_free_port(start)
     assert len(calls) == PORT_ATTEMPTS
 

@@ -19,15 +19,11 @@ from typing import IO, Protocol
 from rich.console import Console
 from rich.markup import escape
 
-from harness.errors import HarnessError
+from harness.errors import ImageBuildError
 
 TAIL_LINES = 15
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # docker build colours pip's errors
 SHOWN_WIDTH = 100
-
-
-class ImageBuildError(HarnessError):
-    """An image could not be built; the message names the step and shows its last output lines."""
 
 
 class BuildReporter(Protocol):

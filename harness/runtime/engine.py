@@ -14,17 +14,13 @@ import docker
 import docker.errors
 from docker import DockerClient
 
-from harness.errors import HarnessError
+from harness.errors import DockerUnavailableError
 
 RUN_LABEL = "harness.run"
 TARGET_LABEL = "harness.target"
 """On target images and containers: which target (a reference target's name, or ``byo``)."""
 CONNECT_TIMEOUT_S = 5.0
 API_TIMEOUT_S = 120.0
-
-
-class DockerUnavailableError(HarnessError):
-    """No Docker engine answers, yet the Docker runtime was asked for."""
 
 
 HOW_TO_GET_AN_ENGINE = (

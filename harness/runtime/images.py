@@ -3,17 +3,18 @@
 Many machines (this project's, air-gapped CI runners) cannot pull images. So the base image is
 ``python:3.11-slim`` when a registry answers within a few seconds, else one built offline from
 Debian's own packages (debootstrap, then ``docker import``); either way it is tagged
-``harness-base:bookworm`` and cached in the engine. Target images are built on it from
-``targets/<name>/Dockerfile``, with their Python packages coming from a wheelhouse made on the host,
-and are tagged by a hash of everything that goes into them: a changed target rebuilds, an unchanged
-one is reused without any work.
+``harness-base:bookworm`` and cached in the engine. Target images are built on it from one Dockerfile
+template rendered per target (``harness.runtime.dockerfile``), with their Python packages coming from
+a wheelhouse made on the host, and are tagged by a hash of everything that goes into them (the base,
+the rendered Dockerfile, the kit and the target's files): a changed target or template rebuilds, an
+unchanged one is reused without any work.
 
-The Dockerfile contract, for every ``targets/<name>/Dockerfile``: the build context holds
-``targetkit/``, ``<name>/`` and ``wheelhouse/`` (wheels for ``<name>/requirements.txt``); the image
-starts ``FROM harness-base:bookworm``, installs with ``targetkit/install-requirements.sh`` (``pip install
---no-index --find-links`` from the wheelhouse, the one install step every target shares), runs
-``python3 /srv/targets/<name>/app.py`` in exec form (so a failpoint's exit status is the
-container's), and accepts the harness's arguments ``--host --port --variant --db /data/target.db``.
+The build context staged here: the package ``targets/`` (its ``__init__.py``, ``targetkit/`` and
+``<name>/``), ``wheelhouse/`` (wheels for ``<name>/requirements.txt``) and the rendered ``Dockerfile``.
+The image installs with ``targetkit/install-requirements.sh`` (``pip install --no-index --find-links``
+from the wheelhouse), keeps the package at ``/srv/targets``, runs ``python3 -m targets.<name>.app`` from
+``/srv`` in exec form (so a failpoint's exit status is the container's), and accepts the harness's
+arguments ``--host --port --variant --db /data/target.db``.
 """
 
 from __future__ import annotations
@@ -32,18 +33,21 @@ import docker.errors
 import requests.exceptions
 from docker import DockerClient
 
-from harness.runtime.buildlog import BuildReporter, ImageBuildError, StepLog, run_logged
+from harness.errors import ImageBuildError
+from harness.runtime.buildlog import BuildReporter, StepLog, run_logged
+from harness.runtime.dockerfile import BASE_TAG, KIT, render_dockerfile
 from harness.runtime.engine import TARGET_LABEL, connect
 from harness.runtime.wheelhouse import fill_wheelhouse
 from harness.scenario import TARGETS_DIR
 
-BASE_TAG = "harness-base:bookworm"
 REGISTRY_BASE = "python:3.11-slim"
 PULL_TIMEOUT_S = 20.0
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = "python3,python3-pip"
 TARGET_REPOSITORY = "harness-target-{name}"
-KIT = "targetkit"
+PACKAGE_MARKER = "__init__.py"
+TARGET_APP = "app.py"
+REQUIREMENTS = "requirements.txt"
 IMAGE_LABEL = "harness.image"
 HASH_LABEL = "harness.content-hash"
 SKIPPED_PARTS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache"})
@@ -143,19 +147,32 @@ def _mounts_below(folder: Path) -> list[str]:
 
 
 def target_names(targets_dir: Path = TARGETS_DIR) -> list[str]:
-    """Targets that have a Dockerfile, in name order."""
-    return sorted(path.parent.name for path in targets_dir.glob("*/Dockerfile"))
+    """The reference targets (folders with an ``app.py``), in name order."""
+    return sorted(path.parent.name for path in targets_dir.glob(f"*/{TARGET_APP}"))
+
+
+def target_dockerfile(target: str, targets_dir: Path = TARGETS_DIR) -> str:
+    """The Dockerfile ``target`` is built from: the shared template, rendered for it."""
+    has_requirements = (targets_dir / target / REQUIREMENTS).is_file()
+    return render_dockerfile(target, package=targets_dir.name, installs_requirements=has_requirements)
+
+
+def context_sources(target: str, targets_dir: Path = TARGETS_DIR) -> list[Path]:
+    """What of ``targets_dir`` goes into a target's image: the package marker, the kit, the target."""
+    marker = targets_dir / PACKAGE_MARKER
+    return [*([marker] if marker.is_file() else []), targets_dir / KIT, targets_dir / target]
 
 
 def content_hash(target: str, base_image_id: str, targets_dir: Path = TARGETS_DIR) -> str:
-    """A hash of everything an image is built from: the base image, the kit and the target's files."""
-    folders = (targets_dir / KIT, targets_dir / target)
-    return files_digest(folders, targets_dir, seed=base_image_id.encode())
+    """A hash of everything an image is built from: the base image, its rendered Dockerfile, the kit
+    and the target's files."""
+    seed = f"{base_image_id}\0{target_dockerfile(target, targets_dir)}".encode()
+    return files_digest(context_sources(target, targets_dir), targets_dir, seed=seed)
 
 
 def files_digest(folders: Iterable[Path], relative_to: Path, seed: bytes = b"") -> str:
-    """A hash of the build-context files in ``folders``: names (relative to ``relative_to``) and
-    contents, caches and bytecode left out, so an image is rebuilt exactly when its sources change."""
+    """A hash of the build-context files in ``folders`` (or files): names (relative to ``relative_to``)
+    and contents, caches and bytecode left out, so an image is rebuilt exactly when its sources change."""
     digest = hashlib.sha256(seed)
     for folder in folders:
         for path in _context_files(folder):
@@ -172,9 +189,9 @@ def ensure_target_image(
     targets_dir: Path = TARGETS_DIR,
 ) -> str:
     """The tag of an image of ``targets/<target>`` as it is now, building it (and the base) if needed."""
-    dockerfile = targets_dir / target / "Dockerfile"
-    if not dockerfile.is_file():
-        raise ImageBuildError(f"target {target!r} has no Dockerfile ({dockerfile}): it cannot run in Docker")
+    app = targets_dir / target / TARGET_APP
+    if not app.is_file():
+        raise ImageBuildError(f"{target!r} is not a reference target (no {app}): it cannot run in Docker")
     with _client(client) as engine:
         build_base_image(progress, client=engine)
         base_id = _image_id(engine, BASE_TAG)
@@ -204,11 +221,12 @@ def build_all(progress: BuildReporter, *, targets_dir: Path = TARGETS_DIR) -> li
 def _build_target(
     engine: DockerClient, target: str, tag: str, content: str, targets_dir: Path, step: StepLog
 ) -> None:
-    requirements = targets_dir / target / "requirements.txt"
+    requirements = targets_dir / target / REQUIREMENTS
     with tempfile.TemporaryDirectory(prefix="context-", dir=_ensured(cache_dir())) as context_dir:
         context = Path(context_dir)
-        for folder in (KIT, target):
-            _copy_context(targets_dir / folder, context / folder)
+        for source in context_sources(target, targets_dir):
+            _copy_context(source, context / targets_dir.name / source.name)
+        (context / "Dockerfile").write_text(target_dockerfile(target, targets_dir))
         wheels = context / "wheelhouse"
         wheels.mkdir()
         if requirements.is_file():
@@ -219,8 +237,8 @@ def _build_target(
         labels = {IMAGE_LABEL: "target", TARGET_LABEL: target, HASH_LABEL: content}
         try:
             events = engine.api.build(
-                path=str(context), dockerfile=f"{target}/Dockerfile", tag=tag, rm=True, forcerm=True,
-                decode=True, network_mode="host", labels=labels, pull=False,
+                path=str(context), dockerfile="Dockerfile", tag=tag, rm=True, forcerm=True, decode=True,
+                network_mode="host", labels=labels, pull=False,
             )
             for event in events:
                 if "error" in event:
@@ -242,6 +260,8 @@ def _remove_older(engine: DockerClient, target: str, keep: str) -> None:
 
 
 def _context_files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder]
     return sorted(
         path for path in folder.rglob("*")
         if path.is_file()
@@ -251,8 +271,9 @@ def _context_files(folder: Path) -> list[Path]:
 
 
 def _copy_context(source: Path, destination: Path) -> None:
+    """Copy a folder's context files (or one file) from ``source`` to ``destination``."""
     for path in _context_files(source):
-        copied = destination / path.relative_to(source)
+        copied = destination / path.relative_to(source) if source.is_dir() else destination
         copied.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, copied)
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -117,8 +118,24 @@ class ProcessTarget:
             self._log = None
 
 
+def target_command(target: str, targets_dir: Path = TARGETS_DIR) -> list[str]:
+    """How a reference target is started: ``python -P -m targets.<name>.app``, with this interpreter.
+
+    ``-P`` keeps the current folder off ``sys.path``, so ``targets`` is found only where
+    :func:`target_env` points PYTHONPATH, whatever folder the harness runs in.
+    """
+    return [sys.executable, "-P", "-m", f"{targets_dir.name}.{target}.app"]
+
+
+def target_env(env: Mapping[str, str], targets_dir: Path = TARGETS_DIR) -> dict[str, str]:
+    """``env`` with the folder that holds ``targets_dir`` first on PYTHONPATH (the package's root)."""
+    inherited = env.get("PYTHONPATH")
+    root = str(targets_dir.resolve().parent)
+    return {**env, "PYTHONPATH": root if not inherited else f"{root}{os.pathsep}{inherited}"}
+
+
 class ProcessRuntime:
-    """Starts ``targets/<name>/app.py`` with this interpreter on a free loopback port."""
+    """Starts ``targets.<name>.app`` as a module, with this interpreter, on a free loopback port."""
 
     name = "process"
 
@@ -141,14 +158,15 @@ class ProcessRuntime:
         env: dict[str, str],
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
-        script = self.targets_dir / target / "app.py"
+        module = target_command(target, self.targets_dir)
+        target_environ = target_env({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, self.targets_dir)
 
         def make(endpoint: Endpoint) -> ProcessTarget:
-            command = [sys.executable, str(script), "--host", endpoint.host, "--port", str(endpoint.port),
+            command = [*module, "--host", endpoint.host, "--port", str(endpoint.port),
                        "--variant", variant, "--db", str(data_dir / "target.db")]  # fmt: skip
             return ProcessTarget(
                 command=command,
-                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                env=target_environ,
                 endpoint=endpoint,
                 log_path=log_path,
                 start_timeout_s=self.start_timeout_s,

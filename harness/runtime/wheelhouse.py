@@ -17,7 +17,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from harness.runtime.buildlog import ImageBuildError, StepLog, run_logged
+from harness.errors import ImageBuildError
+from harness.runtime.buildlog import StepLog, run_logged
 
 IMAGE_PYTHON = "3.11.2"  # bookworm's; environment markers such as python_full_version < "3.11.3" see it
 IMAGE_GLIBC = (2, 36)

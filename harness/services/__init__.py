@@ -13,7 +13,7 @@ Public API (the rest of the package is private)::
     BinaryLookup(dirs=None)                      where programs are looked for
 """
 
-from harness.services.base import ServiceError
+from harness.errors import ServiceError
 from harness.services.binaries import BinaryLookup
 from harness.services.serviceset import KINDS, ServiceSet, available_services
 

@@ -1,9 +1,10 @@
-"""What every store service shares: the Service protocol, its error, and how a kind is described.
+"""What every store service shares: the Service protocol and how a kind is described.
 
 A service is one real server (Postgres, Redis, RabbitMQ, the SMTP sink) that the harness starts
 once per run on a loopback port it chose, and that hands each run cell its own isolated resources.
 Each kind lives in its own module and is described by a :class:`ServiceKind`; ``ServiceSet``
 composes them and never needs to know which kinds exist.
+Their one error, ``ServiceError``, lives with every other user-facing error in ``harness.errors``.
 """
 
 from __future__ import annotations
@@ -15,16 +16,11 @@ from hashlib import sha1
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from harness.errors import HarnessError
 from harness.pidfiles import PidRegistry
 from harness.runtime.base import Endpoint
 from harness.services.binaries import BinaryLookup
 
 MAX_RESOURCE_NAME = 63  # Postgres identifiers; RabbitMQ vhosts allow more, but one rule is simpler
-
-
-class ServiceError(HarnessError):
-    """A store service is not installed, would not start, or refused to make a cell's resources."""
 
 
 class Service(Protocol):

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import psycopg
 
+from harness.errors import ServiceError
 from harness.ports import LOOPBACK, on_free_port
 from harness.runtime.base import Endpoint
-from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
+from harness.services.base import ServiceContext, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary, postgres_bin_dirs
 from harness.services.process import ServerProcess, run_checked
 

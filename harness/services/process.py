@@ -16,12 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from harness.errors import PortRaceLost
+from harness.errors import ServiceError, ServicePortTakenError
 from harness.pidfiles import PidRegistry, command_line
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
 from harness.runtime.health import log_tail
-from harness.services.base import ServiceError
 from harness.services.proctable import family, kill_leftovers
 
 POLL_S = 0.05
@@ -39,10 +38,6 @@ def run_checked(what: str, command: Sequence[str], timeout_s: float, **options: 
     if done.returncode != 0:
         raise ServiceError(f"{what} failed with status {done.returncode}:\n{output}")
     return output
-
-
-class PortTakenError(ServiceError, PortRaceLost):
-    """The port chosen for a server was taken between our probe and its bind: try another."""
 
 
 class ServerProcess:
@@ -108,7 +103,7 @@ class ServerProcess:
             if code is not None:
                 self.stop()
                 tail = log_tail(self.log_path)
-                error = PortTakenError if looks_like_port_race(tail) else ServiceError
+                error = ServicePortTakenError if looks_like_port_race(tail) else ServiceError
                 raise error(
                     f"{self.name} exited with status {code} while starting (log {self.log_path}):\n{tail}"
                 )

@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from harness.errors import ServiceError
 from harness.ports import LOOPBACK, free_port, on_free_port
 from harness.runtime.base import Endpoint
-from harness.services.base import ServiceContext, ServiceError, ServiceKind, resource_name, start_or_clean_up
+from harness.services.base import ServiceContext, ServiceKind, resource_name, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary
 from harness.services.process import ServerProcess, run_checked
 

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 
 import redis
 
+from harness.errors import ServiceError
 from harness.ports import LOOPBACK, on_free_port
 from harness.runtime.base import Endpoint
-from harness.services.base import ServiceContext, ServiceError, ServiceKind, start_or_clean_up
+from harness.services.base import ServiceContext, ServiceKind, start_or_clean_up
 from harness.services.binaries import BinaryLookup, MissingBinary
 from harness.services.process import ServerProcess
 

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 
+from harness.errors import ServiceError
 from harness.pidfiles import PidRegistry
 from harness.runtime.base import Endpoint
 from harness.services import postgres, rabbitmq, redis, smtp
-from harness.services.base import Service, ServiceContext, ServiceError, ServiceKind
+from harness.services.base import Service, ServiceContext, ServiceKind
 from harness.services.binaries import BinaryLookup
 
 KINDS: Mapping[str, ServiceKind] = {

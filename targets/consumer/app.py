@@ -1,6 +1,6 @@
 """Reference target `consumer`: `POST /messages` publishes, a consumer applies and then acknowledges.
 
-    python targets/consumer/app.py --host 127.0.0.1 --port PORT --db PATH \
+    python -m targets.consumer.app --host 127.0.0.1 --port PORT --db PATH \
         --variant naive|idempotent|broken-inbox-after-effect
 
 `POST /messages {"reference", "amount"}` publishes one message and answers `202 {"id": message id}`
@@ -22,20 +22,17 @@ Faults: HARNESS_FAILPOINTS may name `before_commit` (before the publish), `after
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
-# Run by path from any cwd: make `targetkit` and `consumer` importable (appended: see payments/app.py).
-_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TARGETS_DIR not in sys.path:
-    sys.path.append(_TARGETS_DIR)
+from fastapi import FastAPI, Header
+from fastapi.responses import JSONResponse
 
-from fastapi import FastAPI, Header  # noqa: E402
-from fastapi.responses import JSONResponse  # noqa: E402
-from targetkit import (  # noqa: E402
+from targets.consumer.handlers import AFTER_EFFECT_BEFORE_ACK, CONSUMERS
+from targets.consumer.ledger import INBOX_SCHEMA, LEDGER_SCHEMA, list_effects
+from targets.consumer.models import MessageRequest
+from targets.targetkit import (
     AFTER_COMMIT_BEFORE_RESPONSE,
     BEFORE_COMMIT,
     Database,
@@ -47,17 +44,13 @@ from targetkit import (  # noqa: E402
     parse_idempotency_key,
     simulated_work,
 )
-from targetkit.environment import DEFAULT_NAMESPACE, amqp_url, namespace  # noqa: E402
-from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.jobqueue import JOBQUEUE_SCHEMA  # noqa: E402
-from targetkit.launch import launch  # noqa: E402
-from targetkit.messaging import MessageQueue, PublishError, open_queue  # noqa: E402
-from targetkit.problems import problem_type  # noqa: E402
-from targetkit.worker import BackgroundWorker, attach_workers  # noqa: E402
-
-from consumer.handlers import AFTER_EFFECT_BEFORE_ACK, CONSUMERS  # noqa: E402
-from consumer.ledger import INBOX_SCHEMA, LEDGER_SCHEMA, list_effects  # noqa: E402
-from consumer.models import MessageRequest  # noqa: E402
+from targets.targetkit.environment import DEFAULT_NAMESPACE, amqp_url, namespace
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS
+from targets.targetkit.jobqueue import JOBQUEUE_SCHEMA
+from targets.targetkit.launch import launch
+from targets.targetkit.messaging import MessageQueue, PublishError, open_queue
+from targets.targetkit.problems import problem_type
+from targets.targetkit.worker import BackgroundWorker, attach_workers
 
 VARIANTS = tuple(CONSUMERS)
 FAILPOINTS = STANDARD_FAILPOINTS | {AFTER_EFFECT_BEFORE_ACK}

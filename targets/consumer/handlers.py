@@ -21,11 +21,11 @@ import logging
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from targetkit import Database, Failpoints
-from targetkit.messaging import Delivery, MessageQueue
 
-from consumer.ledger import add_to_inbox, apply_entry, in_inbox
-from consumer.models import MessageRequest
+from targets.consumer.ledger import add_to_inbox, apply_entry, in_inbox
+from targets.consumer.models import MessageRequest
+from targets.targetkit import Database, Failpoints
+from targets.targetkit.messaging import Delivery, MessageQueue
 
 AFTER_EFFECT_BEFORE_ACK = "after_effect_before_ack"
 

@@ -7,9 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from targetkit import Database
-
-from consumer.models import MessageRequest
+from targets.consumer.models import MessageRequest
+from targets.targetkit import Database
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger (

@@ -1,6 +1,6 @@
 """Reference target `inventory`: `POST /reservations` takes stock, in four variants, one subtly broken.
 
-    python targets/inventory/app.py --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
+    python -m targets.inventory.app --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
 
 - naive (SQLite): every request runs `stock = stock - n` and records a movement; a retry after a lost
   response takes the stock twice.
@@ -22,41 +22,15 @@ HARNESS_FAILPOINTS, HARNESS_SEED, HARNESS_INCARNATION and HARNESS_WORK_MS (see t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-# Run by path from any cwd: make `targetkit` and `inventory` importable (appended: see payments/app.py).
-_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TARGETS_DIR not in sys.path:
-    sys.path.append(_TARGETS_DIR)
+from fastapi import FastAPI
 
-from fastapi import FastAPI  # noqa: E402
-from targetkit import (  # noqa: E402
-    Outcome,
-    Problem,
-    ProblemError,
-    StoredResponse,
-    TargetConfig,
-    Verdict,
-    new_app,
-    simulated_work,
-)
-from targetkit.check_then_act import BETWEEN_CHECK_AND_ACT, check_then_act  # noqa: E402
-from targetkit.commit import commit_in  # noqa: E402
-from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.launch import launch  # noqa: E402
-from targetkit.problems import problem_type  # noqa: E402
-from targetkit.replay import KeyedResponse, replay_or_refuse  # noqa: E402
-from targetkit.routes import Wiring, add_keyed_post, add_naive_post  # noqa: E402
-from targetkit.sql import Dialect, Sql  # noqa: E402
-from targetkit.stores import POSTGRES_DSN_ENV, open_sql_store  # noqa: E402
-
-from inventory.models import ReservationRequest  # noqa: E402
-from inventory.stock import (  # noqa: E402
+from targets.inventory.models import ReservationRequest
+from targets.inventory.stock import (
     INVENTORY_SCHEMA,
     KEY_GUARD_SCHEMA,
     StockLevel,
@@ -70,6 +44,25 @@ from inventory.stock import (  # noqa: E402
     read_stock,
     record_movement,
 )
+from targets.targetkit import (
+    Outcome,
+    Problem,
+    ProblemError,
+    StoredResponse,
+    TargetConfig,
+    Verdict,
+    new_app,
+    simulated_work,
+)
+from targets.targetkit.check_then_act import BETWEEN_CHECK_AND_ACT, check_then_act
+from targets.targetkit.commit import commit_in
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS
+from targets.targetkit.launch import launch
+from targets.targetkit.problems import problem_type
+from targets.targetkit.replay import KeyedResponse, replay_or_refuse
+from targets.targetkit.routes import Wiring, add_keyed_post, add_naive_post
+from targets.targetkit.sql import Dialect, Sql
+from targets.targetkit.stores import POSTGRES_DSN_ENV, open_sql_store
 
 FAILPOINTS = STANDARD_FAILPOINTS | {BETWEEN_CHECK_AND_ACT}
 MAX_CAS_ATTEMPTS = 50

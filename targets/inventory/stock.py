@@ -16,10 +16,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from targetkit.http_idempotency import json_response
-from targetkit.keystore import StoredResponse
-from targetkit.replay import KeyedResponse
-from targetkit.sql import Sql, SqlStore
+from targets.targetkit.http_idempotency import json_response
+from targets.targetkit.keystore import StoredResponse
+from targets.targetkit.replay import KeyedResponse
+from targets.targetkit.sql import Sql, SqlStore
 
 INITIAL_STOCK = 1_000_000
 

@@ -1,6 +1,6 @@
 """Reference target `mailer`: `POST /emails` queues an e-mail, a worker sends it through real SMTP.
 
-    python targets/mailer/app.py --host 127.0.0.1 --port PORT --db PATH \
+    python -m targets.mailer.app --host 127.0.0.1 --port PORT --db PATH \
         --variant naive|idempotent|broken-record-after-send
 
 `POST /emails {"to", "subject", "reference"}` commits a job to a durable queue (a table in --db) and
@@ -24,17 +24,14 @@ commit) and `after_send_before_ack`; HARNESS_SEED, HARNESS_INCARNATION, HARNESS_
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
-# Run by path from any cwd: make `targetkit` and `mailer` importable (appended: see payments/app.py).
-_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TARGETS_DIR not in sys.path:
-    sys.path.append(_TARGETS_DIR)
+from fastapi import FastAPI
 
-from fastapi import FastAPI  # noqa: E402
-from targetkit import (  # noqa: E402
+from targets.mailer.delivery import AFTER_SEND_BEFORE_ACK, SENT_SCHEMA, WORKERS, Send
+from targets.mailer.models import EmailRequest
+from targets.mailer.outbox import MAIL_QUEUE, job_writer
+from targets.targetkit import (
     KEYSTORE_SCHEMA,
     Database,
     Failpoints,
@@ -46,17 +43,13 @@ from targetkit import (  # noqa: E402
     new_app,
     simulated_work,
 )
-from targetkit.environment import DEFAULT_NAMESPACE, namespace, smtp_settings  # noqa: E402
-from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.jobqueue import JOBQUEUE_SCHEMA, JobQueue  # noqa: E402
-from targetkit.launch import launch  # noqa: E402
-from targetkit.routes import add_keyed_post, add_naive_post  # noqa: E402
-from targetkit.smtp_send import send_mail  # noqa: E402
-from targetkit.worker import BackgroundWorker, attach_workers  # noqa: E402
-
-from mailer.delivery import AFTER_SEND_BEFORE_ACK, SENT_SCHEMA, WORKERS, Send  # noqa: E402
-from mailer.models import EmailRequest  # noqa: E402
-from mailer.outbox import MAIL_QUEUE, job_writer  # noqa: E402
+from targets.targetkit.environment import DEFAULT_NAMESPACE, namespace, smtp_settings
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS
+from targets.targetkit.jobqueue import JOBQUEUE_SCHEMA, JobQueue
+from targets.targetkit.launch import launch
+from targets.targetkit.routes import add_keyed_post, add_naive_post
+from targets.targetkit.smtp_send import send_mail
+from targets.targetkit.worker import BackgroundWorker, attach_workers
 
 VARIANTS = tuple(WORKERS)
 FAILPOINTS = STANDARD_FAILPOINTS | {AFTER_SEND_BEFORE_ACK}

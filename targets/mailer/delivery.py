@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from targetkit import Database, Failpoints
-from targetkit.jobqueue import Job, JobQueue
-from targetkit.smtp_send import NAMESPACE_HEADER, OP_REF_HEADER, OutgoingMail
+from targets.targetkit import Database, Failpoints
+from targets.targetkit.jobqueue import Job, JobQueue
+from targets.targetkit.smtp_send import NAMESPACE_HEADER, OP_REF_HEADER, OutgoingMail
 
 AFTER_SEND_BEFORE_ACK = "after_send_before_ack"
 SENDER = "mailer@harness.invalid"

@@ -6,10 +6,9 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 
-from targetkit import StoredResponse, json_response
-from targetkit.jobqueue import JobQueue
-
-from mailer.models import EmailRequest
+from targets.mailer.models import EmailRequest
+from targets.targetkit import StoredResponse, json_response
+from targets.targetkit.jobqueue import JobQueue
 
 MAIL_QUEUE = "emails"
 

@@ -1,6 +1,6 @@
 """Reference target `orders`: `POST /orders` in five variants, two of them subtly broken.
 
-    python targets/orders/app.py --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
+    python -m targets.orders.app --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
 
 - naive (SQLite): every request is a new order with a fresh uuid4 id; the Idempotency-Key header and
   `reference` are ignored, so a retry after a lost response orders twice.
@@ -20,38 +20,14 @@ HARNESS_INCARNATION and HARNESS_WORK_MS (see targetkit.config).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-# Run by path from any cwd: make `targetkit` and `orders` importable (appended: see payments/app.py).
-_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TARGETS_DIR not in sys.path:
-    sys.path.append(_TARGETS_DIR)
+from fastapi import FastAPI
 
-from fastapi import FastAPI  # noqa: E402
-from targetkit import (  # noqa: E402
-    Outcome,
-    StoredResponse,
-    TargetConfig,
-    Verdict,
-    json_response,
-    new_app,
-    simulated_work,
-)
-from targetkit.check_then_act import BETWEEN_CHECK_AND_ACT, check_then_act  # noqa: E402
-from targetkit.commit import commit_in  # noqa: E402
-from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.launch import launch  # noqa: E402
-from targetkit.replay import KeyedResponse, replay_or_refuse  # noqa: E402
-from targetkit.routes import Wiring, add_keyed_post, add_naive_post  # noqa: E402
-from targetkit.sql import Dialect, Sql  # noqa: E402
-from targetkit.stores import open_sql_store  # noqa: E402
-
-from orders.book import (  # noqa: E402
+from targets.orders.book import (
     KEY_GUARD_SCHEMA,
     ORDERS_SCHEMA,
     find_by_key,
@@ -60,7 +36,24 @@ from orders.book import (  # noqa: E402
     list_effects,
     new_order,
 )
-from orders.models import OrderRequest  # noqa: E402
+from targets.orders.models import OrderRequest
+from targets.targetkit import (
+    Outcome,
+    StoredResponse,
+    TargetConfig,
+    Verdict,
+    json_response,
+    new_app,
+    simulated_work,
+)
+from targets.targetkit.check_then_act import BETWEEN_CHECK_AND_ACT, check_then_act
+from targets.targetkit.commit import commit_in
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS
+from targets.targetkit.launch import launch
+from targets.targetkit.replay import KeyedResponse, replay_or_refuse
+from targets.targetkit.routes import Wiring, add_keyed_post, add_naive_post
+from targets.targetkit.sql import Dialect, Sql
+from targets.targetkit.stores import open_sql_store
 
 FAILPOINTS = STANDARD_FAILPOINTS | {BETWEEN_CHECK_AND_ACT}
 

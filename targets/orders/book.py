@@ -12,9 +12,9 @@ import time
 import uuid
 from typing import Any
 
-from targetkit.http_idempotency import json_response
-from targetkit.replay import KeyedResponse
-from targetkit.sql import Row, Sql, SqlStore
+from targets.targetkit.http_idempotency import json_response
+from targets.targetkit.replay import KeyedResponse
+from targets.targetkit.sql import Row, Sql, SqlStore
 
 ORDERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (

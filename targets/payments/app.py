@@ -1,6 +1,6 @@
 """Reference target `payments`: `POST /charges` in naive, idempotent and Redis-keyed variants.
 
-    python targets/payments/app.py --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
+    python -m targets.payments.app --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
 
 - naive: every request creates a charge; the Idempotency-Key header and `reference` are ignored, so a
   retry after a lost response charges twice. That is the bug the harness measures.
@@ -20,19 +20,14 @@ from HARNESS_FAILPOINTS, HARNESS_SEED, HARNESS_INCARNATION and HARNESS_WORK_MS (
 from __future__ import annotations
 
 import sqlite3
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
-# Run by path from any cwd: make `targetkit` and `payments` importable. Appended, not prepended, so a
-# target folder can never shadow a standard-library module of the same name.
-_TARGETS_DIR = str(Path(__file__).resolve().parent.parent)
-if _TARGETS_DIR not in sys.path:
-    sys.path.append(_TARGETS_DIR)
+from fastapi import FastAPI
 
-from fastapi import FastAPI  # noqa: E402
-from targetkit import (  # noqa: E402
+from targets.payments.ledger import CHARGES_SCHEMA, insert_charge, list_effects
+from targets.payments.models import ChargeRequest
+from targets.targetkit import (
     KEYSTORE_SCHEMA,
     Database,
     Failpoints,
@@ -46,15 +41,12 @@ from targetkit import (  # noqa: E402
     new_app,
     simulated_work,
 )
-from targetkit.check_then_act import BETWEEN_CHECK_AND_ACT  # noqa: E402
-from targetkit.failpoints import STANDARD_FAILPOINTS  # noqa: E402
-from targetkit.launch import launch  # noqa: E402
-from targetkit.redis_idempotency import KeyAfterEffectExecutor, RedisIdempotentExecutor  # noqa: E402
-from targetkit.routes import add_keyed_post, add_naive_post  # noqa: E402
-from targetkit.stores import RedisHandle, open_redis  # noqa: E402
-
-from payments.ledger import CHARGES_SCHEMA, insert_charge, list_effects  # noqa: E402
-from payments.models import ChargeRequest  # noqa: E402
+from targets.targetkit.check_then_act import BETWEEN_CHECK_AND_ACT
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS
+from targets.targetkit.launch import launch
+from targets.targetkit.redis_idempotency import KeyAfterEffectExecutor, RedisIdempotentExecutor
+from targets.targetkit.routes import add_keyed_post, add_naive_post
+from targets.targetkit.stores import RedisHandle, open_redis
 
 CHARGES_SCOPE = "POST /charges"
 

@@ -7,9 +7,8 @@ import time
 import uuid
 from typing import Any
 
-from targetkit import Database
-
-from payments.models import ChargeRequest
+from targets.payments.models import ChargeRequest
+from targets.targetkit import Database
 
 CHARGES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS charges (

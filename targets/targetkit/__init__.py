@@ -10,16 +10,16 @@ everything that is not the target's own business:
 - `problems`: RFC 9457 errors; `web`: the app skeleton; `serving`: uvicorn
 """
 
-from targetkit.commit import commit_effect
-from targetkit.config import VARIANTS, TargetConfig, parse_config
-from targetkit.failpoints import (
+from targets.targetkit.commit import commit_effect
+from targets.targetkit.config import VARIANTS, TargetConfig, parse_config
+from targets.targetkit.failpoints import (
     AFTER_COMMIT_BEFORE_RESPONSE,
     BEFORE_COMMIT,
     CRASH_EXIT_STATUS,
     Failpoints,
     parse_failpoints,
 )
-from targetkit.http_idempotency import (
+from targets.targetkit.http_idempotency import (
     IDEMPOTENCY_KEY_HEADER,
     REPLAYED_HEADER,
     json_response,
@@ -27,11 +27,11 @@ from targetkit.http_idempotency import (
     parse_idempotency_key,
     request_fingerprint,
 )
-from targetkit.idempotency import IdempotentExecutor, Outcome, Verdict, fingerprint
-from targetkit.keystore import KEYSTORE_SCHEMA, StoredResponse
-from targetkit.problems import Problem, ProblemError
-from targetkit.sqlite import Database
-from targetkit.web import new_app, simulated_work
+from targets.targetkit.idempotency import IdempotentExecutor, Outcome, Verdict, fingerprint
+from targets.targetkit.keystore import KEYSTORE_SCHEMA, StoredResponse
+from targets.targetkit.problems import Problem, ProblemError
+from targets.targetkit.sqlite import Database
+from targets.targetkit.web import new_app, simulated_work
 
 __all__ = [
     "AFTER_COMMIT_BEFORE_RESPONSE",

@@ -26,7 +26,7 @@ import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from targetkit.messaging import Delivery, PublishError
+from targets.targetkit.messaging import Delivery, PublishError
 
 DEFAULT_PREFETCH = 4
 RECEIVE_WAIT_S = 0.1

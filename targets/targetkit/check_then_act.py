@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from targetkit.failpoints import Failpoints
-from targetkit.idempotency import Outcome, Verdict
-from targetkit.keystore import StoredResponse
-from targetkit.replay import KeyedResponse, replay_or_refuse
+from targets.targetkit.failpoints import Failpoints
+from targets.targetkit.idempotency import Outcome, Verdict
+from targets.targetkit.keystore import StoredResponse
+from targets.targetkit.replay import KeyedResponse, replay_or_refuse
 
 BETWEEN_CHECK_AND_ACT = "between_check_and_act"
 

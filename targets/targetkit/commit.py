@@ -12,8 +12,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TypeVar
 
-from targetkit.failpoints import AFTER_COMMIT_BEFORE_RESPONSE, BEFORE_COMMIT, Failpoints
-from targetkit.sqlite import Database
+from targets.targetkit.failpoints import AFTER_COMMIT_BEFORE_RESPONSE, BEFORE_COMMIT, Failpoints
+from targets.targetkit.sqlite import Database
 
 T = TypeVar("T")
 C = TypeVar("C")

@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from targetkit.failpoints import STANDARD_FAILPOINTS, Failpoints, parse_failpoints
+from targets.targetkit.failpoints import STANDARD_FAILPOINTS, Failpoints, parse_failpoints
 
 VARIANTS = ("naive", "idempotent")
 

@@ -11,9 +11,9 @@ import json
 from fastapi import Request
 from fastapi.responses import Response
 
-from targetkit.idempotency import Outcome, Verdict, fingerprint
-from targetkit.keystore import StoredResponse
-from targetkit.problems import Problem, ProblemError, problem_response, problem_type
+from targets.targetkit.idempotency import Outcome, Verdict, fingerprint
+from targets.targetkit.keystore import StoredResponse
+from targets.targetkit.problems import Problem, ProblemError, problem_response, problem_type
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from targetkit.commit import commit_effect
-from targetkit.failpoints import Failpoints
-from targetkit.keystore import DEFAULT_TTL_S, KeyStore, StoredResponse
-from targetkit.sqlite import Database
+from targets.targetkit.commit import commit_effect
+from targets.targetkit.failpoints import Failpoints
+from targets.targetkit.keystore import DEFAULT_TTL_S, KeyStore, StoredResponse
+from targets.targetkit.sqlite import Database
 
 
 def fingerprint(payload: object) -> str:

@@ -1,9 +1,7 @@
 #!/bin/sh
-# Installs a target's Python packages during its image build, with no package index: every
-# targets/<name>/Dockerfile copies the staged wheelhouse, this script and <name>/requirements.txt into
-# /tmp/wheelhouse/ and runs it (see the build contract in harness/runtime/images.py):
-#   COPY wheelhouse targetkit/install-requirements.sh <name>/requirements.txt /tmp/wheelhouse/
-#   RUN sh /tmp/wheelhouse/install-requirements.sh
+# Installs a target's Python packages during its image build, with no package index: every target's
+# Dockerfile (rendered from harness/runtime/dockerfile.py) copies the staged wheelhouse, this script and
+# <name>/requirements.txt into /tmp/wheelhouse/ and runs it.
 set -eu
 wheelhouse=/tmp/wheelhouse
 # Debian's python refuses system-wide pip installs (PEP 668); the image exists to hold one service.

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from targetkit.sqlite import Database
+from targets.targetkit.sqlite import Database
 
 JOBQUEUE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue_items (

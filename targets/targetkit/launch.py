@@ -13,8 +13,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from targetkit.config import TargetConfig, parse_config
-from targetkit.serving import serve
+from targets.targetkit.config import TargetConfig, parse_config
+from targets.targetkit.serving import serve
 
 BAD_CONFIGURATION_STATUS = 2
 

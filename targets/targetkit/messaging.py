@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from targetkit.jobqueue import Job, JobQueue
-from targetkit.sqlite import Database
+from targets.targetkit.jobqueue import Job, JobQueue
+from targets.targetkit.sqlite import Database
 
 
 class PublishError(Exception):
@@ -96,7 +96,7 @@ def open_queue(db: Database, name: str, amqp_url: str | None) -> MessageQueue:
     `db` must have been opened with `JOBQUEUE_SCHEMA` in its schema for the embedded queue.
     """
     if amqp_url:
-        from targetkit.amqp import AmqpQueue  # pika is needed only when a broker is used
+        from targets.targetkit.amqp import AmqpQueue  # pika is needed only when a broker is used
 
         return AmqpQueue(amqp_url, name)
     return EmbeddedQueue(db, name)

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import psycopg
 
-from targetkit.sql import Params, Sql, render_schema
-from targetkit.stores import POSTGRES_DSN_ENV, StoreUnavailable
+from targets.targetkit.sql import Params, Sql, render_schema
+from targets.targetkit.stores import POSTGRES_DSN_ENV, StoreUnavailable
 
 CONNECT_TIMEOUT_S = 5
 SCHEMA_LOCK_ID = 0x7461726765746B  # "targetk": any constant shared by every target's schema creation

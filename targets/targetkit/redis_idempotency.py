@@ -24,12 +24,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from targetkit.check_then_act import check_then_act
-from targetkit.failpoints import Failpoints
-from targetkit.idempotency import Outcome, Verdict
-from targetkit.keystore import DEFAULT_TTL_S, StoredResponse
-from targetkit.replay import KeyedResponse, replay_or_refuse
-from targetkit.stores import RedisHandle
+from targets.targetkit.check_then_act import check_then_act
+from targets.targetkit.failpoints import Failpoints
+from targets.targetkit.idempotency import Outcome, Verdict
+from targets.targetkit.keystore import DEFAULT_TTL_S, StoredResponse
+from targets.targetkit.replay import KeyedResponse, replay_or_refuse
+from targets.targetkit.stores import RedisHandle
 
 DEFAULT_LOCK_TTL_S = 30.0
 _CLAIM_ATTEMPTS = 3  # SET NX failed, then GET found nothing: the holder just expired or released

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from targetkit.idempotency import Outcome, Verdict
-from targetkit.keystore import StoredResponse
+from targets.targetkit.idempotency import Outcome, Verdict
+from targets.targetkit.keystore import StoredResponse
 
 
 @dataclass(frozen=True)

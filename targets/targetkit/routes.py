@@ -16,10 +16,10 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Response
 from pydantic import BaseModel
 
-from targetkit.failpoints import Failpoints
-from targetkit.http_idempotency import outcome_response, parse_idempotency_key, request_fingerprint
-from targetkit.idempotency import Outcome
-from targetkit.sql import SqlStore
+from targets.targetkit.failpoints import Failpoints
+from targets.targetkit.http_idempotency import outcome_response, parse_idempotency_key, request_fingerprint
+from targets.targetkit.idempotency import Outcome
+from targets.targetkit.sql import SqlStore
 
 Body = TypeVar("Body", bound=BaseModel)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from targetkit.config import TargetConfig
+from targets.targetkit.config import TargetConfig
 
 LOG_CONFIG: dict[str, Any] = {
     "version": 1,

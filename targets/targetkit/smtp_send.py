@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from targetkit.environment import SmtpSettings
+from targets.targetkit.environment import SmtpSettings
 
 OP_REF_HEADER = "X-Op-Ref"
 NAMESPACE_HEADER = "X-Harness-Namespace"

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from targetkit.sql import Sql, render_schema
-from targetkit.sqlite import Database
+from targets.targetkit.sql import Sql, render_schema
+from targets.targetkit.sqlite import Database
 
 
 class SqliteStore:

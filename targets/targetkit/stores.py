@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from targetkit.config import TargetConfig
-from targetkit.sql import Dialect, SqlStore
-from targetkit.sqlite_store import SqliteStore
+from targets.targetkit.config import TargetConfig
+from targets.targetkit.sql import Dialect, SqlStore
+from targets.targetkit.sqlite_store import SqliteStore
 
 if TYPE_CHECKING:
     import redis
@@ -44,7 +44,7 @@ def open_sql_store(dialect: Dialect, config: TargetConfig, environ: Mapping[str,
     """SQLite in the `--db` file, or Postgres at HARNESS_POSTGRES_DSN, with the schema created."""
     if dialect == "sqlite":
         return SqliteStore(config.db_path, schema_template)
-    from targetkit.postgres import PostgresStore
+    from targets.targetkit.postgres import PostgresStore
 
     dsn = required_setting(environ, POSTGRES_DSN_ENV, config.variant, "Postgres")
     return PostgresStore(dsn, schema_template)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from targetkit.problems import install_problem_handlers
+from targets.targetkit.problems import install_problem_handlers
 
 
 def new_app(title: str, variant: str) -> FastAPI:

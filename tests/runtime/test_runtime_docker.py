@@ -22,11 +22,11 @@ import httpx
 import pytest
 from docker import DockerClient
 
-from harness.errors import TargetError
+from harness.errors import DockerUnavailableError, TargetError
 from harness.history import CrashEvent, RestartEvent
 from harness.run import RunOptions, run_scenario
 from harness.runtime.docker import DockerRuntime, DockerTarget
-from harness.runtime.engine import TARGET_LABEL, DockerUnavailableError, clean_docker, connect, run_filter
+from harness.runtime.engine import TARGET_LABEL, clean_docker, connect, run_filter
 from harness.runtime.images import ensure_target_image
 from harness.scenario import REPO_ROOT, TARGETS_DIR, load_scenario
 
@@ -142,23 +142,16 @@ STAND_IN_APP = textwrap.dedent(
     sys.exit(int(os.environ.get("STAND_IN_STATUS", "3")))
     """
 )
-STAND_IN_DOCKERFILE = textwrap.dedent(
-    """
-    FROM harness-base:bookworm
-    COPY standin /srv/targets/standin
-    ENTRYPOINT ["python3", "/srv/targets/standin/app.py"]
-    """
-)
 
 
 @pytest.fixture
 def stand_in_targets(tmp_path: Path, engine: DockerClient) -> Iterator[Path]:
-    """A copy of targetkit plus a tiny target ``standin`` whose images are removed afterwards."""
+    """A copy of targetkit plus a tiny target ``standin`` (no requirements, the template's Dockerfile)
+    whose images are removed afterwards."""
     targets = tmp_path / "targets"
     shutil.copytree(TARGETS_DIR / "targetkit", targets / "targetkit")
     (targets / "standin").mkdir()
     (targets / "standin" / "app.py").write_text(STAND_IN_APP)
-    (targets / "standin" / "Dockerfile").write_text(STAND_IN_DOCKERFILE)
     yield targets
     for image in engine.images.list(filters={"label": f"{TARGET_LABEL}=standin"}):
         engine.images.remove(image.id, force=True)

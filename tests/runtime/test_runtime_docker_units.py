@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.errors import DockerUnavailableError, HarnessError, ImageBuildError
 from harness.pidfiles import PidRegistry
-from harness.runtime.buildlog import ImageBuildError, StepLog, run_logged
+from harness.runtime import dockerfile
+from harness.runtime.buildlog import StepLog, run_logged
 from harness.runtime.docker import exit_status
-from harness.runtime.engine import DockerUnavailableError, clean_docker, engine_answers, run_filter
-from harness.runtime.images import content_hash, target_names
+from harness.runtime.engine import clean_docker, engine_answers, run_filter
+from harness.runtime.images import content_hash, target_dockerfile, target_names
 from harness.runtime.process import ProcessRuntime
 from harness.runtime.select import select_runtime
 from harness.runtime.wheelhouse import download_command, wheel_platforms
@@ -95,6 +96,47 @@ def test_content_hash_follows_content_not_bytecode(tmp_path: Path) -> None:
     (targets / "targetkit" / "config.py").write_text("# changed kit\n")
     assert content_hash("payments", "sha256:base", targets) != first
     assert target_names(targets) == ["payments"]
+
+
+@pytest.mark.parametrize("name", ["consumer", "inventory", "mailer", "orders", "payments"])
+def test_each_reference_target_gets_the_template_rendered_for_it(name: str) -> None:
+    assert name in target_names()
+    lines = target_dockerfile(name).splitlines()
+    instructions = [line for line in lines if line and not line.startswith(("#", " "))]
+    assert instructions == [
+        "FROM harness-base:bookworm",
+        "ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1",
+        f"COPY wheelhouse targets/targetkit/install-requirements.sh targets/{name}/requirements.txt \\",
+        "RUN sh /tmp/wheelhouse/install-requirements.sh",
+        "COPY targets /srv/targets",
+        "WORKDIR /srv",
+        "VOLUME /data",
+        f'ENTRYPOINT ["python3", "-m", "targets.{name}.app"]',
+        'CMD ["--host", "127.0.0.1", "--port", "8000", "--variant", "idempotent", "--db", "/data/target.db"]',
+    ]
+    assert lines[lines.index(instructions[2]) + 1].strip() == "/tmp/wheelhouse/"
+    assert not list(TARGETS_DIR.glob("*/Dockerfile")), "the template replaces per-target copies"
+
+
+def test_a_target_without_requirements_skips_the_install_step(tmp_path: Path) -> None:
+    (tmp_path / "targets" / "standin").mkdir(parents=True)
+    (tmp_path / "targets" / "standin" / "app.py").write_text("")
+    rendered = target_dockerfile("standin", tmp_path / "targets")
+    assert "install-requirements" not in rendered and "wheelhouse" not in rendered
+    assert 'ENTRYPOINT ["python3", "-m", "targets.standin.app"]' in rendered
+
+
+def test_content_hash_follows_the_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    targets = tmp_path / "targets"
+    for folder in ("targetkit", "payments"):
+        shutil.copytree(TARGETS_DIR / folder, targets / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    first = content_hash("payments", "sha256:base", targets)
+    monkeypatch.setattr(dockerfile, "CODE", dockerfile.CODE.replace("VOLUME /data", "VOLUME /data /cache"))
+    assert content_hash("payments", "sha256:base", targets) != first
+    monkeypatch.undo()
+    assert content_hash("payments", "sha256:base", targets) == first
+    (targets / "__init__.py").write_text('"""the package marker"""\n')
+    assert content_hash("payments", "sha256:base", targets) != first
 
 
 def test_failed_step_shows_its_last_lines_and_keeps_all_in_the_log(tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +27,8 @@ import psycopg
 import pytest
 import redis
 from fastapi import FastAPI
+
+from harness.runtime.process import target_command, target_env
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 READY_TIMEOUT_S = 30.0
@@ -186,7 +187,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
 TARGET_START_TIMEOUT_S = 15.0
 
 
@@ -210,7 +210,7 @@ StartTarget = Callable[..., RunningTarget]
 
 @pytest.fixture
 def start_target(tmp_path: Path) -> Iterator[StartTarget]:
-    """`start_target(name, variant, env={...}, incarnation=0)`: run targets/<name>/app.py, wait for health.
+    """`start_target(name, variant, env={...}, incarnation=0)`: run targets.<name>.app, wait for health.
 
     Every process started is killed by its pid when the test ends, whatever happened.
     """
@@ -224,9 +224,9 @@ def start_target(tmp_path: Path) -> Iterator[StartTarget]:
         log = tmp_path / f"{name}-{variant}-{incarnation}.log"
         with log.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, str(TARGETS_DIR / name / "app.py"), "--host", "127.0.0.1",
+                [*target_command(name), "--host", "127.0.0.1",
                  "--port", str(port), "--variant", variant, "--db", str(tmp_path / f"{name}.db")],
-                cwd=tmp_path, env=environ, stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=tmp_path, env=target_env(environ), stdout=log_file, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL)
         started.append(process)
         target = RunningTarget(process, f"http://127.0.0.1:{port}", log)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,13 +12,10 @@ import httpx
 import pytest
 from factories import SimulatedCrash, simulated_crash
 
-# Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from consumer.app import FAILPOINTS, VARIANTS, create_app  # noqa: E402
-from consumer.handlers import AFTER_EFFECT_BEFORE_ACK  # noqa: E402
-from targetkit import Failpoints, TargetConfig  # noqa: E402
-from targetkit.worker import run_until_idle  # noqa: E402
+from targets.consumer.app import FAILPOINTS, VARIANTS, create_app
+from targets.consumer.handlers import AFTER_EFFECT_BEFORE_ACK
+from targets.targetkit import Failpoints, TargetConfig
+from targets.targetkit.worker import run_until_idle
 
 MESSAGE = {"reference": "op-1", "amount": 250}
 

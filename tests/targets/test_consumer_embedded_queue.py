@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from targetkit import Database  # noqa: E402
-from targetkit.jobqueue import JOBQUEUE_SCHEMA, JobQueue, QueueCounts  # noqa: E402
-from targetkit.messaging import EmbeddedQueue  # noqa: E402
+from targets.targetkit import Database
+from targets.targetkit.jobqueue import JOBQUEUE_SCHEMA, JobQueue, QueueCounts
+from targets.targetkit.messaging import EmbeddedQueue
 
 
 class Clock:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,15 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.runtime.process import ProcessRuntime, ProcessTarget
+from harness.runtime.process import ProcessRuntime, ProcessTarget, target_command, target_env
 from harness.services import ServiceSet, available_services
+from targets.targetkit.amqp import AmqpQueue
+from targets.targetkit.messaging import Delivery
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from targetkit.amqp import AmqpQueue  # noqa: E402
-from targetkit.messaging import Delivery  # noqa: E402
-
-APP = Path(__file__).resolve().parents[2] / "targets" / "consumer" / "app.py"
+APP = target_command("consumer")
 MESSAGE = {"reference": "op-crash", "amount": 900}
 CRASH_EXIT_STATUS = 17
 WAIT_S = 15.0
@@ -150,8 +146,8 @@ def test_a_bad_broker_url_exits_with_status_2(tmp_path: Path) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")},
            "HARNESS_AMQP_URL": "http://127.0.0.1:1/"}
     result = subprocess.run(
-        [sys.executable, str(APP), "--port", "1", "--variant", "naive", "--db", str(tmp_path / "c.db")],
-        cwd=tmp_path, env=env, capture_output=True, timeout=30, check=False,
+        [*APP, "--port", "1", "--variant", "naive", "--db", str(tmp_path / "c.db")],
+        cwd=tmp_path, env=target_env(env), capture_output=True, timeout=30, check=False,
     )
     assert result.returncode == 2
     assert b"HARNESS_AMQP_URL='http://127.0.0.1:1/' must start with amqp://" in result.stderr

@@ -4,7 +4,6 @@ compare-and-set) once, the broken check-then-act twice only when two attempts ov
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -15,11 +14,9 @@ import pytest
 from factories import both_at_once, effects_of
 from fastapi import FastAPI
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))  # as the target scripts do
-
-from inventory.app import create_app  # noqa: E402
-from inventory.stock import INITIAL_STOCK  # noqa: E402
-from targetkit import TargetConfig  # noqa: E402
+from targets.inventory.app import create_app
+from targets.inventory.stock import INITIAL_STOCK
+from targets.targetkit import TargetConfig
 
 RESERVE = {"sku": "sku-1", "quantity": 3, "reference": "op-1"}
 CAS_ON_POSTGRES = "idempotent-cas+postgres"  # the idempotent-cas variant given HARNESS_POSTGRES_DSN

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,14 +11,11 @@ import httpx
 import pytest
 from factories import SimulatedCrash, simulated_crash
 
-# Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from mailer.app import FAILPOINTS, VARIANTS, create_app  # noqa: E402
-from mailer.delivery import AFTER_SEND_BEFORE_ACK  # noqa: E402
-from targetkit import Failpoints, TargetConfig  # noqa: E402
-from targetkit.smtp_send import OutgoingMail  # noqa: E402
-from targetkit.worker import run_until_idle  # noqa: E402
+from targets.mailer.app import FAILPOINTS, VARIANTS, create_app
+from targets.mailer.delivery import AFTER_SEND_BEFORE_ACK
+from targets.targetkit import Failpoints, TargetConfig
+from targets.targetkit.smtp_send import OutgoingMail
+from targets.targetkit.worker import run_until_idle
 
 EMAIL = {"to": "ada@example.org", "subject": "Your receipt", "reference": "op-1"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,10 +13,10 @@ import httpx
 import pytest
 
 from harness.ports import free_port
-from harness.runtime.process import ProcessRuntime, ProcessTarget
+from harness.runtime.process import ProcessRuntime, ProcessTarget, target_command, target_env
 from harness.services import ServiceSet
 
-APP = Path(__file__).resolve().parents[2] / "targets" / "mailer" / "app.py"
+APP = target_command("mailer")
 EMAIL = {"to": "ada@example.org", "subject": "Your receipt", "reference": "op-crash"}
 CRASH_EXIT_STATUS = 17
 WAIT_S = 15.0
@@ -125,8 +124,8 @@ def test_an_accepted_job_survives_sigkill_while_smtp_is_down(sink: ServiceSet, t
 def test_a_missing_smtp_port_exits_with_status_2(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
     result = subprocess.run(
-        [sys.executable, str(APP), "--port", "1", "--variant", "naive", "--db", str(tmp_path / "m.db")],
-        cwd=tmp_path, env=env, capture_output=True, timeout=30, check=False,
+        [*APP, "--port", "1", "--variant", "naive", "--db", str(tmp_path / "m.db")],
+        cwd=tmp_path, env=target_env(env), capture_output=True, timeout=30, check=False,
     )
     assert result.returncode == 2
     assert b"HARNESS_SMTP_PORT is not set" in result.stderr

@@ -4,7 +4,6 @@ only when two attempts of one operation overlap. Postgres variants run against a
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -15,10 +14,8 @@ import pytest
 from factories import both_at_once, effects_of
 from fastapi import FastAPI
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))  # as the target scripts do
-
-from orders.app import create_app  # noqa: E402
-from targetkit import TargetConfig  # noqa: E402
+from targets.orders.app import create_app
+from targets.targetkit import TargetConfig
 
 ORDER = {"sku": "sku-1", "quantity": 2, "customer": "cus_1", "reference": "op-1"}
 PROBLEM_JSON = "application/problem+json"

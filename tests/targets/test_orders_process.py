@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-TARGETS_DIR = Path(__file__).resolve().parents[2] / "targets"
+from harness.runtime.process import target_command, target_env
+
 ORDER = {"sku": "sku-1", "quantity": 1, "customer": "cus_1", "reference": "op-1"}
 RESERVE = {"sku": "sku-1", "quantity": 1, "reference": "op-1"}
 WORK_MS = "400"  # far wider than the gap between two requests sent together
@@ -48,9 +48,9 @@ def test_a_missing_store_variable_exits_2_naming_it(tmp_path: Path, name: str, v
                                                     variable: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
     result = subprocess.run(
-        [sys.executable, str(TARGETS_DIR / name / "app.py"), "--port", "1", "--variant", variant,
+        [*target_command(name), "--port", "1", "--variant", variant,
          "--db", str(tmp_path / "t.db")],
-        cwd=tmp_path, env=env, capture_output=True, timeout=30, check=False,
+        cwd=tmp_path, env=target_env(env), capture_output=True, timeout=30, check=False,
     )
     assert result.returncode == 2
     assert result.stderr.decode().splitlines() == [

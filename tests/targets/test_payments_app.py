@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,12 +13,8 @@ import httpx
 import pytest
 from factories import effects_of
 
-# Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
-# Not in a conftest.py: other test folders import their own `conftest` module by name.
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from payments.app import create_app  # noqa: E402
-from targetkit import TargetConfig  # noqa: E402
+from targets.payments.app import create_app
+from targets.targetkit import TargetConfig
 
 CHARGE = {"amount": 1250, "currency": "eur", "customer": "cus_1", "reference": "op-1"}
 PROBLEM_JSON = "application/problem+json"

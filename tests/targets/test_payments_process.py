@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-APP = Path(__file__).resolve().parents[2] / "targets" / "payments" / "app.py"
+from harness.runtime.process import target_command, target_env
+
+APP = target_command("payments")
 CHARGE = {"amount": 700, "currency": "usd", "customer": "cus_9", "reference": "op-crash"}
 CRASH_EXIT_STATUS = 17
 STARTUP_TIMEOUT_S = 10.0
@@ -56,9 +57,9 @@ def running_target(tmp_path: Path, variant: str, db: Path, *, failpoints: str = 
     log = tmp_path / f"{variant}-{incarnation}.log"
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, str(APP), "--host", "127.0.0.1", "--port", str(port), "--variant", variant,
+            [*APP, "--host", "127.0.0.1", "--port", str(port), "--variant", variant,
              "--db", str(db)],
-            cwd=tmp_path, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            cwd=tmp_path, env=target_env(env), stdout=log_file, stderr=subprocess.STDOUT,
         )
     try:
         target = Target(process, f"http://127.0.0.1:{port}", log)
@@ -135,8 +136,8 @@ def test_crash_before_commit_leaves_no_charge(tmp_path: Path) -> None:
 def test_bad_configuration_exits_with_status_2(tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_FAILPOINTS": "no_such_point=1"}
     result = subprocess.run(
-        [sys.executable, str(APP), "--port", "1", "--variant", "naive", "--db", str(tmp_path / "p.db")],
-        cwd=tmp_path, env=env, capture_output=True, timeout=30, check=False,
+        [*APP, "--port", "1", "--variant", "naive", "--db", str(tmp_path / "p.db")],
+        cwd=tmp_path, env=target_env(env), capture_output=True, timeout=30, check=False,
     )
     assert result.returncode == 2
     assert b"failpoint 'no_such_point' is unknown" in result.stderr

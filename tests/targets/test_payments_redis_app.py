@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -15,10 +14,8 @@ import pytest
 import redis
 from fastapi import FastAPI
 
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))  # as the target scripts do
-
-from payments.app import create_app  # noqa: E402
-from targetkit import TargetConfig  # noqa: E402
+from targets.payments.app import create_app
+from targets.targetkit import TargetConfig
 
 CHARGE = {"amount": 1250, "currency": "eur", "customer": "cus_1", "reference": "op-1"}
 VARIANTS = ["idempotent-redis", "broken-redis-key-after-effect"]

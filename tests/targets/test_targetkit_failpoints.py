@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from factories import SimulatedCrash, simulated_crash
 
-# Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
-# Not in a conftest.py: other test folders import their own `conftest` module by name.
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from targetkit.failpoints import (  # noqa: E402
+from targets.targetkit.failpoints import (
     AFTER_COMMIT_BEFORE_RESPONSE,
     BEFORE_COMMIT,
     Failpoints,

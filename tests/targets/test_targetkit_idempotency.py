@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 from factories import SimulatedCrash, simulated_crash
 
-# Import the kit as the target scripts do, from the targets/ folder (appended: see payments/app.py).
-# Not in a conftest.py: other test folders import their own `conftest` module by name.
-sys.path.append(str(Path(__file__).resolve().parents[2] / "targets"))
-
-from targetkit import KEYSTORE_SCHEMA, Database, Failpoints, IdempotentExecutor, Verdict, fingerprint  # noqa: E402
-from targetkit.config import parse_config  # noqa: E402
-from targetkit.failpoints import AFTER_COMMIT_BEFORE_RESPONSE, BEFORE_COMMIT  # noqa: E402
-from targetkit.http_idempotency import parse_idempotency_key  # noqa: E402
-from targetkit.keystore import StoredResponse  # noqa: E402
-from targetkit.problems import ProblemError  # noqa: E402
+from targets.targetkit import KEYSTORE_SCHEMA, Database, Failpoints, IdempotentExecutor, Verdict, fingerprint
+from targets.targetkit.config import parse_config
+from targets.targetkit.failpoints import AFTER_COMMIT_BEFORE_RESPONSE, BEFORE_COMMIT
+from targets.targetkit.http_idempotency import parse_idempotency_key
+from targets.targetkit.keystore import StoredResponse
+from targets.targetkit.problems import ProblemError
 
 SCHEMA = KEYSTORE_SCHEMA + "CREATE TABLE effects (n INTEGER NOT NULL);"
 TTL_S = 100.0

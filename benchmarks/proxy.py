@@ -1,4 +1,4 @@
-"""``python -m harness.proxy.bench``: what our fault proxy costs, next to a direct link and mature C proxies.
+"""``python -m benchmarks.proxy``: what our fault proxy costs, next to a direct link and mature C proxies.
 
 A fault proxy sits on every request of a run, so its own latency and throughput bound what a scenario can
 measure: if it added milliseconds, latency faults would be blurred and timeouts shifted. This benchmark
@@ -634,7 +634,7 @@ def write_outputs(result: BenchResult, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.proxy.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.proxy", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("reports/bench/proxy.json"), help="result JSON path")
     parser.add_argument("--quick", action="store_true", help="tiny pure-Python run: direct and ours only")
     parser.add_argument(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.proxy import bench
+from benchmarks import proxy as bench
 
 RESULT_FIELDS = {"requests_per_s", "p50_ms", "p99_ms", "added_p50_ms", "added_p99_ms", "mb_per_s"}
 
