@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_GATE_FAILED, EXIT_OK, HarnessError
+from harness.paths import REPO_ROOT, SCENARIOS_DIR
 from harness.proxy.options import add_server_arguments, configure_logging
 from harness.result import RunResult
-from harness.scenario import REPO_ROOT, Scenario, is_catalogue, load_catalogue, load_scenario
+from harness.scenario import Scenario, is_catalogue, load_catalogue, load_scenario
 from harness.verdict import CellVerdict
 
 if TYPE_CHECKING:
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_cmd_validate)
 
     listing = commands.add_parser("list", help="list the scenarios in a folder")
-    listing.add_argument("folder", nargs="?", default=str(REPO_ROOT / "scenarios"))
+    listing.add_argument("folder", nargs="?", default=str(SCENARIOS_DIR))
     listing.set_defaults(handler=_cmd_list)
 
     proxy = commands.add_parser("proxy", help="run the fault proxy (Toxiproxy's HTTP API) standalone")

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError, ScenarioError
-from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
+from harness.paths import REPO_ROOT
+from harness.scenario import is_catalogue, load_catalogue, load_scenario
 
 MINIMAL = """
 name: t

@@ -32,10 +32,10 @@ import docker.errors
 import requests.exceptions
 from docker import DockerClient
 
+from harness.paths import TARGETS_DIR
 from harness.runtime.buildlog import BuildReporter, ImageBuildError, StepLog, run_logged
 from harness.runtime.engine import TARGET_LABEL, connect
 from harness.runtime.wheelhouse import fill_wheelhouse
-from harness.scenario import TARGETS_DIR
 
 BASE_TAG = "harness-base:bookworm"
 REGISTRY_BASE = "python:3.11-slim"
