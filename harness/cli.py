@@ -32,7 +32,7 @@ WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the 
 
 # CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
 console = Console(width=None if sys.stdout.isatty() else 120)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
 class ProgressObserver:

@@ -68,13 +68,13 @@ class LoadCellConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str
+    variant: str
+    fault: str
+    seed: int
     load: LoadSpec
     """How many operations, users, how long, how to retry (``load`` with the cell's overrides)."""
     kinds: OperationKinds = (OperationSpec(),)
     """The kinds of operation, each op drawing one by weight (``target.operations``)."""
-    variant: str
-    fault: str
-    seed: int
     history_path: str
     op_id_prefix: str = ""
 

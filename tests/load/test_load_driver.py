@@ -23,7 +23,7 @@ from harness.load.config import (
 )
 from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
 from harness.paths import REPO_ROOT
-from harness.scenario import OperationSpec, RetryPolicySpec, SuccessSpec
+from harness.scenario import LoadSpec, OperationSpec, RetryPolicySpec, SuccessSpec
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -322,6 +322,17 @@ def test_bad_config_exits_2_with_one_line_naming_the_problem(
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1 and message in done.stderr
     assert done.stderr.startswith(f"load driver: {path}: ")
+
+
+def test_the_config_file_holds_the_scenarios_load_block_as_it_is(tmp_path: Path) -> None:
+    load = LoadSpec(operations=3, retry=RetryPolicySpec(max_attempts=2, retry_on=("429",)))
+    config = LoadCellConfig(
+        base_url="http://127.0.0.1:1/", load=load, variant="v", fault="f", seed=1, history_path="h.jsonl"
+    )
+    written = json.loads(config.model_dump_json())
+    assert written["load"] == load.model_dump(mode="json")
+    assert config.base_url == "http://127.0.0.1:1"
+    assert LoadCellConfig.model_validate_json(config.model_dump_json()) == config
 
 
 def test_config_errors_name_the_nested_field(tmp_path: Path) -> None:
