@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_GATE_FAILED, EXIT_OK, HarnessError
+from harness.paths import REPO_ROOT, SCENARIOS_DIR
 from harness.proxy.options import add_server_arguments, configure_logging
 from harness.result import RunResult
-from harness.scenario import REPO_ROOT, Scenario, is_catalogue, load_catalogue, load_scenario
+from harness.scenario import Scenario, is_catalogue, load_catalogue, load_scenario
 from harness.verdict import CellVerdict
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the 
 
 # CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
 console = Console(width=None if sys.stdout.isatty() else 120)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
 class ProgressObserver:
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_cmd_validate)
 
     listing = commands.add_parser("list", help="list the scenarios in a folder")
-    listing.add_argument("folder", nargs="?", default=str(REPO_ROOT / "scenarios"))
+    listing.add_argument("folder", nargs="?", default=str(SCENARIOS_DIR))
     listing.set_defaults(handler=_cmd_list)
 
     proxy = commands.add_parser("proxy", help="run the fault proxy (Toxiproxy's HTTP API) standalone")

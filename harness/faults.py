@@ -11,7 +11,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.proxy.client import HTTP_TOXICS  # ours, beyond Toxiproxy's set: seeded per request
+from harness.proxy.toxics.registry import per_request_types  # ours, beyond Toxiproxy's set: seeded
 from harness.scenario import FaultSpec
 
 
@@ -46,7 +46,7 @@ class FaultPlan:
     @property
     def http_toxics(self) -> frozenset[str]:
         """The HTTP-aware toxic types the plan uses (a real Toxiproxy server has none of them)."""
-        return frozenset(toxic.type for toxic in self.toxics if toxic.type in HTTP_TOXICS)
+        return frozenset(toxic.type for toxic in self.toxics if toxic.type in per_request_types())
 
 
 def cell_seed(scenario_seed: int, fault: str) -> int:
@@ -61,11 +61,11 @@ def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
     toxics = []
     for index, toxic in enumerate(spec.toxics):
         attributes = dict(toxic.attributes)
-        if toxic.type in HTTP_TOXICS:
+        if toxic.type in per_request_types():
             attributes.setdefault("seed", seed + index)
         toxics.append(
             ToxicCall(
-                name=toxic.name or f"{toxic.type}_{toxic.stream}",
+                name=toxic.proxy_name,
                 type=toxic.type,
                 stream=toxic.stream,
                 toxicity=toxic.toxicity,

@@ -164,7 +164,7 @@ def pytest_assertrepr_compare(
 
 def _scenario_path(scenario: str | Path, rootpath: Path) -> Path:
     """A relative scenario path, tried from the working directory, pytest's root, then the harness's."""
-    from harness.scenario import REPO_ROOT
+    from harness.paths import REPO_ROOT
 
     path = Path(scenario)
     if path.is_absolute():

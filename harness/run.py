@@ -263,16 +263,13 @@ class _CellRun:
             )
             stack.callback(target.stop)
             proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport, self._load_listen())
-            double_submit = self.plan.double_submit
-            config = LoadCellConfig.for_load(
-                load,
+            config = LoadCellConfig(
+                load=load.for_cell(operations=operations, double_submit=self.plan.double_submit),
                 base_url=proxy.base_url,
                 kinds=self.scenario.target.operations,
-                double_submit=load.double_submit if double_submit is None else double_submit,
                 variant=self.variant,
                 fault=self.plan.fault,
                 seed=self.plan.seed,
-                operations=operations,
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=self._op_id_prefix(),
             )

@@ -12,7 +12,7 @@ import httpx
 
 from harness.checkers import Checker, checkers
 from harness.load.config import LoadCellConfig
-from harness.scenario import RetryPolicySpec
+from harness.scenario import LoadSpec, RetryPolicySpec
 from harness.stats import wilson_interval
 from harness.verdict import Anomaly, CellVerdict, CheckResult, Interval, merge_validity
 
@@ -99,13 +99,10 @@ async def effects_of(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 def load_cell(base_url: str, tmp_path: Path, op_id_prefix: str, **changes: Any) -> LoadCellConfig:
     """A small, quick load cell (naive, fault ``drop``) writing its history under ``tmp_path``.
 
-    ``changes`` replace any field; the retry policy gives up fast so a test's faults show at once.
+    ``changes`` replace any field, of the cell or of its ``load`` (``operations=4``, ``retry=...``);
+    the retry policy gives up fast so a test's faults show at once.
     """
-    values: dict[str, Any] = {
-        "base_url": base_url,
-        "variant": "naive",
-        "fault": "drop",
-        "seed": 11,
+    load: dict[str, Any] = {
         "operations": 30,
         "users": 4,
         "spawn_rate": 100.0,
@@ -113,7 +110,15 @@ def load_cell(base_url: str, tmp_path: Path, op_id_prefix: str, **changes: Any) 
         "retry": RetryPolicySpec(max_attempts=3, timeout_s=0.5, backoff_base_s=0.01, backoff_max_s=0.05),
         "amount_min": 100,
         "amount_max": 200,
+    }
+    cell: dict[str, Any] = {
+        "base_url": base_url,
+        "variant": "naive",
+        "fault": "drop",
+        "seed": 11,
         "history_path": str(tmp_path / "history.jsonl"),
         "op_id_prefix": op_id_prefix,
     }
-    return LoadCellConfig.model_validate({**values, **changes})
+    for name, value in changes.items():
+        (load if name in LoadSpec.model_fields else cell)[name] = value
+    return LoadCellConfig.model_validate({**cell, "load": LoadSpec.model_validate(load)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness.faults import cell_seed, plan_fault
+from harness.proxy.client import HTTP_TOXICS
 from harness.scenario import CrashSpec, FaultSpec, ToxicSpec
 
 SPEC = FaultSpec(
@@ -60,3 +61,8 @@ def test_no_faults_is_an_empty_plan() -> None:
     plan = plan_fault("none", FaultSpec(), 1)
     assert plan.toxics == () and plan.kill_times_s == () and plan.http_toxics == frozenset()
     assert plan.target_env == {"HARNESS_SEED": str(plan.seed)}
+
+
+def test_the_http_toxics_are_the_ones_deciding_per_request() -> None:
+    """Derived from each toxic's own ``per_request`` flag, not kept by hand."""
+    assert HTTP_TOXICS == ("drop_response", "http_error", "http_latency")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError, ScenarioError
-from harness.scenario import REPO_ROOT, is_catalogue, load_catalogue, load_scenario
+from harness.cli import main
+from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError, ScenarioError
+from harness.paths import REPO_ROOT, TARGETS_DIR
+from harness.scenario import REFERENCE_FAILPOINTS, LoadSpec, is_catalogue, load_catalogue, load_scenario
 
 MINIMAL = """
 name: t
@@ -123,3 +127,91 @@ def test_cells_follow_the_chosen_faults_in_scenario_order(tmp_path: Path) -> Non
     assert len(scenario.cells()) == 6
     with pytest.raises(HarnessError, match=r"--fault x: no such fault in scenario 't' \(faults: a, b, c\)"):
         scenario.cells(("a", "x"))
+
+
+def with_faults(faults: str, target: str = "{name: payments}") -> str:
+    """A scenario with ``faults`` (YAML flow text) against ``target``."""
+    return f"name: t\ntarget: {target}\nfaults: {faults}\n"
+
+
+@pytest.mark.parametrize(
+    ("faults", "field", "needle"),
+    [
+        ("{latency: {toxics: [{type: latncy}]}}", "faults.latency.toxics.0.type", "unknown toxic type"),
+        (
+            "{latency: {toxics: [{type: latency, attributes: {latncy: 5}}]}}",
+            "faults.latency.toxics.0.attributes.latncy",
+            "unknown field (got 5)",
+        ),
+        (
+            "{latency: {toxics: [{type: latency, attributes: {latency: 1.5}}]}}",
+            "faults.latency.toxics.0.attributes.latency",
+            "valid integer (got 1.5)",
+        ),
+        (
+            "{drops: {toxics: [{type: drop_response, attributes: {mode: vanish}}]}}",
+            "faults.drops.toxics.0.attributes.mode",
+            "'vanish'",
+        ),
+        (
+            "{twice: {toxics: [{type: latency}, {type: latency, stream: downstream}]}}",
+            "faults.twice.toxics.1.name",
+            "toxic 0 has the same name; give each toxic its own name (got 'latency_downstream')",
+        ),
+        (
+            "{crash: {failpoints: {after_commit_before_respons: 0.1}}}",
+            "faults.crash.failpoints.after_commit_before_respons",
+            "target payments has no such failpoint (known: after_commit_before_response, before_commit, "
+            "between_check_and_act)",
+        ),
+    ],
+)
+def test_faults_are_checked_when_the_file_loads(tmp_path: Path, faults: str, field: str, needle: str) -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, with_faults(faults)))
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 's.yaml'}: {field}: "), message
+    assert needle in message
+
+
+def test_toxics_keep_their_attributes_as_written_and_named_toxics_may_share_a_type(tmp_path: Path) -> None:
+    faults = "{slow: {toxics: [{type: latency, attributes: {latency: 5}}, {type: latency, name: more}]}}"
+    (first, second) = load_scenario(write(tmp_path, with_faults(faults))).faults["slow"].toxics
+    assert first.attributes == {"latency": 5}
+    assert (first.proxy_name, second.proxy_name) == ("latency_downstream", "more")
+
+
+def test_failpoints_of_a_service_of_your_own_are_its_business(tmp_path: Path) -> None:
+    target = "{command: [python, app.py, '{port}']}"
+    faults = "{crash: {failpoints: {my_own_line: 0.5}}}"
+    scenario = load_scenario(write(tmp_path, with_faults(faults, target)))
+    assert scenario.faults["crash"].failpoints == {"my_own_line": 0.5}
+
+
+@pytest.mark.parametrize("target", sorted(p.name for p in TARGETS_DIR.iterdir() if (p / "app.py").is_file()))
+def test_reference_failpoints_are_the_ones_each_target_knows(target: str) -> None:
+    """The scenario's table against the target's own ``FAILPOINTS`` (read from its app, never copied)."""
+    if str(TARGETS_DIR) not in sys.path:
+        sys.path.append(str(TARGETS_DIR))  # as the targets' own tests import them
+    app = importlib.import_module(f"{target}.app")
+    assert REFERENCE_FAILPOINTS[target] == app.FAILPOINTS
+
+
+def test_a_cell_overrides_only_what_it_is_given() -> None:
+    load = LoadSpec(operations=50, double_submit=0.1)
+    assert load.for_cell() is load
+    assert load.for_cell(operations=7, double_submit=None) == load.model_copy(update={"operations": 7})
+    assert load.for_cell(double_submit=0.0).double_submit == 0.0
+    with pytest.raises(ValueError, match="operations"):
+        load.for_cell(operations=0)
+
+
+def test_validate_catches_a_typo_in_a_toxic_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, with_faults("{slow: {toxics: [{type: latency, attributes: {latncy: 500}}]}}"))
+    assert main(["validate", str(path)]) == EXIT_COULD_NOT_RUN
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: faults.slow.toxics.0.attributes.latncy: unknown field (got 500)\n"
+    path.write_text(with_faults("{slow: {toxics: [{type: latency, attributes: {latency: 500}}]}}"))
+    assert main(["validate", str(path)]) == EXIT_OK

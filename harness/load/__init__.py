@@ -7,8 +7,8 @@ process with gevent, so it lives in the driver process alone: ``driver.py``, ``u
     run_driver(config, config_path, on_progress, timeout_s) -> DriverSummary   # runs the driver process
     run_driver(..., distribution=Distribution(workers=N))      # a Locust master + N worker processes
     serve_as_worker(master_host, master_port, name, cells, ...)  # a worker machine of a --master run
-    LoadCellConfig                                                              # the driver's input
-    RetryPolicy, classify_status, classify_failure                              # pure retry decisions
+    LoadCellConfig                         # the driver's input: the scenario's LoadSpec + the cell's fields
+    classify_status, classify_failure, should_retry, backoff_s, final_outcome   # pure retry decisions
 """
 
 from harness.load.config import (
@@ -20,7 +20,14 @@ from harness.load.config import (
     serve_as_worker,
 )
 from harness.load.operations import OperationRequest, build_request, idempotency_key, op_id_for
-from harness.load.retry import Classification, RetryPolicy, classify_failure, classify_status
+from harness.load.retry import (
+    Classification,
+    backoff_s,
+    classify_failure,
+    classify_status,
+    final_outcome,
+    should_retry,
+)
 
 __all__ = [
     "Classification",
@@ -28,13 +35,15 @@ __all__ = [
     "DriverSummary",
     "LoadCellConfig",
     "OperationRequest",
-    "RetryPolicy",
+    "backoff_s",
     "build_request",
     "classify_failure",
     "classify_status",
+    "final_outcome",
     "idempotency_key",
     "load_cell_config",
     "op_id_for",
     "run_driver",
     "serve_as_worker",
+    "should_retry",
 ]

@@ -28,13 +28,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.errors import LoadError, describe_invalid, shown_value
+from harness.paths import REPO_ROOT
 from harness.ports import LOOPBACK, free_port
-from harness.scenario import REPO_ROOT, LoadSpec, OperationSpec, RetryPolicySpec, check_amounts_ordered
+from harness.scenario import LoadSpec, OperationKinds, OperationSpec
 
 EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
@@ -56,42 +57,26 @@ def worker_histories(directory: Path) -> list[Path]:
     return sorted(directory.glob(history_file(Path(), "*").name))
 
 
-_FROM_LOAD_SPEC = (
-    "operations", "users", "spawn_rate", "max_duration_s", "retry", "send_idempotency_key",
-    "double_submit", "amount_min", "amount_max",
-)  # fmt: skip
-"""The fields a cell takes as they are from the scenario's ``load`` block."""
-
-
 class LoadCellConfig(BaseModel):
-    """Everything the driver needs for one variant × fault cell; written as JSON by the orchestrator."""
+    """Everything the driver needs for one variant × fault cell; written as JSON by the orchestrator.
+
+    ``load`` is the scenario's own :class:`~harness.scenario.LoadSpec`, with the cell's overrides
+    already applied (:meth:`~harness.scenario.LoadSpec.for_cell`): the driver reads the same model
+    the scenario file was validated into, so nothing is copied field by field or checked twice.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     base_url: str
-    kinds: tuple[OperationSpec, ...] = (OperationSpec(),)
-    """The kinds of operation, each op drawing one by weight (``target.operations``)."""
-    double_submit: float = Field(0.0, ge=0, le=1)
-    """Probability that an op's first attempt is sent twice at once (``load.double_submit``)."""
     variant: str
     fault: str
     seed: int
-    operations: int = Field(ge=1, le=1_000_000)
-    users: int = Field(ge=1, le=1000)
-    spawn_rate: float = Field(gt=0)
-    max_duration_s: float = Field(gt=0, le=3600)
-    retry: RetryPolicySpec = RetryPolicySpec()
-    send_idempotency_key: bool = True
-    amount_min: int = Field(ge=1)
-    amount_max: int = Field(ge=1)
+    load: LoadSpec
+    """How many operations, users, how long, how to retry (``load`` with the cell's overrides)."""
+    kinds: OperationKinds = (OperationSpec(),)
+    """The kinds of operation, each op drawing one by weight (``target.operations``)."""
     history_path: str
     op_id_prefix: str = ""
-
-    @classmethod
-    def for_load(cls, load: LoadSpec, **cell: Any) -> LoadCellConfig:
-        """A cell's config from the scenario's ``load`` settings and the cell's own fields (``cell`` wins)."""
-        shared = {name: getattr(load, name) for name in _FROM_LOAD_SPEC}
-        return cls.model_validate({**shared, **cell})
 
     @field_validator("base_url")
     @classmethod
@@ -99,21 +84,6 @@ class LoadCellConfig(BaseModel):
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return base_url.rstrip("/")
-
-    @field_validator("kinds")
-    @classmethod
-    def _kinds_named_once(cls, kinds: tuple[OperationSpec, ...]) -> tuple[OperationSpec, ...]:
-        if not kinds:
-            raise ValueError("at least one kind of operation is needed")
-        names = [kind.name for kind in kinds]
-        if len(set(names)) != len(names):
-            raise ValueError(f"kind names must not repeat (got {', '.join(names)})")
-        return kinds
-
-    @model_validator(mode="after")
-    def _amounts_ordered(self) -> LoadCellConfig:
-        check_amounts_ordered(self.amount_min, self.amount_max)
-        return self
 
 
 def load_cell_config(path: Path) -> LoadCellConfig:

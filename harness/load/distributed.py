@@ -74,7 +74,7 @@ class Master:
     def __init__(self, config: LoadCellConfig, expect_workers: int, bind_host: str, bind_port: int) -> None:
         self.config = config
         self.expect_workers = expect_workers
-        self.queue = OperationQueue(config.operations)
+        self.queue = OperationQueue(config.load.operations)
         self.environment = Environment(
             user_classes=[make_user_class(None, config.base_url)], host=config.base_url
         )
@@ -252,7 +252,7 @@ class Worker:
             config = config.model_copy(update={"base_url": base_url})
         directory = self.history_dir or Path(config.history_path).parent
         self.history = HistoryWriter(history_file(directory, self.name))
-        queue = RemoteOperationQueue(self.runner, config.operations)
+        queue = RemoteOperationQueue(self.runner, config.load.operations)
         self.workload = Workload(config, self.history, queue=queue)
         self.user_class.workload = self.workload
         self.user_class.host = config.base_url
@@ -277,7 +277,7 @@ class Worker:
                 return fail(
                     EXIT_DRIVER_ERROR, f"no config from the master within {self.connect_timeout_s:g} s"
                 )
-            bound_s = self.workload.config.max_duration_s + WORKER_GRACE_S
+            bound_s = self.workload.config.load.max_duration_s + WORKER_GRACE_S
             self.runner.greenlet.join(timeout=bound_s)  # ends when the master says quit
             if len(self.runner.greenlet):  # a Group: empty once the master said quit
                 self.runner.quit()

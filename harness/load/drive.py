@@ -54,13 +54,13 @@ def run_until_done(
     nothing); ``stop(reason)`` is told why operations still running get cut short. A user bug
     ends the loop as ``completed``: the caller reports the bug itself. The caller quits the runner.
     """
-    deadline = time.monotonic() + config.max_duration_s
+    deadline = time.monotonic() + config.load.max_duration_s
     try:
-        runner.start(min(config.users, config.operations), spawn_rate=config.spawn_rate)
+        runner.start(min(config.load.users, config.load.operations), spawn_rate=config.load.spawn_rate)
         while not queue.done:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                stop(max_duration_reason(config.max_duration_s))
+                stop(max_duration_reason(config.load.max_duration_s))
                 return "max_duration_s"
             gevent.sleep(min(PROGRESS_INTERVAL_S, remaining))
             tick()

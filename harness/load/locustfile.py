@@ -45,8 +45,8 @@ def config_from_env(environ: Mapping[str, str]) -> tuple[LoadCellConfig, Path]:
             raise SystemExit(f"{CONFIG_ENV}: {error}") from None
         default_history = Path(path).with_name("locust-ui-history.jsonl")
     else:
-        config = LoadCellConfig.for_load(
-            LoadSpec(),
+        config = LoadCellConfig(
+            load=LoadSpec(),
             base_url=DEFAULT_HOST,
             variant="ui",
             fault="ui",
@@ -91,13 +91,13 @@ events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]
 
 def _stop_when_finished(environment: Environment, workload: Workload) -> None:
     """Stop the test once every operation ended or max_duration_s passed; exit if headless."""
-    deadline = time.monotonic() + CONFIG.max_duration_s
+    deadline = time.monotonic() + CONFIG.load.max_duration_s
     while not workload.queue.done and time.monotonic() < deadline:
         gevent.sleep(WATCH_INTERVAL_S)
     if ChargeUser.workload is not workload or environment.runner is None:
         return  # a newer start took over, or nothing to stop
     if not workload.queue.done:
-        workload.stop_reason = max_duration_reason(CONFIG.max_duration_s)
+        workload.stop_reason = max_duration_reason(CONFIG.load.max_duration_s)
     if environment.web_ui is None:
         environment.runner.quit()
     else:

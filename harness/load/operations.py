@@ -84,9 +84,9 @@ def build_request(config: LoadCellConfig, prefix: str, number: int) -> Operation
     op_id = op_id_for(prefix, number)
     kind = choose_kind(config.seed, op_id, config.kinds)
     key = idempotency_key(config.seed, op_id)
-    template = OpContext(config.seed, op_id, number, key, config.amount_min, config.amount_max)
-    sent_key = key if config.send_idempotency_key else None
-    double_submit = is_double_submitted(config.seed, op_id, config.double_submit)
+    template = OpContext(config.seed, op_id, number, key, config.load.amount_min, config.load.amount_max)
+    sent_key = key if config.load.send_idempotency_key else None
+    double_submit = is_double_submitted(config.seed, op_id, config.load.double_submit)
     if kind.flow is not None:
         return OperationRequest(
             op_id=op_id,

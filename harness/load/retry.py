@@ -1,4 +1,4 @@
-"""The retry policy: what one attempt's answer means, whether to try again, and how long to wait.
+"""The retry policy's meaning: what one attempt's answer means, whether to try again, how long to wait.
 
 Pure on purpose (no I/O, no clock, randomness only from a ``random.Random`` the caller seeds), so
 the decisions the load driver takes under faults can be tested exactly and replayed from a seed.
@@ -79,84 +79,71 @@ def classify_failure(failure: TransportFailure) -> Classification:
     return Classification("info", "connection_error")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts, per-attempt timeout, capped exponential backoff with optional full jitter.
+# The decisions below are functions of the scenario's own RetryPolicySpec, which is also what the
+# driver process receives: one model of the policy, its meaning kept here beside the classification.
+
+
+def is_retryable(policy: RetryPolicySpec, result: Classification) -> bool:
+    """Whether this kind of answer is one the policy retries (ignoring the attempt count)."""
+    return result.retry_class is not None and result.retry_class in policy.retry_on
+
+
+def preference(policy: RetryPolicySpec, result: Classification) -> int:
+    """Rank of an answer when two answers to one double-submitted attempt compete (lower decides).
+
+    A 2xx wins (the caller got its answer); else a retryable answer (so the op retries, as
+    the caller would); else an unknown one over a final rejection, since the other request
+    may have taken effect.
+    """
+    if result.acknowledged:
+        return 0
+    if is_retryable(policy, result):
+        return 1
+    return 2 if result.outcome == "info" else 3
+
+
+def should_retry(policy: RetryPolicySpec, attempt: int, result: Classification) -> bool:
+    """Whether to send attempt ``attempt + 1`` after attempt ``attempt`` ended with ``result``."""
+    return attempt < policy.max_attempts and is_retryable(policy, result)
+
+
+def backoff_cap_s(policy: RetryPolicySpec, attempt: int) -> float:
+    """The longest wait after attempt ``attempt`` (1-based): ``min(max, base * 2**(attempt-1))``.
+
+    Doubles step by step and stops at the cap, so a huge attempt number cannot overflow.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt numbers start at 1 (got {attempt})")
+    cap = policy.backoff_base_s
+    for _ in range(attempt - 1):
+        if cap >= policy.backoff_max_s:
+            break
+        cap *= 2
+    return min(cap, policy.backoff_max_s)
+
+
+def backoff_s(policy: RetryPolicySpec, attempt: int, rng: random.Random) -> float:
+    """The wait after attempt ``attempt``: uniform in ``[0, cap]`` with full jitter, else the cap.
 
     Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter") spreads retries of many
     clients over ``[0, cap]`` so they do not arrive at the server in lock step.
     """
+    cap = backoff_cap_s(policy, attempt)
+    if policy.jitter == "none":
+        return cap
+    return rng.uniform(0.0, cap)
 
-    max_attempts: int
-    timeout_s: float
-    backoff_base_s: float
-    backoff_max_s: float
-    jitter: Literal["full", "none"]
-    retry_on: frozenset[RetryOn]
 
-    @classmethod
-    def from_spec(cls, spec: RetryPolicySpec) -> RetryPolicy:
-        return cls(
-            max_attempts=spec.max_attempts,
-            timeout_s=spec.timeout_s,
-            backoff_base_s=spec.backoff_base_s,
-            backoff_max_s=spec.backoff_max_s,
-            jitter=spec.jitter,
-            retry_on=frozenset(spec.retry_on),
-        )
+def final_outcome(policy: RetryPolicySpec, last: Classification | None) -> OpOutcome:
+    """The operation's outcome as its caller would see it, from the last attempt it made.
 
-    def is_retryable(self, result: Classification) -> bool:
-        """Whether this kind of answer is one the policy retries (ignoring the attempt count)."""
-        return result.retry_class is not None and result.retry_class in self.retry_on
-
-    def preference(self, result: Classification) -> int:
-        """Rank of an answer when two answers to one double-submitted attempt compete (lower decides).
-
-        A 2xx wins (the caller got its answer); else a retryable answer (so the op retries, as
-        the caller would); else an unknown one over a final rejection, since the other request
-        may have taken effect.
-        """
-        if result.acknowledged:
-            return 0
-        if self.is_retryable(result):
-            return 1
-        return 2 if result.outcome == "info" else 3
-
-    def should_retry(self, attempt: int, result: Classification) -> bool:
-        """Whether to send attempt ``attempt + 1`` after attempt ``attempt`` ended with ``result``."""
-        return attempt < self.max_attempts and self.is_retryable(result)
-
-    def backoff_cap_s(self, attempt: int) -> float:
-        """The longest wait after attempt ``attempt`` (1-based): ``min(max, base * 2**(attempt-1))``.
-
-        Doubles step by step and stops at the cap, so a huge attempt number cannot overflow.
-        """
-        if attempt < 1:
-            raise ValueError(f"attempt numbers start at 1 (got {attempt})")
-        cap = self.backoff_base_s
-        for _ in range(attempt - 1):
-            if cap >= self.backoff_max_s:
-                break
-            cap *= 2
-        return min(cap, self.backoff_max_s)
-
-    def backoff_s(self, attempt: int, rng: random.Random) -> float:
-        """The wait after attempt ``attempt``: uniform in ``[0, cap]`` with full jitter, else the cap."""
-        cap = self.backoff_cap_s(attempt)
-        if self.jitter == "none":
-            return cap
-        return rng.uniform(0.0, cap)
-
-    def final_outcome(self, last: Classification | None) -> OpOutcome:
-        """The operation's outcome as its caller would see it, from the last attempt it made.
-
-        A retryable answer as the last one means the policy gave up (attempts exhausted or the run
-        stopped), so whatever the earlier attempts did is unknown.
-        """
-        if last is None:
-            return "unknown"
-        if last.acknowledged:
-            return "acknowledged"
-        if last.outcome == "fail" and last.status is not None and not self.is_retryable(last):
-            return "rejected"
+    A retryable answer as the last one means the policy gave up (attempts exhausted or the run
+    stopped), so whatever the earlier attempts did is unknown.
+    """
+    if last is None:
         return "unknown"
+    if last.acknowledged:
+        return "acknowledged"
+    if last.outcome == "fail" and last.status is not None and not is_retryable(policy, last):
+        return "rejected"
+    return "unknown"

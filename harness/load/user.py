@@ -36,7 +36,15 @@ from harness.load.operations import (
     operation_rng,
     resource_id_at,
 )
-from harness.load.retry import Classification, RetryPolicy, classify_answer, classify_failure
+from harness.load.retry import (
+    Classification,
+    backoff_s,
+    classify_answer,
+    classify_failure,
+    final_outcome,
+    preference,
+    should_retry,
+)
 from harness.load.transport import describe_error, timeout_text
 from harness.template import Renderer
 
@@ -63,9 +71,9 @@ class Workload:
         queue: OperationQueue | None = None,
     ) -> None:
         self.config = config
-        self.policy = RetryPolicy.from_spec(config.retry)
+        self.policy = config.load.retry
         self.history = history
-        self.queue = OperationQueue(config.operations) if queue is None else queue
+        self.queue = OperationQueue(config.load.operations) if queue is None else queue
         """Hands out op numbers; a distributed worker's asks the master (``distributed.py``)."""
         self.stop_reason = DEFAULT_STOP_REASON
         """Written as the error of attempts cut short when the run is stopped (set by the runner)."""
@@ -323,9 +331,9 @@ class _OperationRun:
                     last = self._send_twice()
                 else:
                     last = self._send(self._started(), self.user.client)
-                if not policy.should_retry(self.attempts, last.classification):
+                if not should_retry(policy, self.attempts, last.classification):
                     break
-                gevent.sleep(policy.backoff_s(self.attempts, rng))
+                gevent.sleep(backoff_s(policy, self.attempts, rng))
         except GreenletExit:
             cut_short_by = workload.stop_reason
             raise
@@ -351,7 +359,7 @@ class _OperationRun:
         second: AttemptResult = self.twin.get()
         self.twin = None
         policy = self.workload.policy
-        return min((first, second), key=lambda result: policy.preference(result.classification))
+        return min((first, second), key=lambda result: preference(policy, result.classification))
 
     def _started(self) -> int:
         """Record the next attempt as sent; its number."""
@@ -386,7 +394,7 @@ class _OperationRun:
 
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:
         policy = self.workload.policy
-        outcome = policy.final_outcome(last.classification if last else None) if finished else "unknown"
+        outcome = final_outcome(policy, last.classification if last else None) if finished else "unknown"
         self.workload.history.append(
             OpEnd(
                 t=time.time(),

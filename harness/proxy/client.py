@@ -14,9 +14,10 @@ import httpx
 
 from harness.errors import ProxyApiError
 from harness.ports import join_hostport
+from harness.proxy.toxics.registry import per_request_types
 
-HTTP_TOXICS = ("drop_response", "http_error", "http_latency")
-"""Toxics only this project's server has; a real Toxiproxy answers 400 to them."""
+HTTP_TOXICS = tuple(sorted(per_request_types()))
+"""Toxics only this project's server has (those deciding per request); a real Toxiproxy answers 400."""
 
 
 @dataclass(frozen=True)

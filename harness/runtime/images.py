@@ -34,11 +34,11 @@ import requests.exceptions
 from docker import DockerClient
 
 from harness.errors import ImageBuildError
+from harness.paths import TARGETS_DIR
 from harness.runtime.buildlog import BuildReporter, StepLog, run_logged
 from harness.runtime.dockerfile import BASE_TAG, KIT, render_dockerfile
 from harness.runtime.engine import TARGET_LABEL, connect
 from harness.runtime.wheelhouse import fill_wheelhouse
-from harness.scenario import TARGETS_DIR
 
 REGISTRY_BASE = "python:3.11-slim"
 PULL_TIMEOUT_S = 20.0

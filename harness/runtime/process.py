@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import IO
 
 from harness.errors import TargetError
+from harness.paths import TARGETS_DIR
 from harness.pidfiles import PidRegistry
 from harness.processes import end_process
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import log_tail, wait_healthy
-from harness.scenario import TARGETS_DIR
 
 STOP_GRACE_S = 3.0
 

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from harness.cli import main
+from harness.paths import REPO_ROOT
 from harness.result import RunResult
 from harness.run import RunOptions, run_scenario
-from harness.scenario import REPO_ROOT, load_scenario
+from harness.scenario import load_scenario
 
 EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
 SCENARIO = EXAMPLE / "scenario.yaml"

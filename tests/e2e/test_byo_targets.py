@@ -17,11 +17,12 @@ import pytest
 
 from harness.errors import ScenarioError, TargetError
 from harness.history import CrashEvent, RestartEvent
+from harness.paths import REPO_ROOT
 from harness.ports import free_port
 from harness.run import RunOptions, run_scenario
 from harness.runtime.byo import UrlTarget, start_target
 from harness.runtime.process import ProcessRuntime
-from harness.scenario import REPO_ROOT, TargetSpec, is_catalogue, load_scenario
+from harness.scenario import TargetSpec, is_catalogue, load_scenario
 
 EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
 FAULTS = "faults: {none: {}}\n"

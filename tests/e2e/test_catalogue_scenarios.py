@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.paths import REPO_ROOT
 from harness.result import RunResult
 from harness.run import RunOptions, run_scenario
-from harness.scenario import REPO_ROOT, Scenario, load_scenario
+from harness.scenario import Scenario, load_scenario
 
 OPERATIONS = 40
 FAILPOINT_BOOST = 2.0

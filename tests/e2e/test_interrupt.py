@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.scenario import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 SCENARIO = Path(__file__).with_name("small_payments.yaml")
 

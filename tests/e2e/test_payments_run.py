@@ -99,4 +99,4 @@ def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.C
     bad.write_text("name: x\ntarget: {name: payments}\nfaults: {f: {toxics: [{type: x, stream: up}]}}\n")
     assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "faults.f.toxics.0.stream" in err and "Traceback" not in err
+    assert "faults.f.toxics.0.type" in err and "Traceback" not in err

@@ -20,10 +20,11 @@ from harness.history import AttemptStart, Event, OpEnd, OpStart, iter_file, read
 from harness.load.addresses import reachable_base_url
 from harness.load.config import Distribution, LoadCellConfig, run_driver, serve_as_worker
 from harness.load.operations import op_id_for
+from harness.paths import REPO_ROOT
 from harness.ports import LOOPBACK, free_port
 from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.run import RunOptions, run_scenario
-from harness.scenario import REPO_ROOT, RetryPolicySpec, load_scenario
+from harness.scenario import RetryPolicySpec, load_scenario
 
 if TYPE_CHECKING:
     from conftest import Action, Serving

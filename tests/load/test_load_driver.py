@@ -22,7 +22,8 @@ from harness.load.config import (
     run_driver,
 )
 from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
-from harness.scenario import REPO_ROOT, OperationSpec, RetryPolicySpec, SuccessSpec
+from harness.paths import REPO_ROOT
+from harness.scenario import LoadSpec, OperationSpec, RetryPolicySpec, SuccessSpec
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -323,13 +324,24 @@ def test_bad_config_exits_2_with_one_line_naming_the_problem(
     assert done.stderr.startswith(f"load driver: {path}: ")
 
 
+def test_the_config_file_holds_the_scenarios_load_block_as_it_is(tmp_path: Path) -> None:
+    load = LoadSpec(operations=3, retry=RetryPolicySpec(max_attempts=2, retry_on=("429",)))
+    config = LoadCellConfig(
+        base_url="http://127.0.0.1:1/", load=load, variant="v", fault="f", seed=1, history_path="h.jsonl"
+    )
+    written = json.loads(config.model_dump_json())
+    assert written["load"] == load.model_dump(mode="json")
+    assert config.base_url == "http://127.0.0.1:1"
+    assert LoadCellConfig.model_validate_json(config.model_dump_json()) == config
+
+
 def test_config_errors_name_the_nested_field(tmp_path: Path) -> None:
     config = cell("http://127.0.0.1:1", tmp_path).model_dump()
-    config["retry"]["max_attempts"] = 0
+    config["load"]["retry"]["max_attempts"] = 0
     path = tmp_path / "cell.json"
     path.write_text(json.dumps(config))
     with pytest.raises(
-        LoadError, match=r"cell.json: retry.max_attempts: .*greater than or equal to 1 \(got 0\)"
+        LoadError, match=r"cell.json: load.retry.max_attempts: .*greater than or equal to 1 \(got 0\)"
     ):
         load_cell_config(path)
 

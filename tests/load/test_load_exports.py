@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import harness.load
-from harness.scenario import REPO_ROOT
+from harness.paths import REPO_ROOT
 
 
 def test_exported_members_are_pinned() -> None:
@@ -16,15 +16,17 @@ def test_exported_members_are_pinned() -> None:
         "DriverSummary",
         "LoadCellConfig",
         "OperationRequest",
-        "RetryPolicy",
+        "backoff_s",
         "build_request",
         "classify_failure",
         "classify_status",
+        "final_outcome",
         "idempotency_key",
         "load_cell_config",
         "op_id_for",
         "run_driver",
         "serve_as_worker",
+        "should_retry",
     ]
     assert all(hasattr(harness.load, name) for name in harness.load.__all__)
 

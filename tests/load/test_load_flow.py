@@ -15,7 +15,8 @@ from harness.errors import ScenarioError
 from harness.history import AttemptEnd, Event, OpEnd, OpStart, iter_file
 from harness.load.config import LoadCellConfig, run_driver
 from harness.load.operations import build_request, idempotency_key, op_id_for
-from harness.scenario import REPO_ROOT, OperationSpec, load_scenario
+from harness.paths import REPO_ROOT
+from harness.scenario import OperationSpec, load_scenario
 
 if TYPE_CHECKING:
     from conftest import Action, Serving
@@ -33,7 +34,7 @@ def cell(server_url: str, tmp_path: Path, kind: OperationSpec, **changes: object
 
 def run(config: LoadCellConfig, tmp_path: Path) -> list[Event]:
     summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
-    assert summary.completed == summary.total == config.operations
+    assert summary.completed == summary.total == config.load.operations
     return list(iter_file(tmp_path / "history.jsonl"))
 
 

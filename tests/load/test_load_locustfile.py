@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from harness.history import OpEnd, OpStart, iter_file
 from harness.load.config import LoadCellConfig
 from harness.load.operations import idempotency_key
-from harness.scenario import REPO_ROOT, RetryPolicySpec
+from harness.paths import REPO_ROOT
+from harness.scenario import LoadSpec, RetryPolicySpec
 
 if TYPE_CHECKING:
     from conftest import Serving
@@ -22,16 +23,18 @@ def test_headless_locust_runs_the_cells_operations_and_exits(tmp_path: Path, ser
     cell_history = tmp_path / "history.jsonl"
     config = LoadCellConfig(
         base_url="http://127.0.0.1:9",  # the cell's old proxy; --host points at the live server
+        load=LoadSpec(
+            operations=6,
+            users=2,
+            spawn_rate=50,
+            max_duration_s=20,
+            retry=RetryPolicySpec(max_attempts=2, timeout_s=1.0),
+            amount_min=1,
+            amount_max=10,
+        ),
         variant="naive",
         fault="none",
         seed=11,
-        operations=6,
-        users=2,
-        spawn_rate=50,
-        max_duration_s=20,
-        retry=RetryPolicySpec(max_attempts=2, timeout_s=1.0),
-        amount_min=1,
-        amount_max=10,
         history_path=str(cell_history),
         op_id_prefix="nai-none-",
     )

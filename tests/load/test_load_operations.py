@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
+from factories import load_cell
 
 from harness.load.config import LoadCellConfig
 from harness.load.operations import (
@@ -34,21 +36,8 @@ CHARGE = OperationSpec(weight=3)
 
 
 def config(**changes: object) -> LoadCellConfig:
-    values: dict[str, object] = {
-        "base_url": "http://127.0.0.1:9",
-        "variant": "naive",
-        "fault": "none",
-        "seed": 5,
-        "operations": 10,
-        "users": 1,
-        "spawn_rate": 1,
-        "max_duration_s": 10,
-        "amount_min": 5,
-        "amount_max": 9,
-        "history_path": "unused.jsonl",
-    }
-    values.update(changes)
-    return LoadCellConfig.model_validate(values)
+    """A cell of seed 5 drawing amounts from 5..9; ``changes`` replace its fields or its load's."""
+    return load_cell("http://127.0.0.1:9", Path("unused"), "", seed=5, amount_min=5, amount_max=9, **changes)
 
 
 def test_op_ids_are_the_prefix_and_a_six_digit_number() -> None:
@@ -127,9 +116,9 @@ def test_double_submits_are_drawn_per_op_with_the_configured_probability() -> No
 
 
 def test_kind_names_must_be_unique_and_present() -> None:
-    with pytest.raises(ValueError, match="kind names must not repeat"):
+    with pytest.raises(ValueError, match="operation names must not repeat: charge"):
         config(kinds=(CHARGE, OperationSpec()))
-    with pytest.raises(ValueError, match="at least one kind"):
+    with pytest.raises(ValueError, match="at least one operation"):
         config(kinds=())
 
 

@@ -10,18 +10,22 @@ from hypothesis import strategies as st
 
 from harness.load.retry import (
     Classification,
-    RetryPolicy,
+    backoff_cap_s,
+    backoff_s,
     classify_answer,
     classify_failure,
     classify_status,
+    final_outcome,
+    preference,
+    should_retry,
 )
 from harness.scenario import RetryPolicySpec, SuccessSpec
 
 
-def policy(**changes: object) -> RetryPolicy:
+def policy(**changes: object) -> RetryPolicySpec:
     values: dict[str, object] = {"max_attempts": 4, "backoff_base_s": 0.1, "backoff_max_s": 1.0}
     values.update(changes)
-    return RetryPolicy.from_spec(RetryPolicySpec.model_validate(values))
+    return RetryPolicySpec.model_validate(values)
 
 
 @pytest.mark.parametrize(
@@ -79,61 +83,61 @@ def test_failures_without_an_answer_classify_as_unknown_except_a_refusal() -> No
 
 def test_retry_only_listed_classes_and_only_while_attempts_remain() -> None:
     default = policy()  # retry_on: timeout, connection_error, 5xx, 409
-    assert default.should_retry(1, classify_status(503))
-    assert default.should_retry(3, classify_failure("timeout"))
-    assert not default.should_retry(4, classify_failure("timeout"))
-    assert default.should_retry(1, classify_status(409))
-    assert not default.should_retry(1, classify_status(429))
-    assert not default.should_retry(1, classify_status(422))
-    assert not default.should_retry(1, classify_status(201))
-    assert policy(retry_on=("429",)).should_retry(1, classify_status(429))
-    assert not policy(retry_on=("429",)).should_retry(1, classify_status(503))
-    assert not policy(max_attempts=1).should_retry(1, classify_status(503))
+    assert should_retry(default, 1, classify_status(503))
+    assert should_retry(default, 3, classify_failure("timeout"))
+    assert not should_retry(default, 4, classify_failure("timeout"))
+    assert should_retry(default, 1, classify_status(409))
+    assert not should_retry(default, 1, classify_status(429))
+    assert not should_retry(default, 1, classify_status(422))
+    assert not should_retry(default, 1, classify_status(201))
+    assert should_retry(policy(retry_on=("429",)), 1, classify_status(429))
+    assert not should_retry(policy(retry_on=("429",)), 1, classify_status(503))
+    assert not should_retry(policy(max_attempts=1), 1, classify_status(503))
 
 
 def test_final_outcome_of_an_operation() -> None:
     default = policy()
-    assert default.final_outcome(classify_status(201)) == "acknowledged"
-    assert default.final_outcome(classify_status(422)) == "rejected"
-    assert default.final_outcome(classify_status(429)) == "rejected"  # 429 is not in retry_on here
-    assert default.final_outcome(classify_status(409)) == "unknown"  # retried until attempts ran out
-    assert policy(retry_on=("timeout",)).final_outcome(classify_status(409)) == "rejected"
-    assert default.final_outcome(classify_status(503)) == "unknown"
-    assert default.final_outcome(classify_failure("timeout")) == "unknown"
-    assert default.final_outcome(classify_failure("connection_refused")) == "unknown"
-    assert default.final_outcome(None) == "unknown"
+    assert final_outcome(default, classify_status(201)) == "acknowledged"
+    assert final_outcome(default, classify_status(422)) == "rejected"
+    assert final_outcome(default, classify_status(429)) == "rejected"  # 429 is not in retry_on here
+    assert final_outcome(default, classify_status(409)) == "unknown"  # retried until attempts ran out
+    assert final_outcome(policy(retry_on=("timeout",)), classify_status(409)) == "rejected"
+    assert final_outcome(default, classify_status(503)) == "unknown"
+    assert final_outcome(default, classify_failure("timeout")) == "unknown"
+    assert final_outcome(default, classify_failure("connection_refused")) == "unknown"
+    assert final_outcome(default, None) == "unknown"
 
 
 def test_backoff_cap_doubles_from_the_base_up_to_the_max() -> None:
     capped = policy(backoff_base_s=0.1, backoff_max_s=1.0)
-    assert [capped.backoff_cap_s(n) for n in range(1, 7)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
-    assert capped.backoff_cap_s(10_000) == 1.0
-    assert policy(backoff_base_s=0.0).backoff_cap_s(5) == 0.0
+    assert [backoff_cap_s(capped, n) for n in range(1, 7)] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])
+    assert backoff_cap_s(capped, 10_000) == 1.0
+    assert backoff_cap_s(policy(backoff_base_s=0.0), 5) == 0.0
     with pytest.raises(ValueError, match="start at 1"):
-        capped.backoff_cap_s(0)
+        backoff_cap_s(capped, 0)
 
 
 def test_without_jitter_the_wait_is_the_cap_and_draws_nothing() -> None:
     rng = random.Random(3)
     state = rng.getstate()
     plain = policy(jitter="none")
-    assert [plain.backoff_s(n, rng) for n in (1, 2, 3)] == pytest.approx([0.1, 0.2, 0.4])
+    assert [backoff_s(plain, n, rng) for n in (1, 2, 3)] == pytest.approx([0.1, 0.2, 0.4])
     assert rng.getstate() == state
 
 
 @given(attempt=st.integers(1, 100), seed=st.integers(0, 2**32), base=st.floats(0, 5), top=st.floats(0, 10))
 def test_full_jitter_stays_within_zero_and_the_cap(attempt: int, seed: int, base: float, top: float) -> None:
     jittered = policy(backoff_base_s=base, backoff_max_s=top, jitter="full")
-    delay = jittered.backoff_s(attempt, random.Random(seed))
-    assert 0.0 <= delay <= jittered.backoff_cap_s(attempt) <= top
+    delay = backoff_s(jittered, attempt, random.Random(seed))
+    assert 0.0 <= delay <= backoff_cap_s(jittered, attempt) <= top
 
 
 def test_full_jitter_is_repeatable_from_a_seed_and_spreads_over_the_range() -> None:
     jittered = policy(backoff_base_s=1.0, backoff_max_s=1.0)
-    first = [jittered.backoff_s(1, random.Random(42)) for _ in range(3)]
+    first = [backoff_s(jittered, 1, random.Random(42)) for _ in range(3)]
     assert first[0] == first[1] == first[2]
     rng = random.Random(42)
-    delays = [jittered.backoff_s(1, rng) for _ in range(2000)]
+    delays = [backoff_s(jittered, 1, rng) for _ in range(2000)]
     assert delays[0] == first[0]
     assert min(delays) < 0.05 and max(delays) > 0.95  # spread over [0, cap], not bunched at the cap
     assert 0.45 < sum(delays) / len(delays) < 0.55
@@ -148,7 +152,7 @@ def test_of_two_simultaneous_answers_a_2xx_wins_then_a_retryable_then_an_unknown
         classify_status(302),  # unknown, not retryable
         classify_status(400),  # a final rejection
     ]
-    assert [default.preference(answer) for answer in ranked] == [0, 1, 1, 2, 3]
+    assert [preference(default, answer) for answer in ranked] == [0, 1, 1, 2, 3]
     only_timeouts = policy(retry_on=["timeout"])
-    assert only_timeouts.preference(classify_status(409)) == 3
-    assert only_timeouts.preference(classify_status(503)) == 2
+    assert preference(only_timeouts, classify_status(409)) == 3
+    assert preference(only_timeouts, classify_status(503)) == 2

@@ -24,11 +24,12 @@ from docker import DockerClient
 
 from harness.errors import DockerUnavailableError, TargetError
 from harness.history import CrashEvent, RestartEvent
+from harness.paths import REPO_ROOT, TARGETS_DIR
 from harness.run import RunOptions, run_scenario
 from harness.runtime.docker import DockerRuntime, DockerTarget
 from harness.runtime.engine import TARGET_LABEL, clean_docker, connect, run_filter
 from harness.runtime.images import ensure_target_image
-from harness.scenario import REPO_ROOT, TARGETS_DIR, load_scenario
+from harness.scenario import load_scenario
 
 SMALL_PAYMENTS = REPO_ROOT / "tests" / "e2e" / "small_payments.yaml"
 OPERATIONS = 24  # the scenario's 40 would do, but this machine is shared: keep the test short

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import DockerUnavailableError, HarnessError, ImageBuildError
+from harness.paths import TARGETS_DIR
 from harness.pidfiles import PidRegistry
 from harness.runtime import dockerfile
 from harness.runtime.buildlog import StepLog, run_logged
@@ -17,7 +18,6 @@ from harness.runtime.images import content_hash, target_dockerfile, target_names
 from harness.runtime.process import ProcessRuntime
 from harness.runtime.select import select_runtime
 from harness.runtime.wheelhouse import download_command, wheel_platforms
-from harness.scenario import TARGETS_DIR
 
 
 class Silent:

@@ -53,6 +53,11 @@ def toxic_types() -> dict[str, ToxicClass]:
     return dict(_REGISTRY)
 
 
+def per_request_types() -> frozenset[str]:
+    """The toxic types that decide per HTTP request (``per_request``): only this project's proxy has them."""
+    return frozenset(name for name, cls in toxic_types().items() if cls.per_request)
+
+
 def lookup(type_name: str) -> ToxicClass | None:
     load_all()
     return _REGISTRY.get(type_name)

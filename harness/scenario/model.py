@@ -1,0 +1,121 @@
+"""The whole scenario file: a target's variants × faults, the load, the gates, and where the proxy is.
+
+Checks that need more than one block live here: gates name real variants and faults, a url target
+is reachable and crashable, a reference target knows the failpoints its faults name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from harness.errors import HarnessError
+from harness.scenario._base import _Strict
+from harness.scenario.faults import FaultSpec, check_reference_failpoints
+from harness.scenario.gates import GateSpec, gate_specs
+from harness.scenario.load import LoadSpec
+from harness.scenario.target import TargetSpec, is_loopback_url
+
+
+class ProxySpec(_Strict):
+    """Where the fault proxy is: embedded (default) or a real Toxiproxy server by URL."""
+
+    url: str | None = None
+
+
+class Scenario(_Strict):
+    """A whole run: target variants × faults, the load, and the gates."""
+
+    name: str
+    description: str = ""
+    seed: int = 1
+    runtime: Literal["process", "docker", "auto"] = "process"
+    target: TargetSpec
+    load: LoadSpec = LoadSpec()
+    faults: dict[str, FaultSpec]
+    gates: dict[str, GateSpec | tuple[GateSpec, ...]] = Field(default_factory=dict)
+    proxy: ProxySpec = ProxySpec()
+    allow_remote: bool = Field(False, description="allow a url target that is not on loopback")
+
+    @field_validator("faults")
+    @classmethod
+    def _failpoints_known(cls, faults: dict[str, FaultSpec], info: ValidationInfo) -> dict[str, FaultSpec]:
+        """A reference target's failpoints are known; a typo would crash nothing and pass the gate."""
+        target = info.data.get("target")
+        if isinstance(target, TargetSpec) and target.kind == "reference" and target.name is not None:
+            check_reference_failpoints(target.name, faults)
+        return faults
+
+    @model_validator(mode="after")
+    def _gates_name_variants(self) -> Scenario:
+        if not self.faults:
+            raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
+        self._url_target_fits()
+        for variant, specs in self.gates.items():
+            if variant not in self.target.variants:
+                raise ValueError(
+                    f"gates.{variant}: no such variant (variants: {', '.join(self.target.variants)})"
+                )
+            for spec in gate_specs(specs):
+                unknown = [fault for fault in spec.faults if fault not in self.faults]
+                if unknown:
+                    raise ValueError(
+                        f"gates.{variant}.faults: no such fault {unknown[0]!r} "
+                        f"(faults: {', '.join(self.faults)})"
+                    )
+        return self
+
+    def chosen_faults(self, names: Sequence[str] = ()) -> list[str]:
+        """The faults a run of ``names`` (``--fault``; none means all) makes, in scenario order."""
+        unknown = [name for name in names if name not in self.faults]
+        if unknown:
+            raise HarnessError(
+                f"--fault {unknown[0]}: no such fault in scenario {self.name!r} "
+                f"(faults: {', '.join(self.faults)})"
+            )
+        return [name for name in self.faults if not names or name in names]
+
+    def cells(self, fault_names: Sequence[str] = ()) -> list[tuple[str, str]]:
+        """(variant, fault) of every cell a run of ``fault_names`` makes, in the order it makes them."""
+        faults = self.chosen_faults(fault_names)
+        return [(variant, fault) for fault in faults for variant in self.target.variants]
+
+    def _url_target_fits(self) -> None:
+        """A service already listening: on loopback (unless allowed), and crashable only by command."""
+        target = self.target
+        if target.kind != "url":
+            return
+        urls = [target.url, *(target.variant(v).url for v in target.variants)]
+        for url in urls:
+            if url is None:
+                continue
+            parts = urlsplit(url)
+            if parts.scheme != "http" or not parts.hostname or not parts.port or parts.path not in ("", "/"):
+                raise ValueError(f"target.url: expected http://host:port, nothing more (got {url!r})")
+            if not self.allow_remote and not is_loopback_url(url):
+                raise ValueError(
+                    f"target.url: {url} is not on loopback; the harness sends faulted traffic only to "
+                    "127.0.0.1 unless allow_remote: true"
+                )
+        for name, fault in self.faults.items():
+            if fault.failpoints:
+                raise ValueError(
+                    f"faults.{name}.failpoints: a url target is not started by the harness, so it "
+                    "cannot be given failpoints"
+                )
+            if fault.crashes is not None and not (target.kill_command and target.restart_command):
+                raise ValueError(
+                    f"faults.{name}.crashes: a url target needs target.kill_command and "
+                    "target.restart_command to be crashed and brought back"
+                )
+
+
+class Catalogue(_Strict):
+    """A file that names other scenario files, run in order (``scenarios/all.yaml``)."""
+
+    name: str
+    description: str = ""
+    scenarios: tuple[str, ...] = Field(min_length=1)
