@@ -40,7 +40,9 @@ class SlowAttempts:
 
     name = "toy_slow_attempts"
     order = 99
-    metrics = (Metric("slow_attempts", "count", "slow attempts", baseline="rise", anomaly_kind="slow_attempt"),)
+    metrics = (
+        Metric("slow_attempts", "count", "slow attempts", baseline="rise", anomaly_kind="slow_attempt"),
+    )
     gates = (GateRule("max_slow_attempts", "slow_attempts", "max"),)
     columns = (Column("Slow ops", "slow\nops", "slow_attempts"),)
     anomaly = AnomalyDeclaration("slow_attempt", "Slow attempts", "had an attempt slower than a second")
