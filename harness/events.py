@@ -91,9 +91,13 @@ class EventHook(Generic[P]):
 
 
 def _name_of(listener: Callable[..., None]) -> str:
+    """``Class.method`` for a bound method (``ReportFile(html).run_finished`` where it has a repr)."""
     owner = getattr(listener, "__self__", None)
     name = getattr(listener, "__name__", repr(listener))
-    return f"{type(owner).__name__}.{name}" if owner is not None else str(name)
+    if owner is None:
+        return str(name)
+    shown = type(owner).__name__ if type(owner).__repr__ is object.__repr__ else repr(owner)
+    return f"{shown}.{name}"
 
 
 # The hooks' signatures, declared once: a listener of a hook is called with exactly these keywords.

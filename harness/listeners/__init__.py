@@ -16,7 +16,14 @@ from harness.listeners.progress import TerminalProgress
 from harness.listeners.reports import ReportFile, TerminalSummary
 from harness.report import REPORT_WRITERS
 
-__all__ = ["BaselineGate", "CatalogueSummary", "Listener", "TerminalProgress", "subscribe_listeners"]
+__all__ = [
+    "BaselineGate",
+    "CatalogueSummary",
+    "Listener",
+    "ReportFile",
+    "TerminalProgress",
+    "subscribe_listeners",
+]
 
 
 class Listener(Protocol):
