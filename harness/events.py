@@ -96,7 +96,8 @@ def _name_of(listener: Callable[..., None]) -> str:
     name = getattr(listener, "__name__", repr(listener))
     if owner is None:
         return str(name)
-    shown = type(owner).__name__ if type(owner).__repr__ is object.__repr__ else repr(owner)
+    own_repr = "__repr__" in vars(type(owner))
+    shown = repr(owner) if own_repr else type(owner).__name__
     return f"{shown}.{name}"
 
 
