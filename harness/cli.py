@@ -6,26 +6,23 @@ Exit status: 0 every gate held, 1 a gate failed, 2 the run could not be made (th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness.errors import EXIT_COULD_NOT_RUN, EXIT_GATE_FAILED, EXIT_OK, HarnessError
+from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
 from harness.paths import REPO_ROOT, SCENARIOS_DIR
 from harness.proxy.options import add_server_arguments, configure_logging
-from harness.result import RunResult
-from harness.scenario import Scenario, is_catalogue, load_catalogue, load_scenario
-from harness.verdict import CellVerdict
+from harness.scenario import is_catalogue, load_catalogue, load_scenario
 
 if TYPE_CHECKING:
-    from harness.baseline import CellComparison
+    from harness.listeners import CatalogueSummary
+    from harness.run import RunOptions
 
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
 WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the master may start late)
@@ -35,54 +32,66 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 
-class ProgressObserver:
-    """Shows one rich progress bar per cell while its load runs."""
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-        self.task: TaskID | None = None
-
-    def cell_started(self, variant: str, fault: str, operations: int) -> None:
-        self.task = self.progress.add_task(f"{variant} × {fault}", total=operations)
-
-    def cell_progress(self, completed: int, total: int) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=completed, total=total)
-
-    def cell_finished(self, verdict: CellVerdict) -> None:
-        if self.task is not None:
-            description = f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated"
-            self.progress.update(self.task, description=description)
-
-    def note(self, message: str) -> None:
-        self.progress.console.print(f"[dim]{message}[/dim]")
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.report.markdown import SUMMARY_NAME, append_step_summary, markdown_summary
+    from harness.listeners import CatalogueSummary
 
     if args.worker:
         return _serve_as_worker(args)
     if args.master and not args.workers:
         raise HarnessError("--master needs --workers N: how many workers to wait for")
     if not is_catalogue(args.scenario):
-        result = _run_one(args.scenario, args)
-        append_step_summary((result.out_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
-        return _exit_status(result)
+        return _run_file(args.scenario, args, step_summary=True)
     if args.baseline is not None:
         raise HarnessError("--baseline compares one scenario's run; run the catalogue's scenarios one by one")
     catalogue, files = load_catalogue(args.scenario)
-    results = [_run_one(file, args) for file in files]
-    summary = Path(args.out) / f"{catalogue.name}-summary.md"
-    markdown = markdown_summary(results)
-    summary.write_text(markdown, encoding="utf-8")
-    append_step_summary(markdown)
-    console.rule(f"catalogue {catalogue.name}")
-    for result in results:
-        mark = "[green]✔ PASS[/green]" if result.passed else "[red]✘ FAIL[/red]"
-        console.print(f"{mark} {result.scenario_name}: {result.out_dir}", highlight=False)
-    console.print(f"summary: {summary}", highlight=False)
-    return max(_exit_status(result) for result in results)
+    combined = CatalogueSummary(catalogue.name, Path(args.out))
+    statuses = [_run_file(file, args, step_summary=False, catalogue=combined) for file in files]
+    combined.finish(console)
+    return max(statuses)
+
+
+def _run_file(
+    path: Path, args: argparse.Namespace, *, step_summary: bool, catalogue: CatalogueSummary | None = None
+) -> int:
+    """Run one scenario file with the command line's overrides and listeners; its exit status."""
+    from harness.gate import exit_status
+    from harness.listeners import BaselineGate, TerminalProgress, subscribe_listeners
+    from harness.run import Run, sigterm_as_interrupt
+
+    scenario = load_scenario(path)
+    faults = tuple(args.fault or ())
+    baseline = None if args.baseline is None else BaselineGate.load(args.baseline, scenario, faults, console)
+    run = Run(scenario=scenario, scenario_path=str(path), options=_run_options(args))
+    with sigterm_as_interrupt(), TerminalProgress(console, quiet=args.quiet) as progress:
+        subscribe_listeners(
+            run.events,
+            progress=progress,
+            console=console,
+            baseline=baseline,
+            step_summary=step_summary,
+            catalogue=catalogue,
+        )
+        result = run.run()
+    for failure in run.events.failures:  # the result above stands, but a report or a gate may be missing
+        errors.print(f"[bold red]error:[/bold red] a listener failed: {failure}", highlight=False)
+    return max(exit_status(result), EXIT_COULD_NOT_RUN if run.events.failures else EXIT_OK)
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    from harness.run import RunOptions
+
+    return RunOptions(
+        out_root=Path(args.out),
+        runtime=args.runtime,
+        proxy_url=args.proxy_url,
+        seed=args.seed,
+        operations=args.operations,
+        faults=tuple(args.fault or ()),
+        workers=args.workers,
+        master=args.master,
+        master_bind_host=args.master_bind_host,
+        master_port=args.master_port or (DEFAULT_MASTER_PORT if args.master else 0),
+    )
 
 
 def _serve_as_worker(args: argparse.Namespace) -> int:
@@ -108,102 +117,10 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _exit_status(result: RunResult) -> int:
-    from harness.gate import exit_status
-
-    return exit_status(result)
-
-
-def _run_one(path: Path, args: argparse.Namespace) -> RunResult:
-    """Run one scenario file with the command line's overrides, write and print its reports."""
-    from harness.report import print_summary, write_all
-    from harness.report.baseline_view import baseline_markdown, baseline_table
-    from harness.report.markdown import SUMMARY_NAME, markdown_summary
-    from harness.run import RunOptions, run_scenario, sigterm_as_interrupt
-
-    scenario = load_scenario(path)
-    baseline = _load_baseline(args, scenario)
-    options = RunOptions(
-        out_root=Path(args.out),
-        runtime=args.runtime,
-        proxy_url=args.proxy_url,
-        seed=args.seed,
-        operations=args.operations,
-        faults=tuple(args.fault or ()),
-        workers=args.workers,
-        master=args.master,
-        master_bind_host=args.master_bind_host,
-        master_port=args.master_port or (DEFAULT_MASTER_PORT if args.master else 0),
-    )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with sigterm_as_interrupt(), Progress(*columns, console=console, disable=args.quiet) as progress:
-        progress.console.print(f"[bold]{scenario.name}[/bold]: {path}", highlight=False)
-        result = run_scenario(scenario, str(path), options, ProgressObserver(progress))
-    result, comparisons = _apply_baseline(result, baseline, args.baseline)
-    paths = write_all(result)
-    print_summary(result, console, paths)
-    summary = markdown_summary([result])
-    if comparisons:
-        title = f"{result.scenario_name} against the baseline {args.baseline}"
-        console.print(baseline_table(comparisons, title))
-        summary += "\n" + baseline_markdown(comparisons, title)
-    (result.out_dir / SUMMARY_NAME).write_text(summary, encoding="utf-8")
-    return result
-
-
-def _load_baseline(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any] | None:
-    """``--baseline``'s run.json, read and matched against the cells this run will make, before it runs."""
-    from harness.baseline import require_same_cells
-    from harness.report import read_run_json
-
-    if args.baseline is None:
-        return None
-    baseline = read_run_json(_run_json_path(args.baseline))
-    require_same_cells(baseline, scenario.name, scenario.cells(args.fault or ()), str(args.baseline))
-    return baseline
-
-
-def _apply_baseline(
-    result: RunResult, baseline: dict[str, Any] | None, baseline_path: Path | None
-) -> tuple[RunResult, tuple[CellComparison, ...]]:
-    """The result with one more gate per cell (the baseline comparison), and the comparisons."""
-    from harness.baseline import baseline_gates, compare_runs
-    from harness.report.json_report import run_document
-
-    if baseline is None:
-        return result, ()
-    comparisons = compare_runs(run_document(result), baseline, str(result.out_dir), str(baseline_path))
-    return dataclasses.replace(result, gates=result.gates + baseline_gates(comparisons)), comparisons
-
-
-def _run_json_path(path: Path) -> Path:
-    """A run folder stands for its run.json."""
-    return path / "run.json" if path.is_dir() else path
-
-
 def _cmd_gate(args: argparse.Namespace) -> int:
-    from harness.baseline import compare_runs
-    from harness.report import read_run_json
-    from harness.report.baseline_view import baseline_markdown, baseline_table
-    from harness.report.markdown import append_step_summary
+    from harness.listeners.baseline import compare_run_files
 
-    current_path, baseline_path = _run_json_path(args.run), _run_json_path(args.baseline)
-    current, baseline = read_run_json(current_path), read_run_json(baseline_path)
-    comparisons = compare_runs(current, baseline, str(current_path), str(baseline_path))
-    title = f"{current.get('scenario_name')}: {current_path} against the baseline {baseline_path}"
-    console.print(baseline_table(comparisons, title))
-    append_step_summary(baseline_markdown(comparisons, title))
-    failed = [comparison for comparison in comparisons if not comparison.passed]
-    if failed:
-        console.print(f"[red]✘ {len(failed)} of {len(comparisons)} cells regressed[/red]", highlight=False)
-        return EXIT_GATE_FAILED
-    console.print(f"[green]✔ no regression in {len(comparisons)} cells[/green]", highlight=False)
-    return EXIT_OK
+    return compare_run_files(args.run, args.baseline, console)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

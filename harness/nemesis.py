@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -22,6 +22,9 @@ WATCH_INTERVAL_S = 0.02
 # A queue-backed target resumes its backlog as soon as it starts, so its failpoint can fire again
 # before the health check passes: that is one more crash, not a target that cannot start.
 MAX_CRASHES_WHILE_RESTARTING = 25
+
+NemesisEvent = FaultEvent | CrashEvent | RestartEvent
+"""What the nemesis records in a cell's history."""
 
 
 class ToxicsApi(Protocol):
@@ -53,6 +56,7 @@ class Nemesis:
         target: TargetInstance,
         history: HistoryWriter,
         store_toxics: Sequence[tuple[str, ToxicCall]] = (),
+        on_event: Callable[[NemesisEvent], None] | None = None,
     ) -> None:
         self.plan = plan
         self.toxics = [*((proxy_name, toxic) for toxic in plan.toxics), *store_toxics]
@@ -61,6 +65,8 @@ class Nemesis:
         self.proxy_name = proxy_name
         self.target = target
         self.history = history
+        self.on_event = on_event
+        """Told each event as it is recorded (the run fires its ``fault`` hook from it)."""
         self.crashes = 0
         self.restart_error: Exception | None = None
         self._stop = threading.Event()
@@ -78,7 +84,7 @@ class Nemesis:
                 attributes=toxic.attributes,
                 name=toxic.name,
             )
-            self.history.append(
+            self._record(
                 FaultEvent(t=time.time(), name=toxic.name, action="on", detail=_describe(toxic.attributes))
             )
         self._started_at = time.monotonic()
@@ -97,7 +103,7 @@ class Nemesis:
             try:
                 self.client.remove_toxic(proxy, toxic.name)
             finally:
-                self.history.append(FaultEvent(t=time.time(), name=toxic.name, action="off"))
+                self._record(FaultEvent(t=time.time(), name=toxic.name, action="off"))
         if exc_type is None:
             self.ensure_target_alive()
 
@@ -134,7 +140,7 @@ class Nemesis:
 
     def _record_crash(self, reason: CrashReason, detail: str) -> None:
         self.crashes += 1
-        self.history.append(CrashEvent(t=time.time(), reason=reason, detail=detail))
+        self._record(CrashEvent(t=time.time(), reason=reason, detail=detail))
 
     def _restart(self) -> None:
         # Like a load balancer that routes nothing to an instance before its health check passes:
@@ -149,7 +155,12 @@ class Nemesis:
         except Exception as error:  # noqa: BLE001 - reported after the load, not lost in a thread
             self.restart_error = error
             return
-        self.history.append(RestartEvent(t=time.time(), downtime_s=round(downtime, 3)))
+        self._record(RestartEvent(t=time.time(), downtime_s=round(downtime, 3)))
+
+    def _record(self, event: NemesisEvent) -> None:
+        self.history.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
 
     def _restart_through_failpoints(self) -> float:
         """Restart until healthy; the downtime counts the tries that crashed on their way up."""

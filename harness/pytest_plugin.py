@@ -23,6 +23,7 @@ of an environment that has the harness installed, and it must cost next to nothi
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,8 +186,9 @@ def chaos_run(tmp_path: Path, request: pytest.FixtureRequest) -> ChaosRunner:
         faults: Iterable[str] | str = (),
         seed: int | None = None,
     ) -> ChaosRun:
-        from harness.report import write_all
-        from harness.run import RunOptions, run_scenario
+        from harness.listeners import subscribe_listeners
+        from harness.report import report_paths
+        from harness.run import Run, RunOptions
         from harness.scenario import load_scenario
 
         path = _scenario_path(scenario, request.config.rootpath)
@@ -194,8 +196,12 @@ def chaos_run(tmp_path: Path, request: pytest.FixtureRequest) -> ChaosRunner:
         options = RunOptions(
             out_root=tmp_path / "chaos-runs", seed=seed, operations=operations, faults=chosen
         )
-        result = run_scenario(load_scenario(path), str(path), options)
-        return ChaosRun(result, write_all(result)["html"])
+        chaos = Run(scenario=load_scenario(path), scenario_path=str(path), options=options)
+        subscribe_listeners(chaos.events, summary_md=False)  # the report files
+        result = chaos.run()
+        for failure in chaos.events.failures:  # the test still gets the result to assert on
+            warnings.warn(f"chaos_run: a listener failed: {failure}", pytest.PytestWarning, stacklevel=2)
+        return ChaosRun(result, report_paths(result.out_dir)["html"])
 
     return run
 

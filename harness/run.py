@@ -1,4 +1,15 @@
-"""One run of a scenario: every variant × fault cell, then the verdict, the gates and the reports.
+"""One run of a scenario: every variant × fault cell, then the verdict and the gates.
+
+:class:`Run` is the composition root (Locust's ``Environment``): built with keyword arguments, it owns
+the scenario, the options, the runtime, the proxy client, the nemesis factory, the load driver, the
+effects probes, the run folder and its :class:`~harness.events.RunEvents`. It fires those events and
+knows nobody who hears them: progress, reports, summaries and the baseline gate are listeners
+(:mod:`harness.listeners`). Every seam but the scenario has a real default, and each is a small protocol
+(:mod:`harness.seams`) so a unit test builds a run from in-memory fakes::
+
+    run = Run(scenario=scenario, scenario_path="payments.yaml", options=RunOptions(seed=7))
+    subscribe_listeners(run.events, console=console)
+    result = run.run()
 
 This module owns clean-up: the proxy, every target process and every proxy entry live in one
 ``ExitStack``, so a run that ends, fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing behind.
@@ -6,16 +17,16 @@ This module owns clean-up: the proxy, every target process and every proxy entry
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from harness.checker import check_safe
 from harness.effects import (
@@ -27,20 +38,22 @@ from harness.effects import (
     wait_until_drained,
 )
 from harness.errors import HarnessError
+from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall, plan_fault
 from harness.gate import evaluate_gates
 from harness.history import HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
-from harness.nemesis import Nemesis
+from harness.nemesis import Nemesis, NemesisEvent
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
-from harness.result import RunResult
+from harness.result import GateResult, RunResult
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
 from harness.runtime.select import select_runtime
 from harness.scenario import Scenario
+from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
 from harness.verdict import CellVerdict, RunVerdict
 
@@ -50,34 +63,6 @@ FAULT_HISTORY = "faults.jsonl"
 OPTIONAL_SERVICES = ("rabbitmq",)
 # Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
 LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
-
-
-class RunObserver(Protocol):
-    """What the run tells whoever shows progress (the CLI's rich display, or nothing in tests)."""
-
-    def cell_started(self, variant: str, fault: str, operations: int) -> None: ...
-
-    def cell_progress(self, completed: int, total: int) -> None: ...
-
-    def cell_finished(self, verdict: CellVerdict) -> None: ...
-
-    def note(self, message: str) -> None: ...
-
-
-class SilentObserver:
-    """An observer that shows nothing."""
-
-    def cell_started(self, variant: str, fault: str, operations: int) -> None:
-        pass
-
-    def cell_progress(self, completed: int, total: int) -> None:
-        pass
-
-    def cell_finished(self, verdict: CellVerdict) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -101,66 +86,150 @@ def new_run_id(scenario: Scenario) -> str:
     return f"{stamp}-{scenario.name}"
 
 
+class Run:
+    """One run of one scenario; build it, subscribe listeners to ``events``, then call :meth:`run`.
+
+    ``runtime`` None picks the scenario's (or ``options.runtime``); ``proxy_client`` None starts the
+    embedded proxy, or connects to ``options.proxy_url`` / the scenario's / ``$TOXIPROXY_URL`` (a client
+    passed in is the caller's: the run neither starts nor closes it). ``effects_probe`` None reads the
+    effects the scenario's ``target.effects`` names.
+    """
+
+    def __init__(
+        self,
+        *,
+        scenario: Scenario,
+        scenario_path: str = "",
+        options: RunOptions = RunOptions(),
+        events: RunEvents | None = None,
+        runtime: Runtime | None = None,
+        proxy_client: ProxyApi | None = None,
+        nemesis: NemesisFactory = Nemesis,
+        load_driver: LoadDriver = run_driver,
+        effects_probe: ProbeFactory | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.scenario_path = scenario_path
+        self.options = options
+        self.events = events if events is not None else RunEvents()
+        self.runtime = runtime
+        self.proxy_client = proxy_client
+        self.nemesis = nemesis
+        self.load_driver = load_driver
+        self.effects_probe = effects_probe
+        self.out_dir: Path | None = None
+        """The run folder, once :meth:`run` has made it."""
+
+    def run(self) -> RunResult:
+        """Run every cell, check it, evaluate the gates; fire the events on the way; return the result."""
+        scenario, options, events = self.scenario, self.options, self.events
+        seed = scenario.seed if options.seed is None else options.seed
+        plans = [
+            plan_fault(name, scenario.faults[name], seed) for name in scenario.chosen_faults(options.faults)
+        ]
+        run_id = new_run_id(scenario)
+        # absolute: services and targets run from other working directories
+        out_root = options.out_root.resolve()
+        out_dir = self.out_dir = _fresh_run_dir(out_root, run_id)
+        events.run_started.fire(
+            run_id=run_id, scenario=scenario, scenario_path=self.scenario_path, out_dir=out_dir
+        )
+        registry = PidRegistry(out_root / ".pids")
+        runtime = self.runtime or _pick_runtime(scenario, options, registry, self._note, out_dir.name)
+        started_at = time.time()
+        cells: list[CellVerdict] = []
+        with ExitStack() as stack:
+            client, proxy_shown = self._connect_proxy(stack, out_dir)
+            client.version()  # fail early, naming the URL, if nothing answers there
+            _require_http_toxics(client, plans)
+            services = _start_services(scenario, out_dir, registry, self._note, stack)
+            context = _RunContext(
+                scenario=scenario,
+                options=options,
+                out_dir=out_dir,
+                runtime=runtime,
+                client=client,
+                events=events,
+                services=services,
+                registry=registry,
+                nemesis=self.nemesis,
+                load_driver=self.load_driver,
+                effects_probe=self.effects_probe or ScenarioProbes(scenario, services),
+            )
+            if services is not None:
+                variants = scenario.target.variants
+                services.prepare(context.cell_id(v, plan.fault) for plan in plans for v in variants)
+            for plan in plans:
+                for variant in scenario.target.variants:
+                    cell_verdict = _CellRun(context, plan, variant).run()
+                    cells.append(cell_verdict)
+                    events.cell_checked.fire(verdict=cell_verdict)
+        verdict = RunVerdict(cells=tuple(cells))
+        result = RunResult(
+            run_id=run_id,
+            scenario_name=scenario.name,
+            scenario_path=self.scenario_path,
+            description=scenario.description,
+            seed=seed,
+            runtime=runtime.name,
+            proxy=proxy_shown,
+            started_at=started_at,
+            duration_s=round(time.time() - started_at, 3),
+            verdict=verdict,
+            gates=evaluate_gates(scenario.gates, verdict),
+            out_dir=out_dir,
+            variants=scenario.target.variants,
+            faults=tuple(plan.fault for plan in plans),
+        )
+        added: list[GateResult] = []
+        events.run_checked.fire(result=result, add_gates=added.extend)
+        result = dataclasses.replace(result, gates=result.gates + tuple(added))
+        events.run_finished.fire(result=result)
+        return result
+
+    def _note(self, message: str) -> None:
+        self.events.note.fire(message=message)
+
+    def _connect_proxy(self, stack: ExitStack, out_dir: Path) -> tuple[ProxyApi, str]:
+        """The proxy client, and how the result names the proxy (``embedded`` or its URL)."""
+        if self.proxy_client is not None:
+            return self.proxy_client, self.proxy_client.url
+        proxy_url = self.options.proxy_url or self.scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
+        if proxy_url is not None:
+            return stack.enter_context(ProxyClient(proxy_url)), proxy_url
+        # a master's remote workers send their load to the cells' proxies on this machine
+        embedded = EmbeddedProxy.start(out_dir / "proxy.log", allow_remote=self.options.master)
+        return stack.enter_context(ProxyClient(stack.enter_context(embedded).url)), "embedded"
+
+
 def run_scenario(
     scenario: Scenario,
     scenario_path: str,
     options: RunOptions = RunOptions(),
-    observer: RunObserver | None = None,
+    events: RunEvents | None = None,
 ) -> RunResult:
-    """Run every cell of ``scenario`` and return the result; reports are written by the caller."""
-    observer = observer or SilentObserver()
-    seed = scenario.seed if options.seed is None else options.seed
-    plans = [plan_fault(name, scenario.faults[name], seed) for name in scenario.chosen_faults(options.faults)]
-    run_id = new_run_id(scenario)
-    # absolute: services and targets run from other working directories
-    out_dir = _fresh_run_dir(options.out_root.resolve(), run_id)
-    registry = PidRegistry(options.out_root.resolve() / ".pids")
-    runtime = _pick_runtime(scenario, options, registry, observer, out_dir.name)
-    proxy_url = options.proxy_url or scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
-    started_at = time.time()
-    cells: list[CellVerdict] = []
-    with ExitStack() as stack:
-        if proxy_url is None:
-            # a master's remote workers send their load to the cells' proxies on this machine
-            embedded = EmbeddedProxy.start(out_dir / "proxy.log", allow_remote=options.master)
-            proxy_url = stack.enter_context(embedded).url
-            proxy_shown = "embedded"
-        else:
-            proxy_shown = proxy_url
-        client = stack.enter_context(ProxyClient(proxy_url))
-        client.version()  # fail early, naming the URL, if nothing answers there
-        _require_http_toxics(client, plans)
-        services = _start_services(scenario, out_dir, registry, observer, stack)
-        context = _RunContext(scenario, options, out_dir, runtime, client, observer, services, registry)
-        if services is not None:
-            variants = scenario.target.variants
-            services.prepare(context.cell_id(v, plan.fault) for plan in plans for v in variants)
-        for plan in plans:
-            for variant in scenario.target.variants:
-                cell_verdict = _CellRun(context, plan, variant).run()
-                cells.append(cell_verdict)
-                observer.cell_finished(cell_verdict)
-    verdict = RunVerdict(cells=tuple(cells))
-    return RunResult(
-        run_id=run_id,
-        scenario_name=scenario.name,
-        scenario_path=scenario_path,
-        description=scenario.description,
-        seed=seed,
-        runtime=runtime.name,
-        proxy=proxy_shown,
-        started_at=started_at,
-        duration_s=round(time.time() - started_at, 3),
-        verdict=verdict,
-        gates=evaluate_gates(scenario.gates, verdict),
-        out_dir=out_dir,
-        variants=scenario.target.variants,
-        faults=tuple(plan.fault for plan in plans),
-    )
+    """Run every cell of ``scenario`` with the real seams and return the result (no report is written)."""
+    return Run(scenario=scenario, scenario_path=scenario_path, options=options, events=events).run()
+
+
+class ScenarioProbes:
+    """The default :class:`~harness.seams.ProbeFactory`: the probe the scenario's ``target.effects`` names."""
+
+    def __init__(self, scenario: Scenario, services: ServiceSet | None) -> None:
+        self.spec = scenario.target.effects
+        self.services = services
+
+    def __call__(self, variant: str, fault: str, base_url: str, data_dir: Path) -> EffectsProbe:
+        spec = self.spec
+        if spec.source == "smtp":
+            assert self.services is not None  # the scenario model requires smtp among services
+            url = self.services.smtp_effects_url(_RunContext.cell_id(variant, fault))
+            return HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field)
+        return probe_for(spec, base_url, data_dir, variant)
 
 
 def _start_services(
-    scenario: Scenario, out_dir: Path, registry: PidRegistry, observer: RunObserver, stack: ExitStack
+    scenario: Scenario, out_dir: Path, registry: PidRegistry, note: Callable[[str], None], stack: ExitStack
 ) -> ServiceSet | None:
     if not scenario.target.services:
         return None
@@ -169,12 +238,12 @@ def _start_services(
             scenario.target.services,
             out_dir,
             registry,
-            progress=observer.note,
+            progress=note,
             optional=OPTIONAL_SERVICES,
         )
     )
     for name, why in services.left_out.items():
-        observer.note(f"{name} left out ({why}); the target falls back to its embedded stand-in")
+        note(f"{name} left out ({why}); the target falls back to its embedded stand-in")
     return services
 
 
@@ -193,18 +262,18 @@ def _fresh_run_dir(out_root: Path, run_id: str) -> Path:
 
 
 def _pick_runtime(
-    scenario: Scenario, options: RunOptions, registry: PidRegistry, observer: RunObserver, run_id: str
+    scenario: Scenario, options: RunOptions, registry: PidRegistry, note: Callable[[str], None], run_id: str
 ) -> Runtime:
     return select_runtime(
         options.runtime or scenario.runtime,
         start_timeout_s=scenario.target.start_timeout_s,
         registry=registry,
         run_id=run_id,
-        note=observer.note,
+        note=note,
     )
 
 
-def _require_http_toxics(client: ProxyClient, plans: list[FaultPlan]) -> None:
+def _require_http_toxics(client: ProxyApi, plans: list[FaultPlan]) -> None:
     wanted = sorted(frozenset().union(*(plan.http_toxics for plan in plans)))
     if wanted and not client.supports_http_toxics():
         raise HarnessError(
@@ -221,10 +290,13 @@ class _RunContext:
     options: RunOptions
     out_dir: Path
     runtime: Runtime
-    client: ProxyClient
-    observer: RunObserver
+    client: ProxyApi
+    events: RunEvents
     services: ServiceSet | None
     registry: PidRegistry
+    nemesis: NemesisFactory
+    load_driver: LoadDriver
+    effects_probe: ProbeFactory
 
     @staticmethod
     def cell_id(variant: str, fault: str) -> str:
@@ -247,7 +319,9 @@ class _CellRun:
     def run(self) -> CellVerdict:
         load = self.scenario.load
         operations = self.context.options.operations or load.operations
-        self.context.observer.cell_started(self.variant, self.plan.fault, operations)
+        self.context.events.cell_started.fire(
+            variant=self.variant, fault=self.plan.fault, operations=operations
+        )
         with ExitStack() as stack:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
             env, store_toxics = self._target_env(stack)
@@ -273,11 +347,14 @@ class _CellRun:
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=self._op_id_prefix(),
             )
-            with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history, store_toxics):
-                run_driver(
+            nemesis = self.context.nemesis(
+                self.plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
+            )
+            with nemesis:
+                self.context.load_driver(
                     config,
                     self.dir / "load.json",
-                    on_progress=self.context.observer.cell_progress,
+                    on_progress=self._progress,
                     timeout_s=load.max_duration_s + 60,
                     distribution=self._distribution(),
                 )
@@ -290,6 +367,12 @@ class _CellRun:
         acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
         require_effects(effects, acknowledged, self.scenario.target.effects.source)
         return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
+
+    def _progress(self, completed: int, total: int) -> None:
+        self.context.events.cell_progress.fire(completed=completed, total=total)
+
+    def _fault(self, event: NemesisEvent) -> None:
+        self.context.events.fault.fire(variant=self.variant, fault=self.plan.fault, event=event)
 
     def _distribution(self) -> Distribution | None:
         options = self.context.options
@@ -360,13 +443,7 @@ class _CellRun:
             time.sleep(spec.settle_s)
 
     def _probe(self, base_url: str) -> list[Effect]:
-        spec = self.scenario.target.effects
-        if spec.source == "smtp":
-            assert self.context.services is not None  # the scenario model requires smtp among services
-            url = self.context.services.smtp_effects_url(self.cell_id)
-            probe: EffectsProbe = HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field)
-        else:
-            probe = probe_for(spec, base_url, self.dir / "data", self.variant)
+        probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
         effects = probe.read()
         (self.dir / "effects.json").write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects

@@ -1,0 +1,160 @@
+"""The events of a run: typed hooks declared once, fired by the run, heard by listeners.
+
+Borrowed from Locust's ``events``: a producer fires keyword arguments on a hook and never knows who
+listens; terminal progress, the report writers, the Markdown summaries and the baseline gate are all
+listeners (:mod:`harness.listeners`). Every hook of a run, in the order it fires::
+
+    run_started(run_id, scenario, scenario_path, out_dir)       once, the run folder just made
+      note(message)                                             any time: a runtime or a service speaks
+      cell_started(variant, fault, operations)                  per cell, before its target starts
+        cell_progress(completed, total)                         while the cell's load runs
+        fault(variant, fault, event)                            each toxic on/off, crash, restart
+      cell_checked(verdict)                                     per cell, its CellVerdict
+    run_checked(result, add_gates)                              once, before the result is final
+    run_finished(result)                                        once, the final RunResult
+
+Listeners run in the order they were added. A listener that raises an ``Exception`` does not stop the
+run nor the listeners after it: the error is logged with its traceback and kept in
+:attr:`RunEvents.failures`, and the run still returns its result. This is Locust's rule for its hooks,
+and for the same reason: a broken report writer must not throw away what a long run found. A face (the
+CLI, the pytest plugin) reads ``failures`` after the run and decides what they cost (the CLI exits 2:
+a report or a gate may be missing). ``KeyboardInterrupt`` and other ``BaseException``\\ s are not
+caught: an interrupted run is cleaned up as usual.
+
+``fault`` fires from the nemesis's thread (crashes and restarts happen while the load runs); the
+other hooks fire from the thread that called ``Run.run``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Generic, ParamSpec
+
+if TYPE_CHECKING:
+    from harness.history import CrashEvent, FaultEvent, RestartEvent
+    from harness.result import GateResult, RunResult
+    from harness.scenario import Scenario
+    from harness.verdict import CellVerdict
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+
+
+@dataclass(frozen=True)
+class ListenerFailure:
+    """One listener that raised: which hook, which listener, what it raised."""
+
+    hook: str
+    listener: str
+    error: Exception
+
+    def __str__(self) -> str:
+        return f"{self.listener} on {self.hook}: {type(self.error).__name__}: {self.error}"
+
+
+class EventHook(Generic[P]):
+    """One hook: ``add_listener``, ``remove_listener``, ``fire(**kwargs)`` (Locust's ``EventHook``).
+
+    The type parameter is the listeners' signature, so mypy checks both what a listener accepts and
+    what a producer fires. Producers fire keyword arguments only, so a listener's parameter names are
+    the hook's contract.
+    """
+
+    def __init__(self, name: str, failures: list[ListenerFailure]) -> None:
+        self.name = name
+        self._listeners: list[Callable[P, None]] = []
+        self._failures = failures
+
+    def add_listener(self, listener: Callable[P, None]) -> Callable[P, None]:
+        """Add ``listener`` after those already added; returns it, so it can serve as a decorator."""
+        self._listeners.append(listener)
+        return listener
+
+    def remove_listener(self, listener: Callable[P, None]) -> None:
+        self._listeners.remove(listener)
+
+    def fire(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Call every listener in order; one that raises is logged and recorded, and the rest still run."""
+        if args:
+            raise TypeError(f"{self.name}.fire takes keyword arguments only")
+        for listener in list(self._listeners):
+            try:
+                listener(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - the rule of every hook: see the module docstring
+                failure = ListenerFailure(self.name, _name_of(listener), error)
+                logger.error("listener %s failed", failure, exc_info=error)
+                self._failures.append(failure)
+
+
+def _name_of(listener: Callable[..., None]) -> str:
+    """``Class.method`` for a bound method (``ReportFile(html).run_finished`` where it has a repr)."""
+    owner = getattr(listener, "__self__", None)
+    name = getattr(listener, "__name__", repr(listener))
+    if owner is None:
+        return str(name)
+    own_repr = "__repr__" in vars(type(owner))
+    shown = repr(owner) if own_repr else type(owner).__name__
+    return f"{shown}.{name}"
+
+
+# The hooks' signatures, declared once: a listener of a hook is called with exactly these keywords.
+
+
+def run_started(*, run_id: str, scenario: Scenario, scenario_path: str, out_dir: Path) -> None:
+    """The run folder exists and nothing has started yet."""
+
+
+def cell_started(*, variant: str, fault: str, operations: int) -> None:
+    """A cell begins, before its target starts; its load will make ``operations`` operations."""
+
+
+def cell_progress(*, completed: int, total: int) -> None:
+    """The cell's load has completed ``completed`` of ``total`` operations (the load driver's lines)."""
+
+
+def fault(*, variant: str, fault: str, event: FaultEvent | CrashEvent | RestartEvent) -> None:
+    """The nemesis recorded ``event`` in the cell's history: a toxic on or off, a crash, a restart."""
+
+
+def cell_checked(*, verdict: CellVerdict) -> None:
+    """A cell is done, its target and proxies gone: its verdict."""
+
+
+def note(*, message: str) -> None:
+    """A message for the person watching: a runtime fell back, a service was left out."""
+
+
+def run_checked(*, result: RunResult, add_gates: Callable[[Iterable[GateResult]], None]) -> None:
+    """Every cell is checked and the scenario's gates evaluated; a listener may add gates (the
+    baseline gate does). Fired before ``run_finished``, so every gate added here is in the result the
+    report writers get: that order is the run's, it does not hang on the order of the listeners."""
+
+
+def run_finished(*, result: RunResult) -> None:
+    """The final result, with every gate. The report writers listen here, in the order
+    :func:`harness.listeners.subscribe_listeners` adds them (run.json first)."""
+
+
+class RunEvents:
+    """The hooks of one run, each typed by its signature above. Listeners subscribe before ``Run.run``."""
+
+    def __init__(self) -> None:
+        self.failures: list[ListenerFailure] = []
+        """Every listener that raised during this run, in order (see the module docstring)."""
+        self.run_started = _hook(run_started, self.failures)
+        self.cell_started = _hook(cell_started, self.failures)
+        self.cell_progress = _hook(cell_progress, self.failures)
+        self.fault = _hook(fault, self.failures)
+        self.cell_checked = _hook(cell_checked, self.failures)
+        self.note = _hook(note, self.failures)
+        self.run_checked = _hook(run_checked, self.failures)
+        self.run_finished = _hook(run_finished, self.failures)
+
+
+def _hook(signature: Callable[P, None], failures: list[ListenerFailure]) -> EventHook[P]:
+    """A hook named and typed after ``signature``."""
+    return EventHook(signature.__name__, failures)
