@@ -58,6 +58,8 @@ def check(
         checks=results,
         attempt_latencies_s=tuple(evidence.latencies),
         crashes=evidence.crashes,
+        answers=evidence.answer_counts(),
+        final_outcomes=evidence.final_outcome_counts(),
         fault_events=evidence.fault_events,
         effect_times=evidence.effect_times,
         error="; ".join(errors) or None,

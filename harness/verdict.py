@@ -89,6 +89,10 @@ class CellVerdict:
     checks: tuple[CheckResult, ...] = ()
     attempt_latencies_s: tuple[float, ...] = ()
     crashes: int = 0
+    answers: Mapping[str, int] = field(default_factory=dict)
+    """How the attempts ended, most frequent first: ``{"201": 140, "timeout": 20, "500": 3}``."""
+    final_outcomes: Mapping[str, int] = field(default_factory=dict)
+    """How the operations ended, with their final status: ``{"acknowledged 201": 148, "unknown": 2}``."""
     fault_events: tuple[FaultLike, ...] = ()
     effect_times: tuple[float, ...] = ()
     error: str | None = None

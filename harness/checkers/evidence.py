@@ -12,9 +12,11 @@ reference matches no operation are *orphans*: counted, never attributed.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.checkers.answers import answer_label
 from harness.effects import Effect
 from harness.history import (
     AttemptEnd,
@@ -135,6 +137,24 @@ class CellEvidence:
     @property
     def retries(self) -> int:
         return self.attempts - len(self.ops_with_attempts)
+
+    def answer_counts(self) -> dict[str, int]:
+        """How the attempts ended, most frequent first: ``{"201": 140, "timeout": 20, "500": 3}``."""
+        tally = Counter(
+            answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
+        )
+        return dict(tally.most_common())
+
+    def final_outcome_counts(self) -> dict[str, int]:
+        """How the operations ended, with their final status, most frequent first:
+        ``{"acknowledged 201": 148, "unknown 500": 2, "unknown": 1}``."""
+        tally = Counter(
+            f"{trace.outcome} {trace.end.status}"
+            if trace.end is not None and trace.end.status
+            else trace.outcome
+            for trace in self.ops.values()
+        )
+        return dict(tally.most_common())
 
     def outcome_counts(self) -> Mapping[OpOutcome, int]:
         """How many operations ended acknowledged, rejected and unknown."""

@@ -20,11 +20,7 @@ KIND = "lost_acknowledged"
 class LostAcknowledged:
     name = "lost_acknowledged"
     order = 20
-    metrics = (
-        Metric(
-            "lost_acknowledged", "count", "lost acknowledged", baseline="rise", anomaly_kind=KIND
-        ),
-    )
+    metrics = (Metric("lost_acknowledged", "count", "lost acknowledged", baseline="rise", anomaly_kind=KIND),)
     gates = (GateRule("max_lost_acknowledged", "lost_acknowledged", "max"),)
     columns = (Column("Lost ack", "lost\nack", "lost_acknowledged"),)
     anomaly = AnomalyDeclaration(KIND, "Lost acknowledged", "were acknowledged but never took effect")

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from harness.checkers.base import AnomalyDeclaration, Checker, Column, GateRule, Metric
 
-_MACHINERY = frozenset({"base", "evidence", "registry", "story"})
+_MACHINERY = frozenset({"answers", "base", "evidence", "registry", "story"})
 _REGISTRY: dict[str, Checker] = {}
 _LOADED = False
 

@@ -8,28 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.checkers.answers import answer
 from harness.checkers.evidence import OpTrace
 from harness.effects import Effect
 from harness.history import AttemptEnd
 
-
-def answer(attempt: AttemptEnd) -> str:
-    """An attempt's answer in a few words: ``201 ch_12``, ``timed out after 0.50 s``, ``connection reset``."""
-    if attempt.status is not None:
-        return f"{attempt.status} {attempt.resource_id}" if attempt.resource_id else str(attempt.status)
-    error = (attempt.error or "").strip()
-    lowered = error.lower()
-    if "timeout" in lowered or "timed out" in lowered:
-        return f"timed out after {attempt.latency_s:.2f} s"
-    if "reset" in lowered:
-        return "connection reset"
-    if "refused" in lowered:
-        return "connection refused"
-    if "closed" in lowered or "disconnect" in lowered or "eof" in lowered:
-        return "connection closed without an answer"
-    if error:
-        return error
-    return {"ok": "succeeded", "fail": "failed", "info": "no answer"}[attempt.outcome]
+__all__ = ["answer", "attempts_story", "effects_phrase", "resource_list"]
 
 
 def _describe_attempt(attempt: AttemptEnd) -> str:

@@ -6,7 +6,7 @@ printed as ``12.5% [8.1–18.7]`` in the terminal must not read ``0.125 (0.081, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ __all__ = [
     "format_interval",
     "format_percent",
     "format_rate",
+    "format_tally",
     "format_seconds",
     "format_timestamp",
     "report_paths",
@@ -50,6 +51,15 @@ def column_alarm(column: Column, cell: CellVerdict) -> bool:
     """Whether the column marks ``cell`` as bad (its alarm number is nonzero, or could not be computed)."""
     value = cell.number(column.alarm_metric)
     return value != 0
+
+
+def format_tally(counts: Mapping[str, int], shown: int = 4) -> str:
+    """``201 ×140, timeout ×20, 500 ×3 (+2 more kinds)``: the most frequent entries of a tally."""
+    if not counts:
+        return "none"
+    parts = [f"{name} ×{count}" for name, count in list(counts.items())[:shown]]
+    rest = len(counts) - shown
+    return ", ".join(parts) + (f" (+{rest} more kinds)" if rest > 0 else "")
 
 
 def format_rate(cell: CellVerdict) -> str:

@@ -28,6 +28,7 @@ from harness.report.formatting import (
     format_percent,
     format_rate,
     format_seconds,
+    format_tally,
     format_timestamp,
 )
 from harness.result import RunResult
@@ -80,6 +81,8 @@ class CellView:
     cell: CellVerdict
     rate: str
     checker_numbers: tuple[ColumnValue, ...]
+    answers: str
+    final_outcomes: str
     timeline_svg: Markup
     anomalies: tuple[AnomalyView, ...]
     anomalies_not_shown: int
@@ -125,6 +128,8 @@ def _cell_view(index: int, cell: CellVerdict) -> CellView:
         cell=cell,
         rate=format_rate(cell),
         checker_numbers=tuple(ColumnValue(column_text(c, cell), column_alarm(c, cell)) for c in columns()),
+        answers=format_tally(cell.answers, shown=8),
+        final_outcomes=format_tally(cell.final_outcomes, shown=8),
         timeline_svg=Markup(charts.timeline_chart(cell, salt=str(index))),
         anomalies=tuple(_anomaly_view(anomaly, start) for anomaly in shown),
         anomalies_not_shown=len(ordered) - len(shown),

@@ -23,6 +23,7 @@ from harness.report.formatting import (
     column_alarm,
     column_text,
     format_seconds,
+    format_tally,
     report_paths,
 )
 from harness.result import RunResult
@@ -87,6 +88,21 @@ def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
     )
 
 
+def _print_answers(result: RunResult, console: Console) -> None:
+    """Why the numbers are what they are: how each cell's attempts were answered (one line a cell)."""
+    console.print("Attempt answers, then final outcomes:", style="dim")
+    for cell in result.verdict.cells:
+        console.print(
+            Text.assemble(
+                "  ",
+                (cell_label(cell.variant, cell.fault), "bold"),
+                f": {format_tally(cell.answers, 3)} · {format_tally(cell.final_outcomes, 2)}",
+            ),
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+
+
 def _print_gates(result: RunResult, console: Console) -> None:
     if not result.gates:
         console.print("[dim]No gates in this scenario.[/dim]")
@@ -145,6 +161,7 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
                 f"not judge this cell: {cell.error or 'no reason given'}",
                 highlight=False,
             )
+    _print_answers(result, console)
     console.print()
     _print_gates(result, console)
     if example_duplicates(result):

@@ -373,3 +373,22 @@ def test_a_hundred_thousand_events_check_quickly() -> None:
     assert verdict.extra_effects_per_1000 == 100.0
     assert len(verdict.anomalies) == MAX_ANOMALIES_PER_KIND
     assert elapsed < 2.0
+
+
+def test_a_cell_says_how_its_attempts_were_answered_and_how_its_operations_ended() -> None:
+    server_error = Try("info", status=500, latency_s=0.02)
+    events = history(
+        operation("a", 0.0, TIMEOUT, RESET, ok("ch_1"), outcome="acknowledged"),
+        operation("b", 1.0, server_error, server_error, server_error, outcome="unknown"),
+        operation("c", 2.0, TIMEOUT, ok("ch_3"), outcome="acknowledged"),
+        operation("d", 3.0, Try("fail", status=422, latency_s=0.05), outcome="rejected"),
+        operation("e", 4.0, TIMEOUT),  # the client never finished it
+    )
+
+    verdict = check(events, [Effect("a", "ch_1"), Effect("c", "ch_3")], variant="v", fault="f")
+
+    assert verdict.answers == {"500": 3, "timeout": 3, "201": 2, "reset": 1, "422": 1}
+    # most frequent first, ties in the order first seen
+    assert list(verdict.answers) == ["timeout", "500", "201", "reset", "422"]
+    ended = {"acknowledged 201": 2, "unknown 500": 1, "rejected 422": 1, "unknown": 1}
+    assert verdict.final_outcomes == ended
