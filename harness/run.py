@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from harness.gate import evaluate_gates
 from harness.history import HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
 from harness.nemesis import Nemesis
+from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyClient, ProxyInfo
@@ -274,7 +274,7 @@ class _CellRun:
                 seed=self.plan.seed,
                 operations=operations,
                 history_path=str(self.dir / CLIENT_HISTORY),
-                op_id_prefix=self._op_id_prefix(),
+                op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
             )
             with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history, store_toxics):
                 run_driver(
@@ -341,18 +341,6 @@ class _CellRun:
 
         stack.callback(delete)
         return proxy
-
-    def _op_id_prefix(self) -> str:
-        """Short, readable op ids; unique across runs where the target's data outlives a run.
-
-        A service already listening at a URL keeps its effects from earlier runs: without the run's
-        stamp in the ids, a rerun with the same seed would find last run's effects under its own ids
-        and count them as duplicates.
-        """
-        prefix = f"{self.variant[:3]}-{self.plan.fault[:12]}-"
-        if self.scenario.target.kind == "url":
-            prefix += f"{zlib.crc32(self.context.out_dir.name.encode()):08x}-"
-        return prefix
 
     def _settle(self, base_url: str) -> None:
         """Let asynchronous work finish before the effects are read."""
