@@ -14,6 +14,7 @@ import httpx
 
 from harness.errors import ProxyApiError
 from harness.ports import join_hostport
+from harness.proxy.decisions import ToxicDecision
 
 HTTP_TOXICS = ("drop_response", "http_error", "http_latency")
 """Toxics only this project's server has; a real Toxiproxy answers 400 to them."""
@@ -153,6 +154,11 @@ class ProxyClient:
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+
+    def decisions(self, proxy: str) -> list[ToxicDecision]:
+        """What the proxy's per-request toxics did, oldest first (the embedded server only)."""
+        data = self._call("GET", f"/proxies/{proxy}/decisions").json()
+        return [ToxicDecision.from_json(item) for item in data["decisions"]]
 
     def reset(self) -> None:
         """Re-enable every proxy and remove every toxic."""
