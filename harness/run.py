@@ -276,13 +276,15 @@ class _CellRun:
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
             )
-            with Nemesis(self.plan, self.client, self.proxy_name, target, faults_history, store_toxics):
+            nemesis = Nemesis(self.plan, self.client, self.proxy_name, target, faults_history, store_toxics)
+            with nemesis:
                 run_driver(
                     config,
                     self.dir / "load.json",
                     on_progress=self.context.observer.cell_progress,
                     timeout_s=load.max_duration_s + 60,
                     distribution=self._distribution(),
+                    link=nemesis.load,
                 )
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
