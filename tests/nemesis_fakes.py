@@ -22,8 +22,16 @@ class FakeClient:
         self.calls: list[tuple[str, Any]] = []
         self.decided = decided
 
-    def add_toxic(self, proxy: str, **toxic: Any) -> None:
-        self.calls.append(("add", (proxy, toxic["name"], toxic["type"], toxic["toxicity"])))
+    def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: dict[str, Any] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.calls.append(("add", (proxy, name, type, toxicity)))
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         self.calls.append(("remove", (proxy, name)))
