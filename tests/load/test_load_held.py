@@ -19,7 +19,7 @@ from harness.history import (
     iter_file,
     read_history,
 )
-from harness.load.config import LoadCellConfig, run_driver
+from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
 from harness.load.link import LoadLink
 from harness.nemesis import Nemesis
 from harness.opids import OP_HEADER
@@ -61,6 +61,25 @@ def test_a_held_load_runs_past_its_budget_until_released(tmp_path: Path, serving
     assert summary.stopped_by == "completed" and summary.completed == summary.total >= 3 * BUDGET
     assert len(starts) == summary.total and len(server.received) == summary.total
     assert link.ended and link.first_op_at is not None and link.first_op_at <= min(e.t for e in starts)
+
+
+def test_a_distributed_load_is_held_by_its_master_and_signals_ops_in_flight(
+    tmp_path: Path, serving: Serving
+) -> None:
+    link = LoadLink(holds=True)
+    lines_in_flight: list[int] = []
+
+    def on_progress(completed: int, total: int) -> None:
+        lines_in_flight.append(link.in_flight)
+        if total >= 3 * BUDGET:
+            link.release()
+
+    with serving(lambda reference, attempt: "ok") as server:
+        config = cell(server.url, tmp_path)
+        summary = run_driver(config, tmp_path / "load.json", on_progress, 60, Distribution(2), link=link)
+    starts = [e for e in read_history(worker_histories(tmp_path)) if isinstance(e, OpStart)]
+    assert summary.completed == summary.total == len(starts) >= 3 * BUDGET
+    assert link.first_op_at is not None and any(lines_in_flight)
 
 
 def test_a_held_load_never_released_ends_at_max_duration(tmp_path: Path, serving: Serving) -> None:
