@@ -34,6 +34,7 @@ class FaultPlan:
     seed: int
     toxics: tuple[ToxicCall, ...]
     kill_times_s: tuple[float, ...]
+    """When to kill the target, in seconds after the load's first operation starts (not the run's)."""
     target_env: dict[str, str]
     double_submit: float | None = None
     store_latency_ms: int = 0

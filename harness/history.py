@@ -38,11 +38,15 @@ class OpStart(_Event):
 
 
 class AttemptStart(_Event):
-    """One HTTP attempt of an operation is sent (attempt numbers start at 1)."""
+    """One HTTP attempt of an operation is sent (attempt numbers start at 1).
+
+    ``twin_of``: this attempt is the double submit of that one, sent at once on another connection.
+    """
 
     type: Literal["attempt_start"] = "attempt_start"
     op_id: str
     attempt: int
+    twin_of: int | None = None
 
 
 class AttemptEnd(_Event):
@@ -82,10 +86,46 @@ CrashReason = Literal["kill", "failpoint", "unexpected"]
 
 
 class CrashEvent(_Event):
-    """The target died: killed by the harness (``kill``) or by its own failpoint (``failpoint``)."""
+    """The target died: killed by the harness (``kill``) or by its own failpoint (``failpoint``).
+
+    For a kill, ``t`` is when the kill was issued and ``planned_s`` the planned moment it carries
+    out, in seconds after the load's first operation; for an exit, ``t`` is when it was noticed.
+    """
 
     type: Literal["crash"] = "crash"
     reason: CrashReason
+    detail: str = ""
+    planned_s: float | None = None
+
+
+class CrashPlanEvent(_Event):
+    """How many kills the fault planned and how many were made (written once, after the load).
+
+    A kill is not made when the load ended first, or when nothing was in flight for as long as the
+    nemesis waits; ``detail`` says which and why. ``load_started_t`` is when the load's first
+    operation started, the origin of the schedule (``None``: no operation ever started).
+    """
+
+    type: Literal["crash_plan"] = "crash_plan"
+    planned: int
+    made: int
+    load_started_t: float | None = None
+    detail: str = ""
+
+
+class ToxicHit(_Event):
+    """A per-request toxic acted on one request of operation ``op_id``, as the fault proxy decided.
+
+    ``t`` is the proxy's time of the decision. ``action`` is what the toxic did (``reset``,
+    ``close``, ``hang``, ``delay``, ``error``); ``detail`` adds its size (``250 ms``, ``503``).
+    ``op_id`` is ``None`` for a request without the load's op header.
+    """
+
+    type: Literal["toxic_hit"] = "toxic_hit"
+    proxy: str
+    toxic: str
+    op_id: str | None = None
+    action: str
     detail: str = ""
 
 
@@ -97,7 +137,15 @@ class RestartEvent(_Event):
 
 
 Event = Annotated[
-    OpStart | AttemptStart | AttemptEnd | OpEnd | FaultEvent | CrashEvent | RestartEvent,
+    OpStart
+    | AttemptStart
+    | AttemptEnd
+    | OpEnd
+    | FaultEvent
+    | CrashEvent
+    | CrashPlanEvent
+    | RestartEvent
+    | ToxicHit,
     Field(discriminator="type"),
 ]
 _event_adapter: TypeAdapter[Event] = TypeAdapter(Event)

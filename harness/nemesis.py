@@ -3,6 +3,12 @@
 Jepsen's word for the fault-injecting actor. It switches the plan's toxics on, kills the target at the
 planned times, notices when a failpoint made the target exit on its own, and restarts it on the same
 data each time; every step becomes a fault, crash or restart event in the cell's history.
+
+A crash must hit the load, or the cell proves nothing: the kill schedule is measured from the load's
+first operation (told by :attr:`Nemesis.load`, which ``run_driver`` feeds), a due kill waits until
+an attempt is in flight, and a load with kills planned is held past its budget until the last of
+them is made. After the load the history gets how many kills were planned and made, and each
+decision the fault proxy's per-request toxics took, with the op it hit.
 """
 
 from __future__ import annotations
@@ -15,13 +21,25 @@ from typing import Any, Protocol
 
 from harness.errors import TargetError
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import CrashEvent, CrashReason, FaultEvent, HistoryWriter, RestartEvent
+from harness.history import (
+    CrashEvent,
+    CrashPlanEvent,
+    CrashReason,
+    FaultEvent,
+    HistoryWriter,
+    RestartEvent,
+    ToxicHit,
+)
+from harness.load.link import LoadLink
+from harness.proxy.decisions import ToxicDecision
 from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
 
 WATCH_INTERVAL_S = 0.02
 # A queue-backed target resumes its backlog as soon as it starts, so its failpoint can fire again
 # before the health check passes: that is one more crash, not a target that cannot start.
 MAX_CRASHES_WHILE_RESTARTING = 25
+KILL_WAIT_FOR_FLIGHT_S = 10.0
+"""How long a due kill waits for an attempt in flight; after that it is not made (and said so)."""
 
 NemesisEvent = FaultEvent | CrashEvent | RestartEvent
 """What the nemesis records in a cell's history."""
@@ -43,6 +61,8 @@ class ToxicsApi(Protocol):
     def remove_toxic(self, proxy: str, name: str) -> Any: ...
 
     def set_enabled(self, name: str, enabled: bool) -> Any: ...
+
+    def decisions(self, proxy: str) -> list[ToxicDecision]: ...
 
 
 class Nemesis:
@@ -68,11 +88,15 @@ class Nemesis:
         self.on_event = on_event
         """Told each event as it is recorded (the run fires its ``fault`` hook from it)."""
         self.crashes = 0
+        self.kills_made = 0
         self.restart_error: Exception | None = None
+        self.load = LoadLink(holds=bool(plan.kill_times_s))
+        """The load as it runs: hand it to ``run_driver``; held while kills are to be made."""
+        self._pending_kills = list(plan.kill_times_s)
+        self._missed_kills: list[str] = []
         self._stop = threading.Event()
         self._target_lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="nemesis", daemon=True)
-        self._started_at = 0.0
 
     def __enter__(self) -> Nemesis:
         for proxy, toxic in self.toxics:
@@ -87,7 +111,6 @@ class Nemesis:
             self._record(
                 FaultEvent(t=time.time(), name=toxic.name, action="on", detail=_describe(toxic.attributes))
             )
-        self._started_at = time.monotonic()
         self._thread.start()
         return self
 
@@ -99,11 +122,15 @@ class Nemesis:
     ) -> None:
         self._stop.set()
         self._thread.join()
+        self.load.release()
         for proxy, toxic in self.toxics:
             try:
                 self.client.remove_toxic(proxy, toxic.name)
             finally:
                 self._record(FaultEvent(t=time.time(), name=toxic.name, action="off"))
+        self._record_crash_plan()
+        if self.plan.http_toxics:
+            self._record_toxic_hits()
         if exc_type is None:
             self.ensure_target_alive()
 
@@ -117,30 +144,85 @@ class Nemesis:
             raise self.restart_error
 
     def _watch(self) -> None:
-        pending_kills = list(self.plan.kill_times_s)
         while not self._stop.wait(WATCH_INTERVAL_S):
-            elapsed = time.monotonic() - self._started_at
             with self._target_lock:
-                if pending_kills and elapsed >= pending_kills[0]:
-                    pending_kills.pop(0)
-                    if self.target.is_alive():
-                        self.target.kill()
-                        self._record_crash("kill", f"SIGKILL at {elapsed:.2f} s")
-                        self._restart()
-                elif not self.target.is_alive():
+                if not self.target.is_alive():
                     self._record_exit()
                     self._restart()
+                elif self._pending_kills:
+                    self._next_kill()
+            if self.restart_error is not None or not self._pending_kills:
+                self.load.release()  # after the last kill's restart: the load goes on to meet it
             if self.restart_error is not None:
                 return
+
+    def _next_kill(self) -> None:
+        """Kill now if the next planned kill is due and an attempt is in flight; give it up if it
+        cannot be: the load ended first, or nothing was in flight for ``KILL_WAIT_FOR_FLIGHT_S``."""
+        planned_s = self._pending_kills[0]
+        elapsed = self.load.elapsed_s()
+        if self.load.ended:
+            self._miss_kill(planned_s, "the load ended first")
+        elif elapsed is None or elapsed < planned_s:
+            return
+        elif self.load.in_flight > 0:
+            self._pending_kills.pop(0)
+            issued = time.time()
+            self.target.kill()
+            self.kills_made += 1
+            after = f"{elapsed:.2f} s after the load's first operation"
+            self._record_crash("kill", f"SIGKILL {after}", t=issued, planned_s=planned_s)
+            self._restart()
+        elif elapsed - planned_s > KILL_WAIT_FOR_FLIGHT_S:
+            self._miss_kill(planned_s, f"nothing in flight for {KILL_WAIT_FOR_FLIGHT_S:g} s")
+
+    def _miss_kill(self, planned_s: float, why: str) -> None:
+        self._pending_kills.remove(planned_s)
+        self._missed_kills.append(f"kill at {planned_s:g} s not made: {why}")
+
+    def _record_crash_plan(self) -> None:
+        """Planned against made kills, so a checker can tell a cell whose crashes never happened."""
+        planned = len(self.plan.kill_times_s)
+        if not planned:
+            return
+        for planned_s in list(self._pending_kills):
+            self._miss_kill(planned_s, "the load ended first")
+        self.history.append(
+            CrashPlanEvent(
+                t=time.time(),
+                planned=planned,
+                made=self.kills_made,
+                load_started_t=self.load.first_op_at,
+                detail="; ".join(self._missed_kills),
+            )
+        )
+
+    def _record_toxic_hits(self) -> None:
+        """Each per-request decision the proxy made on the target's proxy, with the op it hit."""
+        for decision in self.client.decisions(self.proxy_name):
+            self.history.append(
+                ToxicHit(
+                    t=decision.t,
+                    proxy=self.proxy_name,
+                    toxic=decision.toxic,
+                    op_id=decision.op_id,
+                    action=decision.action,
+                    detail=decision.detail,
+                )
+            )
 
     def _record_exit(self) -> None:
         code = self.target.exit_code()
         reason: CrashReason = "failpoint" if code == FAILPOINT_EXIT_STATUS else "unexpected"
         self._record_crash(reason, f"exit status {code}")
 
-    def _record_crash(self, reason: CrashReason, detail: str) -> None:
+    def _record_crash(
+        self, reason: CrashReason, detail: str, t: float | None = None, planned_s: float | None = None
+    ) -> None:
+        """Count and record a crash at ``t`` (default: now, when it was noticed)."""
         self.crashes += 1
-        self._record(CrashEvent(t=time.time(), reason=reason, detail=detail))
+        moment = time.time() if t is None else t
+        self._record(CrashEvent(t=moment, reason=reason, detail=detail, planned_s=planned_s))
 
     def _restart(self) -> None:
         # Like a load balancer that routes nothing to an instance before its health check passes:

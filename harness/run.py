@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -44,6 +43,7 @@ from harness.gate import evaluate_gates
 from harness.history import HistoryWriter, OpEnd, read_history
 from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
 from harness.nemesis import Nemesis, NemesisEvent
+from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyClient, ProxyInfo
@@ -345,7 +345,7 @@ class _CellRun:
                 fault=self.plan.fault,
                 seed=self.plan.seed,
                 history_path=str(self.dir / CLIENT_HISTORY),
-                op_id_prefix=self._op_id_prefix(),
+                op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
             )
             nemesis = self.context.nemesis(
                 self.plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
@@ -357,6 +357,7 @@ class _CellRun:
                     on_progress=self._progress,
                     timeout_s=load.max_duration_s + 60,
                     distribution=self._distribution(),
+                    link=nemesis.load,
                 )
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
@@ -421,18 +422,6 @@ class _CellRun:
 
         stack.callback(delete)
         return proxy
-
-    def _op_id_prefix(self) -> str:
-        """Short, readable op ids; unique across runs where the target's data outlives a run.
-
-        A service already listening at a URL keeps its effects from earlier runs: without the run's
-        stamp in the ids, a rerun with the same seed would find last run's effects under its own ids
-        and count them as duplicates.
-        """
-        prefix = f"{self.variant[:3]}-{self.plan.fault[:12]}-"
-        if self.scenario.target.kind == "url":
-            prefix += f"{zlib.crc32(self.context.out_dir.name.encode()):08x}-"
-        return prefix
 
     def _settle(self, base_url: str) -> None:
         """Let asynchronous work finish before the effects are read."""

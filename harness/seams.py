@@ -12,19 +12,20 @@ Each is what the run calls and nothing more (as httpx's transport is one method)
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from harness.effects import EffectsProbe
 from harness.faults import FaultPlan, ToxicCall
 from harness.history import HistoryWriter
 from harness.load.config import Distribution, LoadCellConfig
+from harness.load.link import LoadLink
 from harness.nemesis import NemesisEvent, ToxicsApi
 from harness.proxy.client import ProxyInfo
 from harness.runtime.base import Runtime, TargetInstance
 
-__all__ = ["LoadDriver", "NemesisFactory", "ProbeFactory", "ProxyApi", "Runtime"]
+__all__ = ["CellNemesis", "LoadDriver", "NemesisFactory", "ProbeFactory", "ProxyApi", "Runtime"]
 
 
 class ProxyApi(ToxicsApi, Protocol):
@@ -55,6 +56,7 @@ class LoadDriver(Protocol):
         on_progress: Callable[[int, int], None],
         timeout_s: float,
         distribution: Distribution | None = None,
+        link: LoadLink | None = None,
     ) -> object: ...
 
 
@@ -62,6 +64,21 @@ class ProbeFactory(Protocol):
     """The effects probe of one cell: ``base_url`` is its target's own address (never the proxy's)."""
 
     def __call__(self, variant: str, fault: str, base_url: str, data_dir: Path) -> EffectsProbe: ...
+
+
+class CellNemesis(Protocol):
+    """A nemesis at work: a context manager whose ``load`` link the load driver keeps informed."""
+
+    load: LoadLink
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Any: ...
 
 
 class NemesisFactory(Protocol):
@@ -79,4 +96,4 @@ class NemesisFactory(Protocol):
         history: HistoryWriter,
         store_toxics: Sequence[tuple[str, ToxicCall]],
         on_event: Callable[[NemesisEvent], None],
-    ) -> AbstractContextManager[Any]: ...
+    ) -> CellNemesis: ...

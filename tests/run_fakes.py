@@ -16,8 +16,10 @@ from typing import Any
 from harness.effects import Effect, EffectsProbe
 from harness.events import RunEvents
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
-from harness.load.config import Distribution, LoadCellConfig
+from harness.load.config import Distribution, LoadCellConfig, ProgressLine
+from harness.load.link import LoadLink
 from harness.proxy.client import ProxyInfo
+from harness.proxy.decisions import ToxicDecision
 from harness.run import Run, RunOptions
 from harness.runtime.base import Endpoint
 from harness.scenario import Scenario, load_scenario
@@ -145,6 +147,10 @@ class FakeProxyClient:
         self.calls.append(("remove_toxic", f"{proxy}/{name}"))
         del self.toxics[(proxy, name)]
 
+    def decisions(self, proxy: str) -> list[ToxicDecision]:
+        self.calls.append(("decisions", proxy))
+        return []
+
 
 def write_history(path: Path) -> None:
     """op-1 retried once after a lost response, op-2 and op-3 acknowledged at the first attempt."""
@@ -185,14 +191,23 @@ class FakeLoad:
         on_progress: Callable[[int, int], None],
         timeout_s: float,
         distribution: Distribution | None = None,
+        link: LoadLink | None = None,
     ) -> None:
         self.cells.append(config.variant)
         self.before()
         write_history(Path(config.history_path))
         on_progress(1, len(OPS))
+        if link is not None:  # an attempt in flight from now on, as a driver's progress line says
+            link.observe(ProgressLine(completed=1, total=len(OPS), started=2, first_op_at=time.time()))
         if config.variant == self.raise_in and self.error is not None:
             raise self.error
+        if link is not None and link.holds:  # a held load runs until the nemesis has made its crashes
+            deadline = time.monotonic() + BOUND_S
+            while not link.released and time.monotonic() < deadline:
+                time.sleep(0.01)
         on_progress(len(OPS), len(OPS))
+        if link is not None:
+            link.end()
 
 
 class FakeProbe:

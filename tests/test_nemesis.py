@@ -2,87 +2,56 @@
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from nemesis_fakes import FakeClient, FakeTarget, load_running, plan
 
 from harness.errors import TargetError
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import CrashEvent, FaultEvent, HistoryWriter, RestartEvent, read_history
+from harness.history import (
+    CrashEvent,
+    CrashPlanEvent,
+    FaultEvent,
+    HistoryWriter,
+    RestartEvent,
+    ToxicHit,
+    read_history,
+)
 from harness.nemesis import Nemesis
-from harness.runtime.base import Endpoint
-
-
-class FakeClient:
-    """Records the Toxiproxy API calls the nemesis makes."""
-
-    url = "http://fake"
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
-
-    def add_toxic(self, proxy: str, **toxic: Any) -> None:
-        self.calls.append(("add", (proxy, toxic["name"], toxic["type"], toxic["toxicity"])))
-
-    def remove_toxic(self, proxy: str, name: str) -> None:
-        self.calls.append(("remove", (proxy, name)))
-
-    def set_enabled(self, name: str, enabled: bool) -> None:
-        self.calls.append(("enabled", (name, enabled)))
-
-
-class FakeTarget:
-    """A target whose death and restarts are plain flags; ``die_with`` mimics a failpoint exit."""
-
-    endpoint = Endpoint("127.0.0.1", 1)
-
-    def __init__(self) -> None:
-        self.alive = True
-        self.code: int | None = None
-        self.kills = 0
-        self.restarts = 0
-        self.restarted = threading.Event()
-
-    def kill(self) -> None:
-        self.kills += 1
-        self.alive, self.code = False, -9
-
-    def restart(self) -> float:
-        self.restarts += 1
-        self.alive, self.code = True, None
-        self.restarted.set()
-        return 0.25
-
-    def is_alive(self) -> bool:
-        return self.alive
-
-    def exit_code(self) -> int | None:
-        return self.code
-
-    def stop(self) -> None:
-        self.alive = False
-
-    def die_with(self, code: int) -> None:
-        self.alive, self.code = False, code
-
-
-def plan(kills: tuple[float, ...] = (), toxics: tuple[ToxicCall, ...] = ()) -> FaultPlan:
-    return FaultPlan(fault="f", seed=1, toxics=toxics, kill_times_s=kills, target_env={})
+from harness.proxy.decisions import ToxicDecision
 
 
 def test_toxics_switched_on_and_off_around_the_load(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
-    toxic = ToxicCall(name="drop", type="drop_response", stream="downstream", toxicity=0.5)
+    toxic = ToxicCall(name="drop", type="latency", stream="downstream", toxicity=0.5)
     with HistoryWriter(tmp_path / "f.jsonl") as history:
         with Nemesis(plan(toxics=(toxic,)), client, "p", target, history):
-            assert client.calls == [("add", ("p", "drop", "drop_response", 0.5))]
-        assert client.calls[-1] == ("remove", ("p", "drop"))
+            assert client.calls == [("add", ("p", "drop", "latency", 0.5))]
+        assert client.calls[-1] == ("remove", ("p", "drop"))  # a TCP toxic: no decisions to ask for
     events = read_history([tmp_path / "f.jsonl"])
     switches = [(e.name, e.action) for e in events if isinstance(e, FaultEvent)]
     assert switches == [("drop", "on"), ("drop", "off")]
+
+
+def test_the_proxys_per_request_decisions_go_into_the_history_with_their_ops(tmp_path: Path) -> None:
+    decided = (
+        ToxicDecision(10.5, "drop", "nai-drop-1a2b3c4d-000003", "reset"),
+        ToxicDecision(10.7, "drop", None, "reset"),
+    )
+    client, target = FakeClient(decided), FakeTarget()
+    toxic = ToxicCall(name="drop", type="drop_response", stream="downstream", toxicity=0.5)
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(toxics=(toxic,)), client, "p", target, history):
+            pass
+    assert ("decisions", "p") in client.calls
+    hits = [e for e in read_history([tmp_path / "f.jsonl"]) if isinstance(e, ToxicHit)]
+    assert [(h.t, h.proxy, h.toxic, h.op_id, h.action) for h in hits] == [
+        (10.5, "p", "drop", "nai-drop-1a2b3c4d-000003", "reset"),
+        (10.7, "p", "drop", None, "reset"),
+    ]
 
 
 def test_store_latency_goes_on_the_stores_proxy_for_the_load_and_comes_off_after(tmp_path: Path) -> None:
@@ -110,15 +79,81 @@ def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history:
         with Nemesis(plan(kills=(0.05,)), client, "p", target, history) as nemesis:
+            load_running(nemesis.load, in_flight=2)
             assert target.restarted.wait(5)
         assert nemesis.crashes == 1
     events = read_history([tmp_path / "f.jsonl"])
     kinds = [type(e) for e in events]
-    assert kinds == [CrashEvent, RestartEvent]
-    crash = events[0]
-    assert isinstance(crash, CrashEvent) and crash.reason == "kill"
+    assert kinds == [CrashEvent, RestartEvent, CrashPlanEvent]
+    crash, _, crash_plan = events
+    assert isinstance(crash, CrashEvent) and crash.reason == "kill" and crash.planned_s == 0.05
+    assert crash.t <= target.killed_at[0]  # when the kill was issued, not when it was noticed
+    assert isinstance(crash_plan, CrashPlanEvent)
+    assert (crash_plan.planned, crash_plan.made, crash_plan.detail) == (1, 1, "")
+    assert crash_plan.load_started_t is not None and crash_plan.load_started_t < crash.t
     assert target.kills == 1 and target.restarts == 1
     assert client.calls == [("enabled", ("p", False)), ("enabled", ("p", True))]
+
+
+def test_the_schedule_starts_at_the_loads_first_operation_not_at_the_nemesis(tmp_path: Path) -> None:
+    client, target = FakeClient(), FakeTarget()
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(kills=(10.2,)), client, "p", target, history) as nemesis:
+            assert not nemesis.load.released  # held: the load must run on until the kill is made
+            load_running(nemesis.load, in_flight=1, started_s_ago=10.0)  # the driver started long ago
+            first_op_at = nemesis.load.first_op_at
+            assert target.restarted.wait(5)  # 10.2 s after the first op: 0.2 s from now
+            assert _wait_until(lambda: nemesis.load.released)
+    assert first_op_at is not None and target.killed_at[0] >= first_op_at + 10.2
+
+
+def test_a_kill_is_not_issued_with_nothing_in_flight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.nemesis.KILL_WAIT_FOR_FLIGHT_S", 0.2)
+    client, target = FakeClient(), FakeTarget()
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(kills=(0.05, 0.1)), client, "p", target, history) as nemesis:
+            load_running(nemesis.load, in_flight=0)
+            assert _wait_until(lambda: nemesis.load.released)  # both kills given up after the wait
+    assert target.kills == 0
+    (crash_plan,) = read_history([tmp_path / "f.jsonl"])
+    assert isinstance(crash_plan, CrashPlanEvent) and (crash_plan.planned, crash_plan.made) == (2, 0)
+    assert crash_plan.detail.split("; ") == [
+        "kill at 0.05 s not made: nothing in flight for 0.2 s",
+        "kill at 0.1 s not made: nothing in flight for 0.2 s",
+    ]
+
+
+def test_kills_the_load_never_reached_are_planned_but_not_made(tmp_path: Path) -> None:
+    client, target = FakeClient(), FakeTarget()
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(kills=(30.0,)), client, "p", target, history) as nemesis:
+            load_running(nemesis.load, in_flight=3)
+            nemesis.load.end()
+            assert _wait_until(lambda: nemesis.load.released)
+    assert target.kills == 0
+    (crash_plan,) = read_history([tmp_path / "f.jsonl"])
+    assert isinstance(crash_plan, CrashPlanEvent) and (crash_plan.planned, crash_plan.made) == (1, 0)
+    assert crash_plan.detail == "kill at 30 s not made: the load ended first"
+
+
+def test_no_load_no_kill(tmp_path: Path) -> None:
+    client, target = FakeClient(), FakeTarget()
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(kills=(0.0,)), client, "p", target, history):
+            pass  # the load never started: the schedule's clock never ran
+    assert target.kills == 0
+    (crash_plan,) = read_history([tmp_path / "f.jsonl"])
+    assert isinstance(crash_plan, CrashPlanEvent) and crash_plan.load_started_t is None
+    assert (crash_plan.planned, crash_plan.made) == (1, 0)
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
@@ -153,8 +188,10 @@ def test_failed_restart_is_raised_after_the_load(tmp_path: Path) -> None:
 
     target.restart = broken_restart  # type: ignore[method-assign]
     with HistoryWriter(tmp_path / "f.jsonl") as history, pytest.raises(RuntimeError, match="port taken"):
-        with Nemesis(plan(kills=(0.01,)), client, "p", target, history):
-            time.sleep(0.3)
+        with Nemesis(plan(kills=(0.01,)), client, "p", target, history) as nemesis:
+            load_running(nemesis.load, in_flight=1)
+            assert _wait_until(lambda: nemesis.restart_error is not None)
+            assert nemesis.load.released  # a nemesis that cannot go on lets the load end
 
 
 def test_failpoint_firing_while_restarting_counts_as_another_crash(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ process with gevent, so it lives in the driver process alone: ``driver.py``, ``u
 
     run_driver(config, config_path, on_progress, timeout_s) -> DriverSummary   # runs the driver process
     run_driver(..., distribution=Distribution(workers=N))      # a Locust master + N worker processes
+    run_driver(..., link=LoadLink(holds=True))   # the load's start and in-flight, held until released
     serve_as_worker(master_host, master_port, name, cells, ...)  # a worker machine of a --master run
     LoadCellConfig                         # the driver's input: the scenario's LoadSpec + the cell's fields
     classify_status, classify_failure, should_retry, backoff_s, final_outcome   # pure retry decisions
@@ -19,6 +20,7 @@ from harness.load.config import (
     run_driver,
     serve_as_worker,
 )
+from harness.load.link import LoadLink
 from harness.load.operations import OperationRequest, build_request, idempotency_key, op_id_for
 from harness.load.retry import (
     Classification,
@@ -34,6 +36,7 @@ __all__ = [
     "Distribution",
     "DriverSummary",
     "LoadCellConfig",
+    "LoadLink",
     "OperationRequest",
     "backoff_s",
     "build_request",

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -36,6 +36,9 @@ from harness.errors import LoadError, describe_invalid, shown_value
 from harness.paths import REPO_ROOT
 from harness.ports import LOOPBACK, free_port
 from harness.scenario import LoadSpec, OperationKinds, OperationSpec
+
+if TYPE_CHECKING:
+    from harness.load.link import LoadLink
 
 EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
@@ -77,6 +80,9 @@ class LoadCellConfig(BaseModel):
     """The kinds of operation, each op drawing one by weight (``target.operations``)."""
     history_path: str
     op_id_prefix: str = ""
+    release_path: str | None = None
+    """Set by :func:`run_driver` for a held load: operations go on past ``operations`` (bounded by
+    ``max_duration_s``) until this file exists, so the orchestrator's planned crashes fall in the load."""
 
     @field_validator("base_url")
     @classmethod
@@ -100,10 +106,27 @@ def load_cell_config(path: Path) -> LoadCellConfig:
 
 
 class ProgressLine(BaseModel):
-    """Printed by the driver at most ~10 times a second while operations complete."""
+    """Printed by the driver at most ~10 times a second while operations start and complete.
+
+    Besides the counts it is the load's live signal to the nemesis (:mod:`harness.load.link`):
+    when the first operation started and whether anything is in flight.
+    """
 
     completed: int
     total: int
+    started: int = 0
+    """Operations handed out so far (past the budget while the load is held)."""
+    first_op_at: float | None = None
+    """When the first operation started (``time.time()``): the origin of the fault schedule."""
+    attempts_in_flight: int | None = None
+    """Attempts sent and not answered yet; ``None`` from a master, which sees only operations."""
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts in flight, or operations in flight where attempts are not known."""
+        if self.attempts_in_flight is not None:
+            return self.attempts_in_flight
+        return max(0, self.started - self.completed)
 
 
 class LocustTotals(BaseModel):
@@ -215,8 +238,12 @@ def run_driver(
     on_progress: Callable[[int, int], None],
     timeout_s: float,
     distribution: Distribution | None = None,
+    link: LoadLink | None = None,
 ) -> DriverSummary:
     """Run the load driver for one cell as a subprocess and wait for it, at most ``timeout_s``.
+
+    A ``link`` hears every progress line and the load's end; if it ``holds``, the driver runs on
+    past its budget until ``link.release()`` (which creates the config's ``release_path``).
 
     The driver gets its own session so a Ctrl-C reaches only us; we then kill it by pid. Its
     stderr goes to ``<config stem>.stderr.log`` beside the config, as evidence and for errors.
@@ -224,6 +251,8 @@ def run_driver(
     is one more process (stderr in ``<config stem>.w<i>.stderr.log``), ended by pid as well.
     """
     config_path.parent.mkdir(parents=True, exist_ok=True)
+    if link is not None and link.holds:
+        config = _held(config, config_path, link)
     config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     stderr_path = config_path.with_name(f"{config_path.stem}.stderr.log")
     deadline = time.monotonic() + timeout_s
@@ -243,7 +272,7 @@ def run_driver(
                 workers.append(
                     (_start(worker_command(LOOPBACK, port, f"w{index}"), worker_file, None), worker_stderr)
                 )
-            done = _follow(process, on_progress, deadline)
+            done = _follow(process, on_progress, deadline, link)
             _wait_for_workers(workers, deadline)
         except LoadError as error:
             _kill(process)
@@ -252,6 +281,8 @@ def run_driver(
             _kill(process)
             raise
         finally:
+            if link is not None:
+                link.end()
             for worker, _ in workers:
                 _kill(worker)
     if process.returncode != EXIT_FINISHED:
@@ -272,8 +303,19 @@ def run_driver(
     )
 
 
+def _held(config: LoadCellConfig, config_path: Path, link: LoadLink) -> LoadCellConfig:
+    """The config of a held load: its release file, created when the link is released."""
+    release_path = config_path.with_name(f"{config_path.stem}.release")
+    release_path.unlink(missing_ok=True)
+    link.on_release(release_path.touch)
+    return config.model_copy(update={"release_path": str(release_path)})
+
+
 def _follow(
-    process: subprocess.Popen[bytes], on_progress: Callable[[int, int], None], deadline: float
+    process: subprocess.Popen[bytes],
+    on_progress: Callable[[int, int], None],
+    deadline: float,
+    link: LoadLink | None,
 ) -> DoneLine | None:
     """Relay the driver's progress lines until it exits; raise LoadError at the deadline."""
     assert process.stdout is not None
@@ -296,6 +338,8 @@ def _follow(
             done = parsed
         if parsed is not None:
             on_progress(parsed.completed, parsed.total)
+            if link is not None:
+                link.observe(parsed)
     reader.join(timeout=_KILL_WAIT_S)
     try:
         process.wait(timeout=max(0.1, deadline - time.monotonic()))

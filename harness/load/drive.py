@@ -2,7 +2,8 @@
 
 Both start Locust users (their own, or their workers'), wake every ``PROGRESS_INTERVAL_S`` to print
 progress, and stop when every operation ended, ``max_duration_s`` passed, a user hit a bug, or
-Ctrl-C came; then print one done line. Imports Locust (gevent): driver processes only.
+Ctrl-C came; then print one done line. A held load (``release_path`` set) runs on past its budget
+until the orchestrator creates that file. Imports Locust (gevent): driver processes only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import gevent
@@ -55,9 +57,14 @@ def run_until_done(
     ends the loop as ``completed``: the caller reports the bug itself. The caller quits the runner.
     """
     deadline = time.monotonic() + config.load.max_duration_s
+    release = None if config.release_path is None else Path(config.release_path)
+    if release is not None:
+        queue.hold()
     try:
         runner.start(min(config.load.users, config.load.operations), spawn_rate=config.load.spawn_rate)
         while not queue.done:
+            if queue.held and release is not None and release.exists():
+                queue.release()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stop(max_duration_reason(config.load.max_duration_s))
@@ -74,16 +81,29 @@ def run_until_done(
 
 
 class ProgressPrinter:
-    """Prints a progress line whenever the number of ended operations has changed."""
+    """Prints a progress line whenever the load's counts or what is in flight have changed.
 
-    def __init__(self, queue: OperationQueue) -> None:
+    ``attempts_in_flight`` counts the attempts sent and not answered yet, where this process sees
+    them (a master sees only operations, and passes nothing).
+    """
+
+    def __init__(self, queue: OperationQueue, attempts_in_flight: Callable[[], int] | None = None) -> None:
         self.queue = queue
-        self._last_completed = -1
+        self.attempts_in_flight = attempts_in_flight
+        self._last: ProgressLine | None = None
 
     def __call__(self) -> None:
-        if self.queue.completed != self._last_completed:
-            self._last_completed = self.queue.completed
-            emit(ProgressLine(completed=self.queue.completed, total=self.queue.total))
+        queue = self.queue
+        line = ProgressLine(
+            completed=queue.completed,
+            total=queue.total,
+            started=queue.started,
+            first_op_at=queue.first_taken_at,
+            attempts_in_flight=None if self.attempts_in_flight is None else self.attempts_in_flight(),
+        )
+        if line != self._last:
+            self._last = line
+            emit(line)
 
 
 def emit_done(queue: OperationQueue, totals: StatsEntry, duration_s: float, ending: Ending) -> None:
@@ -92,6 +112,8 @@ def emit_done(queue: OperationQueue, totals: StatsEntry, duration_s: float, endi
         DoneLine(
             completed=queue.completed,
             total=queue.total,
+            started=queue.started,
+            first_op_at=queue.first_taken_at,
             duration_s=round(duration_s, 3),
             stopped_by="max_duration_s" if ending == "max_duration_s" else "completed",
             locust_stats=LocustTotals(

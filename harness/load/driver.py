@@ -103,7 +103,7 @@ class _Drive:
 
     def run(self) -> int:
         runner = self.environment.create_local_runner()
-        progress = ProgressPrinter(self.workload.queue)
+        progress = ProgressPrinter(self.workload.queue, lambda: self.workload.attempts_in_flight)
         started = time.monotonic()
         progress()
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,10 @@ def resource_id_at(body: object, dotted: str) -> str | None:
 class OperationQueue:
     """Hands out operation numbers ``0..total-1`` exactly once across all users, and counts the ends.
 
+    While held (:meth:`hold`) it keeps handing out numbers past the budget, until :meth:`release`:
+    the load then runs on until the nemesis has made its planned crashes, so that none of them
+    falls after the last operation. ``total`` counts every number handed out past the budget.
+
     A lock rather than a bare counter: under gevent it costs nothing, and the same class stays
     correct if a caller ever uses real threads.
     """
@@ -150,16 +155,21 @@ class OperationQueue:
     def __init__(self, total: int) -> None:
         if total < 0:
             raise ValueError(f"total must not be negative (got {total})")
-        self.total = total
+        self.budget = total
+        self.first_taken_at: float | None = None
+        """When the first number was handed out (``time.time()``): the load's first operation."""
         self._next = 0
         self._completed = 0
+        self._held = False
         self._lock = threading.Lock()
 
     def take(self) -> int | None:
-        """The next operation number, or ``None`` once all have been handed out."""
+        """The next operation number, or ``None`` once all have been handed out (and not held)."""
         with self._lock:
-            if self._next >= self.total:
+            if self._next >= self.budget and not self._held:
                 return None
+            if self.first_taken_at is None:
+                self.first_taken_at = time.time()
             number = self._next
             self._next += 1
             return number
@@ -167,6 +177,22 @@ class OperationQueue:
     def finish(self) -> None:
         with self._lock:
             self._completed += 1
+
+    def hold(self) -> None:
+        """Keep handing out numbers past the budget until :meth:`release`."""
+        self._held = True
+
+    def release(self) -> None:
+        self._held = False
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def total(self) -> int:
+        """The budget, or the numbers handed out if the queue was held past it."""
+        return max(self.budget, self._next)
 
     @property
     def started(self) -> int:
@@ -178,4 +204,4 @@ class OperationQueue:
 
     @property
     def done(self) -> bool:
-        return self._completed >= self.total
+        return not self._held and self._completed >= self.total

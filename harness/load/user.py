@@ -46,6 +46,7 @@ from harness.load.retry import (
     should_retry,
 )
 from harness.load.transport import describe_error, timeout_text
+from harness.opids import OP_HEADER
 from harness.template import Renderer
 
 REQUEST_TIMEOUT_GRACE_S = 0.5
@@ -77,6 +78,8 @@ class Workload:
         """Hands out op numbers; a distributed worker's asks the master (``distributed.py``)."""
         self.stop_reason = DEFAULT_STOP_REASON
         """Written as the error of attempts cut short when the run is stopped (set by the runner)."""
+        self.attempts_in_flight = 0
+        """Attempts sent and not yet ended, over every user: the nemesis kills only while some are."""
 
     def request(self, number: int) -> OperationRequest:
         return build_request(self.config, self.config.op_id_prefix, number)
@@ -171,9 +174,10 @@ class RetryingUser(HttpUser):
     ) -> SentRequest:
         """One HTTP request of ``request``'s operation on ``session``, under a hard deadline.
 
-        The body is ``data`` (bytes as they are) or ``json`` (encoded by requests). Without an answer
-        (timeout, reset, refused) the session's connections are dropped, so the next request cannot
-        reuse one left mid-answer.
+        The body is ``data`` (bytes as they are) or ``json`` (encoded by requests). Every request
+        carries the op's id in ``OP_HEADER``, the same on every attempt, so the fault proxy can say
+        which op each of its decisions hit. Without an answer (timeout, reset, refused) the session's
+        connections are dropped, so the next request cannot reuse one left mid-answer.
         """
         start_time = time.time()
         started = time.perf_counter()
@@ -184,7 +188,7 @@ class RetryingUser(HttpUser):
                 method,
                 path,
                 name=request.kind,
-                headers=dict(headers),
+                headers={**headers, OP_HEADER: request.op_id},
                 timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
                 allow_redirects=False,
                 data=data,
@@ -353,7 +357,8 @@ class _OperationRun:
         Both starts are written first. The twin greenlet starts sending as soon as this one blocks
         on its own request, so the two reach the server a request's build time apart.
         """
-        first_attempt, second_attempt = self._started(), self._started()
+        first_attempt = self._started()
+        second_attempt = self._started(twin_of=first_attempt)
         self.twin = gevent.spawn(self._send, second_attempt, self.user.twin_client)
         first = self._send(first_attempt, self.user.client)
         second: AttemptResult = self.twin.get()
@@ -361,17 +366,21 @@ class _OperationRun:
         policy = self.workload.policy
         return min((first, second), key=lambda result: preference(policy, result.classification))
 
-    def _started(self) -> int:
-        """Record the next attempt as sent; its number."""
+    def _started(self, twin_of: int | None = None) -> int:
+        """Record the next attempt as sent (``twin_of``: the attempt it doubles); its number."""
         self.attempts += 1
         attempt = self.attempts
-        self.workload.history.append(AttemptStart(t=time.time(), op_id=self.request.op_id, attempt=attempt))
+        self.workload.history.append(
+            AttemptStart(t=time.time(), op_id=self.request.op_id, attempt=attempt, twin_of=twin_of)
+        )
         self.in_flight[attempt] = time.perf_counter()
+        self.workload.attempts_in_flight += 1
         return attempt
 
     def _send(self, attempt: int, session: HttpSession) -> AttemptResult:
         result = self.user.attempt(self.request, self.workload.policy.timeout_s, session, attempt)
         del self.in_flight[attempt]
+        self.workload.attempts_in_flight -= 1
         self.workload.history.append(_attempt_end(self.request.op_id, attempt, result))
         return result
 
@@ -390,6 +399,7 @@ class _OperationRun:
                 )
             )
             self.user.report_unanswered(self.request, time.time() - latency_s, latency_s, text)
+        self.workload.attempts_in_flight -= len(self.in_flight)
         self.in_flight.clear()
 
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:

@@ -1,7 +1,9 @@
 """The control API: Toxiproxy 2.x's paths, JSON shapes and status codes, served by aiohttp.
 
 Every refusal is ``{"error": message, "status": code}``; nothing a caller sends can take the server
-down or disturb other proxies.
+down or disturb other proxies. One path is ours alone, beside Toxiproxy's and changing none of them:
+``GET /proxies/{proxy}/decisions``, what the per-request toxics did, with the op each hit
+(:mod:`harness.proxy.decisions`).
 """
 
 from __future__ import annotations
@@ -144,6 +146,9 @@ def build_app(collection: ProxyCollection) -> web.Application:
             await coll(request).remove_toxic(request.match_info["proxy"], request.match_info["toxic"])
         return web.Response(status=204)
 
+    async def decisions(request: web.Request) -> web.Response:
+        return _json(coll(request).get(request.match_info["proxy"]).decisions.to_json())
+
     async def version(request: web.Request) -> web.Response:
         return _json(version_document())
 
@@ -162,5 +167,6 @@ def build_app(collection: ProxyCollection) -> web.Application:
     r.add_post("/proxies/{proxy}/toxics/{toxic}", toxic_update)
     r.add_patch("/proxies/{proxy}/toxics/{toxic}", toxic_update)
     r.add_delete("/proxies/{proxy}/toxics/{toxic}", toxic_delete)
+    r.add_get("/proxies/{proxy}/decisions", decisions, allow_head=False)
     r.add_get("/version", version, allow_head=False)
     return app

@@ -14,6 +14,7 @@ import httpx
 
 from harness.errors import ProxyApiError
 from harness.ports import join_hostport
+from harness.proxy.decisions import ToxicDecision
 from harness.proxy.toxics.registry import per_request_types
 
 HTTP_TOXICS = tuple(sorted(per_request_types()))
@@ -154,6 +155,11 @@ class ProxyClient:
 
     def remove_toxic(self, proxy: str, name: str) -> None:
         self._call("DELETE", f"/proxies/{proxy}/toxics/{name}")
+
+    def decisions(self, proxy: str) -> list[ToxicDecision]:
+        """What the proxy's per-request toxics did, oldest first (the embedded server only)."""
+        data = self._call("GET", f"/proxies/{proxy}/decisions").json()
+        return [ToxicDecision.from_json(item) for item in data["decisions"]]
 
     def reset(self) -> None:
         """Re-enable every proxy and remove every toxic."""

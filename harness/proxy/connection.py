@@ -1,7 +1,8 @@
 """One proxied TCP connection: the client's socket, the upstream's, and a flow each way.
 
 It is also the per-connection context every toxic stub sees (``ConnectionContext``): the request
-methods the downstream framers need, per-toxic state, and the ways to end the connection.
+heads the downstream framers need, per-toxic state, the ways to end the connection, and where the
+toxics' per-request decisions go (the proxy's decision log).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 from typing import TYPE_CHECKING
 
+from harness.proxy.decisions import ToxicDecision
 from harness.proxy.flow import ChainEntry, Flow
+from harness.proxy.http1 import MessageHead
 from harness.proxy.side import Side
 from harness.proxy.stub import Direction
 
@@ -40,7 +44,7 @@ class Connection:
         self.up = Flow(self, "upstream", source=client, dest=self.upstream)
         self.down = Flow(self, "downstream", source=self.upstream, dest=client)
         self.closed = False
-        self.request_methods: list[str] = []
+        self.forwarded_requests: list[MessageHead] = []
         self.downstream_started = False
         self.tunnel = False
         self._state: dict[str, dict[str, object]] = {}
@@ -166,6 +170,9 @@ class Connection:
 
     def state_for(self, name: str) -> dict[str, object]:
         return self._state.setdefault(name, {})
+
+    def record_decision(self, toxic: str, op_id: str | None, action: str, detail: str) -> None:
+        self.proxy.decisions.record(ToxicDecision(time.time(), toxic, op_id, action, detail))
 
     def drop_state(self, name: str) -> None:
         self._state.pop(name, None)

@@ -12,6 +12,7 @@ from typing import Any
 from harness.proxy.addresses import check_listen, join_hostport, split_hostport
 from harness.proxy.apierror import ApiError
 from harness.proxy.connection import Connection
+from harness.proxy.decisions import DecisionLog
 from harness.proxy.flow import ChainEntry
 from harness.proxy.request_log import REQUEST_LOG, REQUEST_LOG_NAME
 from harness.proxy.side import Side
@@ -56,6 +57,8 @@ class Proxy:
         self.enabled = False
         self.toxics: dict[str, ToxicEntry] = {}
         self.connections: set[Connection] = set()
+        self.decisions = DecisionLog()
+        """What its per-request toxics did, request by request (``GET /proxies/{name}/decisions``)."""
         self._server: asyncio.Server | None = None
         self._chains: dict[Direction, list[ChainEntry]] = {"upstream": [], "downstream": []}
 

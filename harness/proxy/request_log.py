@@ -1,8 +1,9 @@
 """The hidden last stage of the upstream chain when a proxy has response-framing toxics.
 
-It forwards every chunk at once and, on the side, frames requests to record their methods in the
-connection context: a response framer downstream must know which responses answer HEAD. Sitting at
-the end of the chain, it records only requests really sent upstream (not those http_error answered).
+It forwards every chunk at once and, on the side, frames requests to record their heads in the
+connection context: a response framer downstream must know which responses answer HEAD, and a toxic
+acting on a response which op's request it answers. Sitting at the end of the chain, it records only
+requests really sent upstream (not those http_error answered).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class RequestLog(Toxic[Attributes]):
 
     async def pipe(self, stub: ToxicStub) -> None:
         state = stub.state(_LogState)
-        methods = stub.context.request_methods
+        forwarded = stub.context.forwarded_requests
         while True:
             chunk = await stub.read()
             stub.output.put(chunk)
@@ -40,7 +41,7 @@ class RequestLog(Toxic[Attributes]):
                 continue
             try:
                 for message in state.framer.feed(chunk):
-                    methods.append(message.head.method or "GET")
+                    forwarded.append(message.head)
             except HttpFramingError:
                 state.off = True
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar, cast
 
 from harness.proxy.channel import Channel
+from harness.proxy.http1 import MessageHead
 
 Direction = Literal["upstream", "downstream"]
 T = TypeVar("T")
@@ -24,8 +25,9 @@ class ConnectionContext(Protocol):
     """The per-connection object shared by both directions' stubs."""
 
     conn_id: int
-    request_methods: list[str]
-    """Methods of the requests forwarded to the upstream on this connection, in order (for HEAD)."""
+    forwarded_requests: list[MessageHead]
+    """Heads of the requests forwarded to the upstream on this connection, in order: their methods
+    frame the responses (HEAD), their op headers say which op a response belongs to."""
     downstream_started: bool
     """Whether any response byte has arrived yet (a toxic added later starts framing mid-stream)."""
     tunnel: bool
@@ -42,6 +44,9 @@ class ConnectionContext(Protocol):
 
     def state_for(self, name: str) -> dict[str, object]:
         """The state dictionary of toxic ``name`` on this connection."""
+
+    def record_decision(self, toxic: str, op_id: str | None, action: str, detail: str) -> None:
+        """Keep a per-request decision of toxic ``toxic`` that took effect (the proxy's record)."""
 
 
 class ToxicStub:
@@ -122,3 +127,7 @@ class ToxicStub:
     def roll(self, rng: random.Random) -> bool:
         """One per-request decision: True with probability ``toxicity``."""
         return rng.random() < self.toxicity
+
+    def record(self, action: str, op_id: str | None, detail: str = "") -> None:
+        """A per-request decision took effect on a request of op ``op_id``: keep it for the harness."""
+        self.context.record_decision(self.name, op_id, action, detail)

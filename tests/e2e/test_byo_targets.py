@@ -16,16 +16,17 @@ import httpx
 import pytest
 
 from harness.errors import ScenarioError, TargetError
-from harness.history import CrashEvent, RestartEvent
+from harness.history import CrashEvent, CrashPlanEvent, OpStart, RestartEvent, read_history
 from harness.paths import REPO_ROOT
 from harness.ports import free_port
-from harness.run import RunOptions, run_scenario
+from harness.run import CLIENT_HISTORY, FAULT_HISTORY, RunOptions, run_scenario
 from harness.runtime.byo import UrlTarget, start_target
 from harness.runtime.process import ProcessRuntime
 from harness.scenario import TargetSpec, is_catalogue, load_scenario
 
 EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
 FAULTS = "faults: {none: {}}\n"
+HISTORIES = (CLIENT_HISTORY, FAULT_HISTORY)
 CRASH = "faults: {crash: {crashes: {count: 1, min_interval_s: 1.0, first_after_s: 0.5}}}\n"
 
 
@@ -197,8 +198,13 @@ faults:
         load_scenario(scenario_file), str(scenario_file), RunOptions(out_root=tmp_path / "r")
     )
     cell = result.verdict.cell("idempotent", "crash")
-    assert cell.operations == 24
-    assert sum(isinstance(e, CrashEvent) for e in cell.fault_events) == 1
+    assert cell.operations >= 24  # the load ran on past its budget until the kill was made
+    (crash,) = [e for e in cell.fault_events if isinstance(e, CrashEvent)]
+    assert crash.reason == "kill" and crash.planned_s is not None
+    history = read_history([result.out_dir / "cells" / "idempotent--crash" / name for name in HISTORIES])
+    (crash_plan,) = [e for e in history if isinstance(e, CrashPlanEvent)]
+    assert (crash_plan.planned, crash_plan.made) == (1, 1)
+    assert any(isinstance(e, OpStart) and e.t > crash.t for e in history)  # it fell during the load
     assert sum(isinstance(e, RestartEvent) for e in cell.fault_events) == 1
     assert int(pid_file.read_text()) != first_pid  # the restart command really started a new process
     assert cell.ops_with_duplicates == 0 and cell.lost_acknowledged == 0

@@ -26,7 +26,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
 @pytest.mark.parametrize("fault", ["dropped-responses", "latency", "crash"])
 def test_naive_charges_twice_under_every_fault(result: RunResult, fault: str) -> None:
     cell = result.verdict.cell("naive", fault)
-    assert cell.operations == 40
+    assert_budget_run(cell.operations, fault)
     assert cell.ops_with_duplicates > 0, f"harness not sensitive: no duplicates under {fault}"
     assert cell.retries > 0
     assert cell.lost_acknowledged == 0
@@ -38,7 +38,7 @@ def test_naive_charges_twice_under_every_fault(result: RunResult, fault: str) ->
 @pytest.mark.parametrize("fault", ["dropped-responses", "latency", "crash"])
 def test_idempotent_never_charges_twice(result: RunResult, fault: str) -> None:
     cell = result.verdict.cell("idempotent", fault)
-    assert cell.operations == 40
+    assert_budget_run(cell.operations, fault)
     assert cell.retries > 0, "the fault never made the client retry"
     assert cell.ops_with_duplicates == 0
     assert cell.lost_acknowledged == 0
@@ -100,3 +100,8 @@ def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.C
     assert main(["run", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "faults.f.toxics.0.type" in err and "Traceback" not in err
+
+
+def assert_budget_run(operations: int, fault: str) -> None:
+    """Every cell runs its 40 ops; a crash cell's load runs on past them until its kill is made."""
+    assert operations >= 40 if fault == "crash" else operations == 40

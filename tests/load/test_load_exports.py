@@ -15,6 +15,7 @@ def test_exported_members_are_pinned() -> None:
         "Distribution",
         "DriverSummary",
         "LoadCellConfig",
+        "LoadLink",
         "OperationRequest",
         "backoff_s",
         "build_request",
@@ -35,7 +36,7 @@ def test_the_orchestrators_imports_leave_the_process_without_locust_or_gevent() 
     """A fresh interpreter, since this test process may have imported anything by now."""
     code = (
         "import sys, harness.load, harness.load.config, harness.load.retry, harness.load.operations, "
-        "harness.load.flow, harness.load.addresses; "
+        "harness.load.flow, harness.load.addresses, harness.load.link; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent', 'requests')))"
     )
     done = subprocess.run(

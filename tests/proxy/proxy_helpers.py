@@ -170,10 +170,17 @@ def recv_until_closed(sock: socket.socket) -> bytes:
     return data
 
 
-def http_exchange(sock: socket.socket, method: str = "GET", path: str = "/", body: bytes = b"") -> bytes:
+def http_exchange(
+    sock: socket.socket,
+    method: str = "GET",
+    path: str = "/",
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> bytes:
     """Send one request and read one Content-Length or chunked response, byte-exact."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     sock.sendall(
-        f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+        f"{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}Content-Length: {len(body)}\r\n\r\n".encode() + body
     )
     data = b""
     while b"\r\n\r\n" not in data:

@@ -230,7 +230,8 @@ def test_small_payments_run_in_docker_gives_the_process_verdicts(
     assert result.verdict.cell("naive", "dropped-responses").ops_with_duplicates > 0
     for fault in ("dropped-responses", "crash"):
         naive, idempotent = result.verdict.cell("naive", fault), result.verdict.cell("idempotent", fault)
-        assert naive.operations == idempotent.operations == OPERATIONS
+        for cell in (naive, idempotent):  # a crash cell's load runs on past its budget until the kill
+            assert cell.operations >= OPERATIONS if fault == "crash" else cell.operations == OPERATIONS
         assert idempotent.ops_with_duplicates == 0 and idempotent.replay_mismatches == 0
         assert naive.lost_acknowledged == idempotent.lost_acknowledged == 0
     for variant in ("naive", "idempotent"):

@@ -108,6 +108,8 @@ def test_an_accepted_job_survives_sigkill_while_smtp_is_down(sink: ServiceSet, t
     try:
         accepted = _post(target)
         stats_while_down = _stats(target)
+        # kill only once the job has really met the SMTP outage, or the test would prove nothing
+        _wait_for("a failed send to the SMTP port nobody listens on", lambda: "step failed" in cell.log())
         target.kill()
     finally:
         target.stop()

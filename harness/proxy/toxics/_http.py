@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Literal
 
+from harness.opids import OP_HEADER
 from harness.proxy.channel import Chunk
 from harness.proxy.http1 import Http1Framer, HttpFramingError, Message
 from harness.proxy.stub import ConnectionContext, ToxicStub
@@ -23,7 +24,11 @@ class HttpStream:
         self.role = role
         self.framer = Http1Framer(role)
         # a toxic added after responses began cannot know which earlier requests were answered
-        self.methods_noted = len(context.request_methods) if context.downstream_started else 0
+        self.methods_noted = len(context.forwarded_requests) if context.downstream_started else 0
+        self.answered = self.methods_noted
+        """Index in ``forwarded_requests`` of the request the next final response answers."""
+        self.op_id: str | None = None
+        """The op id of the request behind the message :meth:`next` returned last."""
         self.pending: deque[Message] = deque()
         self.after_pending: list[Chunk] = []  # raw bytes (and maybe the end) due after ``pending``
         self.raw_mode = False
@@ -38,7 +43,9 @@ class HttpStream:
         """The next complete message, or None once the stream has ended (the end is passed on)."""
         while True:
             if self.pending:
-                return self.pending.popleft()
+                message = self.pending.popleft()
+                self.op_id = self._op_of(message, stub.context)
+                return message
             if self.after_pending:
                 items, self.after_pending = self.after_pending, []
                 for item in items:
@@ -53,8 +60,9 @@ class HttpStream:
     def _feed(self, stub: ToxicStub, chunk: Chunk) -> None:
         context = stub.context
         if self.role == "response":
-            while self.methods_noted < len(context.request_methods):
-                self.framer.note_request_method(context.request_methods[self.methods_noted])
+            while self.methods_noted < len(context.forwarded_requests):
+                head = context.forwarded_requests[self.methods_noted]
+                self.framer.note_request_method(head.method or "GET")
                 self.methods_noted += 1
         try:
             if chunk is None:
@@ -71,6 +79,16 @@ class HttpStream:
             self.after_pending = _nonempty(self.framer.take_buffered())
             if chunk is None:
                 self.after_pending.append(None)
+
+    def _op_of(self, message: Message, context: ConnectionContext) -> str | None:
+        """A request's own op header; for a final response, that of the request it answers."""
+        if self.role == "request":
+            return message.head.header(OP_HEADER)
+        forwarded = context.forwarded_requests
+        answered = forwarded[self.answered] if self.answered < len(forwarded) else None
+        if not is_interim(message):  # a 1xx precedes the final answer to the same request
+            self.answered += 1
+        return None if answered is None else answered.header(OP_HEADER)
 
     def hand_on(self, stub: ToxicStub) -> None:
         """The toxic is leaving the connection: everything held goes on, in order."""

@@ -1,0 +1,92 @@
+"""What the orchestrator learns of a running load, and how it lets a held load end.
+
+The nemesis measures its crash schedule from the load's first operation and kills only while an
+attempt is in flight; the load driver runs in another process, so it tells both through its progress
+lines, which :func:`harness.load.config.run_driver` hands to a :class:`LoadLink` as they come. When
+the nemesis has crashes to make, the load is *held*: it keeps issuing operations past its budget
+(bounded by ``max_duration_s``) until :meth:`LoadLink.release`, so that no planned crash falls after
+the last operation. Imports no Locust: the orchestrator's side.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from harness.load.config import ProgressLine
+
+
+class LoadLink:
+    """One cell's load as the nemesis sees it; safe to share between threads.
+
+    ``holds``: whether the load is to run on past its budget until :meth:`release`.
+    """
+
+    def __init__(self, holds: bool = False) -> None:
+        self.holds = holds
+        self._changed = threading.Condition()
+        self._origin: float | None = None
+        self.first_op_at: float | None = None
+        """When the load's first operation started (``time.time()``), once a line has said so."""
+        self._in_flight = 0
+        self._ended = False
+        self._released = False
+        self._on_release: list[Callable[[], None]] = []
+
+    # -- the load's side (run_driver) ---------------------------------------------------------------
+
+    def observe(self, line: ProgressLine) -> None:
+        """A progress line from the driver: when the load began, and what is in flight now."""
+        with self._changed:
+            if line.first_op_at is not None and self._origin is None:
+                self.first_op_at = line.first_op_at
+                # the driver's wall clock, turned into this process's monotonic clock once
+                self._origin = time.monotonic() - max(0.0, time.time() - line.first_op_at)
+            self._in_flight = line.in_flight
+            self._changed.notify_all()
+
+    def end(self) -> None:
+        """The load is over: nothing will be in flight again."""
+        with self._changed:
+            self._ended = True
+            self._in_flight = 0
+            self._changed.notify_all()
+
+    def on_release(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the load is released (at once if it already is)."""
+        with self._changed:
+            if not self._released:
+                self._on_release.append(callback)
+                return
+        callback()
+
+    # -- the nemesis's side ------------------------------------------------------------------------
+
+    def release(self) -> None:
+        """Let a held load end once its budget is done (idempotent)."""
+        with self._changed:
+            if self._released:
+                return
+            self._released = True
+            callbacks, self._on_release = self._on_release, []
+        for callback in callbacks:
+            callback()
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts in flight as last reported (operations in flight from a distributed master)."""
+        return self._in_flight
+
+    def elapsed_s(self) -> float | None:
+        """Seconds since the load's first operation started; ``None`` before it has."""
+        origin = self._origin
+        return None if origin is None else time.monotonic() - origin
