@@ -17,12 +17,12 @@ import dataclasses
 from collections.abc import Sequence
 
 from harness.checkers import Checker, checkers
-from harness.checkers.evidence import MAX_ANOMALIES_PER_KIND, CellEvidence
+from harness.checkers.evidence import MAX_ANOMALIES_PER_KIND, CellEvidence, CellExpectations
 from harness.effects import Effect
 from harness.history import Event
 from harness.verdict import CellVerdict, CheckResult, merge_validity
 
-__all__ = ["MAX_ANOMALIES_PER_KIND", "check", "check_safe"]
+__all__ = ["MAX_ANOMALIES_PER_KIND", "CellExpectations", "check", "check_safe"]
 
 
 def check(
@@ -32,18 +32,20 @@ def check(
     variant: str,
     fault: str,
     context_s: float = 1.0,
+    expect: CellExpectations | None = None,
     using: Sequence[Checker] | None = None,
 ) -> CellVerdict:
     """Reconcile one cell's history with its effects into a verdict.
 
     ``events`` must be sorted by time (as :func:`harness.history.read_history` returns them);
-    ``context_s`` widens the window of fault events kept with each anomaly on both sides; ``using``
-    picks the checkers (default: every registered one).
+    ``context_s`` widens the window of fault events kept with each anomaly on both sides; ``expect``
+    says what the fault was meant to do, for the guards (none without it); ``using`` picks the
+    checkers (default: every registered one).
     """
-    evidence = CellEvidence.scan(events, effects, context_s)
+    evidence = CellEvidence.scan(events, effects, context_s, expect)
     results = tuple(_check_one(checker, evidence) for checker in (checkers() if using is None else using))
     outcomes = evidence.outcome_counts()
-    errors = [f"{result.checker}: {result.error}" for result in results if result.error]
+    reasons = [result.reason for result in results if result.validity == "unknown" and result.reason]
     return CellVerdict(
         variant=variant,
         fault=fault,
@@ -62,7 +64,7 @@ def check(
         final_outcomes=evidence.final_outcome_counts(),
         fault_events=evidence.fault_events,
         effect_times=evidence.effect_times,
-        error="; ".join(errors) or None,
+        error="; ".join(reasons) or None,
     )
 
 
@@ -70,7 +72,8 @@ def _check_one(checker: Checker, evidence: CellEvidence) -> CheckResult:
     try:
         return checker.check(evidence)
     except Exception as error:  # one broken checker makes its own result unknown, nothing more
-        return CheckResult(checker=checker.name, validity="unknown", error=f"{type(error).__name__}: {error}")
+        reason = f"the {checker.name} checker failed: {type(error).__name__}: {error}"
+        return CheckResult(checker=checker.name, validity="unknown", reason=reason)
 
 
 def check_safe(
@@ -80,11 +83,12 @@ def check_safe(
     variant: str,
     fault: str,
     context_s: float = 1.0,
+    expect: CellExpectations | None = None,
 ) -> CellVerdict:
     """:func:`check`, but a history or effects it cannot make sense of give an ``unknown`` cell naming
     the error, instead of an exception (Jepsen's ``check-safe``)."""
     try:
-        return check(events, effects, variant=variant, fault=fault, context_s=context_s)
+        return check(events, effects, variant=variant, fault=fault, context_s=context_s, expect=expect)
     except Exception as error:  # turning every failure into "unknown" is the point
         return dataclasses.replace(
             CellVerdict.empty(variant, fault),

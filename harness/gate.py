@@ -7,8 +7,9 @@ may set are declared by the checker modules (:class:`~harness.checkers.GateRule`
 ``min_duplicate_rate`` is the sensitivity check (the naive variant *must* duplicate, otherwise the
 faults were too gentle to prove anything and a clean idempotent result would mean nothing).
 
-A cell whose validity is ``unknown`` (the checker raised) fails every gate on it: a number we could
-not compute must never let a regression through.
+A cell whose validity is ``unknown`` (a checker raised, or a guard was not met: the fault hit too few
+operations, planned kills were not made, too little was acknowledged) fails every gate on it: a number
+we could not compute, or that the fault never tested, must never let a regression through.
 
 Everything here is a pure function of its arguments.
 """
@@ -83,8 +84,7 @@ def _check(rule: GateRule, limit: float, cell: CellVerdict) -> GateResult:
             actual=float("nan"),
             passed=False,
             message=(
-                f"{_label(rule.name, limit)} cannot be checked: the checker could not judge "
-                f"this cell ({reason})"
+                f"{_label(rule.name, limit)} cannot be checked: the cell is inconclusive ({reason})"
             ),
         )
     actual = cell.number(rule.metric)

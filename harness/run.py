@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.checker import check_safe
+from harness.checker import CellExpectations, check_safe
 from harness.effects import (
     Effect,
     EffectsProbe,
@@ -367,7 +367,22 @@ class _CellRun:
         events = read_history([*client_histories, self.dir / FAULT_HISTORY])
         acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
         require_effects(effects, acknowledged, self.scenario.target.effects.source)
-        return check_safe(events, effects, variant=self.variant, fault=self.plan.fault)
+        return check_safe(
+            events, effects, variant=self.variant, fault=self.plan.fault, expect=self._expectations()
+        )
+
+    def _expectations(self) -> CellExpectations:
+        """What this cell's fault was meant to do, for the checkers' guards (exposure, acknowledged)."""
+        spec = self.scenario.faults[self.plan.fault]
+        load_double_submit = self.scenario.load.double_submit
+        return CellExpectations(
+            fault_acts=spec.acts(load_double_submit),
+            min_exposed=spec.exposure_needed(load_double_submit),
+            min_acknowledged_rate=self.scenario.target.variant(self.variant).min_acknowledged_rate,
+            per_request_toxics=frozenset(
+                toxic.proxy_name for toxic in spec.toxics if toxic.type in self.plan.http_toxics
+            ),
+        )
 
     def _progress(self, completed: int, total: int) -> None:
         self.context.events.cell_progress.fire(completed=completed, total=total)

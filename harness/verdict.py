@@ -69,7 +69,10 @@ class CheckResult:
     numbers: Mapping[str, float] = field(default_factory=dict)
     intervals: Mapping[str, Interval] = field(default_factory=dict)
     anomalies: tuple[Anomaly, ...] = ()
-    error: str | None = None
+    details: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    """Counts by part, where a checker has them (exposure: each fault's firings and operations hit)."""
+    reason: str | None = None
+    """Why the result is ``unknown``: the checker's exception, or the guard that was not met."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class CellVerdict:
     fault_events: tuple[FaultLike, ...] = ()
     effect_times: tuple[float, ...] = ()
     error: str | None = None
+    """Why the cell is ``unknown``: each unknown checker's reason (an exception, an unmet guard)."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:

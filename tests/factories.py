@@ -61,7 +61,7 @@ def _check_result(
     counts = [numbers[metric.name] for metric in checker.metrics if metric.unit == "count"]
     return CheckResult(
         checker=checker.name,
-        validity="invalid" if any(counts) else "valid",
+        validity="invalid" if checker.anomaly is not None and any(counts) else "valid",
         numbers=numbers,
         intervals=intervals,
         anomalies=tuple(anomaly for anomaly in anomalies if anomaly.kind == kind),

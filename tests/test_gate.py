@@ -144,7 +144,7 @@ def test_unknown_cell_fails_every_gate_on_it_and_says_why() -> None:
     ]
     assert math.isnan(results[2].actual)
     assert results[2].message == (
-        "max_duplicate_rate ≤ 100% cannot be checked: the checker could not judge this cell "
+        "max_duplicate_rate ≤ 100% cannot be checked: the cell is inconclusive "
         "(ProbeError: ledger unreachable)"
     )
     assert results[3].message.endswith("(ProbeError: ledger unreachable)")

@@ -73,7 +73,8 @@ class Column:
     """A column a checker adds to the report tables (terminal, HTML, Markdown).
 
     It shows ``metric`` (with its interval when ``with_interval``) and is marked bad (red) when the
-    number ``bad_when`` names is nonzero (default: ``metric`` itself).
+    number ``bad_when`` names (default: ``metric`` itself) is nonzero, or with ``alarm="zero"`` when it
+    is zero (a fault that hit nothing).
     """
 
     header: str
@@ -81,6 +82,7 @@ class Column:
     metric: str
     with_interval: bool = False
     bad_when: str | None = None
+    alarm: Literal["nonzero", "zero"] = "nonzero"
 
     @property
     def alarm_metric(self) -> str:

@@ -22,12 +22,14 @@ from harness.history import (
     AttemptEnd,
     AttemptStart,
     CrashEvent,
+    CrashPlanEvent,
     Event,
     FaultEvent,
     OpEnd,
     OpOutcome,
     OpStart,
     RestartEvent,
+    ToxicHit,
 )
 from harness.verdict import Anomaly, FaultLike
 
@@ -46,6 +48,19 @@ class OpTrace:
     attempt_starts: int = 0
     attempt_ends: list[AttemptEnd] = field(default_factory=list)
     end: OpEnd | None = None
+    started_at: dict[int, float] = field(default_factory=dict)
+    """When each attempt was sent, by attempt number."""
+    twins: int = 0
+    """Attempts sent as the double submit of another (a doubled first attempt)."""
+
+    def in_flight(self, moment: float, slack_s: float = 0.0) -> bool:
+        """Whether an attempt of this op was sent by ``moment`` and not answered before
+        ``moment - slack_s`` (an attempt never answered counts as in flight from its start on)."""
+        ended = {attempt.attempt: attempt.t for attempt in self.attempt_ends}
+        return any(
+            sent <= moment and ended.get(number, moment) >= moment - slack_s
+            for number, sent in self.started_at.items()
+        )
 
     @property
     def outcome(self) -> OpOutcome:
@@ -55,6 +70,25 @@ class OpTrace:
     @property
     def first_time(self) -> float:
         return self.first_attempt_t if self.first_attempt_t is not None else self.start_t
+
+
+@dataclass(frozen=True)
+class CellExpectations:
+    """What the scenario meant the cell's fault to do, for the guards that keep a verdict honest.
+
+    ``fault_acts``: the fault plans something that should hit operations (toxics, kills, failpoints,
+    double submit, store latency); a baseline fault that plans nothing has no exposure to show.
+    ``min_exposed``: operations the fault must have hit for the cell to be conclusive.
+    ``min_acknowledged_rate``: the share of operations the target must have acknowledged.
+    ``per_request_toxics``: names of toxics the proxy decides per request, whose hits it records with
+    the operation they hit; any other toxic hits every attempt made while it was on.
+    The defaults guard nothing: :func:`harness.checker.check` on a bare history judges only effects.
+    """
+
+    fault_acts: bool = False
+    min_exposed: int = 0
+    min_acknowledged_rate: float = 0.0
+    per_request_toxics: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -71,15 +105,26 @@ class CellEvidence:
     orphan_effects: int = 0
     effect_times: tuple[float, ...] = ()
     context_s: float = 1.0
+    expect: CellExpectations = field(default_factory=lambda: CellExpectations())
+    toxic_hits: list[ToxicHit] = field(default_factory=list)
+    crash_events: list[CrashEvent] = field(default_factory=list)
+    crash_plan: CrashPlanEvent | None = None
     _fault_times: list[float] = field(default_factory=list)
 
     @classmethod
-    def scan(cls, events: Sequence[Event], effects: Iterable[Effect], context_s: float = 1.0) -> CellEvidence:
+    def scan(
+        cls,
+        events: Sequence[Event],
+        effects: Iterable[Effect],
+        context_s: float = 1.0,
+        expect: CellExpectations | None = None,
+    ) -> CellEvidence:
         """Scan ``events`` (sorted by time, as :func:`harness.history.read_history` returns them) and
-        ``effects``; ``context_s`` widens the window of fault events kept with each anomaly."""
+        ``effects``; ``context_s`` widens the window of fault events kept with each anomaly;
+        ``expect`` says what the cell's fault was meant to do (no guard at all when not given)."""
         if context_s < 0:
             raise ValueError(f"context_s must be >= 0, got {context_s}")
-        evidence = cls(context_s=context_s)
+        evidence = cls(context_s=context_s, expect=expect or CellExpectations())
         evidence._scan_events(events)
         evidence._attribute(effects)
         return evidence
@@ -97,6 +142,8 @@ class CellEvidence:
                 trace = ops.get(event.op_id)
                 if trace is not None:
                     trace.attempt_starts += 1
+                    trace.started_at.setdefault(event.attempt, event.t)
+                    trace.twins += event.twin_of is not None
                     if trace.first_attempt_t is None:
                         trace.first_attempt_t = event.t
                     trace.last_event_t = max(trace.last_event_t, event.t)
@@ -113,7 +160,12 @@ class CellEvidence:
                     trace.last_event_t = max(trace.last_event_t, event.t)
             elif isinstance(event, CrashEvent):
                 self.crashes += 1
+                self.crash_events.append(event)
                 faults.append(event)
+            elif isinstance(event, ToxicHit):
+                self.toxic_hits.append(event)
+            elif isinstance(event, CrashPlanEvent):
+                self.crash_plan = event
             elif isinstance(event, FaultEvent | RestartEvent):
                 faults.append(event)
         self.fault_events = tuple(sorted(faults, key=lambda event: event.t))

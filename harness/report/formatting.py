@@ -23,6 +23,7 @@ __all__ = [
     "describe_attempt",
     "describe_attempts",
     "describe_fault_event",
+    "format_exposure",
     "format_interval",
     "format_percent",
     "format_rate",
@@ -48,9 +49,12 @@ def column_text(column: Column, cell: CellVerdict) -> str:
 
 
 def column_alarm(column: Column, cell: CellVerdict) -> bool:
-    """Whether the column marks ``cell`` as bad (its alarm number is nonzero, or could not be computed)."""
+    """Whether the column marks ``cell`` as bad: its alarm number is nonzero (or zero, for a column whose
+    alarm is ``zero``), or it could not be computed."""
     value = cell.number(column.alarm_metric)
-    return value != 0
+    if value != value:  # NaN
+        return True
+    return value == 0 if column.alarm == "zero" else value != 0
 
 
 def format_tally(counts: Mapping[str, int], shown: int = 4) -> str:
@@ -60,6 +64,18 @@ def format_tally(counts: Mapping[str, int], shown: int = 4) -> str:
     parts = [f"{name} ×{count}" for name, count in list(counts.items())[:shown]]
     rest = len(counts) - shown
     return ", ".join(parts) + (f" (+{rest} more kinds)" if rest > 0 else "")
+
+
+def format_exposure(cell: CellVerdict) -> str:
+    """``drop_response_downstream fired 31, hit 31 ops · kill fired 2 of 2, hit 5 ops``."""
+    check = cell.check("exposure")
+    if check is None or not check.details:
+        return "no fault fired"
+    parts = []
+    for name, part in check.details.items():
+        planned = f" of {part['planned']}" if "planned" in part else ""
+        parts.append(f"{name} fired {part['fired']}{planned}, hit {part['hit']} ops")
+    return " · ".join(parts)
 
 
 def format_rate(cell: CellVerdict) -> str:

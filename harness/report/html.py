@@ -25,6 +25,7 @@ from harness.report.formatting import (
     column_alarm,
     column_text,
     describe_fault_event,
+    format_exposure,
     format_percent,
     format_rate,
     format_seconds,
@@ -81,6 +82,7 @@ class CellView:
     cell: CellVerdict
     rate: str
     checker_numbers: tuple[ColumnValue, ...]
+    exposure: str
     answers: str
     final_outcomes: str
     timeline_svg: Markup
@@ -128,6 +130,7 @@ def _cell_view(index: int, cell: CellVerdict) -> CellView:
         cell=cell,
         rate=format_rate(cell),
         checker_numbers=tuple(ColumnValue(column_text(c, cell), column_alarm(c, cell)) for c in columns()),
+        exposure=format_exposure(cell),
         answers=format_tally(cell.answers, shown=8),
         final_outcomes=format_tally(cell.final_outcomes, shown=8),
         timeline_svg=Markup(charts.timeline_chart(cell, salt=str(index))),

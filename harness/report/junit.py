@@ -110,8 +110,9 @@ def build_junit(result: RunResult) -> ET.ElementTree:
         ("proxy", result.proxy),
     )
     cases = [_gate_case(result.scenario_name, gate) for gate in result.gates]
-    return build_suite(result.scenario_name, cases, properties, time=f"{result.duration_s:.3f}",
-                       timestamp=timestamp)
+    return build_suite(
+        result.scenario_name, cases, properties, time=f"{result.duration_s:.3f}", timestamp=timestamp
+    )
 
 
 def write_junit(result: RunResult, path: Path) -> Path:

@@ -22,6 +22,7 @@ from harness.report.formatting import (
     cell_label,
     column_alarm,
     column_text,
+    format_exposure,
     format_seconds,
     format_tally,
     report_paths,
@@ -32,15 +33,10 @@ from harness.verdict import Anomaly, CellVerdict
 EXAMPLES_SHOWN = 3
 
 
-def _count(value: int, bad_style: str = "red") -> Text:
-    """A count that is bad when nonzero: red (or ``bad_style``) if so, dim when zero."""
-    return Text(str(value), style=bad_style if value else "dim")
-
-
 def cells_table(result: RunResult) -> Table:
     """One row per variant × fault; the columns a reader needs to judge idempotency at a glance.
 
-    After the client's own counts come the columns the checker modules declare, then the crashes.
+    After the client's own counts come the columns the checker modules declare.
     """
     table = Table(
         title=f"{result.scenario_name}: run {result.run_id}",
@@ -57,7 +53,6 @@ def cells_table(result: RunResult) -> Table:
         "retries",
         "ack/rej\n/unk",
         *(c.terminal_header for c in columns()),
-        "crashes",
     )
     for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
@@ -84,23 +79,23 @@ def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
         str(cell.retries),
         f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
         *(_checker_text(column, cell) for column in columns()),
-        _count(cell.crashes, bad_style="yellow"),
     )
 
 
 def _print_answers(result: RunResult, console: Console) -> None:
-    """Why the numbers are what they are: how each cell's attempts were answered (one line a cell)."""
-    console.print("Attempt answers, then final outcomes:", style="dim")
+    """Why the numbers are what they are: what each cell's fault hit, and how its attempts were
+    answered and its operations ended (two lines a cell)."""
+    console.print("What the fault hit; how attempts were answered · how operations ended:", style="dim")
     for cell in result.verdict.cells:
-        console.print(
-            Text.assemble(
-                "  ",
-                (cell_label(cell.variant, cell.fault), "bold"),
-                f": {format_tally(cell.answers, 3)} · {format_tally(cell.final_outcomes, 2)}",
-            ),
-            no_wrap=True,
-            overflow="ellipsis",
-        )
+        for text in (
+            format_exposure(cell),
+            f"{format_tally(cell.answers, 3)} · {format_tally(cell.final_outcomes, 2)}",
+        ):
+            console.print(
+                Text.assemble("  ", (cell_label(cell.variant, cell.fault), "bold"), f": {text}"),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
 
 
 def _print_gates(result: RunResult, console: Console) -> None:
@@ -157,8 +152,8 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
     for cell in result.verdict.cells:
         if cell.validity == "unknown":
             console.print(
-                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: the checker could "
-                f"not judge this cell: {cell.error or 'no reason given'}",
+                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: inconclusive: "
+                f"{cell.error or 'no reason given'}",
                 highlight=False,
             )
     _print_answers(result, console)

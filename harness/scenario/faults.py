@@ -86,6 +86,26 @@ class FaultSpec(_Strict):
     store_latency_ms: int = Field(
         0, ge=0, le=60_000, description="latency between the target and its stores, to widen race windows"
     )
+    min_exposed: int | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "operations this fault must hit for a cell to be conclusive (default: 1 when it does anything; "
+            "0 turns the guard off)"
+        ),
+    )
+
+    def acts(self, load_double_submit: float = 0.0) -> bool:
+        """Whether the fault does anything that should hit operations (a baseline ``{}`` does not)."""
+        double_submit = self.double_submit if self.double_submit is not None else load_double_submit
+        return bool(self.toxics or self.crashes or self.failpoints or double_submit or self.store_latency_ms)
+
+    def exposure_needed(self, load_double_submit: float = 0.0) -> int:
+        """``min_exposed``, or its default: one operation hit, when the fault does anything."""
+        if self.min_exposed is not None:
+            return self.min_exposed
+        return 1 if self.acts(load_double_submit) else 0
 
     @field_validator("toxics")
     @classmethod

@@ -82,11 +82,18 @@ TargetKind = Literal["reference", "command", "docker", "url"]
 
 
 class VariantSpec(_Strict):
-    """What one variant of your own service changes: extra env (a feature flag), a command, a URL."""
+    """What one variant changes: extra env (a feature flag), a command, a URL (your own service), and
+    how much it must acknowledge for its cells to be conclusive."""
 
     env: dict[str, str] = Field(default_factory=dict)
     command: tuple[str, ...] | None = None
     url: str | None = None
+    min_acknowledged_rate: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="share of operations it must acknowledge; below it a cell is inconclusive (unknown)",
+    )
 
 
 class DockerSpec(_Strict):

@@ -133,8 +133,8 @@ def test_it_shows_in_every_report(toy: SlowAttempts, tmp_path: Path) -> None:
     console = Console(record=True, width=100)
     print_summary(result, console)
     header_top, header_bottom, _, row = console.export_text().splitlines()[1:5]
-    assert header_top.split()[-1] == "slow" and header_bottom.split()[-2:] == ["ops", "crashes"]
-    assert row.split()[-2:] == ["1", "0"]  # one slow operation, no crash
+    assert header_top.split()[-1] == "slow" and header_bottom.split()[-2:] == ["≠", "ops"]
+    assert row.split()[-2:] == ["0", "1"]  # no replay mismatch, one slow operation
 
 
 def test_a_baseline_compares_it(toy: SlowAttempts, tmp_path: Path) -> None:

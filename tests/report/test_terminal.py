@@ -28,11 +28,11 @@ def test_every_cell_is_one_row_with_its_counts_and_interval(run_result: RunResul
         ["idempotent", "dropped_response"],
         ["idempotent", "crash"],
     ]
-    # ops, attempts, retries, ack/rej/unk, rate, [interval], extra/1000, lost ack, replay ≠, crashes
-    assert rows[0][2:] == ["40", "52", "12", "36/1/3", "12.5%", "[5.5–26.1]", "150.0", "0", "0", "0"]
-    assert rows[1][2:] == ["40", "47", "7", "37/0/3", "5.0%", "[1.4–16.5]", "50.0", "1", "0", "2"]
-    assert rows[2][2:] == ["40", "51", "11", "39/1/0", "0.0%", "[0.0–8.8]", "0.0", "0", "0", "0"]
-    assert rows[3][2:] == ["40", "45", "5", "38/0/2", "2.5%", "[0.4–12.8]", "25.0", "0", "2", "2"]
+    # ops, attempts, retries, ack/rej/unk, exposed, rate, [interval], extra/1000, lost ack, replay ≠
+    assert rows[0][2:] == ["40", "52", "12", "36/1/3", "12", "12.5%", "[5.5–26.1]", "150.0", "0", "0"]
+    assert rows[1][2:] == ["40", "47", "7", "37/0/3", "9", "5.0%", "[1.4–16.5]", "50.0", "1", "0"]
+    assert rows[2][2:] == ["40", "51", "11", "39/1/0", "11", "0.0%", "[0.0–8.8]", "0.0", "0", "0"]
+    assert rows[3][2:] == ["40", "45", "5", "38/0/2", "7", "2.5%", "[0.4–12.8]", "25.0", "0", "2"]
 
 
 def test_fits_100_columns(run_result: RunResult) -> None:
@@ -95,5 +95,5 @@ def test_unknown_cell_is_flagged_with_its_reason(run_result: RunResult) -> None:
 
     text = _render(result)
 
-    assert "idempotent × dropped_response: the checker could not judge this cell: ledger unreachable" in text
-    assert "? idempotent × dropped_response: the checker could not judge" in text
+    assert "idempotent × dropped_response: inconclusive: ledger unreachable" in text
+    assert "? idempotent × dropped_response: inconclusive" in text

@@ -1,0 +1,133 @@
+"""Exposure: how often the cell's fault fired, and how many operations it really hit.
+
+A clean verdict means something only where the fault hit: "0 duplicates" from a crash cell whose kills
+found nothing in flight proves nothing. Exposure is *counted* from the history, not guessed:
+
+* a per-request toxic (``drop_response``, ``http_latency``, ``http_error``) hits the operation the
+  fault proxy recorded with its decision (a ``toxic_hit`` event carries the op id);
+* a kill hits every operation with an attempt in flight when the kill was issued;
+* a failpoint exit hits the operations with an attempt in flight when the exit was noticed (within
+  :data:`EXIT_SLACK_S`, the nemesis's polling step: the target knows which request it died on, the
+  history does not);
+* a double submit hits the operation whose first attempt was doubled;
+* any other toxic (Toxiproxy's own, store latency) hits every attempt made while it was on.
+
+The cell is ``unknown`` — and every gate on it fails — when the fault was meant to act and hit fewer
+operations than ``min_exposed``, or when planned kills were not all made: a gate must never pass on a
+fault that never hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harness.checkers.base import Column, Metric
+from harness.checkers.evidence import CellEvidence, OpTrace
+from harness.checkers.registry import register
+from harness.history import CrashEvent, FaultEvent
+from harness.verdict import CheckResult
+
+EXIT_SLACK_S = 0.5
+"""How long before a failpoint exit was noticed an attempt may have ended and still count as hit."""
+
+
+@register
+class Exposure:
+    name = "exposure"
+    order = 0
+    metrics = (
+        Metric("exposed_ops", "count", "operations the fault hit"),
+        Metric("fault_firings", "count", "times the fault fired"),
+        Metric("crashes_planned", "count", "kills planned"),
+        Metric("crashes_made", "count", "kills made"),
+    )
+    gates = ()
+    columns = (Column("Exposed", "exposed\nops", "exposed_ops", alarm="zero"),)
+    anomaly = None
+
+    def check(self, evidence: CellEvidence) -> CheckResult:
+        fired: dict[str, int] = {}
+        hit_by: dict[str, set[str]] = {}
+
+        def count(part: str, firings: int, op_ids: Iterable[str]) -> None:
+            fired[part] = fired.get(part, 0) + firings
+            hit_by.setdefault(part, set()).update(op_id for op_id in op_ids if op_id in evidence.ops)
+
+        for toxic_hit in evidence.toxic_hits:
+            count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id else [])
+        for crash in evidence.crash_events:
+            slack = EXIT_SLACK_S if crash.reason != "kill" else 0.0
+            count(_crash_part(crash), 1, _in_flight(evidence.ops.values(), crash.t, slack))
+        twins = [trace for trace in evidence.ops.values() if trace.twins]
+        if twins:
+            count("double_submit", sum(trace.twins for trace in twins), (trace.op_id for trace in twins))
+        for name, (start, end) in _windows(evidence).items():
+            if name not in evidence.expect.per_request_toxics:
+                count(name, 1, _attempted_between(evidence.ops.values(), start, end))
+
+        parts = {name: {"fired": fired[name], "hit": len(hit_by[name])} for name in fired}
+        plan = evidence.crash_plan
+        if plan is not None:
+            parts.setdefault("kill", {"fired": 0, "hit": 0})["planned"] = plan.planned
+        exposed = len(set().union(*hit_by.values()))
+        reason = _unmet_guard(evidence, exposed, parts, plan.detail if plan is not None else "")
+        return CheckResult(
+            checker=self.name,
+            validity="unknown" if reason else "valid",
+            numbers={
+                "exposed_ops": exposed,
+                "fault_firings": sum(fired.values()),
+                "crashes_planned": plan.planned if plan is not None else 0,
+                "crashes_made": plan.made if plan is not None else 0,
+            },
+            details=parts,
+            reason=reason,
+        )
+
+
+def _crash_part(crash: CrashEvent) -> str:
+    return "kill" if crash.reason == "kill" else f"{crash.reason} exit"
+
+
+def _in_flight(traces: Iterable[OpTrace], moment: float, slack_s: float) -> list[str]:
+    return [trace.op_id for trace in traces if trace.in_flight(moment, slack_s)]
+
+
+def _attempted_between(traces: Iterable[OpTrace], start: float, end: float) -> list[str]:
+    return [
+        trace.op_id for trace in traces if any(start <= sent <= end for sent in trace.started_at.values())
+    ]
+
+
+def _windows(evidence: CellEvidence) -> dict[str, tuple[float, float]]:
+    """Each toxic's time on: from its ``on`` to its ``off`` (or forever, if the history has no off)."""
+    windows: dict[str, tuple[float, float]] = {}
+    for event in evidence.fault_events:
+        if not isinstance(event, FaultEvent):
+            continue
+        if event.action == "on":
+            windows[event.name] = (event.t, float("inf"))
+        elif event.action == "off" and event.name in windows:
+            windows[event.name] = (windows[event.name][0], event.t)
+    return windows
+
+
+def _unmet_guard(
+    evidence: CellEvidence, exposed: int, parts: dict[str, dict[str, int]], why: str
+) -> str | None:
+    """The guard this cell fails, in words with its numbers, or None."""
+    kill = parts.get("kill")
+    if kill is not None and kill.get("fired", 0) < kill.get("planned", 0):
+        missed = f" ({why})" if why else ""
+        return (
+            f"crash: {kill['planned']} kills planned, {kill['fired']} made, {kill['hit']} operations in "
+            f"flight at them{missed}"
+        )
+    wanted = evidence.expect.min_exposed
+    if evidence.expect.fault_acts and exposed < wanted:
+        fired = ", ".join(f"{name} fired {part['fired']}" for name, part in parts.items()) or "nothing fired"
+        return (
+            f"exposure: the fault hit {exposed} of {evidence.operations} operations, fewer than "
+            f"min_exposed {wanted} ({fired})"
+        )
+    return None
