@@ -12,9 +12,10 @@ import httpx
 
 from harness.checkers import Checker, checkers
 from harness.load.config import LoadCellConfig
+from harness.result import GateResult, RunResult
 from harness.scenario import LoadSpec, RetryPolicySpec
 from harness.stats import wilson_interval
-from harness.verdict import Anomaly, CellVerdict, CheckResult, Interval, merge_validity
+from harness.verdict import Anomaly, CellVerdict, CheckResult, Interval, RunVerdict, merge_validity
 
 ZERO_CELL = CellVerdict.empty("", "")
 """Nothing counted and no checker run."""
@@ -66,6 +67,23 @@ def _check_result(
         intervals=intervals,
         anomalies=tuple(anomaly for anomaly in anomalies if anomaly.kind == kind),
     )
+
+
+def run_result(verdict: RunVerdict, gates: tuple[GateResult, ...], out_dir: Path, **fields: Any) -> RunResult:
+    """A finished run of ``verdict`` with ``gates``, writing into ``out_dir``; ``fields`` replace the
+    plain defaults (scenario ``s``, seed 1, one second long, started at the epoch)."""
+    values: dict[str, Any] = {
+        "run_id": "r",
+        "scenario_name": "s",
+        "scenario_path": "s.yaml",
+        "description": "",
+        "seed": 1,
+        "runtime": "process",
+        "proxy": "embedded",
+        "started_at": 0.0,
+        "duration_s": 1.0,
+    }
+    return RunResult(**{**values, **fields}, verdict=verdict, gates=gates, out_dir=out_dir)
 
 
 class SimulatedCrash(Exception):

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from nemesis_fakes import FakeClient
+
 from harness.effects import Effect, EffectsProbe
 from harness.events import RunEvents
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
 from harness.load.config import Distribution, LoadCellConfig, ProgressLine
 from harness.load.link import LoadLink
 from harness.proxy.client import ProxyInfo
-from harness.proxy.decisions import ToxicDecision
 from harness.run import Run, RunOptions
 from harness.runtime.base import Endpoint
 from harness.scenario import Scenario, load_scenario
@@ -102,15 +103,15 @@ class FakeRuntime:
         return started
 
 
-class FakeProxyClient:
-    """Toxiproxy's API in a dict: live proxies, live toxics, and every call in order."""
+class FakeProxyClient(FakeClient):
+    """Toxiproxy's API in a dict: live proxies and live toxics, beside the nemesis's call log."""
 
     url = "fake://proxy"
 
     def __init__(self) -> None:
+        super().__init__()
         self.proxies: dict[str, ProxyInfo] = {}
         self.toxics: dict[tuple[str, str], str] = {}
-        self.calls: list[tuple[str, str]] = []
 
     def version(self) -> str:
         return "fake"
@@ -127,29 +128,13 @@ class FakeProxyClient:
         self.calls.append(("delete_proxy", name))
         del self.proxies[name]
 
-    def set_enabled(self, name: str, enabled: bool) -> ProxyInfo:
-        self.calls.append(("set_enabled", f"{name}={enabled}"))
-        return self.proxies[name]
-
-    def add_toxic(
-        self,
-        proxy: str,
-        type: str,
-        stream: str = "downstream",
-        toxicity: float = 1.0,
-        attributes: dict[str, Any] | None = None,
-        name: str | None = None,
-    ) -> None:
-        self.calls.append(("add_toxic", f"{proxy}/{name}"))
-        self.toxics[(proxy, name or type)] = type
+    def add_toxic(self, proxy: str, type: str, **options: Any) -> None:
+        super().add_toxic(proxy, type, **options)
+        self.toxics[(proxy, options.get("name") or type)] = type
 
     def remove_toxic(self, proxy: str, name: str) -> None:
-        self.calls.append(("remove_toxic", f"{proxy}/{name}"))
+        super().remove_toxic(proxy, name)
         del self.toxics[(proxy, name)]
-
-    def decisions(self, proxy: str) -> list[ToxicDecision]:
-        self.calls.append(("decisions", proxy))
-        return []
 
 
 def write_history(path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import cell_verdict
+from factories import cell_verdict, run_result
 
 from harness.errors import EXIT_GATE_FAILED, EXIT_OK
 from harness.gate import NO_CELLS, evaluate_gates, exit_status, format_threshold, gate_label
@@ -180,20 +180,7 @@ def test_gate_label() -> None:
 
 
 def _result(gates: tuple[GateResult, ...]) -> RunResult:
-    return RunResult(
-        run_id="r",
-        scenario_name="s",
-        scenario_path="s.yaml",
-        description="",
-        seed=1,
-        runtime="process",
-        proxy="embedded",
-        started_at=0.0,
-        duration_s=1.0,
-        verdict=VERDICT,
-        gates=gates,
-        out_dir=Path("out"),
-    )
+    return run_result(VERDICT, gates, Path("out"))
 
 
 def test_exit_status() -> None:

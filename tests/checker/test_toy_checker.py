@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from factories import run_result
 from rich.console import Console
 
 from harness.baseline import compare_runs
@@ -84,19 +85,11 @@ def _result(tmp_path: Path) -> RunResult:
     cell = check(EVENTS, EFFECTS, variant="idempotent", fault="latency")
     verdict = RunVerdict(cells=(cell,))
     gates = {"idempotent": GateSpec.model_validate({"max_slow_attempts": 0, "max_duplicate_rate": 0})}
-    return RunResult(
-        run_id="toy-run",
+    return run_result(
+        verdict,
+        evaluate_gates(gates, verdict),
+        tmp_path / "run",
         scenario_name="toy",
-        scenario_path="toy.yaml",
-        description="",
-        seed=1,
-        runtime="process",
-        proxy="embedded",
-        started_at=0.0,
-        duration_s=1.0,
-        verdict=verdict,
-        gates=evaluate_gates(gates, verdict),
-        out_dir=tmp_path / "run",
         variants=("idempotent",),
         faults=("latency",),
     )

@@ -23,6 +23,7 @@ from harness.run import CLIENT_HISTORY, FAULT_HISTORY, RunOptions, run_scenario
 from harness.runtime.byo import UrlTarget, start_target
 from harness.runtime.process import ProcessRuntime
 from harness.scenario import TargetSpec, is_catalogue, load_scenario
+from harness.verdict import CellVerdict
 
 EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
 FAULTS = "faults: {none: {}}\n"
@@ -212,24 +213,19 @@ faults:
     assert "--- harness: kill_command: sh -c kill -9" in log and "--- harness: restart_command:" in log
 
 
-def test_a_rerun_against_a_url_target_does_not_count_last_runs_effects(
-    tmp_path: Path, user_service: tuple[str, Path]
-) -> None:
-    url, _ = user_service
-    scenario_file = tmp_path / "rerun.yaml"
-    scenario_file.write_text(
-        f"""
-name: url-rerun
-seed: 3
-target:
-  url: {url}
-  variants: [idempotent]
-  operations: [{{path: /api/orders, body: {{client_ref: "{{op_id}}", item: mug, quantity: 1}}}}]
-  effects: {{path: /api/orders, list_path: data.items, op_ref_field: client_ref}}
-load: {{operations: 10, users: 2}}
-faults: {{none: {{}}}}
+ORDERS_BY_CLIENT_REF = """  variants: [idempotent]
+  operations: [{path: /api/orders, body: {client_ref: "{op_id}", item: mug, quantity: 1}}]
+  effects: {path: /api/orders, list_path: data.items, op_ref_field: client_ref}
+load: {operations: 10, users: 2}
+faults: {none: {}}
 """
-    )
+"""The Flask example's orders, each carrying its op id as ``client_ref``; ten operations, no fault."""
+
+
+def run_twice(tmp_path: Path, target: str) -> tuple[CellVerdict, CellVerdict]:
+    """The idempotent cell of two runs of one scenario against ``target`` (YAML lines under ``target:``)."""
+    scenario_file = tmp_path / "rerun.yaml"
+    scenario_file.write_text(f"name: rerun\nseed: 3\ntarget:\n{target}{ORDERS_BY_CLIENT_REF}")
     scenario = load_scenario(scenario_file)
     first, second = (
         run_scenario(scenario, str(scenario_file), RunOptions(out_root=tmp_path / "r")).verdict.cell(
@@ -237,8 +233,26 @@ faults: {{none: {{}}}}
         )
         for _ in range(2)
     )
+    return first, second
+
+
+def test_a_rerun_against_a_url_target_does_not_count_last_runs_effects(
+    tmp_path: Path, user_service: tuple[str, Path]
+) -> None:
+    url, _ = user_service
+    first, second = run_twice(tmp_path, f"  url: {url}\n")
     assert first.ops_with_duplicates == 0 and second.ops_with_duplicates == 0
     assert second.orphan_effects == first.orphan_effects + 10  # last run's orders are not this run's
+
+
+def test_a_rerun_against_a_command_targets_persistent_store_uses_new_ids(tmp_path: Path) -> None:
+    database = tmp_path / "kept-across-runs.db"
+    command = f'  command: ["{{python}}", app.py, --port, "{{port}}", --db, "{database}"]\n'
+    first, second = run_twice(tmp_path, f'{command}  cwd: {EXAMPLE}\n  env: {{ORDERS_IDEMPOTENT: "1"}}\n')
+    assert (first.operations, first.acknowledged, first.orphan_effects) == (10, 10, 0)
+    assert first.ops_with_duplicates == 0 and second.ops_with_duplicates == 0
+    assert second.orphan_effects == 10  # last run's orders, under last run's ids, are not this run's
+    assert second.acknowledged == 10 and second.validity == "valid"
 
 
 def test_url_target_lifecycle_without_a_run(tmp_path: Path, user_service: tuple[str, Path]) -> None:

@@ -1,6 +1,6 @@
 """A green verdict must mean the fault hit and nothing was duplicated, for real targets too: a service
-answering 500 to everything is inconclusive (exit 1), and a rerun against a store that outlives the
-run (a command target with a fixed database file) never reuses last run's operation ids or keys."""
+answering 500 to everything is inconclusive (exit 1). (A rerun against a store that outlives the run:
+test_byo_targets.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import pytest
 
 from harness.cli import main
 from harness.paths import REPO_ROOT
-from harness.run import RunOptions, run_scenario
-from harness.scenario import load_scenario
 
 SERVICES = Path(__file__).parent / "services"
 EXAMPLE = REPO_ROOT / "examples" / "flask-orders"
@@ -26,7 +24,7 @@ def test_a_target_answering_500_to_everything_is_inconclusive_and_fails_the_gate
         f"""
 name: always-500
 target:
-  command: ["{sys.executable}", "{SERVICES / 'always_500.py'}", --port, "{{port}}"]
+  command: ["{sys.executable}", "{SERVICES / "always_500.py"}", --port, "{{port}}"]
   variants: [idempotent]
 load: {{operations: 12, users: 3, retry: {{max_attempts: 2, timeout_s: 0.5, backoff_base_s: 0.01}}}}
 faults:
@@ -40,34 +38,3 @@ gates:
     assert "acknowledged: 0 of 12 operations acknowledged (0%), below min_acknowledged_rate 50%" in out
     assert "attempts were answered" in out and "500 ×" in out
     assert "Gates: FAIL" in out and "cannot be checked: the cell is inconclusive" in out
-
-
-def test_a_rerun_against_a_persistent_store_uses_new_ids(tmp_path: Path) -> None:
-    database = tmp_path / "kept-across-runs.db"
-    scenario_file = tmp_path / "rerun.yaml"
-    scenario_file.write_text(
-        f"""
-name: command-rerun
-seed: 3
-target:
-  command: ["{{python}}", app.py, --port, "{{port}}", --db, "{database}"]
-  cwd: {EXAMPLE}
-  env: {{ORDERS_IDEMPOTENT: "1"}}
-  variants: [idempotent]
-  operations: [{{path: /api/orders, body: {{client_ref: "{{op_id}}", item: mug, quantity: 1}}}}]
-  effects: {{path: /api/orders, list_path: data.items, op_ref_field: client_ref}}
-load: {{operations: 10, users: 2}}
-faults: {{none: {{}}}}
-"""
-    )
-    scenario = load_scenario(scenario_file)
-    first, second = (
-        run_scenario(scenario, str(scenario_file), RunOptions(out_root=tmp_path / "r")).verdict.cell(
-            "idempotent", "none"
-        )
-        for _ in range(2)
-    )
-    assert (first.operations, first.acknowledged, first.orphan_effects) == (10, 10, 0)
-    assert first.ops_with_duplicates == 0 and second.ops_with_duplicates == 0
-    assert second.orphan_effects == 10  # last run's orders, under last run's ids, are not this run's
-    assert second.acknowledged == 10 and second.validity == "valid"

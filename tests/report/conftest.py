@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from factories import cell_verdict
+from factories import run_result as finished_run
 
 from harness.gate import evaluate_gates
 from harness.history import AttemptEnd, AttemptOutcome, CrashEvent, FaultEvent, RestartEvent
@@ -193,19 +194,17 @@ GATE_SPECS = {
 
 def make_run_result(out_dir: Path) -> RunResult:
     verdict = RunVerdict(cells=make_cells())
-    return RunResult(
+    return finished_run(
+        verdict,
+        evaluate_gates(GATE_SPECS, verdict),
+        out_dir,
         run_id="run-20250615-150640-ab12",
         scenario_name="payments-retries",
         scenario_path="scenarios/payments.yaml",
         description="Card payments under dropped responses and crashes <naive vs idempotent>",
         seed=7,
-        runtime="process",
-        proxy="embedded",
         started_at=T0,
         duration_s=21.5,
-        verdict=verdict,
-        gates=evaluate_gates(GATE_SPECS, verdict),
-        out_dir=out_dir,
         variants=("naive", "idempotent"),
         faults=("dropped_response", "crash"),
     )

@@ -88,8 +88,8 @@ def test_every_proxy_and_target_is_cleaned_up_when_the_load_fails_mid_cell(
         run.run()
     assert load.cells == ["naive", "idempotent"]
     assert_all_cleaned_up(runtime, proxy)
-    added = [where for call, where in proxy.calls if call == "add_toxic"]
-    assert len(added) == 2 and added == [where for call, where in proxy.calls if call == "remove_toxic"]
+    added = [where[:2] for call, where in proxy.calls if call == "add"]  # (proxy, toxic name)
+    assert len(added) == 2 and added == [where for call, where in proxy.calls if call == "remove"]
     assert recorder.names()[-2:] == ["cell_progress", "fault"]  # the toxic's "off", then nothing more
     assert "run_finished" not in recorder.names()
 
