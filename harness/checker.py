@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from harness.checkers import Checker, checkers
 from harness.checkers.evidence import MAX_ANOMALIES_PER_KIND, CellEvidence, CellExpectations
-from harness.effects import Effect
 from harness.history import Event
+from harness.ledger import Effect
 from harness.verdict import CellVerdict, CheckResult, merge_validity
 
 __all__ = ["MAX_ANOMALIES_PER_KIND", "CellExpectations", "check", "check_safe"]

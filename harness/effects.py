@@ -16,7 +16,6 @@ import inspect
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -25,18 +24,10 @@ import httpx
 from harness.errors import ProbeError
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
+from harness.ledger import Effect
 from harness.scenario import EffectsSpec
 
 FIELD = "target.effects"
-
-
-@dataclass(frozen=True)
-class Effect:
-    """One effect the target committed; ``op_ref`` links it to the harness's ``op_id``."""
-
-    op_ref: str
-    resource_id: str
-    t: float | None = None
 
 
 class EffectsProbe(Protocol):

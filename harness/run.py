@@ -28,19 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.checker import CellExpectations, check_safe
-from harness.effects import (
-    Effect,
-    EffectsProbe,
-    HttpLedgerProbe,
-    probe_for,
-    require_effects,
-    wait_until_drained,
-)
+from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
 from harness.errors import HarnessError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall, plan_fault
 from harness.gate import evaluate_gates
 from harness.history import HistoryWriter, OpEnd, read_history
+from harness.ledger import Effect
 from harness.load.config import Distribution, LoadCellConfig, run_driver, worker_histories
 from harness.nemesis import Nemesis, NemesisEvent
 from harness.opids import op_id_prefix

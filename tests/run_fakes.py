@@ -15,9 +15,10 @@ from typing import Any
 
 from nemesis_fakes import FakeClient
 
-from harness.effects import Effect, EffectsProbe
+from harness.effects import EffectsProbe
 from harness.events import RunEvents
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
+from harness.ledger import Effect
 from harness.load.config import Distribution, LoadCellConfig, ProgressLine
 from harness.load.link import LoadLink
 from harness.proxy.client import ProxyInfo

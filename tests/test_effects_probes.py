@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.effects import (
-    CallableProbe,
-    Effect,
-    HttpLedgerProbe,
-    SqlProbe,
-    dig,
-    probe_for,
-    require_effects,
-)
+from harness.effects import CallableProbe, HttpLedgerProbe, SqlProbe, dig, probe_for, require_effects
 from harness.errors import ProbeError, ScenarioError
+from harness.ledger import Effect
 from harness.ports import free_port
 from harness.scenario import EffectsSpec, load_scenario
 

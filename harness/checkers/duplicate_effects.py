@@ -11,7 +11,7 @@ from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
 from harness.checkers.story import attempts_story, effects_phrase, resource_list
-from harness.effects import Effect
+from harness.ledger import Effect
 from harness.stats import wilson_interval
 from harness.verdict import CheckResult
 

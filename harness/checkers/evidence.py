@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.checkers.answers import answer_label
-from harness.effects import Effect
 from harness.history import (
     AttemptEnd,
     AttemptStart,
@@ -31,6 +30,7 @@ from harness.history import (
     RestartEvent,
     ToxicHit,
 )
+from harness.ledger import Effect
 from harness.verdict import Anomaly, FaultLike
 
 MAX_ANOMALIES_PER_KIND = 200

@@ -10,7 +10,7 @@ from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
 from harness.checkers.story import attempts_story
-from harness.effects import Effect
+from harness.ledger import Effect
 from harness.verdict import CheckResult
 
 KIND = "lost_acknowledged"

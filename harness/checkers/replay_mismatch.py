@@ -12,8 +12,8 @@ from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
 from harness.checkers.story import answer, attempts_story, effects_phrase
-from harness.effects import Effect
 from harness.history import AttemptEnd
+from harness.ledger import Effect
 from harness.verdict import CheckResult
 
 KIND = "replay_mismatch"

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from harness.checkers.answers import answer
 from harness.checkers.evidence import OpTrace
-from harness.effects import Effect
 from harness.history import AttemptEnd
+from harness.ledger import Effect
 
 __all__ = ["answer", "attempts_story", "effects_phrase", "resource_list"]
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from harness.checker import MAX_ANOMALIES_PER_KIND, check, check_safe
-from harness.effects import Effect
 from harness.history import (
     AttemptEnd,
     AttemptOutcome,
@@ -22,6 +21,7 @@ from harness.history import (
     OpStart,
     RestartEvent,
 )
+from harness.ledger import Effect
 from harness.verdict import Interval
 
 
@@ -335,8 +335,9 @@ def test_check_safe_turns_an_exception_into_unknown() -> None:
     assert verdict.error == "AttributeError: 'NoneType' object has no attribute 'op_ref'"
     assert (verdict.variant, verdict.fault) == ("naive", "drop")
     assert (verdict.operations, verdict.attempts, verdict.acknowledged, verdict.checks) == (0, 0, 0, ())
-    assert math.isnan(verdict.ops_with_duplicates) and math.isnan(verdict.number("duplicate_rate"))
-    assert verdict.duplicate_rate_interval == Interval(0.0, 1.0)
+    assert math.isnan(verdict.number("ops_with_duplicates")) and math.isnan(verdict.number("duplicate_rate"))
+    assert not hasattr(verdict, "ops_with_duplicates")  # no checker ran: no number to read
+    assert verdict.interval("duplicate_rate") == Interval(0.0, 1.0)
     assert verdict.anomalies == ()
 
 

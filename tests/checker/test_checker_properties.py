@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.checker import check
-from harness.effects import Effect
 from harness.history import AttemptEnd, AttemptOutcome, AttemptStart, Event, OpEnd, OpOutcome, OpStart
+from harness.ledger import Effect
 from harness.verdict import CellVerdict
 
 # (outcome, status, resource id suffix or None, error) of one attempt as the client saw it

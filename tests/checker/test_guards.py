@@ -5,7 +5,6 @@ on it fails, saying which guard and the numbers. Each case is a hand-made histor
 from __future__ import annotations
 
 from harness.checker import CellExpectations, check
-from harness.effects import Effect
 from harness.gate import evaluate_gates
 from harness.history import (
     AttemptEnd,
@@ -18,6 +17,7 @@ from harness.history import (
     OpStart,
     ToxicHit,
 )
+from harness.ledger import Effect
 from harness.scenario import GateSpec
 from harness.verdict import CellVerdict, RunVerdict
 

@@ -22,9 +22,9 @@ from harness.baseline import compare_runs
 from harness.checker import check
 from harness.checkers import AnomalyDeclaration, CellEvidence, Column, GateRule, Metric, registered
 from harness.checkers.story import attempts_story
-from harness.effects import Effect
 from harness.gate import evaluate_gates
 from harness.history import AttemptEnd, AttemptStart, Event, OpEnd, OpStart
+from harness.ledger import Effect
 from harness.pytest_plugin import AnomalyCount, VariantOutcome, evidence_lines
 from harness.report import print_summary, write_all
 from harness.report.json_report import run_document
