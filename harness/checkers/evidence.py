@@ -53,12 +53,28 @@ class OpTrace:
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
 
-    def in_flight(self, moment: float, slack_s: float = 0.0) -> bool:
-        """Whether an attempt of this op was sent by ``moment`` and not answered before
-        ``moment - slack_s`` (an attempt never answered counts as in flight from its start on)."""
+    def in_flight(self, moment: float) -> bool:
+        """Whether an attempt of this op was sent by ``moment`` and not answered before it (an attempt
+        never answered counts as in flight from its start on)."""
         ended = {attempt.attempt: attempt.t for attempt in self.attempt_ends}
         return any(
-            sent <= moment and ended.get(number, moment) >= moment - slack_s
+            sent <= moment and ended.get(number, moment) >= moment for number, sent in self.started_at.items()
+        )
+
+    def cut_off(self, moment: float, slack_s: float) -> bool:
+        """Whether an attempt sent by ``moment`` lost its connection without an answer within ``slack_s``
+        before it, or is still unanswered then: what a process that died just before ``moment`` does
+        to the requests it was serving (a refused attempt was never sent, so it is not one of them)."""
+        cut = {
+            attempt.attempt
+            for attempt in self.attempt_ends
+            if attempt.outcome == "info"
+            and attempt.status is None
+            and moment - slack_s <= attempt.t <= moment
+        }
+        answered = {attempt.attempt for attempt in self.attempt_ends}
+        return any(
+            sent <= moment and (number in cut or number not in answered)
             for number, sent in self.started_at.items()
         )
 

@@ -6,9 +6,9 @@ found nothing in flight proves nothing. Exposure is *counted* from the history, 
 * a per-request toxic (``drop_response``, ``http_latency``, ``http_error``) hits the operation the
   fault proxy recorded with its decision (a ``toxic_hit`` event carries the op id);
 * a kill hits every operation with an attempt in flight when the kill was issued;
-* a failpoint exit hits the operations with an attempt in flight when the exit was noticed (within
-  :data:`EXIT_SLACK_S`, the nemesis's polling step: the target knows which request it died on, the
-  history does not);
+* a failpoint exit hits the operations whose attempt lost its connection without an answer in the
+  :data:`EXIT_SLACK_S` before the exit was noticed, or was still unanswered then (the target knows which
+  request it died on, the history does not; an attempt refused while it was down was never sent);
 * a double submit hits the operation whose first attempt was doubled;
 * any other toxic (Toxiproxy's own, store latency) hits every attempt made while it was on.
 
@@ -28,7 +28,8 @@ from harness.history import CrashEvent, FaultEvent
 from harness.verdict import CheckResult
 
 EXIT_SLACK_S = 0.5
-"""How long before a failpoint exit was noticed an attempt may have ended and still count as hit."""
+"""How long before a failpoint exit was noticed an attempt may have been cut and still count as hit:
+more than the nemesis's watch interval, much less than a restart."""
 
 
 @register
@@ -56,8 +57,12 @@ class Exposure:
         for toxic_hit in evidence.toxic_hits:
             count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id else [])
         for crash in evidence.crash_events:
-            slack = EXIT_SLACK_S if crash.reason != "kill" else 0.0
-            count(_crash_part(crash), 1, _in_flight(evidence.ops.values(), crash.t, slack))
+            traces = evidence.ops.values()
+            if crash.reason == "kill":  # issued at crash.t: what was in flight then
+                victims = [trace.op_id for trace in traces if trace.in_flight(crash.t)]
+            else:  # noticed at crash.t, a little after the process died
+                victims = [trace.op_id for trace in traces if trace.cut_off(crash.t, EXIT_SLACK_S)]
+            count(_crash_part(crash), 1, victims)
         twins = [trace for trace in evidence.ops.values() if trace.twins]
         if twins:
             count("double_submit", sum(trace.twins for trace in twins), (trace.op_id for trace in twins))
@@ -87,10 +92,6 @@ class Exposure:
 
 def _crash_part(crash: CrashEvent) -> str:
     return "kill" if crash.reason == "kill" else f"{crash.reason} exit"
-
-
-def _in_flight(traces: Iterable[OpTrace], moment: float, slack_s: float) -> list[str]:
-    return [trace.op_id for trace in traces if trace.in_flight(moment, slack_s)]
 
 
 def _attempted_between(traces: Iterable[OpTrace], start: float, end: float) -> list[str]:

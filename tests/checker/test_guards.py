@@ -144,3 +144,23 @@ def test_guards_lowered_on_purpose_let_the_same_cells_be_judged() -> None:
     assert (
         judged([*acknowledged("a", 0.0)], expect=CellExpectations()).validity == "valid"
     )  # no fault: no guard
+
+
+def test_a_failpoint_exit_hits_the_attempts_it_cut_not_those_refused_while_it_was_down() -> None:
+    cut = [
+        OpStart(t=0.0, op_id="cut"),
+        AttemptStart(t=0.0, op_id="cut", attempt=1),
+        AttemptEnd(t=0.9, op_id="cut", attempt=1, outcome="info", error="RemoteDisconnected", latency_s=0.9),
+    ]
+    refused = [
+        OpStart(t=0.95, op_id="refused"),
+        AttemptStart(t=0.95, op_id="refused", attempt=1),
+        AttemptEnd(
+            t=0.96, op_id="refused", attempt=1, outcome="fail", error="ConnectionRefusedError", latency_s=0.01
+        ),
+    ]
+    exit_noticed = CrashEvent(t=1.0, reason="failpoint", detail="exit status 17")
+    cell = judged([*cut, *refused, *acknowledged("later", 3.0), exit_noticed], effects=[])
+
+    assert cell.check("exposure").details == {"failpoint exit": {"fired": 1, "hit": 1}}  # type: ignore[union-attr]
+    assert cell.exposed_ops == 1
