@@ -26,7 +26,7 @@ system: install
 	PYTHON=$(BIN)/python bash .ci/ensure-docker
 
 lint: install
-	$(BIN)/ruff check harness tests targets
+	$(BIN)/ruff check harness tests targets benchmarks
 	$(BIN)/mypy
 
 bench: bench-proxy

@@ -7,6 +7,8 @@ Layout (valid per the common JUnit schema used by Jenkins, GitLab and GitHub tes
         <properties> seed, run_id, scenario path, runtime, proxy </properties>
         <testcase classname="<scenario>.<variant>" name="<fault>: <gate> <op> <threshold>" time>
           <failure message="..." type="GateFailed">details</failure>     only on a failed gate
+                                                   (type "Inconclusive" on a cell that could not be judged)
+          <system-out>the cell's validity, what its fault hit, how it was answered</system-out>
         </testcase>
 
 A gate is a measurement, not a test that can crash, so ``errors`` and ``skipped`` are always 0: a cell
@@ -24,10 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.gate import format_threshold, gate_label
-from harness.report.formatting import cell_label
+from harness.report.formatting import cell_label, format_exposure, format_tally
 from harness.result import GateResult, RunResult
+from harness.verdict import CellVerdict
 
 FAILURE_TYPE = "GateFailed"
+INCONCLUSIVE_TYPE = "Inconclusive"
+"""The failure type of a gate on a cell that could not be judged (a guard unmet, a checker broke)."""
 
 
 def testcase_name(gate: GateResult) -> str:
@@ -59,6 +64,8 @@ class JUnitCase:
     name: str
     failure: JUnitFailure | None = None
     skipped: str | None = None
+    output: str | None = None
+    """Shown as the case's ``<system-out>``: what a reader needs to see why (the cell's exposure)."""
 
 
 def build_suite(
@@ -90,13 +97,45 @@ def build_suite(
             failure.text = case.failure.details
         elif case.skipped is not None:
             ET.SubElement(element, "skipped", {"message": case.skipped})
+        if case.output is not None:
+            ET.SubElement(element, "system-out").text = case.output
     ET.indent(root)
     return ET.ElementTree(root)
 
 
-def _gate_case(scenario: str, gate: GateResult) -> JUnitCase:
-    failure = None if gate.passed else JUnitFailure(gate.message, FAILURE_TYPE, _failure_details(gate))
-    return JUnitCase(f"{scenario}.{gate.variant}", testcase_name(gate), failure)
+def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
+    failure = None
+    if not gate.passed:
+        kind = INCONCLUSIVE_TYPE if _cell_state(result, gate) == "unknown" else FAILURE_TYPE
+        failure = JUnitFailure(gate.message, kind, _failure_details(gate))
+    return JUnitCase(
+        f"{result.scenario_name}.{gate.variant}", testcase_name(gate), failure, output=_why(result, gate)
+    )
+
+
+def _cell_state(result: RunResult, gate: GateResult) -> str | None:
+    cell = _cell_of(result, gate)
+    return None if cell is None else cell.validity
+
+
+def _cell_of(result: RunResult, gate: GateResult) -> CellVerdict | None:
+    try:
+        return result.verdict.cell(gate.variant, gate.fault)
+    except KeyError:  # a gated variant without cells, or a gate on a cell this run did not make
+        return None
+
+
+def _why(result: RunResult, gate: GateResult) -> str | None:
+    """The cell's state, what its fault hit, how its attempts were answered and its operations ended."""
+    cell = _cell_of(result, gate)
+    if cell is None:
+        return None
+    return (
+        f"validity: {cell.validity}{f' ({cell.error})' if cell.error else ''}\n"
+        f"the fault hit: {format_exposure(cell)}\n"
+        f"attempts were answered: {format_tally(cell.answers, shown=8)}\n"
+        f"operations ended: {format_tally(cell.final_outcomes, shown=8)}\n"
+    )
 
 
 def build_junit(result: RunResult) -> ET.ElementTree:
@@ -109,7 +148,7 @@ def build_junit(result: RunResult) -> ET.ElementTree:
         ("runtime", result.runtime),
         ("proxy", result.proxy),
     )
-    cases = [_gate_case(result.scenario_name, gate) for gate in result.gates]
+    cases = [_gate_case(result, gate) for gate in result.gates]
     return build_suite(
         result.scenario_name, cases, properties, time=f"{result.duration_s:.3f}", timestamp=timestamp
     )

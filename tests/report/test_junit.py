@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from harness.gate import evaluate_gates
 from harness.report.junit import write_junit
 from harness.result import RunResult
+from harness.scenario import GateSpec
+from harness.verdict import RunVerdict
 
 
 def test_one_testcase_per_gate_and_one_failure(run_result: RunResult, tmp_path: Path) -> None:
@@ -60,3 +64,26 @@ def test_properties_carry_seed_and_run_id(run_result: RunResult, tmp_path: Path)
     assert children[0] == "properties"
     assert properties["seed"] == "7"
     assert properties["run_id"] == "run-20250615-150640-ab12"
+
+
+def test_a_gate_on_an_inconclusive_cell_fails_as_inconclusive_and_every_case_says_why(
+    run_result: RunResult, tmp_path: Path
+) -> None:
+    guard = "exposure: the fault hit 0 of 40 operations, fewer than min_exposed 1 (nothing fired)"
+    unjudged = dataclasses.replace(run_result.verdict.cells[2], validity="unknown", error=guard)
+    cells = run_result.verdict.cells
+    verdict = RunVerdict(cells=(*cells[:2], unjudged, cells[3]))
+    gates = evaluate_gates({"idempotent": GateSpec.model_validate({"max_duplicate_rate": 0})}, verdict)
+    result = dataclasses.replace(run_result, verdict=verdict, gates=gates)
+
+    suite = ET.parse(write_junit(result, tmp_path / "junit.xml")).getroot().find("testsuite")
+    assert suite is not None
+    failures = {case.get("name"): case.find("failure") for case in suite.findall("testcase")}
+    inconclusive = failures["dropped_response: max_duplicate_rate ≤ 0%"]
+    assert inconclusive is not None and inconclusive.get("type") == "Inconclusive"
+    assert guard in (inconclusive.get("message") or "")
+    regressed = failures["crash: max_duplicate_rate ≤ 0%"]
+    assert regressed is not None and regressed.get("type") == "GateFailed"
+    outputs = [case.findtext("system-out") or "" for case in suite.findall("testcase")]
+    assert outputs[0].splitlines()[0] == f"validity: unknown ({guard})"
+    assert all("attempts were answered:" in output and "the fault hit:" in output for output in outputs)
