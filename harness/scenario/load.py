@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
-from harness.scenario._base import CALLABLE_PATTERN, _Strict, base_dir
+from harness.scenario._base import CALLABLE_PATTERN, Identifier, _Strict, base_dir
 from harness.template import validate_template
 
 RetryOn = Literal["timeout", "connection_error", "5xx", "409", "429"]
@@ -42,7 +42,7 @@ class LoadSpec(_Strict):
         0.0, ge=0, le=1, description="probability that an operation's first attempt is sent twice at once"
     )
     users: int = Field(8, ge=1, le=1000)
-    spawn_rate: float = Field(50.0, gt=0)
+    spawn_rate: float = Field(50.0, gt=0, le=10_000)
     max_duration_s: float = Field(60.0, gt=0, le=3600)
     amount_min: int = Field(100, ge=1)
     amount_max: int = Field(10_000, ge=1)
@@ -117,8 +117,8 @@ class OperationSpec(_Strict):
     ``{choice:a|b|c}``); a string that is exactly one numeric placeholder becomes a JSON number.
     """
 
-    name: str = "charge"
-    weight: float = Field(1.0, gt=0)
+    name: Identifier = "charge"
+    weight: float = Field(1.0, gt=0, le=1_000_000)
     method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
     path: str = "/charges"
     headers: dict[str, str] = Field(default_factory=dict)

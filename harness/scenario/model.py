@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.scenario._base import _Strict
+from harness.scenario._base import Identifier, _Strict, check_identifier_keys
 from harness.scenario.faults import FaultSpec, check_reference_failpoints
 from harness.scenario.gates import GateSpec, gate_specs
 from harness.scenario.load import LoadSpec
@@ -29,7 +29,7 @@ class ProxySpec(_Strict):
 class Scenario(_Strict):
     """A whole run: target variants × faults, the load, and the gates."""
 
-    name: str
+    name: Identifier
     description: str = ""
     seed: int = 1
     runtime: Literal["process", "docker", "auto"] = "process"
@@ -39,6 +39,14 @@ class Scenario(_Strict):
     gates: dict[str, GateSpec | tuple[GateSpec, ...]] = Field(default_factory=dict)
     proxy: ProxySpec = ProxySpec()
     allow_remote: bool = Field(False, description="allow a url target that is not on loopback")
+
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _fault_names_are_identifiers(cls, faults: object) -> object:
+        """A fault's name becomes a cell folder and part of a proxy's name."""
+        if isinstance(faults, dict):
+            check_identifier_keys(faults)
+        return faults
 
     @field_validator("faults")
     @classmethod
@@ -116,6 +124,6 @@ class Scenario(_Strict):
 class Catalogue(_Strict):
     """A file that names other scenario files, run in order (``scenarios/all.yaml``)."""
 
-    name: str
+    name: Identifier
     description: str = ""
     scenarios: tuple[str, ...] = Field(min_length=1)

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, _Strict, resolved
+from harness.scenario._base import CALLABLE_PATTERN, Identifier, _Strict, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
 
 ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
@@ -138,7 +138,7 @@ class TargetSpec(_Strict):
     of names or a mapping of name to overrides (``env``, ``command``, ``url``).
     """
 
-    name: str | None = None
+    name: Identifier | None = None
     command: tuple[str, ...] | None = None
     cwd: str | None = Field(None, description="working folder of the command, relative to the scenario")
     docker: DockerSpec | None = None
@@ -146,7 +146,7 @@ class TargetSpec(_Strict):
     kill_command: tuple[str, ...] | None = None
     restart_command: tuple[str, ...] | None = None
     health_path: str = "/health"
-    variants: tuple[str, ...] = ("naive", "idempotent")
+    variants: tuple[Identifier, ...] = ("naive", "idempotent")
     variant_settings: dict[str, VariantSpec] = Field(default_factory=dict)
     start_timeout_s: float = Field(20.0, gt=0, le=600)
     operations: OperationKinds = (OperationSpec(),)
