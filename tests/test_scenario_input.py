@@ -43,7 +43,19 @@ def refusal(tmp_path: Path, text: str | bytes) -> str:
     return message
 
 
-BAD_NAMES = ["../../x", "a/b", "/abs", "..", "a..b", ".hidden", "-dash", "has space", "x" * 300, "tab\tname", ""]
+BAD_NAMES = [
+    "../../x",
+    "a/b",
+    "/abs",
+    "..",
+    "a..b",
+    ".hidden",
+    "-dash",
+    "has space",
+    "x" * 300,
+    "tab\tname",
+    "",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -52,7 +64,10 @@ BAD_NAMES = ["../../x", "a/b", "/abs", "..", "a..b", ".hidden", "-dash", "has sp
     [
         ("name: {name}\ntarget: {{name: payments}}\nfaults: {{none: {{}}}}\n", "name"),
         ("name: t\ntarget: {{name: payments}}\nfaults: {{{name}: {{}}}}\n", "faults"),
-        ("name: t\ntarget: {{name: payments, variants: [{name}]}}\nfaults: {{none: {{}}}}\n", "target.variants.0"),
+        (
+            "name: t\ntarget: {{name: payments, variants: [{name}]}}\nfaults: {{none: {{}}}}\n",
+            "target.variants.0",
+        ),
         (
             "name: t\ntarget: {{name: payments, variants: {{{name}: {{}}}}}}\nfaults: {{none: {{}}}}\n",
             "target.variants.0",
@@ -62,11 +77,14 @@ BAD_NAMES = ["../../x", "a/b", "/abs", "..", "a..b", ".hidden", "-dash", "has sp
             "target.operations.0.name",
         ),
         (
-            "name: t\ntarget: {{name: payments}}\nfaults: {{f: {{toxics: [{{type: latency, name: {name}}}]}}}}\n",
+            "name: t\ntarget: {{name: payments}}\n"
+            "faults: {{f: {{toxics: [{{type: latency, name: {name}}}]}}}}\n",
             "faults.f.toxics.0.name",
         ),
-        ("name: t\ntarget: {{command: [x, '{{port}}']}}\nfaults: {{f: {{failpoints: {{{name}: 1}}}}}}\n",
-         "faults.f.failpoints"),
+        (
+            "name: t\ntarget: {{command: [x, '{{port}}']}}\nfaults: {{f: {{failpoints: {{{name}: 1}}}}}}\n",
+            "faults.f.failpoints",
+        ),
         ("name: t\ntarget: {{name: {name}}}\nfaults: {{none: {{}}}}\n", "target.name"),
     ],
 )
@@ -124,13 +142,17 @@ def test_a_chain_of_aliases_deeper_than_the_bound_is_refused(tmp_path: Path) -> 
 
 
 def test_aliases_within_bounds_still_work(tmp_path: Path) -> None:
-    text = MINIMAL.replace("faults: {none: {}}", "faults:\n  a: &slow {toxics: [{type: latency}]}\n  b: *slow")
+    text = MINIMAL.replace(
+        "faults: {none: {}}", "faults:\n  a: &slow {toxics: [{type: latency}]}\n  b: *slow"
+    )
     assert list(load_scenario(write(tmp_path, text)).faults) == ["a", "b"]
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 20_000])
 def test_deep_nesting_is_refused(tmp_path: Path, depth: int) -> None:
-    assert "nested deeper than" in refusal(tmp_path, MINIMAL + "description: " + "[" * depth + "]" * depth + "\n")
+    assert "nested deeper than" in refusal(
+        tmp_path, MINIMAL + "description: " + "[" * depth + "]" * depth + "\n"
+    )
 
 
 def test_a_huge_file_is_refused(tmp_path: Path) -> None:
@@ -172,13 +194,18 @@ def test_a_tagged_value_python_refuses_is_one_line(tmp_path: Path) -> None:
         ("faults: {f: {failpoints: {before_commit: .nan}}}\n", "faults.f.failpoints"),
         ("faults: {f: {crashes: {min_interval_s: .inf}}}\n", "faults.f.crashes.min_interval_s"),
         ("faults: {f: {toxics: [{type: latency, toxicity: .nan}]}}\n", "faults.f.toxics.0.toxicity"),
-        ("faults: {f: {toxics: [{type: latency, attributes: {latency: -5}}]}}\n", "faults.f.toxics.0.attributes"),
+        (
+            "faults: {f: {toxics: [{type: latency, attributes: {latency: -5}}]}}\n",
+            "faults.f.toxics.0.attributes",
+        ),
         (
             "faults: {f: {toxics: [{type: latency, attributes: {latency: 99999999999}}]}}\n",
             "faults.f.toxics.0.attributes",
         ),
-        ("faults: {f: {toxics: [{type: drop_response, attributes: {mode: explode}}]}}\n",
-         "faults.f.toxics.0.attributes"),
+        (
+            "faults: {f: {toxics: [{type: drop_response, attributes: {mode: explode}}]}}\n",
+            "faults.f.toxics.0.attributes",
+        ),
         ("faults: {f: {toxics: [{type: latency}, {type: latency}]}}\n", "faults.f.toxics.1.name"),
         ("faults: {f: {toxics: [{type: nosuch}]}}\n", "faults.f.toxics.0.type"),
         ("faults: {f: {failpoints: {nosuch: 1}}}\n", "faults.f.failpoints.nosuch"),

@@ -19,7 +19,7 @@ MAX_DOCUMENT_BYTES = 1024 * 1024
 """A scenario is a few kilobytes; a file larger than this is not one."""
 
 MAX_DEPTH = 64
-"""Nesting deeper than this (counting what aliases expand to) is refused, far below Python's recursion limit."""
+"""Deeper nesting (counting what aliases expand to) is refused, far below Python's recursion limit."""
 
 MAX_NODES = 100_000
 """Values in the document once every alias is expanded: a scenario has hundreds."""
@@ -52,12 +52,13 @@ class _DepthBoundedLoader(yaml.SafeLoader):
         super().__init__(text)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _Refused(_line(self.peek_event().start_mark), f"nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise _Refused(_line(mark), f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -79,7 +80,9 @@ def read_yaml(path: Path) -> object:
         raise ScenarioError(shown, refused.where, refused.problem) from None
     except yaml.YAMLError as error:
         where = _line(getattr(error, "problem_mark", None))
-        raise ScenarioError(shown, where, f"not valid YAML: {getattr(error, 'problem', None) or error}") from None
+        raise ScenarioError(
+            shown, where, f"not valid YAML: {getattr(error, 'problem', None) or error}"
+        ) from None
     except (ValueError, OverflowError) as error:  # a tagged value PyYAML parses but Python refuses (a date)
         raise ScenarioError(shown, "(file)", f"not valid YAML: {error}") from None
 
@@ -120,7 +123,9 @@ def _measure(root: yaml.Node) -> None:
             raise _Refused(_line(node.start_mark), "an alias refers to a value that contains it")
         else:
             if depth > MAX_DEPTH:
-                raise _Refused(_line(node.start_mark), f"nested deeper than {MAX_DEPTH} levels (with aliases)")
+                raise _Refused(
+                    _line(node.start_mark), f"nested deeper than {MAX_DEPTH} levels (with aliases)"
+                )
             open_nodes.add(key)
             size, height = _children_measured(node, depth, measure)
             open_nodes.discard(key)
@@ -134,7 +139,9 @@ def _measure(root: yaml.Node) -> None:
     measure(root, 0)
 
 
-def _children_measured(node: yaml.Node, depth: int, measure: Callable[[yaml.Node, int], tuple[int, int]]) -> tuple[int, int]:
+def _children_measured(
+    node: yaml.Node, depth: int, measure: Callable[[yaml.Node, int], tuple[int, int]]
+) -> tuple[int, int]:
     """(values, height) of ``node`` from its children's, measured one level deeper."""
     if isinstance(node, yaml.ScalarNode):
         if "\x00" in node.value:
