@@ -169,6 +169,7 @@ def test_a_huge_file_is_refused(tmp_path: Path) -> None:
         (b"\x89PNG\r\n\x1a\n" + bytes(100), "NUL"),
         (MINIMAL.encode() + b"description: a\x00b\n", "NUL"),
         ((MINIMAL + 'description: "a\\0b"\n').encode(), "NUL"),
+        (MINIMAL.encode() + b"description: a\x1fb\n", "line 5: not valid YAML: control character"),
     ],
 )
 def test_files_that_are_not_utf8_text_are_refused(tmp_path: Path, data: bytes, needle: str) -> None:

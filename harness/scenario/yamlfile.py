@@ -66,8 +66,10 @@ class _DepthBoundedLoader(yaml.SafeLoader):
 def read_yaml(path: Path) -> object:
     """The one YAML document in ``path``, or a ScenarioError naming the file (and line) and why."""
     shown = str(path)
+    text = ""
     try:
-        loader = _DepthBoundedLoader(_text(path))
+        text = _text(path)
+        loader = _DepthBoundedLoader(text)
         try:
             root = loader.get_single_node()
             if root is None:
@@ -79,12 +81,18 @@ def read_yaml(path: Path) -> object:
     except _Refused as refused:
         raise ScenarioError(shown, refused.where, refused.problem) from None
     except yaml.YAMLError as error:
-        where = _line(getattr(error, "problem_mark", None))
-        raise ScenarioError(
-            shown, where, f"not valid YAML: {getattr(error, 'problem', None) or error}"
-        ) from None
+        raise ScenarioError(shown, *_yaml_problem(error, text)) from None
     except (ValueError, OverflowError) as error:  # a tagged value PyYAML parses but Python refuses (a date)
         raise ScenarioError(shown, "(file)", f"not valid YAML: {error}") from None
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str) -> tuple[str, str]:
+    """(line, one-line problem) of PyYAML's error, whose own text spans lines."""
+    if isinstance(error, yaml.reader.ReaderError):  # a control character: a binary file, most often
+        line = text.count("\n", 0, error.position) + 1
+        return f"line {line}", f"not valid YAML: control character {error.character!r} is not allowed"
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return _line(getattr(error, "problem_mark", None)), f"not valid YAML: {problem}"
 
 
 def _text(path: Path) -> str:
