@@ -61,7 +61,7 @@ def describe_invalid(
     attributes): validators' "Value error, " prefix dropped, an extra field called ``unknown``, and
     no value shown for a missing field, unparsable JSON, or a whole mapping.
     """
-    field = ".".join(str(part) for part in error["loc"]) or top
+    field = ".".join(str(part) for part in error["loc"] if part != "[key]") or top  # a key: its own name
     problem = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         problem = unknown

@@ -194,6 +194,7 @@ def test_a_tagged_value_python_refuses_is_one_line(tmp_path: Path) -> None:
         ("load: {retry: {backoff_base_s: .nan}}\n", "load.retry.backoff_base_s"),
         ("faults: {f: {failpoints: {before_commit: .nan}}}\n", "faults.f.failpoints"),
         ("faults: {f: {crashes: {min_interval_s: .inf}}}\n", "faults.f.crashes.min_interval_s"),
+        ("faults: {f: {crashes: {first_after_s: 1e300}}}\n", "faults.f.crashes.first_after_s"),
         ("faults: {f: {toxics: [{type: latency, toxicity: .nan}]}}\n", "faults.f.toxics.0.toxicity"),
         (
             "faults: {f: {toxics: [{type: latency, attributes: {latency: -5}}]}}\n",
@@ -220,6 +221,18 @@ def test_what_a_run_needs_is_checked_at_load(tmp_path: Path, extra: str, field: 
     assert f": {field}" in message, message
 
 
-def test_an_operation_weight_must_be_finite(tmp_path: Path) -> None:
-    text = MINIMAL.replace("{name: payments}", "{name: payments, operations: [{weight: .inf}]}")
-    assert ": target.operations.0.weight: " in refusal(tmp_path, text)
+@pytest.mark.parametrize(
+    ("target", "field"),
+    [
+        ("operations: [{weight: .inf}]", "target.operations.0.weight"),
+        ("operations: [{headers: {'X Y': v}}]", "target.operations.0.headers.X Y"),
+        ("operations: [{headers: {X: \"a\\r\\nInjected: 1\"}}]", "target.operations.0.headers.X"),
+        ("operations: [{key_header: 'Idempotency Key'}]", "target.operations.0.key_header"),
+        ("env: {'A=B': x}", "target.env.A=B"),
+        ("variants: {naive: {env: {'': x}}}", "target.variant_settings.naive.env."),
+    ],
+)
+def test_what_the_target_and_the_load_get_is_checked_at_load(tmp_path: Path, target: str, field: str) -> None:
+    """An environment variable or a header the OS or the HTTP client would refuse mid-run."""
+    text = MINIMAL.replace("{name: payments}", f"{{name: payments, {target}}}")
+    assert f": {field}: " in refusal(tmp_path, text)

@@ -69,8 +69,8 @@ class CrashSpec(_Strict):
     """Kill the target at seeded random times during the load, then restart it on the same data."""
 
     count: int = Field(2, ge=1, le=1000)
-    min_interval_s: float = Field(1.0, gt=0)
-    first_after_s: float = Field(0.5, ge=0)
+    min_interval_s: float = Field(1.0, gt=0, le=3600)  # a cell's load lasts at most an hour
+    first_after_s: float = Field(0.5, ge=0, le=3600)
 
 
 class FaultSpec(_Strict):

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
-from harness.scenario._base import CALLABLE_PATTERN, Identifier, _Strict, base_dir
+from harness.scenario._base import CALLABLE_PATTERN, HeaderName, HeaderValue, Identifier, _Strict, base_dir
 from harness.template import validate_template
 
 RetryOn = Literal["timeout", "connection_error", "5xx", "409", "429"]
@@ -121,9 +121,9 @@ class OperationSpec(_Strict):
     weight: float = Field(1.0, gt=0, le=1_000_000)
     method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
     path: str = "/charges"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
-    key_header: str = "Idempotency-Key"
+    key_header: HeaderName = "Idempotency-Key"
     resource_id_field: str = "id"
     success: SuccessSpec | None = Field(None, description="how an answer shows it took effect (default: 2xx)")
     flow: str | None = Field(

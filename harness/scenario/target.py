@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, Identifier, _Strict, resolved
+from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
 
 ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
@@ -85,7 +85,7 @@ class VariantSpec(_Strict):
     """What one variant changes: extra env (a feature flag), a command, a URL (your own service), and
     how much it must acknowledge for its cells to be conclusive."""
 
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[EnvName, str] = Field(default_factory=dict)
     command: tuple[str, ...] | None = None
     url: str | None = None
     min_acknowledged_rate: float = Field(
@@ -152,7 +152,7 @@ class TargetSpec(_Strict):
     operations: OperationKinds = (OperationSpec(),)
     effects: EffectsSpec = EffectsSpec()
     services: tuple[ServiceName, ...] = ()
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the target")
+    env: dict[EnvName, str] = Field(default_factory=dict, description="extra environment for the target")
 
     @model_validator(mode="before")
     @classmethod
