@@ -96,6 +96,18 @@ def test_names_are_identifiers(tmp_path: Path, place: str, field: str, name: str
     assert len(message) < 400, "a 300-character name is shortened in the message"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: t\ntarget: {name: payments, variants: [a--b]}\nfaults: {c: {}}\n",
+        "name: t\ntarget: {name: payments, variants: [a]}\nfaults: {b--c: {}}\n",
+    ],
+)
+def test_cell_names_cannot_collide(tmp_path: Path, text: str) -> None:
+    """``a--b`` × ``c`` and ``a`` × ``b--c`` would share one cell folder and one proxy."""
+    assert "'--' separates variant and fault" in refusal(tmp_path, text)
+
+
 def test_a_nul_in_a_name_is_refused_by_the_rule_too() -> None:
     """The YAML reader refuses a NUL first; a model validated from Python still does."""
     assert identifier_problem("a\x00b") is not None

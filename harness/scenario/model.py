@@ -58,6 +58,15 @@ class Scenario(_Strict):
         return faults
 
     @model_validator(mode="after")
+    def _cells_named_apart(self) -> Scenario:
+        """A cell's folder and proxy are ``<variant>--<fault>``: ``a--b`` × ``c`` would be ``a`` × ``b--c``."""
+        for field, names in (("target.variants", self.target.variants), ("faults", tuple(self.faults))):
+            for name in names:
+                if "--" in name:
+                    raise ValueError(f"{field}: {name!r}: '--' separates variant and fault in a cell's name")
+        return self
+
+    @model_validator(mode="after")
     def _gates_name_variants(self) -> Scenario:
         if not self.faults:
             raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
