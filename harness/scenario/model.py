@@ -59,7 +59,7 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _cells_named_apart(self) -> Scenario:
-        """A cell's folder and proxy are ``<variant>--<fault>``: ``a--b`` × ``c`` would be ``a`` × ``b--c``."""
+        """A cell is named ``<variant>--<fault>``: ``a--b`` × ``c`` would be ``a`` × ``b--c``."""
         for field, names in (("target.variants", self.target.variants), ("faults", tuple(self.faults))):
             for name in names:
                 if "--" in name:
