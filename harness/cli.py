@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from harness.arguments import MAX_PORT, positive_seconds, whole_number, writable_folder
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
 from harness.paths import REPO_ROOT, SCENARIOS_DIR
 from harness.proxy.options import add_server_arguments, configure_logging
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from harness.run import RunOptions
 
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
+MAX_OPERATIONS = 1_000_000  # load.operations' own bound
+MAX_WORKERS = 256  # Locust worker processes per cell: each is a process on this machine
 WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the master may start late)
 
 # CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
@@ -140,6 +144,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
+    if not folder.is_dir():
+        raise HarnessError(f"{folder}: no such folder")
     table = Table(title=f"scenarios in {folder}")
     for column in ("file", "name", "variants", "faults"):
         table.add_column(column)
@@ -240,18 +246,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a scenario and write its reports")
     run.add_argument("scenario", type=Path)
-    run.add_argument("--out", default="reports", help="folder for run folders (default: reports)")
+    run.add_argument(
+        "--out", type=writable_folder, default="reports", help="folder for run folders (default: reports)"
+    )
     run.add_argument("--runtime", choices=("process", "docker", "auto"), help="override the scenario")
     run.add_argument("--proxy-url", help="a Toxiproxy-compatible server to use instead of the embedded one")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
-    run.add_argument("--operations", type=int, help="override load.operations (per cell)")
+    run.add_argument(
+        "--operations",
+        type=whole_number(1, MAX_OPERATIONS),
+        help=f"override load.operations (per cell, 1..{MAX_OPERATIONS})",
+    )
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument(
         "--baseline", type=Path, help="an earlier run.json (or run folder): fail on a regression against it"
     )
     distributed = run.add_argument_group("distributed load (Locust master and workers)")
-    distributed.add_argument("--workers", type=int, default=0, help="Locust worker processes per cell")
+    distributed.add_argument(
+        "--workers",
+        type=whole_number(0, MAX_WORKERS),
+        default=0,
+        help=f"Locust worker processes per cell (0..{MAX_WORKERS})",
+    )
     distributed.add_argument(
         "--master", action="store_true", help="with --workers N: wait for N `--worker`s on other machines"
     )
@@ -267,13 +284,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--master-host", help="--worker: the machine running --master (its load goes there too)"
     )
     distributed.add_argument(
-        "--master-port", type=int, help=f"the master's port (default {DEFAULT_MASTER_PORT})"
+        "--master-port",
+        type=whole_number(1, MAX_PORT),
+        help=f"the master's port (default {DEFAULT_MASTER_PORT})",
     )
     run.set_defaults(handler=_cmd_run)
 
-    gate = commands.add_parser(
-        "gate", help="compare a run with a baseline run: exit 1 when a cell regressed"
-    )
+    gate = commands.add_parser("gate", help="compare a run with a baseline run: exit 1 when a cell regressed")
     gate.add_argument("run", type=Path, help="this run's run.json (or its folder)")
     gate.add_argument("--baseline", type=Path, required=True, help="the baseline's run.json (or its folder)")
     gate.set_defaults(handler=_cmd_gate)
@@ -300,10 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_argument("--method", default="POST")
     conform.add_argument("--body", help="JSON body to send (default: a payments charge)")
     conform.add_argument("--key-header", default="Idempotency-Key")
-    conform.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
-    conform.add_argument("--concurrency", type=int, default=4, help="clients sending one key at once")
+    conform.add_argument("--timeout", type=positive_seconds, default=5.0, help="seconds per request")
+    conform.add_argument(
+        "--concurrency", type=whole_number(1, 64), default=4, help="clients sending one key at once (1..64)"
+    )
     conform.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
-    conform.add_argument("--out", default="reports/conform", help="folder for conform.json and junit.xml")
+    conform.add_argument(
+        "--out", type=writable_folder, default="reports/conform", help="folder for conform.json and junit.xml"
+    )
     conform.set_defaults(handler=_cmd_conform)
 
     image = commands.add_parser("image", help="Docker images of the reference targets")
@@ -326,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.handler(args)
     except HarnessError as error:
-        errors.print(f"[bold red]error:[/bold red] {error}", highlight=False)
+        errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False)
         return error.exit_status
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted: everything the run started has been stopped[/yellow]")

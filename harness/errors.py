@@ -35,9 +35,21 @@ class HarnessError(Exception):
     exit_status = EXIT_COULD_NOT_RUN
 
 
+SHOWN_VALUE_CHARS = 120
+"""A bad value is shown up to this long: a 300-character name or a whole file must not flood the line."""
+
+
 def shown_value(value: object) -> str:
-    """`` (got value)`` for a message about a bad value, or nothing when there is none to show."""
-    return "" if value is None else f" (got {value!r})"
+    """`` (got value)`` for a message about a bad value, or nothing when there is none to show.
+
+    The value's ``repr``, so a NUL, a newline or a terminal escape is shown, never acted on.
+    """
+    if value is None:
+        return ""
+    shown = repr(value)
+    if len(shown) > SHOWN_VALUE_CHARS:
+        shown = f"{shown[:SHOWN_VALUE_CHARS]}… ({len(shown)} characters)"
+    return f" (got {shown})"
 
 
 def describe_invalid(
@@ -49,7 +61,7 @@ def describe_invalid(
     attributes): validators' "Value error, " prefix dropped, an extra field called ``unknown``, and
     no value shown for a missing field, unparsable JSON, or a whole mapping.
     """
-    field = ".".join(str(part) for part in error["loc"]) or top
+    field = ".".join(str(part) for part in error["loc"] if part != "[key]") or top  # a key: its own name
     problem = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         problem = unknown

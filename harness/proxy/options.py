@@ -9,6 +9,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from harness.arguments import MAX_PORT, whole_number
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8474
 """Toxiproxy's own default API address."""
@@ -18,7 +20,10 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     """``--host``, ``--port``, ``--allow-remote``, ``--config``, ``--verbose``."""
     parser.add_argument("--host", default=DEFAULT_HOST, help="API address (default %(default)s)")
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="API port, 0 for any (default %(default)s)"
+        "--port",
+        type=whole_number(0, MAX_PORT),
+        default=DEFAULT_PORT,
+        help="API port, 0 for any (default %(default)s)",
     )
     parser.add_argument(
         "--allow-remote", action="store_true", help="allow non-loopback API and listen addresses"

@@ -72,7 +72,7 @@ class ProxyServer:
             body = json.loads(config.read_text())
         except OSError as exc:
             raise HarnessError(f"proxy config {config}: cannot read: {exc.strerror or exc}") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # binary, or nested deep
             raise HarnessError(f"proxy config {config}: invalid JSON: {exc}") from None
         try:
             async with self.collection.lock:

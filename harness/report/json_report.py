@@ -76,6 +76,8 @@ def read_run_json(path: Path) -> dict[str, Any]:
         raise HarnessError(f"{path}: cannot read run.json: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise HarnessError(f"{path}: not valid JSON: {error.msg} at line {error.lineno}") from None
+    except (UnicodeDecodeError, RecursionError) as error:  # a binary file; JSON nested thousands deep
+        raise HarnessError(f"{path}: not a run.json: {error}") from None
     if not isinstance(document, dict):
         raise HarnessError(f"{path}: expected a JSON object, got {type(document).__name__}")
     require_run_schema(document, path)

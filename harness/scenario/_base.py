@@ -3,19 +3,68 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 CALLABLE_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 """``module:function``, as a flow or a callable probe names its Python function."""
 
+IDENTIFIER_PATTERN = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+"""A name the harness builds paths and proxy names from: run folders, cell folders, proxies, toxics."""
+
+IDENTIFIER_RULE = "a name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'"
+
+
+def identifier_problem(name: object) -> str | None:
+    """Why ``name`` is not an identifier (a name that could leave a folder or break a URL), or None."""
+    if not isinstance(name, str):
+        return f"a name must be text ({IDENTIFIER_RULE})"
+    return None if IDENTIFIER_PATTERN.fullmatch(name) else IDENTIFIER_RULE
+
+
+def matching(pattern: str, rule: str) -> AfterValidator:
+    """A validator refusing text that does not wholly match ``pattern``, saying ``rule``."""
+    compiled = re.compile(pattern)
+
+    def check(text: str) -> str:
+        if not compiled.fullmatch(text):
+            raise ValueError(rule)
+        return text
+
+    return AfterValidator(check)
+
+
+Identifier = Annotated[str, matching(IDENTIFIER_PATTERN.pattern, IDENTIFIER_RULE)]
+"""A field that names something the run turns into a path or a proxy name."""
+
+EnvName = Annotated[
+    str, matching(r"[A-Za-z_][A-Za-z0-9_]*", "an environment variable name is letters, digits and '_'")
+]
+"""A variable the target's environment gets: anything else (``A=B``) fails only when the target starts."""
+
+HeaderName = Annotated[str, matching(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", "not an HTTP header name")]
+"""An HTTP header's name (RFC 9110's token): anything else fails only when the load sends it."""
+
+HeaderValue = Annotated[str, matching(r"[^\r\n]*", "a header value must not hold a line break")]
+
+
+def check_identifier_keys(names: Iterable[object]) -> None:
+    """Refuse the first mapping key that is not an identifier (the error names the mapping and the key)."""
+    for name in names:
+        problem = identifier_problem(name)
+        if problem is not None:
+            raise invalid_at((), problem, name)
+
 
 class _Strict(BaseModel):
-    """Unknown fields are an error (a typo is never ignored) and a loaded scenario never changes."""
+    """Unknown fields are an error (a typo is never ignored), a loaded scenario never changes, and no
+    number is infinite or NaN (``.inf`` is valid YAML, and would pass ``gt=0`` as a rate or a weight)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def base_dir(info: ValidationInfo) -> Path | None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from harness.scenario._base import _Strict, invalid_at
+from harness.scenario._base import Identifier, _Strict, check_identifier_keys, invalid_at
 
 REFERENCE_FAILPOINTS: dict[str, frozenset[str]] = {
     "payments": frozenset({"before_commit", "after_commit_before_response", "between_check_and_act"}),
@@ -33,7 +33,7 @@ class ToxicSpec(_Strict):
     """
 
     type: str
-    name: str | None = None
+    name: Identifier | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: float = Field(1.0, ge=0, le=1)
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -69,8 +69,8 @@ class CrashSpec(_Strict):
     """Kill the target at seeded random times during the load, then restart it on the same data."""
 
     count: int = Field(2, ge=1, le=1000)
-    min_interval_s: float = Field(1.0, gt=0)
-    first_after_s: float = Field(0.5, ge=0)
+    min_interval_s: float = Field(1.0, gt=0, le=3600)  # a cell's load lasts at most an hour
+    first_after_s: float = Field(0.5, ge=0, le=3600)
 
 
 class FaultSpec(_Strict):
@@ -125,6 +125,7 @@ class FaultSpec(_Strict):
     @field_validator("failpoints")
     @classmethod
     def _probabilities(cls, failpoints: dict[str, float]) -> dict[str, float]:
+        check_identifier_keys(failpoints)  # sent to the target in its environment
         for name, probability in failpoints.items():
             if not 0 <= probability <= 1:
                 raise ValueError(f"failpoint {name!r} probability must be within 0..1")

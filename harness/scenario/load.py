@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
-from harness.scenario._base import CALLABLE_PATTERN, _Strict, base_dir
+from harness.scenario._base import CALLABLE_PATTERN, HeaderName, HeaderValue, Identifier, _Strict, base_dir
 from harness.template import validate_template
 
 RetryOn = Literal["timeout", "connection_error", "5xx", "409", "429"]
@@ -42,7 +42,7 @@ class LoadSpec(_Strict):
         0.0, ge=0, le=1, description="probability that an operation's first attempt is sent twice at once"
     )
     users: int = Field(8, ge=1, le=1000)
-    spawn_rate: float = Field(50.0, gt=0)
+    spawn_rate: float = Field(50.0, gt=0, le=10_000)
     max_duration_s: float = Field(60.0, gt=0, le=3600)
     amount_min: int = Field(100, ge=1)
     amount_max: int = Field(10_000, ge=1)
@@ -117,13 +117,13 @@ class OperationSpec(_Strict):
     ``{choice:a|b|c}``); a string that is exactly one numeric placeholder becomes a JSON number.
     """
 
-    name: str = "charge"
-    weight: float = Field(1.0, gt=0)
+    name: Identifier = "charge"
+    weight: float = Field(1.0, gt=0, le=1_000_000)
     method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
     path: str = "/charges"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
-    key_header: str = "Idempotency-Key"
+    key_header: HeaderName = "Idempotency-Key"
     resource_id_field: str = "id"
     success: SuccessSpec | None = Field(None, description="how an answer shows it took effect (default: 2xx)")
     flow: str | None = Field(

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import ScenarioError, describe_invalid
 from harness.scenario.model import Catalogue, Scenario
+from harness.scenario.yamlfile import read_yaml
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -40,19 +40,9 @@ def load_catalogue(path: Path | str) -> tuple[Catalogue, tuple[Path, ...]]:
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
-    shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(shown, "(file)", f"cannot read: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise ScenarioError(shown, where, f"not valid YAML: {getattr(error, 'problem', error)}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ScenarioError(shown, "(top level)", "expected a mapping of fields", type(data).__name__)
+        raise ScenarioError(str(path), "(top level)", "expected a mapping of fields", type(data).__name__)
     return data
 
 

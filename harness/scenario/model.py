@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.scenario._base import _Strict
+from harness.scenario._base import Identifier, _Strict, check_identifier_keys
 from harness.scenario.faults import FaultSpec, check_reference_failpoints
 from harness.scenario.gates import GateSpec, gate_specs
 from harness.scenario.load import LoadSpec
@@ -29,7 +29,7 @@ class ProxySpec(_Strict):
 class Scenario(_Strict):
     """A whole run: target variants × faults, the load, and the gates."""
 
-    name: str
+    name: Identifier
     description: str = ""
     seed: int = 1
     runtime: Literal["process", "docker", "auto"] = "process"
@@ -40,6 +40,14 @@ class Scenario(_Strict):
     proxy: ProxySpec = ProxySpec()
     allow_remote: bool = Field(False, description="allow a url target that is not on loopback")
 
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _fault_names_are_identifiers(cls, faults: object) -> object:
+        """A fault's name becomes a cell folder and part of a proxy's name."""
+        if isinstance(faults, dict):
+            check_identifier_keys(faults)
+        return faults
+
     @field_validator("faults")
     @classmethod
     def _failpoints_known(cls, faults: dict[str, FaultSpec], info: ValidationInfo) -> dict[str, FaultSpec]:
@@ -48,6 +56,15 @@ class Scenario(_Strict):
         if isinstance(target, TargetSpec) and target.kind == "reference" and target.name is not None:
             check_reference_failpoints(target.name, faults)
         return faults
+
+    @model_validator(mode="after")
+    def _cells_named_apart(self) -> Scenario:
+        """A cell is named ``<variant>--<fault>``: ``a--b`` × ``c`` would be ``a`` × ``b--c``."""
+        for field, names in (("target.variants", self.target.variants), ("faults", tuple(self.faults))):
+            for name in names:
+                if "--" in name:
+                    raise ValueError(f"{field}: {name!r}: '--' separates variant and fault in a cell's name")
+        return self
 
     @model_validator(mode="after")
     def _gates_name_variants(self) -> Scenario:
@@ -116,6 +133,6 @@ class Scenario(_Strict):
 class Catalogue(_Strict):
     """A file that names other scenario files, run in order (``scenarios/all.yaml``)."""
 
-    name: str
+    name: Identifier
     description: str = ""
     scenarios: tuple[str, ...] = Field(min_length=1)

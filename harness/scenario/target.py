@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, _Strict, resolved
+from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
 
 ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
@@ -85,7 +85,7 @@ class VariantSpec(_Strict):
     """What one variant changes: extra env (a feature flag), a command, a URL (your own service), and
     how much it must acknowledge for its cells to be conclusive."""
 
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[EnvName, str] = Field(default_factory=dict)
     command: tuple[str, ...] | None = None
     url: str | None = None
     min_acknowledged_rate: float = Field(
@@ -138,7 +138,7 @@ class TargetSpec(_Strict):
     of names or a mapping of name to overrides (``env``, ``command``, ``url``).
     """
 
-    name: str | None = None
+    name: Identifier | None = None
     command: tuple[str, ...] | None = None
     cwd: str | None = Field(None, description="working folder of the command, relative to the scenario")
     docker: DockerSpec | None = None
@@ -146,13 +146,13 @@ class TargetSpec(_Strict):
     kill_command: tuple[str, ...] | None = None
     restart_command: tuple[str, ...] | None = None
     health_path: str = "/health"
-    variants: tuple[str, ...] = ("naive", "idempotent")
+    variants: tuple[Identifier, ...] = ("naive", "idempotent")
     variant_settings: dict[str, VariantSpec] = Field(default_factory=dict)
     start_timeout_s: float = Field(20.0, gt=0, le=600)
     operations: OperationKinds = (OperationSpec(),)
     effects: EffectsSpec = EffectsSpec()
     services: tuple[ServiceName, ...] = ()
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the target")
+    env: dict[EnvName, str] = Field(default_factory=dict, description="extra environment for the target")
 
     @model_validator(mode="before")
     @classmethod
