@@ -119,10 +119,10 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Rebuild every report of a run folder from its evidence; exit by the gates, as the run would."""
+    from harness.events import RunEvents
     from harness.gate import exit_status
     from harness.listeners import subscribe_listeners
     from harness.report.rebuild import rebuild_result
-    from harness.events import RunEvents
 
     result = rebuild_result(args.run_dir)
     events = RunEvents()
@@ -293,9 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="a run folder, e.g. reports/latest")
     report.set_defaults(handler=_cmd_report)
 
-    gate = commands.add_parser(
-        "gate", help="compare a run with a baseline run: exit 1 when a cell regressed"
-    )
+    gate = commands.add_parser("gate", help="compare a run with a baseline run: exit 1 when a cell regressed")
     gate.add_argument("run", type=Path, help="this run's run.json (or its folder)")
     gate.add_argument("--baseline", type=Path, required=True, help="the baseline's run.json (or its folder)")
     gate.set_defaults(handler=_cmd_gate)
