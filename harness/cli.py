@@ -293,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path, help="a run folder, e.g. reports/latest")
     report.set_defaults(handler=_cmd_report)
 
-    gate = commands.add_parser("gate", help="compare a run with a baseline run: exit 1 when a cell regressed")
+    gate = commands.add_parser(
+        "gate", help="compare a run with a baseline run: exit 1 when a cell regressed"
+    )
     gate.add_argument("run", type=Path, help="this run's run.json (or its folder)")
     gate.add_argument("--baseline", type=Path, required=True, help="the baseline's run.json (or its folder)")
     gate.set_defaults(handler=_cmd_gate)
