@@ -126,6 +126,11 @@ def test_interrupted_run_leaves_nothing_behind_and_reports_what_finished(
     assert document["interrupted"] is True and document["passed"] is False
     assert [cell["interrupted"] for cell in document["verdict"]["cells"]] == [False] + [True] * 5
     assert (run_dir / "junit.xml").is_file() and (run_dir / "index.html").is_file()
+    (run_dir / "run.json").unlink()  # `harness report` remakes it from the cells' evidence alone
+    report = [sys.executable, "-m", "harness.cli", "report", str(run_dir)]
+    rebuilt = subprocess.run(report, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BOUND_S)
+    assert rebuilt.returncode == 1, rebuilt.stderr  # made, and an interrupted run is no pass
+    assert json.loads((run_dir / "run.json").read_text())["verdict"] == document["verdict"]
     wait_until(lambda: not any(alive(pid) for pid in started), "every process the run started to end", 15)
     assert [group for group in set(started.values()) if group_alive(group)] == []
     assert list((out / ".pids").glob("*.json")) == []
