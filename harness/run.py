@@ -13,6 +13,10 @@ knows nobody who hears them: progress, reports, summaries and the baseline gate 
 
 This module owns clean-up: the proxy, every target process and every proxy entry live in one
 ``ExitStack``, so a run that ends, fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing behind.
+Every helper runs in its own session, out of reach of a terminal's Ctrl-C, so the teardown goes in
+order: each cell's proxy entries while the proxy still answers, its target, then the stores, the proxy
+last. An interrupted run then still reports the cells that finished (:class:`RunInterrupted`), and
+``run-record.json`` lets ``harness report`` remake the reports from the run folder alone.
 """
 
 from __future__ import annotations
