@@ -56,13 +56,13 @@ def _run_file(
     """Run one scenario file with the command line's overrides and listeners; its exit status."""
     from harness.gate import exit_status
     from harness.listeners import BaselineGate, TerminalProgress, subscribe_listeners
-    from harness.run import Run, sigterm_as_interrupt
+    from harness.run import Run, interrupts_once
 
     scenario = load_scenario(path)
     faults = tuple(args.fault or ())
     baseline = None if args.baseline is None else BaselineGate.load(args.baseline, scenario, faults, console)
     run = Run(scenario=scenario, scenario_path=str(path), options=_run_options(args))
-    with sigterm_as_interrupt(), TerminalProgress(console, quiet=args.quiet) as progress:
+    with interrupts_once(), TerminalProgress(console, quiet=args.quiet) as progress:
         subscribe_listeners(
             run.events,
             progress=progress,
