@@ -60,13 +60,13 @@ def _run_file(
     """Run one scenario file with the command line's overrides and listeners; its exit status."""
     from harness.gate import exit_status
     from harness.listeners import BaselineGate, TerminalProgress, subscribe_listeners
-    from harness.run import Run, sigterm_as_interrupt
+    from harness.run import Run, interrupts_once
 
     scenario = load_scenario(path)
     faults = tuple(args.fault or ())
     baseline = None if args.baseline is None else BaselineGate.load(args.baseline, scenario, faults, console)
     run = Run(scenario=scenario, scenario_path=str(path), options=_run_options(args))
-    with sigterm_as_interrupt(), TerminalProgress(console, quiet=args.quiet) as progress:
+    with interrupts_once(), TerminalProgress(console, quiet=args.quiet) as progress:
         subscribe_listeners(
             run.events,
             progress=progress,
@@ -119,6 +119,22 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
     serve_as_worker(args.master_host, port, name, cells, history_root, timeout_s)
     console.print(f"worker {name}: done; histories shipped to the master, copies in {history_root}")
     return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild every report of a run folder from its evidence; exit by the gates, as the run would."""
+    from harness.events import RunEvents
+    from harness.gate import exit_status
+    from harness.listeners import subscribe_listeners
+    from harness.report.rebuild import rebuild_result
+
+    result = rebuild_result(args.run_dir)
+    events = RunEvents()
+    subscribe_listeners(events, console=console)
+    events.run_finished.fire(result=result)
+    for failure in events.failures:
+        errors.print(f"[bold red]error:[/bold red] a report could not be written: {failure}", highlight=False)
+    return max(exit_status(result), EXIT_COULD_NOT_RUN if events.failures else EXIT_OK)
 
 
 def _cmd_gate(args: argparse.Namespace) -> int:
@@ -290,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_cmd_run)
 
+    report = commands.add_parser(
+        "report", help="rebuild a run folder's reports (run.json, HTML, JUnit, summary.md) from its evidence"
+    )
+    report.add_argument("run_dir", type=Path, help="a run folder, e.g. reports/latest")
+    report.set_defaults(handler=_cmd_report)
+
     gate = commands.add_parser("gate", help="compare a run with a baseline run: exit 1 when a cell regressed")
     gate.add_argument("run", type=Path, help="this run's run.json (or its folder)")
     gate.add_argument("--baseline", type=Path, required=True, help="the baseline's run.json (or its folder)")
@@ -342,6 +364,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_partial_report(interrupt: KeyboardInterrupt) -> None:
+    """Where an interrupted run's report of its finished cells is, when it got as far as making one."""
+    from harness.report import report_paths
+    from harness.run import RunInterrupted
+
+    if not isinstance(interrupt, RunInterrupted):
+        return
+    cells = interrupt.result.verdict.cells
+    finished = sum(not cell.interrupted for cell in cells)
+    errors.print(
+        f"partial report of the {finished} of {len(cells)} cells that finished: "
+        f"{report_paths(interrupt.result.out_dir)['html']}",
+        highlight=False,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -349,8 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as error:
         errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", highlight=False)
         return error.exit_status
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         errors.print("[yellow]interrupted: everything the run started has been stopped[/yellow]")
+        _print_partial_report(interrupt)
         return EXIT_COULD_NOT_RUN
     return status
 

@@ -59,7 +59,17 @@ class RunResult:
     out_dir: Path
     variants: tuple[str, ...] = ()
     faults: tuple[str, ...] = ()
+    interrupted: bool = False
+    """Ctrl-C or SIGTERM stopped the run: the cells it did not finish are ``interrupted``."""
 
     @property
     def passed(self) -> bool:
-        return all(gate.passed for gate in self.gates)
+        """Every gate held in a run that finished: an interrupted run never passes."""
+        return not self.interrupted and all(gate.passed for gate in self.gates)
+
+    @property
+    def outcome(self) -> str:
+        """The run's one word for a reader: ``PASS``, ``FAIL`` or ``INTERRUPTED``."""
+        if self.interrupted:
+            return "INTERRUPTED"
+        return "PASS" if self.passed else "FAIL"

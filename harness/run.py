@@ -13,6 +13,10 @@ knows nobody who hears them: progress, reports, summaries and the baseline gate 
 
 This module owns clean-up: the proxy, every target process and every proxy entry live in one
 ``ExitStack``, so a run that ends, fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing behind.
+Every helper runs in its own session, out of reach of a terminal's Ctrl-C, so the teardown goes in
+order: each cell's proxy entries while the proxy still answers, its target, then the stores, the proxy
+last. An interrupted run then still reports the cells that finished (:class:`RunInterrupted`), and
+``run-record.json`` lets ``harness report`` remake the reports from the run folder alone.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -42,6 +47,7 @@ from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyClient, ProxyInfo
 from harness.proxy.embedded import EmbeddedProxy
+from harness.report.record import RunRecord
 from harness.result import GateResult, RunResult
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
@@ -53,6 +59,7 @@ from harness.verdict import CellVerdict, RunVerdict
 
 CLIENT_HISTORY = "history.jsonl"
 FAULT_HISTORY = "faults.jsonl"
+EFFECTS_FILE = "effects.json"  # written last in a cell: a cell folder without it did not finish
 # A machine without a RabbitMQ broker still runs the consumer scenario, on the target's embedded queue.
 OPTIONAL_SERVICES = ("rabbitmq",)
 # Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
@@ -115,7 +122,12 @@ class Run:
         """The run folder, once :meth:`run` has made it."""
 
     def run(self) -> RunResult:
-        """Run every cell, check it, evaluate the gates; fire the events on the way; return the result."""
+        """Run every cell, check it, evaluate the gates; fire the events on the way; return the result.
+
+        Interrupted (Ctrl-C, SIGTERM), it first stops everything it started, then still fires
+        ``run_checked`` and ``run_finished`` with the cells that finished and the rest ``interrupted``
+        (so the listeners write a partial report), and raises :class:`RunInterrupted` carrying that result.
+        """
         scenario, options, events = self.scenario, self.options, self.events
         seed = scenario.seed if options.seed is None else options.seed
         plans = [
@@ -130,16 +142,56 @@ class Run:
         )
         registry = PidRegistry(out_root / ".pids")
         runtime = self.runtime or _pick_runtime(scenario, options, registry, self._note, out_dir.name)
-        started_at = time.time()
+        record = RunRecord(
+            run_id=run_id,
+            scenario_path=self.scenario_path,
+            seed=seed,
+            runtime=runtime.name,
+            proxy=self._proxy_shown(),
+            started_at=time.time(),
+            faults=tuple(plan.fault for plan in plans),
+            operations=options.operations,
+        )
+        record.write(out_dir, scenario)
         cells: list[CellVerdict] = []
+        interrupted = False
+        try:
+            self._run_cells(plans, out_dir, runtime, registry, cells)
+        except KeyboardInterrupt:  # everything the cells started is stopped by now: report what finished
+            interrupted = True
+        duration_s = round(time.time() - record.started_at, 3)
+        result = result_of(scenario, record, out_dir, cells, duration_s=duration_s, interrupted=interrupted)
+        added: list[GateResult] = []
+        events.run_checked.fire(result=result, add_gates=added.extend)
+        result = dataclasses.replace(result, gates=result.gates + tuple(added))
+        events.run_finished.fire(result=result)
+        if interrupted:
+            raise RunInterrupted(result)
+        return result
+
+    def _run_cells(
+        self,
+        plans: list[FaultPlan],
+        out_dir: Path,
+        runtime: Runtime,
+        registry: PidRegistry,
+        cells: list[CellVerdict],
+    ) -> None:
+        """Every cell in scenario order, each verdict appended to ``cells`` as it is checked.
+
+        Torn down in order, whatever ends it: each cell deletes its proxy entries (the proxy still
+        alive: it is in its own session, out of reach of a terminal's Ctrl-C), then stops its target;
+        then the stores stop, and the proxy last.
+        """
+        scenario, events = self.scenario, self.events
         with ExitStack() as stack:
-            client, proxy_shown = self._connect_proxy(stack, out_dir)
+            client = self._connect_proxy(stack, out_dir)
             client.version()  # fail early, naming the URL, if nothing answers there
             _require_http_toxics(client, plans)
             services = _start_services(scenario, out_dir, registry, self._note, stack)
             context = _RunContext(
                 scenario=scenario,
-                options=options,
+                options=self.options,
                 out_dir=out_dir,
                 runtime=runtime,
                 client=client,
@@ -158,42 +210,80 @@ class Run:
                     cell_verdict = _CellRun(context, plan, variant).run()
                     cells.append(cell_verdict)
                     events.cell_checked.fire(verdict=cell_verdict)
-        verdict = RunVerdict(cells=tuple(cells))
-        result = RunResult(
-            run_id=run_id,
-            scenario_name=scenario.name,
-            scenario_path=self.scenario_path,
-            description=scenario.description,
-            seed=seed,
-            runtime=runtime.name,
-            proxy=proxy_shown,
-            started_at=started_at,
-            duration_s=round(time.time() - started_at, 3),
-            verdict=verdict,
-            gates=evaluate_gates(scenario.gates, verdict),
-            out_dir=out_dir,
-            variants=scenario.target.variants,
-            faults=tuple(plan.fault for plan in plans),
-        )
-        added: list[GateResult] = []
-        events.run_checked.fire(result=result, add_gates=added.extend)
-        result = dataclasses.replace(result, gates=result.gates + tuple(added))
-        events.run_finished.fire(result=result)
-        return result
 
     def _note(self, message: str) -> None:
         self.events.note.fire(message=message)
 
-    def _connect_proxy(self, stack: ExitStack, out_dir: Path) -> tuple[ProxyApi, str]:
-        """The proxy client, and how the result names the proxy (``embedded`` or its URL)."""
+    def _proxy_url(self) -> str | None:
+        """The URL of a proxy the user runs, or None for the embedded one."""
         if self.proxy_client is not None:
-            return self.proxy_client, self.proxy_client.url
-        proxy_url = self.options.proxy_url or self.scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
+            return self.proxy_client.url
+        return self.options.proxy_url or self.scenario.proxy.url or os.environ.get("TOXIPROXY_URL")
+
+    def _proxy_shown(self) -> str:
+        """How the result names the proxy: its URL, or ``embedded``."""
+        return self._proxy_url() or "embedded"
+
+    def _connect_proxy(self, stack: ExitStack, out_dir: Path) -> ProxyApi:
+        """The proxy client: the one passed in, one for the user's proxy, or the embedded proxy's."""
+        if self.proxy_client is not None:
+            return self.proxy_client
+        proxy_url = self._proxy_url()
         if proxy_url is not None:
-            return stack.enter_context(ProxyClient(proxy_url)), proxy_url
+            return stack.enter_context(ProxyClient(proxy_url))
         # a master's remote workers send their load to the cells' proxies on this machine
         embedded = EmbeddedProxy.start(out_dir / "proxy.log", allow_remote=self.options.master)
-        return stack.enter_context(ProxyClient(stack.enter_context(embedded).url)), "embedded"
+        return stack.enter_context(ProxyClient(stack.enter_context(embedded).url))
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run after everything it started was stopped; ``result`` is the partial
+    run (finished cells, the rest ``interrupted``) whose reports the listeners wrote."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def result_of(
+    scenario: Scenario,
+    record: RunRecord,
+    out_dir: Path,
+    cells: list[CellVerdict],
+    *,
+    duration_s: float,
+    interrupted: bool,
+) -> RunResult:
+    """The run's result from its checked ``cells``; every cell of the record without one is unfinished.
+
+    The gates are the scenario's; a listener may add more (``run_checked``). ``harness report`` makes
+    the same result from a run folder's evidence.
+    """
+    checked = {(cell.variant, cell.fault): cell for cell in cells}
+    verdict = RunVerdict(
+        cells=tuple(
+            checked.get((variant, fault)) or CellVerdict.unfinished(variant, fault)
+            for fault in record.faults
+            for variant in scenario.target.variants
+        )
+    )
+    return RunResult(
+        run_id=record.run_id,
+        scenario_name=scenario.name,
+        scenario_path=record.scenario_path,
+        description=scenario.description,
+        seed=record.seed,
+        runtime=record.runtime,
+        proxy=record.proxy,
+        started_at=record.started_at,
+        duration_s=duration_s,
+        verdict=verdict,
+        gates=evaluate_gates(scenario.gates, verdict),
+        out_dir=out_dir,
+        variants=scenario.target.variants,
+        faults=record.faults,
+        interrupted=interrupted,
+    )
 
 
 def run_scenario(
@@ -276,6 +366,16 @@ def _require_http_toxics(client: ProxyApi, plans: list[FaultPlan]) -> None:
         )
 
 
+def cell_id(variant: str, fault: str) -> str:
+    """A cell's name in the run folder (``cells/<id>``) and the stores' per-cell names."""
+    return f"{variant}--{fault}"
+
+
+def cell_dir(out_dir: Path, variant: str, fault: str) -> Path:
+    """Where one cell's evidence lives in the run folder."""
+    return out_dir / "cells" / cell_id(variant, fault)
+
+
 @dataclass(frozen=True)
 class _RunContext:
     """What every cell of one run shares."""
@@ -294,7 +394,35 @@ class _RunContext:
 
     @staticmethod
     def cell_id(variant: str, fault: str) -> str:
-        return f"{variant}--{fault}"
+        return cell_id(variant, fault)
+
+
+def check_cell(
+    scenario: Scenario, plan: FaultPlan, variant: str, folder: Path, effects: list[Effect]
+) -> CellVerdict:
+    """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
+    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder."""
+    # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
+    client_histories = [folder / CLIENT_HISTORY, *worker_histories(folder)]
+    events = read_history([*client_histories, folder / FAULT_HISTORY])
+    acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
+    require_effects(effects, acknowledged, scenario.target.effects.source)
+    expect = cell_expectations(scenario, plan, variant)
+    return check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
+
+
+def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> CellExpectations:
+    """What a cell's fault was meant to do, for the checkers' guards (exposure, acknowledged)."""
+    spec = scenario.faults[plan.fault]
+    load_double_submit = scenario.load.double_submit
+    return CellExpectations(
+        fault_acts=spec.acts(load_double_submit),
+        min_exposed=spec.exposure_needed(load_double_submit),
+        min_acknowledged_rate=scenario.target.variant(variant).min_acknowledged_rate,
+        per_request_toxics=frozenset(
+            toxic.proxy_name for toxic in spec.toxics if toxic.type in plan.http_toxics
+        ),
+    )
 
 
 class _CellRun:
@@ -306,7 +434,7 @@ class _CellRun:
         self.plan = plan
         self.variant = variant
         self.cell_id = context.cell_id(variant, plan.fault)
-        self.dir = context.out_dir / "cells" / self.cell_id
+        self.dir = cell_dir(context.out_dir, variant, plan.fault)
         self.client = context.client
         self.proxy_name = f"{self.scenario.name}-{self.cell_id}"
 
@@ -318,7 +446,10 @@ class _CellRun:
         )
         with ExitStack() as stack:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
-            env, store_toxics = self._target_env(stack)
+            # closed in reverse: the proxy entries go first, while the proxy answers, then the target
+            targets = stack.enter_context(ExitStack())
+            entries = stack.enter_context(ExitStack())
+            env, store_toxics = self._target_env(entries)
             target = start_target(
                 self.context.runtime,
                 self.scenario.target,
@@ -329,8 +460,9 @@ class _CellRun:
                 registry=self.context.registry,
                 run_id=self.context.out_dir.name,
             )
-            stack.callback(target.stop)
-            proxy = self._create_proxy(stack, self.proxy_name, target.endpoint.hostport, self._load_listen())
+            targets.callback(target.stop)
+            upstream = target.endpoint.hostport
+            proxy = self._create_proxy(entries, self.proxy_name, upstream, self._load_listen())
             config = LoadCellConfig(
                 load=load.for_cell(operations=operations, double_submit=self.plan.double_submit),
                 base_url=proxy.base_url,
@@ -356,27 +488,7 @@ class _CellRun:
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
             effects = self._probe(target.endpoint.base_url)
-        # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-        client_histories = [self.dir / CLIENT_HISTORY, *worker_histories(self.dir)]
-        events = read_history([*client_histories, self.dir / FAULT_HISTORY])
-        acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
-        require_effects(effects, acknowledged, self.scenario.target.effects.source)
-        return check_safe(
-            events, effects, variant=self.variant, fault=self.plan.fault, expect=self._expectations()
-        )
-
-    def _expectations(self) -> CellExpectations:
-        """What this cell's fault was meant to do, for the checkers' guards (exposure, acknowledged)."""
-        spec = self.scenario.faults[self.plan.fault]
-        load_double_submit = self.scenario.load.double_submit
-        return CellExpectations(
-            fault_acts=spec.acts(load_double_submit),
-            min_exposed=spec.exposure_needed(load_double_submit),
-            min_acknowledged_rate=self.scenario.target.variant(self.variant).min_acknowledged_rate,
-            per_request_toxics=frozenset(
-                toxic.proxy_name for toxic in spec.toxics if toxic.type in self.plan.http_toxics
-            ),
-        )
+        return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _progress(self, completed: int, total: int) -> None:
         self.context.events.cell_progress.fire(completed=completed, total=total)
@@ -443,20 +555,34 @@ class _CellRun:
     def _probe(self, base_url: str) -> list[Effect]:
         probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
         effects = probe.read()
-        (self.dir / "effects.json").write_text(json.dumps([asdict(e) for e in effects], indent=1))
+        (self.dir / EFFECTS_FILE).write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects
 
 
+STILL_STOPPING = "still stopping what the run started (if it hangs: kill -9 it, then `harness clean`)\n"
+
+
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt so a CI runner's stop cleans up like Ctrl-C does."""
+def interrupts_once() -> Iterator[None]:
+    """SIGTERM interrupts like Ctrl-C, and only the first of them does.
+
+    A CI runner's stop cleans up as Ctrl-C does; a second Ctrl-C or SIGTERM while the run tears down
+    (an impatient user, a runner that signals twice) only says it is still stopping, instead of
+    cutting the teardown short and leaving a target, a store or the proxy behind.
+    """
     import signal
 
-    def _raise(signum: int, frame: object) -> None:
+    def _later(signum: int, frame: object) -> None:
+        sys.stderr.write(STILL_STOPPING)
+
+    def _first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, _later)
+        signal.signal(signal.SIGTERM, _later)
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _raise)
+    previous = {signum: signal.signal(signum, _first) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

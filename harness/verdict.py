@@ -14,12 +14,14 @@ intervals are attributes too.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
 
 Validity = Literal["valid", "invalid", "unknown"]
+CellState = Literal["valid", "invalid", "unknown", "interrupted"]
+INTERRUPTED_REASON = "interrupted: the run stopped before this cell finished"
 AnomalyKind = str
 """An anomaly kind declared by a checker module (``duplicate_effect``, ``lost_acknowledged``, ...)."""
 
@@ -100,6 +102,8 @@ class CellVerdict:
     effect_times: tuple[float, ...] = ()
     error: str | None = None
     """Why the cell is ``unknown``: each unknown checker's reason (an exception, an unmet guard)."""
+    interrupted: bool = False
+    """The run was interrupted before this cell finished: nothing was checked, it is never a pass."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:
@@ -116,6 +120,18 @@ class CellVerdict:
             orphan_effects=0,
             validity="valid",
         )
+
+    @classmethod
+    def unfinished(cls, variant: str, fault: str) -> CellVerdict:
+        """A cell an interrupted run did not finish: ``unknown`` to the gates, ``interrupted`` to a reader."""
+        return replace(
+            cls.empty(variant, fault), validity="unknown", error=INTERRUPTED_REASON, interrupted=True
+        )
+
+    @property
+    def state(self) -> CellState:
+        """What a report shows: the cell's validity, or ``interrupted`` for a cell the run did not finish."""
+        return "interrupted" if self.interrupted else self.validity
 
     @property
     def anomalies(self) -> tuple[Anomaly, ...]:

@@ -49,7 +49,9 @@ def test_a_run_prints_its_summary_and_writes_every_report(
         "cells",
         "index.html",
         "junit.xml",
+        "run-record.json",
         "run.json",
+        "scenario.yaml",
         "summary.md",
     ]
     assert (tmp_path / "step.md").read_text() == (latest / "summary.md").read_text()

@@ -50,7 +50,14 @@ class EmbeddedProxy:
             command.append("--allow-remote")
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_repo_root()
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=_repo_root(),
+                # a terminal's Ctrl-C goes to its whole foreground group: the proxy must outlive it, so
+                # the run can still delete its entries and toxics before it ends the proxy by pid
+                start_new_session=True,
             )
         try:
             url = _wait_ready(process, ready_file, log_path, timeout_s)

@@ -33,6 +33,9 @@ from harness.verdict import CellVerdict
 FAILURE_TYPE = "GateFailed"
 INCONCLUSIVE_TYPE = "Inconclusive"
 """The failure type of a gate on a cell that could not be judged (a guard unmet, a checker broke)."""
+INTERRUPTED_TYPE = "Interrupted"
+"""The failure type of a gate on a cell the run did not finish, and of the interrupted run's own case."""
+_FAILURE_TYPES = {"unknown": INCONCLUSIVE_TYPE, "interrupted": INTERRUPTED_TYPE}
 
 
 def testcase_name(gate: GateResult) -> str:
@@ -106,7 +109,7 @@ def build_suite(
 def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
     failure = None
     if not gate.passed:
-        kind = INCONCLUSIVE_TYPE if _cell_state(result, gate) == "unknown" else FAILURE_TYPE
+        kind = _FAILURE_TYPES.get(_cell_state(result, gate) or "", FAILURE_TYPE)
         failure = JUnitFailure(gate.message, kind, _failure_details(gate))
     return JUnitCase(
         f"{result.scenario_name}.{gate.variant}", testcase_name(gate), failure, output=_why(result, gate)
@@ -115,7 +118,7 @@ def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
 
 def _cell_state(result: RunResult, gate: GateResult) -> str | None:
     cell = _cell_of(result, gate)
-    return None if cell is None else cell.validity
+    return None if cell is None else cell.state
 
 
 def _cell_of(result: RunResult, gate: GateResult) -> CellVerdict | None:
@@ -131,7 +134,7 @@ def _why(result: RunResult, gate: GateResult) -> str | None:
     if cell is None:
         return None
     return (
-        f"validity: {cell.validity}{f' ({cell.error})' if cell.error else ''}\n"
+        f"validity: {cell.state}{f' ({cell.error})' if cell.error else ''}\n"
         f"the fault hit: {format_exposure(cell)}\n"
         f"attempts were answered: {format_tally(cell.answers, shown=8)}\n"
         f"operations ended: {format_tally(cell.final_outcomes, shown=8)}\n"
@@ -149,8 +152,22 @@ def build_junit(result: RunResult) -> ET.ElementTree:
         ("proxy", result.proxy),
     )
     cases = [_gate_case(result, gate) for gate in result.gates]
+    if result.interrupted:
+        cases.append(_interrupted_case(result))
     return build_suite(
         result.scenario_name, cases, properties, time=f"{result.duration_s:.3f}", timestamp=timestamp
+    )
+
+
+def _interrupted_case(result: RunResult) -> JUnitCase:
+    """A failing case of its own: an interrupted run fails CI even where no gate covers its cells."""
+    unfinished = [cell_label(cell.variant, cell.fault) for cell in result.verdict.cells if cell.interrupted]
+    message = (
+        f"the run was interrupted: {len(unfinished)} of {len(result.verdict.cells)} cells did not finish"
+    )
+    details = "cells not finished: " + ", ".join(unfinished)
+    return JUnitCase(
+        result.scenario_name, "run interrupted", JUnitFailure(message, INTERRUPTED_TYPE, details)
     )
 
 

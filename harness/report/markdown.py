@@ -46,9 +46,8 @@ def markdown_summary(results: Sequence[RunResult]) -> str:
             )
     lines.append("")
     for result in results:
-        verdict = "PASS" if result.passed else "FAIL"
         lines.append(
-            f"- **{result.scenario_name}**: {verdict}, seed {result.seed}, report `{result.out_dir}`"
+            f"- **{result.scenario_name}**: {result.outcome}, seed {result.seed}, report `{result.out_dir}`"
         )
     return "\n".join(lines) + "\n"
 

@@ -102,7 +102,7 @@ def _print_gates(result: RunResult, console: Console) -> None:
     if not result.gates:
         console.print("[dim]No gates in this scenario.[/dim]")
         return
-    verdict = "[bold green]PASS[/bold green]" if result.passed else "[bold red]FAIL[/bold red]"
+    verdict = f"[bold {'green' if result.passed else 'red'}]{result.outcome}[/]"
     console.print(f"Gates: {verdict}")
     for gate in result.gates:
         mark = Text("✔ ", style="green") if gate.passed else Text("✘ ", style="bold red")
@@ -151,9 +151,11 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
     console.print(cells_table(result))
     for cell in result.verdict.cells:
         if cell.validity == "unknown":
+            # an interrupted cell's reason says it was interrupted
+            reason = cell.error or "no reason given"
+            prefix = "" if cell.interrupted else "inconclusive: "
             console.print(
-                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: inconclusive: "
-                f"{cell.error or 'no reason given'}",
+                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: {prefix}{reason}",
                 highlight=False,
             )
     _print_answers(result, console)

@@ -1,12 +1,18 @@
-"""An interrupted run (Ctrl-C or SIGTERM) ends every process it started and says so."""
+"""An interrupted run (Ctrl-C or SIGTERM) ends every process it started, says so, and reports what finished.
+
+Ctrl-C is sent as a terminal sends it: SIGINT to the whole foreground process group, so every helper the
+run did not shield gets it too (the embedded proxy did, and died before the run could delete its entries).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,35 +20,73 @@ import pytest
 from harness.paths import REPO_ROOT
 
 SCENARIO = Path(__file__).with_name("small_payments.yaml")
+SECOND_CELL = "idempotent--dropped-responses"  # the first cell, naive × dropped-responses, has finished
+INTERRUPTED = "interrupted: everything the run started has been stopped"
+BOUND_S = 90.0
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes whose command line contains ``text`` (our run folder)."""
-    found = []
+def descendants(root: int) -> dict[int, int]:
+    """Every live process below ``root`` (its own session or not), as pid → process group."""
+    parents: dict[int, tuple[int, int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if text in command and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, ...
+        parents[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    found: dict[int, int] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, group) in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = group
+                frontier.append(pid)
     return found
 
 
-def wait_for_load(out: Path, timeout_s: float = 60.0) -> None:
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = BOUND_S) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        histories = list(out.glob("*/cells/*/history.jsonl"))
-        if histories and histories[0].stat().st_size > 0:
+        if condition():
             return
         time.sleep(0.1)
-    raise AssertionError("the run never started its load")
+    raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, stop_signal: signal.Signals) -> None:
+def second_cell_under_fault(out: Path) -> bool:
+    """The second cell's load runs and its toxic is on: the proxy holds an entry and a toxic to delete."""
+    cells = list(out.glob(f"*/cells/{SECOND_CELL}"))
+    if not cells:
+        return False
+    history, faults = cells[0] / "history.jsonl", cells[0] / "faults.jsonl"
+    loading = history.is_file() and history.stat().st_size > 0
+    return loading and faults.is_file() and '"on"' in faults.read_text()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupted_run_leaves_nothing_behind_and_reports_what_finished(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
     out = tmp_path / "reports"
     run = subprocess.Popen(
         [sys.executable, "-m", "harness.cli", "run", str(SCENARIO), "--out", str(out), "--quiet"],
@@ -50,24 +94,43 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, stop_signal: sign
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group, as a shell's foreground job has
     )
+    started: dict[int, int] = {}
     try:
-        wait_for_load(out)
-        assert len(processes_mentioning(str(out))) >= 3, "expected harness, target and load driver"
-        run.send_signal(stop_signal)
-        _, err = run.communicate(timeout=60)
+        wait_until(lambda: second_cell_under_fault(out), "the second cell's load under its fault")
+        started = descendants(run.pid)
+        assert len(started) >= 3, f"expected the proxy, a target and the load driver, got {started}"
+        if stop_signal == signal.SIGINT:
+            os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the terminal signals its whole foreground group
+        else:
+            run.send_signal(signal.SIGTERM)  # a CI runner's stop: the harness alone
+        out_text, err = run.communicate(timeout=BOUND_S)
     finally:
         if run.poll() is None:  # the test failed early: still let the harness clean up after itself
-            run.send_signal(signal.SIGINT)
+            run.send_signal(signal.SIGTERM)
             try:
-                run.wait(timeout=60)
+                run.communicate(timeout=BOUND_S)
             except subprocess.TimeoutExpired:
                 run.kill()
-                run.wait()
-    assert run.returncode == 2
-    assert "interrupted" in err and "Traceback" not in err
-    deadline = time.monotonic() + 10
-    while processes_mentioning(str(out)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_mentioning(str(out)) == []
+                run.communicate()
+    assert run.returncode == 2, err
+    run_dir = next(path for path in out.iterdir() if path.name not in ("latest", ".pids"))
+    # exactly the same lines after Ctrl-C as after SIGTERM, and no error line (no proxy died first)
+    assert err.splitlines() == [
+        INTERRUPTED,
+        f"partial report of the 1 of 6 cells that finished: {run_dir.resolve() / 'index.html'}",
+    ], err
+    assert "Gates: INTERRUPTED" in out_text
+    document = json.loads((run_dir / "run.json").read_text())
+    assert document["interrupted"] is True and document["passed"] is False
+    assert [cell["interrupted"] for cell in document["verdict"]["cells"]] == [False] + [True] * 5
+    assert (run_dir / "junit.xml").is_file() and (run_dir / "index.html").is_file()
+    (run_dir / "run.json").unlink()  # `harness report` remakes it from the cells' evidence alone
+    report = [sys.executable, "-m", "harness.cli", "report", str(run_dir)]
+    rebuilt = subprocess.run(report, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BOUND_S)
+    assert rebuilt.returncode == 1, rebuilt.stderr  # made, and an interrupted run is no pass
+    assert json.loads((run_dir / "run.json").read_text())["verdict"] == document["verdict"]
+    wait_until(lambda: not any(alive(pid) for pid in started), "every process the run started to end", 15)
+    assert [group for group in set(started.values()) if group_alive(group)] == []
     assert list((out / ".pids").glob("*.json")) == []

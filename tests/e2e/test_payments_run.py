@@ -92,6 +92,12 @@ def test_cli_exits_1_when_a_gate_fails_and_writes_every_report(tmp_path: Path) -
     cases = list(root.iter("testcase"))
     assert len(cases) == 1
     assert cases[0].find("failure") is not None
+    for report in ("run.json", "index.html", "junit.xml", "summary.md"):
+        (latest / report).unlink()
+    assert main(["report", str(latest)]) == 1  # the same gate fails on the same evidence
+    rebuilt = json.loads((latest / "run.json").read_text())
+    assert (rebuilt["verdict"], rebuilt["gates"]) == (run["verdict"], run["gates"])
+    assert all((latest / name).is_file() for name in ("index.html", "junit.xml", "summary.md"))
 
 
 def test_bad_scenario_exits_2_without_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -77,9 +77,16 @@ def test_verdicts_and_gates_reflect_the_fake_history_and_effects(tmp_path: Path)
     ]
 
 
-@pytest.mark.parametrize("error", [LoadError("the load driver died"), KeyboardInterrupt()])
+# an interrupt still ends in run_checked and run_finished, for the partial report (test_interrupted_run.py)
+@pytest.mark.parametrize(
+    ("error", "last_hooks"),
+    [
+        (LoadError("the load driver died"), []),
+        (KeyboardInterrupt(), ["run_checked", "run_finished"]),
+    ],
+)
 def test_every_proxy_and_target_is_cleaned_up_when_the_load_fails_mid_cell(
-    tmp_path: Path, error: BaseException
+    tmp_path: Path, error: BaseException, last_hooks: list[str]
 ) -> None:
     load = FakeLoad(raise_in="idempotent", error=error)
     run, runtime, proxy = fake_run(scenario_from(SCENARIO, tmp_path), tmp_path, load)
@@ -90,8 +97,8 @@ def test_every_proxy_and_target_is_cleaned_up_when_the_load_fails_mid_cell(
     assert_all_cleaned_up(runtime, proxy)
     added = [where[:2] for call, where in proxy.calls if call == "add"]  # (proxy, toxic name)
     assert len(added) == 2 and added == [where for call, where in proxy.calls if call == "remove"]
-    assert recorder.names()[-2:] == ["cell_progress", "fault"]  # the toxic's "off", then nothing more
-    assert "run_finished" not in recorder.names()
+    # the toxic's "off", then no cell_checked: the interrupted cell was not checked
+    assert recorder.names()[-2 - len(last_hooks) :] == ["cell_progress", "fault", *last_hooks]
 
 
 def test_the_nemesis_tells_each_crash_and_restart_it_records(tmp_path: Path) -> None:

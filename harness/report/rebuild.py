@@ -1,0 +1,57 @@
+"""``harness report RUN_DIR``: a run's result made again from its folder's evidence alone.
+
+Each cell's histories and ``effects.json`` go through the same checkers as during the run, under the
+scenario and settings the run recorded when it started (:mod:`harness.report.record`); a cell folder
+without ``effects.json`` did not finish (an interrupted or failed run) and is ``interrupted``. The run's
+own additions (a ``--baseline``'s gates) are not remade.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.faults import plan_fault
+from harness.ledger import Effect
+from harness.report.record import RECORD_NAME, read_record
+from harness.result import RunResult
+from harness.run import EFFECTS_FILE, cell_dir, check_cell, result_of
+from harness.verdict import CellVerdict
+
+
+def rebuild_result(run_dir: Path) -> RunResult:
+    """The result of the run in ``run_dir``; NotARunFolderError when it holds no run record."""
+    run_dir = run_dir.resolve()
+    record, scenario = read_record(run_dir)
+    cells: list[CellVerdict] = []
+    for fault in record.faults:
+        plan = plan_fault(fault, scenario.faults[fault], record.seed)
+        for variant in scenario.target.variants:
+            folder = cell_dir(run_dir, variant, fault)
+            effects = _finished_effects(folder / EFFECTS_FILE)
+            if effects is not None:
+                cells.append(check_cell(scenario, plan, variant, folder, effects))
+    expected = len(record.faults) * len(scenario.target.variants)
+    return result_of(
+        scenario,
+        record,
+        run_dir,
+        cells,
+        duration_s=round(_last_evidence_at(run_dir) - record.started_at, 3),
+        interrupted=len(cells) < expected,
+    )
+
+
+def _finished_effects(path: Path) -> list[Effect] | None:
+    """The effects a finished cell's probe read; None for a cell that never got that far."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # absent, or cut short by the interrupt while it was written
+        return None
+    return [Effect(**row) for row in rows]
+
+
+def _last_evidence_at(run_dir: Path) -> float:
+    """When the run last wrote a cell's evidence (its record, for a run that made no cell)."""
+    files = [path for path in (run_dir / "cells").rglob("*") if path.is_file()]
+    return max((path.stat().st_mtime for path in files), default=(run_dir / RECORD_NAME).stat().st_mtime)
