@@ -24,19 +24,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ToxicEntry:
-    """A toxic as the API shows it, with the instance the connections run."""
+    """A toxic as the API shows it, with the instance the connections run.
+
+    ``stream_as_sent`` is the caller's spelling (``"Upstream"``), which Toxiproxy answers with
+    unchanged; ``stream`` is the direction it names.
+    """
 
     name: str
     type: str
     stream: Direction
     toxicity: float
     toxic: Toxic[Any]
+    stream_as_sent: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "type": self.type,
-            "stream": self.stream,
+            "stream": self.stream_as_sent or self.stream,
             "toxicity": self.toxicity,
             "attributes": self.toxic.attrs.model_dump(),
         }
