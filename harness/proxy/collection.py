@@ -22,6 +22,7 @@ from harness.proxy.apierror import (
     bad_request,
     missing_field,
 )
+from harness.proxy.loops import dials_itself
 from harness.proxy.proxy import Proxy, ToxicEntry
 from harness.proxy.stub import Direction
 from harness.proxy.toxics.base import Toxic
@@ -92,6 +93,8 @@ class ProxyCollection:
             raise bad_request(f"enabled must be true or false (got {enabled!r})")
         if listen != proxy.listen or upstream != proxy.upstream:
             replacement = Proxy(name, listen, upstream, self.allow_remote)  # validates before stopping
+            if dials_itself((replacement.bind_host, replacement.bind_port), replacement.upstream_address):
+                raise replacement.loop_error(replacement.listen)
             await proxy.stop()  # started again below, on its new address, if it is to be enabled
             proxy.bind_host, proxy.bind_port = replacement.bind_host, replacement.bind_port
             proxy.listen, proxy.upstream = replacement.listen, replacement.upstream
