@@ -80,7 +80,8 @@ def test_a_binary_config_file_is_one_line(tmp_path: Path) -> None:
 def test_a_proxy_to_its_own_listen_address_is_refused(api: httpx.Client, upstream_host: str) -> None:
     port = free_port()
     response = api.post(
-        "/proxies", json={"name": "loop", "listen": f"127.0.0.1:{port}", "upstream": f"{upstream_host}:{port}"}
+        "/proxies",
+        json={"name": "loop", "listen": f"127.0.0.1:{port}", "upstream": f"{upstream_host}:{port}"},
     )
     assert response.status_code == 400
     assert "is this proxy's own listen address" in response.json()["error"]
