@@ -4,7 +4,8 @@ A toxic's ``pipe(stub)`` reads chunks with ``await stub.read()`` and writes with
 When the chain is rebuilt (a toxic added, changed or removed on a live connection) the pipe task is
 cancelled: a toxic holding bytes must hand them on (``stub.write`` in a ``finally``), or keep them in
 its per-connection state (``stub.state``) and hand them on in its ``cleanup``. Either way no byte is
-lost, which is how Toxiproxy's interrupted stubs behave.
+lost, which is how Toxiproxy's interrupted stubs behave. ``timeout`` alone drops bytes by design, and
+so ends the connection when removed, as Toxiproxy's does.
 """
 
 from __future__ import annotations

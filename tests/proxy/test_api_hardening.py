@@ -1,4 +1,4 @@
-"""What a hostile or broken caller can do to the control API: each answered in one line, the server unharmed."""
+"""What a hostile or broken caller can do to the control API: answered in one line, the server unharmed."""
 
 from __future__ import annotations
 
@@ -71,9 +71,8 @@ def test_a_binary_config_file_is_one_line(tmp_path: Path) -> None:
     config.write_bytes(b"\xff\xfe\x00\x01binary")
     result = run_cli("--port", "0", "--config", str(config))
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        f"error: proxy config {config}: bad request body: invalid JSON: not UTF-8 (invalid start byte at byte 0)"
-    ]
+    reason = "bad request body: invalid JSON: not UTF-8 (invalid start byte at byte 0)"
+    assert result.stderr.strip().splitlines() == [f"error: proxy config {config}: {reason}"]
 
 
 @pytest.mark.parametrize("upstream_host", ["127.0.0.1", "localhost", "0.0.0.0"])

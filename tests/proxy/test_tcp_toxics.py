@@ -120,9 +120,9 @@ def test_timeout_timer_starts_again_with_each_chunk(echo_proxy: ProxyHandle) -> 
 
 
 def test_latency_delays_each_chunk_from_its_own_arrival(echo_proxy: ProxyHandle) -> None:
-    """10 chunks sent 10 ms apart through 100 ms: Toxiproxy takes about 190 ms, not 10 x 100 ms."""
+    """20 chunks sent 10 ms apart through 100 ms: Toxiproxy takes about 290 ms, not 20 x 100 ms."""
     echo_proxy.add_toxic("latency", latency=100)
-    count, size = 10, 1024
+    count, size = 20, 1024
     with echo_proxy.connect() as sock:
         sent: list[float] = []
         arrived: dict[int, float] = {}
@@ -142,7 +142,7 @@ def test_latency_delays_each_chunk_from_its_own_arrival(echo_proxy: ProxyHandle)
         total = time.monotonic() - start
     assert received == b"".join(bytes([i]) * size for i in range(1, count + 1))
     assert all(arrived[i] - sent[i - 1] >= 0.095 for i in range(1, count + 1))  # every chunk waited
-    assert total < 0.6, f"took {total:.3f} s: chunks were delayed one after another"
+    assert total < 1.0, f"took {total:.3f} s: chunks were delayed one after another"
 
 
 def test_reset_peer_resets_the_client(echo_proxy: ProxyHandle) -> None:
