@@ -8,6 +8,7 @@ down or disturb other proxies. One path is ours alone, beside Toxiproxy's and ch
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from harness import __version__
-from harness.proxy.apierror import ApiError, bad_request
+from harness.proxy.apierror import ApiError
 from harness.proxy.collection import ProxyCollection
+from harness.proxy.jsonbody import parse_json
 from harness.proxy.proxy import Proxy
 from harness.proxy.toxics.registry import toxic_types
 
@@ -24,6 +26,13 @@ log = logging.getLogger(__name__)
 
 TOXIPROXY_API_VERSION = "2.12.0"
 """The Toxiproxy release whose API this server follows."""
+
+HEAD_TIMEOUT_S = 5.0
+"""A connection must complete each request head this soon after it opens or after its last answer,
+else it is closed: held-open half requests (slowloris) cannot pile up."""
+
+BODY_TIMEOUT_S = 10.0
+"""A request body must arrive this soon after its head; a 408 otherwise."""
 
 COLLECTION_KEY = web.AppKey("collection", ProxyCollection)
 
@@ -49,11 +58,11 @@ def _error(exc: ApiError) -> web.Response:
 
 
 async def _body(request: web.Request) -> object:
-    raw = await request.read()
     try:
-        return json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request(f"invalid JSON: {exc}") from None
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise ApiError(408, f"request body not received within {BODY_TIMEOUT_S:g} s") from None
+    return parse_json(raw)
 
 
 @web.middleware
@@ -68,7 +77,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         return _error(ApiError(exc.status, exc.reason.lower()))
     except Exception as exc:
-        log.exception("API %s %s failed", request.method, request.path)
+        # one line per request in the log; the traceback only when debugging
+        log.error("API %s %s failed: %s: %s", request.method, request.path, type(exc).__name__, exc)
+        log.debug("API %s %s failed", request.method, request.path, exc_info=True)
         return _error(ApiError(500, f"internal error: {exc}"))
 
 

@@ -22,6 +22,7 @@ from harness.proxy.apierror import (
     bad_request,
     missing_field,
 )
+from harness.proxy.loops import dials_itself
 from harness.proxy.proxy import Proxy, ToxicEntry
 from harness.proxy.stub import Direction
 from harness.proxy.toxics.base import Toxic
@@ -92,6 +93,8 @@ class ProxyCollection:
             raise bad_request(f"enabled must be true or false (got {enabled!r})")
         if listen != proxy.listen or upstream != proxy.upstream:
             replacement = Proxy(name, listen, upstream, self.allow_remote)  # validates before stopping
+            if dials_itself((replacement.bind_host, replacement.bind_port), replacement.upstream_address):
+                raise replacement.loop_error(replacement.listen)
             await proxy.stop()  # started again below, on its new address, if it is to be enabled
             proxy.bind_host, proxy.bind_port = replacement.bind_host, replacement.bind_port
             proxy.listen, proxy.upstream = replacement.listen, replacement.upstream
@@ -124,8 +127,11 @@ class ProxyCollection:
         proxy = self.get(proxy_name)
         fields = _object(body)
         type_name = fields.get("type")
-        stream = _stream(fields.get("stream", "downstream"))
-        name = fields.get("name") or f"{type_name}_{stream}"
+        stream_as_sent = fields.get("stream", "downstream")
+        if stream_as_sent is None:  # null leaves Toxiproxy's default
+            stream_as_sent = "downstream"
+        stream = _stream(stream_as_sent)
+        name = fields.get("name") or f"{type_name}_{stream_as_sent}"
         if not isinstance(name, str):
             raise bad_request(f"name must be a string (got {name!r})")
         cls = lookup(type_name) if isinstance(type_name, str) else None
@@ -134,8 +140,8 @@ class ProxyCollection:
         if name in proxy.toxics:
             raise ApiError(409, TOXIC_EXISTS)
         toxicity = _toxicity(fields.get("toxicity", 1.0))
-        toxic = _build(cls, fields.get("attributes", {}), name)
-        entry = ToxicEntry(name, cls.type_name, stream, toxicity, toxic)
+        toxic = _build(cls, _attributes(fields), name)
+        entry = ToxicEntry(name, cls.type_name, stream, toxicity, toxic, str(stream_as_sent))
         await proxy.set_toxics({**proxy.toxics, name: entry})
         return entry
 
@@ -145,14 +151,16 @@ class ProxyCollection:
         current = self.get_toxic(proxy_name, toxic_name)
         fields = _object(body)
         toxicity = _toxicity(fields.get("toxicity", current.toxicity))
-        changes = fields.get("attributes", {})
-        if not isinstance(changes, Mapping):
-            raise bad_request(f"attributes must be an object (got {changes!r})")
-        merged = {**current.toxic.attrs.model_dump(), **changes}
+        merged = {**current.toxic.attrs.model_dump(), **_attributes(fields)}
         cls = lookup(current.type)
         assert cls is not None
         entry = ToxicEntry(
-            toxic_name, current.type, current.stream, toxicity, _build(cls, merged, toxic_name)
+            toxic_name,
+            current.type,
+            current.stream,
+            toxicity,
+            _build(cls, merged, toxic_name),
+            current.stream_as_sent,
         )
         await proxy.set_toxics({**proxy.toxics, toxic_name: entry})
         return entry
@@ -183,8 +191,8 @@ def _proxy_spec(body: object, where: str = "") -> _ProxySpec:
         if name not in (None, ""):
             raise bad_request(f"name must be a string (got {name!r}){where}")
         raise missing_field(f"name{where}")
-    if "/" in name:
-        raise bad_request(f"name must not contain '/' (got {name!r})")
+    if any(char in name for char in _UNROUTABLE_NAME_CHARACTERS):
+        raise bad_request(f"name must not contain '/', '{{' or '}}' (got {name!r}){where}")
     if not isinstance(upstream, str) or not upstream:
         if upstream not in (None, ""):
             raise bad_request(f"upstream must be a string (got {upstream!r}){where}")
@@ -194,6 +202,10 @@ def _proxy_spec(body: object, where: str = "") -> _ProxySpec:
     if not isinstance(enabled, bool):
         raise bad_request(f"enabled must be true or false (got {enabled!r}){where}")
     return _ProxySpec(name, listen, upstream, enabled)
+
+
+_UNROUTABLE_NAME_CHARACTERS = "/{}"
+"""A proxy name is a path segment of the API; with these in it no path would reach the proxy."""
 
 
 def _same_listen(proxy: Proxy, listen: str, allow_remote: bool) -> bool:
@@ -227,15 +239,23 @@ def _stream(value: object) -> Direction:
     raise ApiError(400, INVALID_STREAM)
 
 
+def _attributes(fields: Mapping[str, object]) -> Mapping[str, object]:
+    """The body's ``attributes``; absent or ``null`` is none given (the toxic's defaults), as in Toxiproxy."""
+    attributes = fields.get("attributes")
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, Mapping):
+        raise bad_request(f"attributes must be an object (got {attributes!r})")
+    return attributes
+
+
 def _toxicity(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
         raise bad_request(f"toxicity must be a number from 0 to 1 (got {value!r})")
     return float(value)
 
 
-def _build(cls: ToxicClass, attributes: object, name: str) -> Toxic[Any]:
-    if not isinstance(attributes, Mapping):
-        raise bad_request(f"attributes must be an object (got {attributes!r})")
+def _build(cls: ToxicClass, attributes: Mapping[str, object], name: str) -> Toxic[Any]:
     try:
         return build(cls, attributes)
     except InvalidAttributes as exc:

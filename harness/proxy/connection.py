@@ -80,6 +80,9 @@ class Connection:
         if self.closed:
             self.upstream.close()
             return
+        if self._reached_own_proxy():
+            self.close()
+            return
         await self.apply_toxics()
         early, self._early = self._early or [], None
         self.client.sink = self.up.on_data
@@ -89,6 +92,14 @@ class Connection:
             else:
                 self.up.on_data(item)
         self.client.resume_reading("connecting")
+
+    def _reached_own_proxy(self) -> bool:
+        transport = self.upstream.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        local = transport.get_extra_info("sockname") if transport is not None else None
+        if not peer or not local:
+            return False
+        return self.proxy.reached_itself((peer[0], peer[1]), local[0])
 
     def close(self) -> None:
         """FIN on both sockets (after what their transports already buffered)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from harness.proxy.channel import Channel, Chunk
+from harness.proxy.channel import Channel, Stamped
 from harness.proxy.side import Side
 from harness.proxy.stub import Direction, ToxicStub
 from harness.proxy.toxics.base import Toxic
@@ -154,7 +154,7 @@ class Flow:
                 self.conn.drop_state(stage.entry.name)
         # a chunk queued before old stage k has passed old stages 0..k-1; in the new chain it resumes
         # after the survivors among those. Later positions hold older bytes, so they go first.
-        buckets: list[list[Chunk]] = [[] for _ in range(len(entries) + 1)]
+        buckets: list[list[Stamped]] = [[] for _ in range(len(entries) + 1)]
         survivors_before = [0] * (len(old) + 1)
         for k, stage in enumerate(old):
             survivors_before[k + 1] = survivors_before[k] + (stage.entry.name in new_names)
@@ -189,14 +189,14 @@ class Flow:
         if self.writer is None or self.writer.done():
             self.writer = asyncio.get_running_loop().create_task(self._write_loop(tail))
 
-    def _go_fast(self, items: list[Chunk]) -> None:
+    def _go_fast(self, items: list[Stamped]) -> None:
         queued = self.tail.take_all() if self.tail is not None else []
         self.stages = []
         self.head = None
         self.tail = None
         self.writer = None
         self.source.resume_reading("chain")
-        for item in [*queued, *items]:
+        for item, _ in [*queued, *items]:
             if item is None:
                 self._output_ended()
                 return

@@ -14,6 +14,7 @@ from harness.proxy.apierror import ApiError
 from harness.proxy.connection import Connection
 from harness.proxy.decisions import DecisionLog
 from harness.proxy.flow import ChainEntry
+from harness.proxy.loops import dials_itself, reached_itself
 from harness.proxy.request_log import REQUEST_LOG, REQUEST_LOG_NAME
 from harness.proxy.side import Side
 from harness.proxy.stub import Direction
@@ -24,19 +25,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ToxicEntry:
-    """A toxic as the API shows it, with the instance the connections run."""
+    """A toxic as the API shows it, with the instance the connections run.
+
+    ``stream_as_sent`` is the caller's spelling (``"Upstream"``), which Toxiproxy answers with
+    unchanged; ``stream`` is the direction it names.
+    """
 
     name: str
     type: str
     stream: Direction
     toxicity: float
     toxic: Toxic[Any]
+    stream_as_sent: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
             "name": self.name,
             "type": self.type,
-            "stream": self.stream,
+            "stream": self.stream_as_sent or self.stream,
             "toxicity": self.toxicity,
             "attributes": self.toxic.attrs.model_dump(),
         }
@@ -60,6 +66,9 @@ class Proxy:
         self.decisions = DecisionLog()
         """What its per-request toxics did, request by request (``GET /proxies/{name}/decisions``)."""
         self._server: asyncio.Server | None = None
+        self.looped = False
+        """Set when a connection reached this proxy's own listen address; new connections are closed
+        until the upstream or listen address changes."""
         self._chains: dict[Direction, list[ChainEntry]] = {"upstream": [], "downstream": []}
 
     def to_json(self) -> dict[str, object]:
@@ -80,6 +89,7 @@ class Proxy:
         """Parsed once, when set: a 400 now, and no parsing at every connection."""
         self.upstream_address = split_hostport(value, "upstream")
         self._upstream = value
+        self.looped = False
 
     # -- listening ------------------------------------------------------------------------------------
 
@@ -96,9 +106,36 @@ class Proxy:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
             raise ApiError(500, f"listen tcp {self.listen}: bind: {reason}") from None
         port = self._server.sockets[0].getsockname()[1]
+        if dials_itself((self.bind_host, port), self.upstream_address):
+            self._server.close()
+            self._server = None
+            raise self.loop_error(join_hostport(self.bind_host, port))
         self.bind_port = port
         self.listen = join_hostport(self.bind_host, port)
+        self.looped = False
         self.enabled = True
+
+    def loop_error(self, listen: str) -> ApiError:
+        return ApiError(
+            400,
+            f"upstream {self.upstream} is this proxy's own listen address {listen}: "
+            "every connection would loop back into the proxy",
+        )
+
+    def reached_itself(self, peer: tuple[str, int], local_host: str) -> bool:
+        """Whether an upstream connection from ``local_host`` to ``peer`` came back to this proxy.
+
+        The first one found marks the proxy ``looped``, so the loop ends here instead of opening
+        connection after connection.
+        """
+        if not reached_itself((self.bind_host, self.bind_port), peer, local_host):
+            return False
+        if not self.looped:
+            log.error(
+                "proxy %s: %s; closing its connections", self.name, self.loop_error(self.listen).message
+            )
+        self.looped = True
+        return True
 
     async def stop(self) -> None:
         """Stop listening and close every live connection (Toxiproxy's "down")."""
@@ -152,7 +189,7 @@ class _ClientSide(Side):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        if not self._proxy.enabled:
+        if not self._proxy.enabled or self._proxy.looped:
             transport.close()
             return
         self._proxy.adopt(self)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import json
 import logging
 import os
 import signal
@@ -19,14 +18,15 @@ from pathlib import Path
 from aiohttp import web
 
 from harness.errors import HarnessError, PortInUseError
+from harness.proxy import apilog
 from harness.proxy.addresses import is_loopback, join_hostport
-from harness.proxy.api import build_app
+from harness.proxy.api import HEAD_TIMEOUT_S, build_app
 from harness.proxy.apierror import ApiError
 from harness.proxy.collection import ProxyCollection
+from harness.proxy.jsonbody import parse_json
 from harness.proxy.options import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger(__name__)
-
 
 
 class ProxyServer:
@@ -50,7 +50,13 @@ class ProxyServer:
 
     async def start(self) -> str:
         """Bind the API (port 0: the OS picks) and return its URL."""
-        self._runner = web.AppRunner(build_app(self.collection), access_log=None, handle_signals=False)
+        apilog.install()
+        self._runner = web.AppRunner(
+            build_app(self.collection),
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=HEAD_TIMEOUT_S,  # aiohttp closes a connection waiting this long for a head
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
@@ -69,11 +75,11 @@ class ProxyServer:
     async def populate_from(self, config: Path) -> int:
         """Create the proxies listed in a JSON file (Toxiproxy's ``-config``); one-line errors."""
         try:
-            body = json.loads(config.read_text())
+            body = parse_json(config.read_bytes())
         except OSError as exc:
             raise HarnessError(f"proxy config {config}: cannot read: {exc.strerror or exc}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # binary, or nested deep
-            raise HarnessError(f"proxy config {config}: invalid JSON: {exc}") from None
+        except ApiError as exc:
+            raise HarnessError(f"proxy config {config}: {exc.message}") from None
         try:
             async with self.collection.lock:
                 proxies = await self.collection.populate(body)

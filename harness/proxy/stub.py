@@ -4,13 +4,15 @@ A toxic's ``pipe(stub)`` reads chunks with ``await stub.read()`` and writes with
 When the chain is rebuilt (a toxic added, changed or removed on a live connection) the pipe task is
 cancelled: a toxic holding bytes must hand them on (``stub.write`` in a ``finally``), or keep them in
 its per-connection state (``stub.state``) and hand them on in its ``cleanup``. Either way no byte is
-lost, which is how Toxiproxy's interrupted stubs behave.
+lost, which is how Toxiproxy's interrupted stubs behave. ``timeout`` alone drops bytes by design, and
+so ends the connection when removed, as Toxiproxy's does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar, cast
 
@@ -52,7 +54,7 @@ class ConnectionContext(Protocol):
 class ToxicStub:
     """One toxic's place in one direction's chain of one connection."""
 
-    __slots__ = ("_close_at_eof", "context", "direction", "input", "name", "output", "toxicity")
+    __slots__ = ("_close_at_eof", "context", "direction", "input", "name", "output", "stamp", "toxicity")
 
     def __init__(
         self,
@@ -72,15 +74,18 @@ class ToxicStub:
         self.context = context
         self.direction = direction
         self.toxicity = toxicity
+        self.stamp = time.monotonic()
+        """When the chunk last read entered the proxy (monotonic seconds); writes carry it on."""
 
     async def read(self) -> bytes | None:
-        """The next chunk, or None at end of stream."""
-        return await self.input.get()
+        """The next chunk, or None at end of stream; its arrival time becomes ``stamp``."""
+        chunk, self.stamp = await self.input.get_stamped()
+        return chunk
 
-    def write(self, data: bytes) -> None:
-        """Pass bytes on to the next stage (never blocks)."""
+    def write(self, data: bytes, stamp: float | None = None) -> None:
+        """Pass bytes on to the next stage (never blocks), stamped as the chunk last read unless told."""
         if data:
-            self.output.put(data)
+            self.output.put(data, self.stamp if stamp is None else stamp)
 
     def write_eof(self) -> None:
         """Pass the end of stream on."""
@@ -104,8 +109,8 @@ class ToxicStub:
     async def pass_through(self) -> None:
         """Forward everything unchanged until end of stream (a toxic that has nothing left to do)."""
         while True:
-            chunk = await self.input.get()
-            self.output.put(chunk)
+            chunk, stamp = await self.input.get_stamped()
+            self.output.put(chunk, stamp)
             if chunk is None:
                 return
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 
@@ -13,6 +14,12 @@ from proxy.proxy_helpers import ProxyHandle, elapsed, recv_exactly, recv_until_c
 def roundtrip(sock: socket.socket, payload: bytes) -> bytes:
     sock.sendall(payload)
     return recv_exactly(sock, len(payload))
+
+
+def assert_silent_for(sock: socket.socket, seconds: float) -> None:
+    """Nothing arrives and the connection stays open for ``seconds``."""
+    readable, _, _ = select.select([sock], [], [], seconds)
+    assert not readable, f"got {sock.recv(65536)!r} (b'' is a close) within {seconds} s"
 
 
 def test_no_toxic_passes_bytes_unchanged(echo_proxy: ProxyHandle) -> None:
@@ -89,15 +96,53 @@ def test_timeout_closes_after_the_timeout_and_drops_data(echo_proxy: ProxyHandle
         assert data == b"" and took >= 0.19
 
 
-def test_timeout_zero_holds_data_until_removed(echo_proxy: ProxyHandle) -> None:
+def test_timeout_zero_holds_the_connection_and_removal_closes_it_dropping_the_data(
+    echo_proxy: ProxyHandle,
+) -> None:
     name = echo_proxy.add_toxic("timeout", timeout=0)
-    with echo_proxy.connect(timeout=0.3) as sock:
+    with echo_proxy.connect() as sock:
         sock.sendall(b"held")
-        with pytest.raises(TimeoutError):
-            sock.recv(4)
-        echo_proxy.remove_toxic(name)
-        sock.settimeout(5)
-        assert recv_exactly(sock, 4) == b"held"
+        assert_silent_for(sock, 0.3)
+        echo_proxy.remove_toxic(name)  # as Toxiproxy: the held bytes are gone and so is the connection
+        assert recv_until_closed(sock) == b""
+
+
+def test_timeout_timer_starts_again_with_each_chunk(echo_proxy: ProxyHandle) -> None:
+    echo_proxy.add_toxic("timeout", stream="upstream", timeout=1000)
+    with echo_proxy.connect() as sock:
+        start = time.monotonic()
+        for _ in range(4):  # 1.6 s of traffic in all, never 1 s without a chunk: the connection stays
+            sock.sendall(b"tick")
+            assert_silent_for(sock, 0.4)
+        assert time.monotonic() - start >= 1.6
+        took, data = elapsed(lambda: recv_until_closed(sock))
+        assert data == b"" and 0.5 <= took < 5.0  # closed about 1 s after the last chunk
+
+
+def test_latency_delays_each_chunk_from_its_own_arrival(echo_proxy: ProxyHandle) -> None:
+    """20 chunks sent 10 ms apart through 100 ms: Toxiproxy takes about 290 ms, not 20 x 100 ms."""
+    echo_proxy.add_toxic("latency", latency=100)
+    count, size = 20, 1024
+    with echo_proxy.connect() as sock:
+        sent: list[float] = []
+        arrived: dict[int, float] = {}
+        received = b""
+        start = time.monotonic()
+        while len(received) < count * size and time.monotonic() - start < 10:
+            if len(sent) < count and time.monotonic() >= start + 0.01 * len(sent):
+                sent.append(time.monotonic())
+                sock.sendall(bytes([len(sent)]) * size)
+            next_send = start + 0.01 * len(sent) if len(sent) < count else start + 10
+            if select.select([sock], [], [], max(0.0, next_send - time.monotonic()))[0]:
+                chunk = sock.recv(65536)
+                assert chunk, "closed early"
+                for index in set(chunk):
+                    arrived.setdefault(index, time.monotonic())
+                received += chunk
+        total = time.monotonic() - start
+    assert received == b"".join(bytes([i]) * size for i in range(1, count + 1))
+    assert all(arrived[i] - sent[i - 1] >= 0.095 for i in range(1, count + 1))  # every chunk waited
+    assert total < 1.0, f"took {total:.3f} s: chunks were delayed one after another"
 
 
 def test_reset_peer_resets_the_client(echo_proxy: ProxyHandle) -> None:
@@ -157,9 +202,9 @@ def test_live_toxic_changes_lose_no_bytes(echo_proxy: ProxyHandle) -> None:
                 echo_proxy.remove_toxic("latency_downstream")
             if index == 5:
                 echo_proxy.remove_toxic("slicer_downstream")
-                echo_proxy.add_toxic("timeout", stream="upstream", timeout=0)
+                echo_proxy.add_toxic("latency", stream="upstream", latency=60_000)  # holds, hands on
             if index == 6:
-                echo_proxy.remove_toxic("timeout_upstream")
+                echo_proxy.remove_toxic("latency_upstream")
                 echo_proxy.remove_toxic("bandwidth_upstream")
             received += sock.recv(65536)
         received += recv_exactly(sock, len(payload) - len(received))

@@ -10,7 +10,8 @@ where needed, as Toxiproxy's small extra interfaces are:
   on the same connection (a response to HEAD has no body);
 * ``fixed_stream``: the direction the toxic acts on whatever stream the caller named (responses are
   dropped downstream; an error is answered instead of forwarding a request upstream);
-* ``cleanup(stub)``: called when the toxic leaves a live connection, to hand on what it still holds.
+* ``cleanup(stub)``: called when the toxic leaves a live connection, to hand on what it still holds
+  (``timeout``, which dropped bytes, ends the connection instead).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class HttpLatencyToxic(Toxic[HttpLatencyAttributes]):
                 return
             delay = 0.0
             if stub.roll(self.rng):
-                delay = jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng.random())
+                delay = jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng)
                 stub.record("delay", stream.op_id, f"{delay * 1000:.0f} ms")
             try:
                 await stub.sleep_for(delay)

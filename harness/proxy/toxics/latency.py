@@ -1,6 +1,14 @@
-"""latency: every chunk waits ``latency`` ms, plus or minus up to ``jitter`` ms (Toxiproxy's units)."""
+"""latency: every chunk arrives ``latency`` ms (plus or minus up to ``jitter`` ms) after it entered the proxy.
+
+As Toxiproxy's: the delay counts from the chunk's own arrival, not from when the previous chunk left,
+so chunks sent 20 ms apart through ``latency: 200`` arrive at about 200, 220, 240 ms. The jitter is
+Toxiproxy's draw too: a whole number of milliseconds in ``[-jitter, jitter)``.
+"""
 
 from __future__ import annotations
+
+import random
+import time
 
 from pydantic import Field
 
@@ -14,9 +22,9 @@ class LatencyAttributes(Attributes):
     jitter: int = Field(0, ge=0, le=MAX_MS)
 
 
-def jittered_seconds(latency_ms: int, jitter_ms: int, uniform: float) -> float:
-    """``latency ± jitter`` in seconds from a uniform draw in [0, 1); never negative."""
-    delay_ms = latency_ms + (2 * uniform - 1) * jitter_ms if jitter_ms else latency_ms
+def jittered_seconds(latency_ms: int, jitter_ms: int, rng: random.Random) -> float:
+    """``latency`` plus a whole number of ms in ``[-jitter, jitter)``, in seconds; never negative."""
+    delay_ms = latency_ms + (rng.randrange(2 * jitter_ms) - jitter_ms if jitter_ms > 0 else 0)
     return max(0.0, delay_ms / 1000)
 
 
@@ -30,9 +38,13 @@ class LatencyToxic(Toxic[LatencyAttributes]):
             if chunk is None:
                 stub.write_eof()
                 return
+            arrived = stub.stamp
+            wait = jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng) - (
+                time.monotonic() - arrived
+            )
             try:
-                await stub.sleep_for(
-                    jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng.random())
-                )
-            finally:
-                stub.write(chunk)  # interrupted or not, the chunk is handed on
+                await stub.sleep_for(wait)
+            except BaseException:
+                stub.write(chunk)  # interrupted: handed on at once, never dropped
+                raise
+            stub.write(chunk, arrived + wait)  # a later latency toxic counts from here, as in Toxiproxy

@@ -68,9 +68,15 @@ class InvalidAttributes(ValueError):
 
 
 def build(cls: ToxicClass, attributes: Mapping[str, object]) -> Toxic[Any]:
-    """A toxic of class ``cls`` from JSON attributes, or InvalidAttributes saying what is wrong."""
+    """A toxic of class ``cls`` from JSON attributes, or InvalidAttributes saying what is wrong.
+
+    Names the toxic does not have are ignored, as Toxiproxy's JSON decoding ignores them (a client
+    may send attributes of a newer Toxiproxy); a scenario file, checked against the model itself,
+    still has its typos refused.
+    """
+    known = cls.model.model_fields
     try:
-        attrs = cls.model.model_validate(dict(attributes))
+        attrs = cls.model.model_validate({k: v for k, v in attributes.items() if k in known})
     except ValidationError as exc:
         raise InvalidAttributes(describe_validation_error(exc)) from None
     return cls(attrs)

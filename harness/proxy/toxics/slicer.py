@@ -16,10 +16,10 @@ class SlicerAttributes(Attributes):
     delay: int = Field(0, ge=0, le=60_000_000)  # microseconds, as Toxiproxy
 
     @model_validator(mode="after")
-    def _variation_below_average(self) -> SlicerAttributes:
-        if self.size_variation >= self.average_size and self.size_variation > 0:
+    def _variation_within_average(self) -> SlicerAttributes:
+        if self.size_variation > self.average_size:
             raise ValueError(
-                f"size_variation ({self.size_variation}) must be less than average_size ({self.average_size})"
+                f"size_variation ({self.size_variation}) must not exceed average_size ({self.average_size})"
             )
         return self
 
