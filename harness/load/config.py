@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +35,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.errors import LoadError, describe_invalid, shown_value
 from harness.paths import REPO_ROOT
+from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, free_port
+from harness.processes import end_process
 from harness.scenario import LoadSpec, OperationKinds, OperationSpec
 
 if TYPE_CHECKING:
@@ -222,14 +225,21 @@ def _driver_env() -> dict[str, str]:
 
 
 def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """Start a driver in its own session (a Ctrl-C reaches only us; we end its group), recorded in
+    the pid registry of the reports folder its stderr log lies in, so ``harness clean`` can end a
+    driver a killed harness left running."""
+    process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr_file,
         env=_driver_env(),
-        start_new_session=True,  # a Ctrl-C reaches only us; we end the driver by pid
+        start_new_session=True,
     )
+    registry = PidRegistry.near(Path(stderr_file.name))
+    if registry is not None:
+        registry.add(process.pid, command)
+    return process
 
 
 def run_driver(
@@ -413,11 +423,8 @@ def _parse_line(line: bytes) -> ProgressLine | None:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    """End a driver process by its pid (SIGKILL: it holds nothing that needs a graceful end)."""
-    if process.poll() is None:
-        process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=_KILL_WAIT_S)
+    """End a driver's process group (SIGKILL: it holds nothing that needs a graceful end)."""
+    end_process(process, signal.SIGKILL, _KILL_WAIT_S)
 
 
 def _tail(stderr_path: Path) -> str:

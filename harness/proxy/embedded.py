@@ -50,7 +50,12 @@ class EmbeddedProxy:
             command.append("--allow-remote")
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_repo_root()
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=_repo_root(),
+                start_new_session=True,  # the terminal's Ctrl-C reaches only us; we end its group
             )
         try:
             url = _wait_ready(process, ready_file, log_path, timeout_s)

@@ -15,7 +15,7 @@ import pytest
 
 from harness.pidfiles import PidRegistry
 from harness.services import ServiceSet, available_services
-from harness.services.proctable import snapshot, still_alive
+from harness.proctable import snapshot, still_alive
 
 
 def require(*names: str) -> None:

@@ -15,7 +15,7 @@ from harness.services import ServiceSet
 from harness.services.base import ServiceContext
 from harness.services.binaries import BinaryLookup
 from harness.services.postgres import start, traversable_by_others
-from harness.services.proctable import snapshot, still_alive
+from harness.proctable import snapshot, still_alive
 from tests.services.conftest import require
 
 UPSERT = (

@@ -12,7 +12,7 @@ from harness.pidfiles import PidRegistry, command_line
 from harness.runtime.base import Endpoint
 from harness.services import BinaryLookup, ServiceError, ServiceSet, available_services
 from harness.services.base import resource_name
-from harness.services.proctable import snapshot, still_alive, wait_gone
+from harness.proctable import snapshot, still_alive, wait_gone
 from tests.services.conftest import require
 
 
