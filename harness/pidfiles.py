@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,10 +99,23 @@ class PidRegistry:
     def remove(self, pid: int) -> None:
         (self.folder / f"{pid}.json").unlink(missing_ok=True)
 
+    def pids(self) -> list[int]:
+        """The pids recorded (children not ended yet, or left by a killed harness)."""
+        return sorted(int(entry.stem) for entry in self.folder.glob("*.json") if entry.name != OWNER_FILE)
+
     def clean(self) -> list[int]:
         """End every recorded process that is still the one we started; returns the pids ended."""
         ended: list[int] = []
         clean_folder(self.folder, ended_pids=ended)
+        return ended
+
+    def close(self) -> list[int]:
+        """At the end of a run: end anything still recorded (nothing, normally) and remove this owner's
+        folder, so ``harness clean`` has nothing to look at; returns the pids it had to end."""
+        ended = self.clean()
+        shutil.rmtree(self.folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.root.rmdir()  # only if no other owner is recorded
         return ended
 
     def _write_owner(self, runs: tuple[str, ...]) -> None:
