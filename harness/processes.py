@@ -56,7 +56,11 @@ def end_group_by_id(group: int, first_signal: signal.Signals, grace_s: float = D
     """
     if not group_members(group):
         return True
-    if first_signal != signal.SIGKILL and signal_group(group, first_signal) and wait_group_gone(group, grace_s):
+    if (
+        first_signal != signal.SIGKILL
+        and signal_group(group, first_signal)
+        and wait_group_gone(group, grace_s)
+    ):
         return True
     signal_group(group, signal.SIGKILL)
     return wait_group_gone(group, KILL_WAIT_S)

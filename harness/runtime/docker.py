@@ -32,9 +32,9 @@ from harness.paths import TARGETS_DIR
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.buildlog import BuildReporter
 from harness.runtime.engine import RUN_LABEL, TARGET_LABEL, clean_docker, connect
-from harness.runtime.logcap import CappedLog
 from harness.runtime.health import LOG_TAIL_LINES, wait_healthy
 from harness.runtime.images import ensure_target_image
+from harness.runtime.logcap import CappedLog
 
 __all__ = ["DATA_DIR", "DockerRuntime", "DockerTarget", "clean_docker", "exit_status"]
 

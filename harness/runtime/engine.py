@@ -82,8 +82,9 @@ def labelled_runs(client: DockerClient | None = None) -> set[str]:
     own_client = client is None
     client = client or connect()
     try:
-        labels = [container.labels for container in client.containers.list(all=True, filters=run_filter(None))]
-        labels += [volume.attrs.get("Labels") or {} for volume in client.volumes.list(filters=run_filter(None))]
+        everyone = run_filter(None)
+        labels = [container.labels for container in client.containers.list(all=True, filters=everyone)]
+        labels += [volume.attrs.get("Labels") or {} for volume in client.volumes.list(filters=everyone)]
         return {str(label[RUN_LABEL]) for label in labels if RUN_LABEL in label}
     finally:
         if own_client:

@@ -20,9 +20,9 @@ from harness.errors import ServiceError, ServicePortTakenError
 from harness.pidfiles import PidRegistry, command_line
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
+from harness.proctable import family, kill_leftovers
 from harness.runtime.health import log_tail
 from harness.shm import mapped_by
-from harness.proctable import family, kill_leftovers
 
 POLL_S = 0.05
 STOP_GRACE_S = 5.0

@@ -37,13 +37,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         copy = shutil.copytree if (CHECKOUT / name).is_dir() else shutil.copy
         copy(CHECKOUT / name, source / name)
     pip = [sys.executable, "-m", "pip"]
-    built = _run([*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)], root, BUILD_TIMEOUT_S)
+    wheel_command = [*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)]
+    built = _run(wheel_command, root, BUILD_TIMEOUT_S)
     assert built.returncode == 0, built.stderr[-2000:]
     [wheel] = (root / "dist").glob("idempotency_harness-*.whl")
     venv = root / "venv"
     assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root).returncode == 0
     python = venv / "bin" / "python"
-    done = _run([*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)], root, BUILD_TIMEOUT_S)
+    install_command = [*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)]
+    done = _run(install_command, root, BUILD_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
     purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], root)
     (Path(purelib.stdout.strip()) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
@@ -51,7 +53,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def bundled_scenarios(bin_dir: Path, cwd: Path) -> Path:
-    shown = _run([str(bin_dir / "python"), "-c", "from harness.paths import SCENARIOS_DIR as d; print(d)"], cwd)
+    where = "from harness.paths import SCENARIOS_DIR; print(SCENARIOS_DIR)"
+    shown = _run([str(bin_dir / "python"), "-c", where], cwd)
     folder = Path(shown.stdout.strip())
     assert folder.is_relative_to(bin_dir.parent) and (folder / "payments.yaml").is_file()
     return folder

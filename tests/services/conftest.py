@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.pidfiles import PidRegistry
-from harness.services import ServiceSet, available_services
 from harness.proctable import snapshot, still_alive
+from harness.services import ServiceSet, available_services
 
 
 def require(*names: str) -> None:

@@ -9,10 +9,10 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.pidfiles import PidRegistry, command_line
+from harness.proctable import snapshot, still_alive, wait_gone
 from harness.runtime.base import Endpoint
 from harness.services import BinaryLookup, ServiceError, ServiceSet, available_services
 from harness.services.base import resource_name
-from harness.proctable import snapshot, still_alive, wait_gone
 from tests.services.conftest import require
 
 
