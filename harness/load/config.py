@@ -224,6 +224,10 @@ def _driver_env() -> dict[str, str]:
     return env
 
 
+_RECORDED: dict[int, PidRegistry] = {}
+"""Driver pids recorded by :func:`_start` → their registry, for :func:`_kill` to forget them."""
+
+
 def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> subprocess.Popen[bytes]:
     """Start a driver in its own session (a Ctrl-C reaches only us; we end its group), recorded in
     the pid registry of the reports folder its stderr log lies in, so ``harness clean`` can end a
@@ -239,6 +243,7 @@ def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> su
     registry = PidRegistry.near(Path(stderr_file.name))
     if registry is not None:
         registry.add(process.pid, command)
+        _RECORDED[process.pid] = registry
     return process
 
 
@@ -295,6 +300,7 @@ def run_driver(
                 link.end()
             for worker, _ in workers:
                 _kill(worker)
+            _kill(process)  # ended already unless an error came first; forgets its registry entry
     if process.returncode != EXIT_FINISHED:
         raise LoadError(f"load driver exited with status {process.returncode}: {_tail(stderr_path)}")
     for worker, worker_stderr in workers:
@@ -425,6 +431,9 @@ def _parse_line(line: bytes) -> ProgressLine | None:
 def _kill(process: subprocess.Popen[bytes]) -> None:
     """End a driver's process group (SIGKILL: it holds nothing that needs a graceful end)."""
     end_process(process, signal.SIGKILL, _KILL_WAIT_S)
+    registry = _RECORDED.pop(process.pid, None)
+    if registry is not None:
+        registry.remove(process.pid)
 
 
 def _tail(stderr_path: Path) -> str:
