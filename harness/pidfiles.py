@@ -140,49 +140,66 @@ def owner_folders(root: Path) -> list[Path]:
     return [root, *folders] if any(root.glob("*.json")) else folders
 
 
+@dataclass(frozen=True)
+class RecordedChild:
+    """One ``<pid>.json`` entry. ``started`` and ``group`` are None in entries of the older layout."""
+
+    pid: int
+    command: list[str]
+    started: int | None
+    group: int | None
+    stop_signal: signal.Signals
+    shared_memory: SharedMemory
+
+    @classmethod
+    def read(cls, entry: Path) -> RecordedChild | None:
+        try:
+            record = json.loads(entry.read_text())
+            return cls(
+                pid=int(record["pid"]),
+                command=[str(part) for part in record["command"]],
+                started=None if record.get("started") is None else int(record["started"]),
+                group=None if record.get("group") is None else int(record["group"]),
+                stop_signal=signal.Signals(int(record.get("stop_signal", signal.SIGKILL))),
+                shared_memory=SharedMemory.from_json(record.get("shared_memory")),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def end_if_ours(self) -> bool:
+        """End the recorded process group if it is still the one we started; whether anything was."""
+        info = process_info(self.pid)
+        if info is None:
+            # the leader is gone, so its pid (the group's id) cannot be reused while members remain
+            if self.group == self.pid and group_members(self.pid):
+                end_group_by_id(self.pid, signal.SIGKILL)
+                return True
+            return False
+        if command_line(self.pid) != self.command or self.started not in (None, info.started):
+            return False  # the pid now belongs to another process
+        if self.group == self.pid == info.group:
+            end_group_by_id(self.pid, self.stop_signal)
+        else:  # an entry of the older layout: the pid alone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        return True
+
+
 def clean_folder(folder: Path, ended_pids: list[int] | None = None) -> CleanedChildren:
     """End what one folder records (its owner is gone, or it is our own) and remove the entries."""
     cleaned = CleanedChildren([], [])
     for entry in sorted(folder.glob("*.json")):
         if entry.name == OWNER_FILE:
             continue
-        try:
-            record = json.loads(entry.read_text())
-            pid = int(record["pid"])
-            command = [str(part) for part in record["command"]]
-        except (OSError, ValueError, KeyError, TypeError):
-            entry.unlink(missing_ok=True)
-            continue
-        if _end_recorded(record, pid, command):
-            cleaned.ended.append(f"pid {pid} ({' '.join(command)[:120]})")
+        child = RecordedChild.read(entry)
+        if child is not None and child.end_if_ours():
+            cleaned.ended.append(f"pid {child.pid} ({' '.join(child.command)[:120]})")
             if ended_pids is not None:
-                ended_pids.append(pid)
-        cleaned.removed += remove_unattached(SharedMemory.from_json(record.get("shared_memory")))
+                ended_pids.append(child.pid)
+        if child is not None:
+            cleaned.removed += remove_unattached(child.shared_memory)
         entry.unlink(missing_ok=True)
     return cleaned
-
-
-def _end_recorded(record: dict[str, object], pid: int, command: list[str]) -> bool:
-    """End a recorded process group if it is still ours; whether anything was ended."""
-    info = process_info(pid)
-    stop_signal = signal.Signals(int(str(record.get("stop_signal", int(signal.SIGKILL)))))
-    group = record.get("group")
-    if info is not None:
-        recorded_start = record.get("started")
-        same = command_line(pid) == command and recorded_start in (None, info.started)
-        if not same:
-            return False  # the pid now belongs to another process
-        if group == pid and info.group == pid:
-            end_group_by_id(pid, stop_signal)
-        else:  # an entry of the older layout: the pid alone
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return True
-    # the leader is gone, so its pid (the group's id) cannot have been reused while members remain
-    if group == pid and group_members(pid):
-        end_group_by_id(pid, signal.SIGKILL)
-        return True
-    return False
 
 
 def _own_start_time() -> int | None:
