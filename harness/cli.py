@@ -230,14 +230,23 @@ def _cmd_conform(args: argparse.Namespace) -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from harness.pidfiles import PidRegistry
-    from harness.runtime.engine import clean_docker, engine_answers
+    from harness.cleanup import clean_runs
+    from harness.runtime.engine import clean_docker, engine_answers, labelled_runs
 
-    ended = PidRegistry(Path(args.out) / ".pids").clean()
-    console.print(f"ended {len(ended)} leftover process(es)" + (f": {ended}" if ended else ""))
-    if engine_answers():
-        removed = clean_docker(None)
-        console.print(f"removed {removed} leftover Docker object(s) labelled harness.run")
+    engine = engine_answers()
+    report = clean_runs(
+        Path(args.out),
+        args.run_id,
+        docker=clean_docker if engine else None,
+        docker_runs=labelled_runs() if engine else None,
+    )
+    console.print(f"ended {len(report.ended)} leftover process group(s)", highlight=False)
+    for line in report.ended:
+        console.print(f"  ended {line}", highlight=False)
+    for line in report.removed:
+        console.print(f"  removed {line}", highlight=False)
+    for line in report.skipped:
+        console.print(f"  left alone {line}", highlight=False)
     return EXIT_OK
 
 
@@ -359,7 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean = commands.add_parser(
         "clean", help="end processes and remove containers left behind by a killed run"
     )
-    clean.add_argument("--out", default="reports")
+    clean.add_argument("--out", default="reports", help="the reports folder whose runs to clean up")
+    clean.add_argument("--run-id", help="clean only this run (a run folder's name)")
     clean.set_defaults(handler=_cmd_clean)
     return parser
 

@@ -1,7 +1,9 @@
-"""Ending a child process by its own pid: a polite signal, then SIGKILL if it lingers.
+"""Ending a child the harness started: its whole process group, a polite signal, then SIGKILL.
 
-Shared by targets run as processes, store servers, the embedded fault proxy and the benchmark's
-servers, so every child the harness starts is ended the same bounded way.
+Every child the harness starts (targets, store servers, the load driver, the embedded fault proxy)
+is started in a session of its own (``start_new_session=True``), so its pid is also its process
+group's id. Ending the group, not only the pid, ends what the child started in turn: a target
+command wrapped in ``sh -c "... app.py ...; echo done"`` leaves no server behind.
 """
 
 from __future__ import annotations
@@ -10,8 +12,58 @@ import contextlib
 import os
 import signal
 import subprocess
+import time
+
+from harness.proctable import process_table
 
 DEFAULT_GRACE_S = 3.0
+KILL_WAIT_S = 3.0
+POLL_S = 0.02
+
+
+def group_members(group: int) -> list[int]:
+    """Live (not zombie) processes of process group ``group``, from /proc."""
+    return sorted(pid for pid, info in process_table().items() if info.group == group and not info.zombie)
+
+
+def signal_group(group: int, signum: signal.Signals) -> bool:
+    """Send ``signum`` to every process of ``group``; False if the group is empty (or not ours)."""
+    try:
+        os.killpg(group, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def wait_group_gone(group: int, timeout_s: float, leader: subprocess.Popen[bytes] | None = None) -> bool:
+    """Wait, bounded, until no process of ``group`` runs (reaping ``leader`` when it ends)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if leader is not None:
+            leader.poll()
+        if not group_members(group):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+
+
+def end_group_by_id(group: int, first_signal: signal.Signals, grace_s: float = DEFAULT_GRACE_S) -> bool:
+    """End process group ``group``: ``first_signal``, SIGKILL to what is left ``grace_s`` later.
+
+    For a group whose leader is not our child (``harness clean`` after the harness was killed);
+    returns whether the group is gone.
+    """
+    if not group_members(group):
+        return True
+    if (
+        first_signal != signal.SIGKILL
+        and signal_group(group, first_signal)
+        and wait_group_gone(group, grace_s)
+    ):
+        return True
+    signal_group(group, signal.SIGKILL)
+    return wait_group_gone(group, KILL_WAIT_S)
 
 
 def end_process(
@@ -19,7 +71,31 @@ def end_process(
     first_signal: signal.Signals = signal.SIGTERM,
     grace_s: float = DEFAULT_GRACE_S,
 ) -> None:
-    """Send ``first_signal``; SIGKILL if the process has not ended ``grace_s`` later. No-op if ended."""
+    """End ``process`` and, when it leads its own process group, everything in that group.
+
+    ``first_signal`` first; SIGKILL to whatever still runs ``grace_s`` later. The leader is reaped
+    before returning. No-op for a process already ended whose group is empty.
+    """
+    group = process.pid if _leads_own_group(process) else None
+    if group is None:
+        _end_one(process, first_signal, grace_s)
+        return
+    end_group_by_id(group, first_signal, grace_s)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=KILL_WAIT_S)
+
+
+def _leads_own_group(process: subprocess.Popen[bytes]) -> bool:
+    """Whether the child was started in its own session (its group outlives it while members remain)."""
+    if process.poll() is None:
+        try:
+            return os.getpgid(process.pid) == process.pid
+        except ProcessLookupError:
+            return False
+    return bool(group_members(process.pid))
+
+
+def _end_one(process: subprocess.Popen[bytes], first_signal: signal.Signals, grace_s: float) -> None:
     if process.poll() is not None:
         return
     try:

@@ -159,6 +159,8 @@ class Run:
             self._run_cells(plans, out_dir, runtime, registry, cells)
         except KeyboardInterrupt:  # everything the cells started is stopped by now: report what finished
             interrupted = True
+        finally:
+            registry.close()  # nothing is left to record: `harness clean` finds no owner of this run
         duration_s = round(time.time() - record.started_at, 3)
         result = result_of(scenario, record, out_dir, cells, duration_s=duration_s, interrupted=interrupted)
         added: list[GateResult] = []

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -34,7 +35,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.errors import LoadError, describe_invalid, shown_value
 from harness.paths import REPO_ROOT
+from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, free_port
+from harness.processes import end_process
 from harness.scenario import LoadSpec, OperationKinds, OperationSpec
 
 if TYPE_CHECKING:
@@ -221,15 +224,27 @@ def _driver_env() -> dict[str, str]:
     return env
 
 
+_RECORDED: dict[int, PidRegistry] = {}
+"""Driver pids recorded by :func:`_start` → their registry, for :func:`_kill` to forget them."""
+
+
 def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    """Start a driver in its own session (a Ctrl-C reaches only us; we end its group), recorded in
+    the pid registry of the reports folder its stderr log lies in, so ``harness clean`` can end a
+    driver a killed harness left running."""
+    process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr_file,
         env=_driver_env(),
-        start_new_session=True,  # a Ctrl-C reaches only us; we end the driver by pid
+        start_new_session=True,
     )
+    registry = PidRegistry.near(Path(stderr_file.name))
+    if registry is not None:
+        registry.add(process.pid, command)
+        _RECORDED[process.pid] = registry
+    return process
 
 
 def run_driver(
@@ -285,6 +300,7 @@ def run_driver(
                 link.end()
             for worker, _ in workers:
                 _kill(worker)
+            _kill(process)  # ended already unless an error came first; forgets its registry entry
     if process.returncode != EXIT_FINISHED:
         raise LoadError(f"load driver exited with status {process.returncode}: {_tail(stderr_path)}")
     for worker, worker_stderr in workers:
@@ -413,11 +429,11 @@ def _parse_line(line: bytes) -> ProgressLine | None:
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:
-    """End a driver process by its pid (SIGKILL: it holds nothing that needs a graceful end)."""
-    if process.poll() is None:
-        process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=_KILL_WAIT_S)
+    """End a driver's process group (SIGKILL: it holds nothing that needs a graceful end)."""
+    end_process(process, signal.SIGKILL, _KILL_WAIT_S)
+    registry = _RECORDED.pop(process.pid, None)
+    if registry is not None:
+        registry.remove(process.pid)
 
 
 def _tail(stderr_path: Path) -> str:

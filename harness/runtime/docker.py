@@ -34,6 +34,7 @@ from harness.runtime.buildlog import BuildReporter
 from harness.runtime.engine import RUN_LABEL, TARGET_LABEL, clean_docker, connect
 from harness.runtime.health import LOG_TAIL_LINES, wait_healthy
 from harness.runtime.images import ensure_target_image
+from harness.runtime.logcap import CappedLog
 
 __all__ = ["DATA_DIR", "DockerRuntime", "DockerTarget", "clean_docker", "exit_status"]
 
@@ -184,12 +185,13 @@ class DockerTarget:
             _quietly_remove(container)
 
     def _append_logs(self, container: Container) -> None:
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._log_path.open("ab") as log:
-            banner = f"--- harness: container {container.name} (incarnation {self.incarnation})\n"
-            log.write(banner.encode())
+        log = CappedLog(self._log_path)
+        try:
+            log.write(f"--- harness: container {container.name} (incarnation {self.incarnation})\n".encode())
             log.write(container.logs(stdout=True, stderr=True))
             log.write(f"--- harness: exit status {self._last_exit}\n".encode())
+        finally:
+            log.close()
 
     def _logs_tail(self) -> str:
         if self._container is None:

@@ -77,6 +77,20 @@ def clean_docker(run_id: str | None = None, client: DockerClient | None = None) 
     return removed
 
 
+def labelled_runs(client: DockerClient | None = None) -> set[str]:
+    """The run ids that label any container or volume on the engine (every run's, any owner's)."""
+    own_client = client is None
+    client = client or connect()
+    try:
+        everyone = run_filter(None)
+        labels = [container.labels for container in client.containers.list(all=True, filters=everyone)]
+        labels += [volume.attrs.get("Labels") or {} for volume in client.volumes.list(filters=everyone)]
+        return {str(label[RUN_LABEL]) for label in labels if RUN_LABEL in label}
+    finally:
+        if own_client:
+            client.close()
+
+
 def _removed(remove: Callable[[], object]) -> int:
     try:
         remove()

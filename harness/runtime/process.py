@@ -1,8 +1,10 @@
 """The process runtime: a target runs as a child process on a free loopback port.
 
 The default where no Docker engine runs. Each target is started in its own session so a Ctrl-C in the
-terminal reaches only the harness, which then ends every child by its own pid; the pids are also
-written to a registry folder so ``harness clean`` can end what a killed harness left behind.
+terminal reaches only the harness, which then ends the child's whole process group (a command wrapped
+in ``sh -c`` leaves no server behind); the groups are also written to a registry folder so
+``harness clean`` can end what a killed harness left behind. The target's output goes through a pipe
+into a size-capped ``target.log`` (``harness/runtime/logcap.py``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
 
 from harness.errors import TargetError
 from harness.paths import TARGETS_DIR
@@ -22,6 +24,7 @@ from harness.pidfiles import PidRegistry
 from harness.processes import end_process
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import log_tail, wait_healthy
+from harness.runtime.logcap import PUMP_JOIN_S, CappedLog, pump
 
 STOP_GRACE_S = 3.0
 
@@ -49,31 +52,32 @@ class ProcessTarget:
         self._start_timeout_s = start_timeout_s
         self._registry = registry
         self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._log: CappedLog | None = None
+        self._pump: threading.Thread | None = None
         self.incarnation = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
     def launch(self) -> float:
         """Start the process and wait for health; returns seconds until healthy."""
         started = time.monotonic()
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self._log_path.open("ab")
+        self._log = log = self._log or CappedLog(self._log_path)
         env = {**self._env, "HARNESS_INCARNATION": str(self.incarnation)}
         banner = f"--- harness: start incarnation {self.incarnation}: {' '.join(self._command)}\n"
-        self._log.write(banner.encode())
-        self._log.flush()
+        log.write(banner.encode())
         try:
             self._process = subprocess.Popen(
                 self._command,
                 env=env,
-                stdout=self._log,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True,  # its own process group, ended as a whole
                 cwd=self._cwd,
             )
         except OSError as error:
             raise TargetError(f"could not start target {' '.join(self._command)}: {error}") from None
+        assert self._process.stdout is not None
+        self._pump = pump(self._process.stdout, log)
         if self._registry is not None:
             self._registry.add(self._process.pid, self._command)
         self._wait_healthy()
@@ -88,6 +92,8 @@ class ProcessTarget:
         """A start that failed: kill a target that never answered; the log's tail, for the error."""
         if timed_out:
             self._end(signal.SIGKILL)
+        else:
+            self._drain_log()
         return log_tail(self._log_path)
 
     def kill(self) -> None:
@@ -113,9 +119,17 @@ class ProcessTarget:
             end_process(process, first_signal, STOP_GRACE_S)
             if self._registry is not None:
                 self._registry.remove(process.pid)
+        self._drain_log()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def _drain_log(self) -> None:
+        """Wait, bounded, until the ended child's last output is in the log (a grandchild that left
+        the process group may hold the pipe open; it is not waited for)."""
+        if self._pump is not None:
+            self._pump.join(timeout=PUMP_JOIN_S)
+            self._pump = None
 
 
 def target_command(target: str, targets_dir: Path = TARGETS_DIR) -> list[str]:

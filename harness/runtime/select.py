@@ -31,6 +31,7 @@ def select_runtime(
     for ``docker``, when no engine answers."""
     if wanted not in RUNTIMES:
         raise HarnessError(f"runtime {wanted!r} is unknown; choose one of {', '.join(RUNTIMES)}")
+    registry.note_run(run_id)  # `harness clean` removes the Docker objects of this run only
     if wanted == "auto":
         if engine_answers():
             note("runtime auto: a Docker engine answers, targets run in containers")

@@ -1,4 +1,4 @@
-"""One store server as a child process: its own session, a log file, its pid in the registry.
+"""One store server as a child process: its own session, a log file, its group in the registry.
 
 Unlike a target, a store has no ``/health`` URL: readiness is a caller's probe (a SQL connect, a
 PING) polled in a bounded loop. A server that must not run as root (Postgres) is started as
@@ -20,8 +20,9 @@ from harness.errors import ServiceError, ServicePortTakenError
 from harness.pidfiles import PidRegistry, command_line
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
+from harness.proctable import family, kill_leftovers
 from harness.runtime.health import log_tail
-from harness.services.proctable import family, kill_leftovers
+from harness.shm import mapped_by
 
 POLL_S = 0.05
 STOP_GRACE_S = 5.0
@@ -41,7 +42,7 @@ def run_checked(what: str, command: Sequence[str], timeout_s: float, **options: 
 
 
 class ServerProcess:
-    """A long-running server child, ended by its pid (never by name)."""
+    """A long-running server child, ended with its process group by pid (never by name)."""
 
     def __init__(
         self,
@@ -91,7 +92,7 @@ class ServerProcess:
             self._close_log()
             raise ServiceError(f"could not start {self.name} ({self.command[0]}): {error}") from None
         if self._registry is not None:
-            self._registry.add(self._process.pid, self.command)
+            self._registry.add(self._process.pid, self.command, stop_signal=self._stop_signal)
 
     def wait_ready(self, probe: Callable[[], bool], timeout_s: float) -> float:
         """Poll ``probe`` until it is true; seconds taken, or ServiceError with the log's tail."""
@@ -117,11 +118,13 @@ class ServerProcess:
 
     def _register_as_seen(self) -> None:
         """Record the command line /proc now shows (a server may have exec'd or renamed itself), so
-        ``harness clean``, which matches recorded against seen commands, can still end it."""
+        ``harness clean``, which matches recorded against seen commands, can still end it; and the
+        shared memory it maps, which ``harness clean`` removes if the server dies by SIGKILL."""
         assert self._process is not None
         seen = command_line(self._process.pid)
         if self._registry is not None and seen is not None:
-            self._registry.add(self._process.pid, seen)
+            memory = mapped_by([self._process.pid])
+            self._registry.add(self._process.pid, seen, stop_signal=self._stop_signal, shared_memory=memory)
 
     def stop(self) -> None:
         """The server's own shutdown signal, SIGKILL after a grace period; safe twice.

@@ -53,6 +53,10 @@ def runtime(targets_dir: Path, tmp_path: Path, timeout: float = 10.0) -> Process
     )
 
 
+def recorded(tmp_path: Path) -> list[int]:
+    return PidRegistry(tmp_path / "pids").pids()
+
+
 def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     target = runtime(targets_dir, tmp_path).start(
         "standin", "naive", tmp_path / "data", tmp_path / "t.log", env={}
@@ -60,7 +64,7 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     try:
         assert target.endpoint.host == "127.0.0.1"
         assert httpx.get(f"{target.endpoint.base_url}/health").text == "0"
-        assert len(list((tmp_path / "pids").glob("*.json"))) == 1
+        assert len(recorded(tmp_path)) == 1
         target.kill()
         assert not target.is_alive()
         assert target.exit_code() == -9
@@ -71,7 +75,7 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
         target.stop()
     target.stop()  # twice is fine
     assert not target.is_alive()
-    assert list((tmp_path / "pids").glob("*.json")) == []
+    assert recorded(tmp_path) == []
     log = (tmp_path / "t.log").read_text()
     assert "start incarnation 0" in log and "start incarnation 1" in log
 
@@ -92,7 +96,7 @@ def test_unhealthy_target_times_out_and_is_killed(
         runtime(targets_dir, tmp_path, timeout=1.0).start(
             "standin", "naive", tmp_path / "d", tmp_path / "t.log", {}
         )
-    assert list((tmp_path / "pids").glob("*.json")) == []
+    assert recorded(tmp_path) == []
 
 
 def test_clean_ends_a_leftover_process(targets_dir: Path, tmp_path: Path) -> None:
@@ -111,4 +115,4 @@ def test_clean_leaves_a_recycled_pid_alone(tmp_path: Path) -> None:
     registry = PidRegistry(tmp_path / "pids")
     registry.add(os.getpid(), ["not", "this", "command"])
     assert registry.clean() == []
-    assert list((tmp_path / "pids").glob("*.json")) == []
+    assert recorded(tmp_path) == []

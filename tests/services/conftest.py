@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.pidfiles import PidRegistry
+from harness.proctable import snapshot, still_alive
 from harness.services import ServiceSet, available_services
-from harness.services.proctable import snapshot, still_alive
 
 
 def require(*names: str) -> None:
@@ -41,7 +41,7 @@ def started(names: tuple[str, ...], folder: Path) -> Iterator[ServiceSet]:
         services.stop()
     assert len(processes) >= len(names)
     assert still_alive(processes) == []
-    assert sorted(registry.folder.glob("*.json")) == []
+    assert registry.pids() == []
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import psycopg
 
+from harness.proctable import snapshot, still_alive
 from harness.runtime.base import Endpoint
 from harness.services import ServiceSet
 from harness.services.base import ServiceContext
 from harness.services.binaries import BinaryLookup
 from harness.services.postgres import start, traversable_by_others
-from harness.services.proctable import snapshot, still_alive
 from tests.services.conftest import require
 
 UPSERT = (

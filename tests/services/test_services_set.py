@@ -9,10 +9,10 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.pidfiles import PidRegistry, command_line
+from harness.proctable import snapshot, still_alive, wait_gone
 from harness.runtime.base import Endpoint
 from harness.services import BinaryLookup, ServiceError, ServiceSet, available_services
 from harness.services.base import resource_name
-from harness.services.proctable import snapshot, still_alive, wait_gone
 from tests.services.conftest import require
 
 
@@ -79,11 +79,11 @@ def test_ctrl_c_while_starting_ends_what_was_already_started(tmp_path: Path) -> 
         ServiceSet.start(["postgres", "redis"], tmp_path, registry, progress=interrupt_once_postgres_runs)
     assert len(running) == 1  # the postmaster, registered while it ran
     assert still_alive(running) == []
-    assert sorted(registry.folder.glob("*.json")) == []
+    assert registry.pids() == []
 
 
 def registry_pids(registry: PidRegistry) -> list[int]:
-    return sorted(int(entry.stem) for entry in registry.folder.glob("*.json"))
+    return registry.pids()
 
 
 def test_startup_times_are_reported_per_service(stores: ServiceSet) -> None:

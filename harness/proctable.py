@@ -39,6 +39,12 @@ def _read(stat: Path) -> ProcessInfo | None:
         return None
 
 
+def process_info(pid: int) -> ProcessInfo | None:
+    """One live (not zombie) process, or None: its start time tells whether a pid was recycled."""
+    info = _read(PROC / str(pid) / "stat")
+    return None if info is None or info.zombie else info
+
+
 def process_table() -> dict[int, ProcessInfo]:
     table: dict[int, ProcessInfo] = {}
     for stat in PROC.glob("[0-9]*/stat"):

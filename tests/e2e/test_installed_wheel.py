@@ -1,0 +1,91 @@
+"""The built wheel, installed (not editable) into a fresh venv outside the checkout, validates, lists and
+runs the bundled scenarios from any folder: the reference targets and scenarios ship with it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+SOURCES = ("pyproject.toml", "README.md", "harness", "targets", "scenarios")
+BUILD_TIMEOUT_S = 240
+RUN_TIMEOUT_S = 240
+
+
+def _run(command: list[str], cwd: Path, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv's ``bin`` folder with the wheel installed; the dependencies come from this
+    environment's site-packages through a ``.pth`` line (which loads no editable finder)."""
+    root = tmp_path_factory.mktemp("installed")
+    source = root / "source"
+    source.mkdir()
+    for name in SOURCES:  # a copy: building in the checkout would leave build/ and egg-info there
+        copy = shutil.copytree if (CHECKOUT / name).is_dir() else shutil.copy
+        copy(CHECKOUT / name, source / name)
+    pip = [sys.executable, "-m", "pip"]
+    wheel_command = [*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)]
+    built = _run(wheel_command, root, BUILD_TIMEOUT_S)
+    assert built.returncode == 0, built.stderr[-2000:]
+    [wheel] = (root / "dist").glob("idempotency_harness-*.whl")
+    venv = root / "venv"
+    assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root).returncode == 0
+    python = venv / "bin" / "python"
+    install_command = [*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)]
+    done = _run(install_command, root, BUILD_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-2000:]
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], root)
+    (Path(purelib.stdout.strip()) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return venv / "bin"
+
+
+def bundled_scenarios(bin_dir: Path, cwd: Path) -> Path:
+    where = "from harness.paths import SCENARIOS_DIR; print(SCENARIOS_DIR)"
+    shown = _run([str(bin_dir / "python"), "-c", where], cwd)
+    folder = Path(shown.stdout.strip())
+    assert folder.is_relative_to(bin_dir.parent) and (folder / "payments.yaml").is_file()
+    return folder
+
+
+def test_validate_and_list_work_from_any_folder(installed: Path, tmp_path: Path) -> None:
+    scenarios = bundled_scenarios(installed, tmp_path)
+    (tmp_path / "scenarios").mkdir()
+    shutil.copy(scenarios / "payments.yaml", tmp_path / "scenarios" / "payments.yaml")  # as in a checkout
+    for path in (str(scenarios / "payments.yaml"), "scenarios/payments.yaml"):
+        validated = _run([str(installed / "harness"), "validate", path], tmp_path)
+        assert validated.returncode == 0, validated.stdout + validated.stderr
+        assert "payments: 2 variants × 3 faults" in " ".join(validated.stdout.split())
+    listed = _run([str(installed / "harness"), "list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    for name in ("payments.yaml", "orders.yaml", "all.yaml"):
+        assert name in listed.stdout
+    assert "invalid" not in listed.stdout
+
+
+def test_a_small_run_of_a_bundled_scenario(installed: Path, tmp_path: Path) -> None:
+    scenarios = bundled_scenarios(installed, tmp_path)
+    command = [str(installed / "harness"), "run", str(scenarios / "payments.yaml"), "--quiet",
+               "--operations", "4", "--fault", "dropped-responses", "--out", "reports"]  # fmt: skip
+    ran = _run(command, tmp_path, RUN_TIMEOUT_S)
+    assert ran.returncode in (0, 1), ran.stdout[-3000:] + ran.stderr[-3000:]  # 1: a gate failed (naive)
+    report = json.loads((tmp_path / "reports" / "latest" / "run.json").read_text())
+    assert report["scenario_name"] == "payments" and report["runtime"] == "process"
+    cells = report["verdict"]["cells"]
+    assert [(cell["variant"], cell["operations"], cell["error"]) for cell in cells] == [
+        ("naive", 4, None),
+        ("idempotent", 4, None),
+    ]
+    assert "Traceback" not in ran.stderr
