@@ -6,19 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from harness.paths import REPO_ROOT
 
 SCENARIO = Path(__file__).with_name("small_payments.yaml")
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes whose command line contains ``text`` (our run folder)."""
-    found = []
+def processes_mentioning(text: str) -> dict[int, str]:
+    """Live processes whose command line contains ``text`` (our run folder): pid -> command line."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -27,18 +27,14 @@ def processes_mentioning(text: str) -> list[int]:
         except OSError:
             continue
         if text in command and int(entry.name) != os.getpid():
-            found.append(int(entry.name))
+            found[int(entry.name)] = command
     return found
 
 
-def wait_for_load(out: Path, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        histories = list(out.glob("*/cells/*/history.jsonl"))
-        if histories and histories[0].stat().st_size > 0:
-            return
-        time.sleep(0.1)
-    raise AssertionError("the run never started its load")
+def load_running(out: Path) -> bool:
+    """Whether the run is in a cell's load: besides the harness, a target and a driver are up."""
+    commands = processes_mentioning(str(out)).values()
+    return len(commands) >= 3 and any("harness.load.driver" in command for command in commands)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -52,8 +48,7 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, stop_signal: sign
         text=True,
     )
     try:
-        wait_for_load(out)
-        assert len(processes_mentioning(str(out))) >= 3, "expected harness, target and load driver"
+        wait_until(lambda: load_running(out), "a load driver of the run", timeout_s=60)
         run.send_signal(stop_signal)
         _, err = run.communicate(timeout=60)
     finally:
@@ -66,8 +61,5 @@ def test_interrupted_run_leaves_nothing_behind(tmp_path: Path, stop_signal: sign
                 run.wait()
     assert run.returncode == 2
     assert "interrupted" in err and "Traceback" not in err
-    deadline = time.monotonic() + 10
-    while processes_mentioning(str(out)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_mentioning(str(out)) == []
+    wait_until(lambda: processes_mentioning(str(out)) == {}, "every process of the run to be gone")
     assert list((out / ".pids").glob("*.json")) == []
