@@ -20,6 +20,9 @@ from harness.verdict import Anomaly, CellVerdict, CheckResult, Interval, RunVerd
 ZERO_CELL = CellVerdict.empty("", "")
 """Nothing counted and no checker run."""
 
+LOCAL_ANSWER_BOUND_S = 10.0
+"""An attempt's timeout in test loads: a local server that answers at all answers well within it."""
+
 _CELL_FIELDS = frozenset(field.name for field in dataclasses.fields(CellVerdict))
 
 
@@ -118,14 +121,17 @@ def load_cell(base_url: str, tmp_path: Path, op_id_prefix: str, **changes: Any) 
     """A small, quick load cell (naive, fault ``drop``) writing its history under ``tmp_path``.
 
     ``changes`` replace any field, of the cell or of its ``load`` (``operations=4``, ``retry=...``);
-    the retry policy gives up fast so a test's faults show at once.
+    the retry policy backs off briefly so a test's faults show at once, and its timeout is far longer
+    than a local answer takes on a busy machine: only a server that hangs makes an attempt time out.
     """
     load: dict[str, Any] = {
         "operations": 30,
         "users": 4,
         "spawn_rate": 100.0,
         "max_duration_s": 20.0,
-        "retry": RetryPolicySpec(max_attempts=3, timeout_s=0.5, backoff_base_s=0.01, backoff_max_s=0.05),
+        "retry": RetryPolicySpec(
+            max_attempts=3, timeout_s=LOCAL_ANSWER_BOUND_S, backoff_base_s=0.01, backoff_max_s=0.05
+        ),
         "amount_min": 100,
         "amount_max": 200,
     }

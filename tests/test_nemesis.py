@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from nemesis_fakes import FakeClient, FakeTarget, load_running, plan
+from waiting import WAIT_S, wait_until
 
 from harness.errors import TargetError
 from harness.faults import FaultPlan, ToxicCall
@@ -80,7 +79,7 @@ def test_scheduled_kill_is_followed_by_restart(tmp_path: Path) -> None:
     with HistoryWriter(tmp_path / "f.jsonl") as history:
         with Nemesis(plan(kills=(0.05,)), client, "p", target, history) as nemesis:
             load_running(nemesis.load, in_flight=2)
-            assert target.restarted.wait(5)
+            assert target.restarted.wait(WAIT_S)
         assert nemesis.crashes == 1
     events = read_history([tmp_path / "f.jsonl"])
     kinds = [type(e) for e in events]
@@ -102,8 +101,8 @@ def test_the_schedule_starts_at_the_loads_first_operation_not_at_the_nemesis(tmp
             assert not nemesis.load.released  # held: the load must run on until the kill is made
             load_running(nemesis.load, in_flight=1, started_s_ago=10.0)  # the driver started long ago
             first_op_at = nemesis.load.first_op_at
-            assert target.restarted.wait(5)  # 10.2 s after the first op: 0.2 s from now
-            assert _wait_until(lambda: nemesis.load.released)
+            assert target.restarted.wait(WAIT_S)  # 10.2 s after the first op: 0.2 s from now
+            wait_until(lambda: nemesis.load.released, "the load to be released")
     assert first_op_at is not None and target.killed_at[0] >= first_op_at + 10.2
 
 
@@ -113,7 +112,7 @@ def test_a_kill_is_not_issued_with_nothing_in_flight(tmp_path: Path, monkeypatch
     with HistoryWriter(tmp_path / "f.jsonl") as history:
         with Nemesis(plan(kills=(0.05, 0.1)), client, "p", target, history) as nemesis:
             load_running(nemesis.load, in_flight=0)
-            assert _wait_until(lambda: nemesis.load.released)  # both kills given up after the wait
+            wait_until(lambda: nemesis.load.released, "both kills to be given up and the load released")
     assert target.kills == 0
     (crash_plan,) = read_history([tmp_path / "f.jsonl"])
     assert isinstance(crash_plan, CrashPlanEvent) and (crash_plan.planned, crash_plan.made) == (2, 0)
@@ -129,7 +128,7 @@ def test_kills_the_load_never_reached_are_planned_but_not_made(tmp_path: Path) -
         with Nemesis(plan(kills=(30.0,)), client, "p", target, history) as nemesis:
             load_running(nemesis.load, in_flight=3)
             nemesis.load.end()
-            assert _wait_until(lambda: nemesis.load.released)
+            wait_until(lambda: nemesis.load.released, "the load to be released")
     assert target.kills == 0
     (crash_plan,) = read_history([tmp_path / "f.jsonl"])
     assert isinstance(crash_plan, CrashPlanEvent) and (crash_plan.planned, crash_plan.made) == (1, 0)
@@ -147,20 +146,11 @@ def test_no_load_no_kill(tmp_path: Path) -> None:
     assert (crash_plan.planned, crash_plan.made) == (1, 0)
 
 
-def _wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history, Nemesis(plan(), client, "p", target, history):
         target.die_with(17)
-        assert target.restarted.wait(5)
+        assert target.restarted.wait(WAIT_S)
     events = read_history([tmp_path / "f.jsonl"])
     crash = events[0]
     assert isinstance(crash, CrashEvent) and crash.reason == "failpoint"
@@ -190,7 +180,7 @@ def test_failed_restart_is_raised_after_the_load(tmp_path: Path) -> None:
     with HistoryWriter(tmp_path / "f.jsonl") as history, pytest.raises(RuntimeError, match="port taken"):
         with Nemesis(plan(kills=(0.01,)), client, "p", target, history) as nemesis:
             load_running(nemesis.load, in_flight=1)
-            assert _wait_until(lambda: nemesis.restart_error is not None)
+            wait_until(lambda: nemesis.restart_error is not None, "the failed restart")
             assert nemesis.load.released  # a nemesis that cannot go on lets the load end
 
 
@@ -212,7 +202,7 @@ def test_failpoint_firing_while_restarting_counts_as_another_crash(tmp_path: Pat
     with HistoryWriter(tmp_path / "f.jsonl") as history:
         with Nemesis(plan(), client, "p", target, history) as nemesis:
             target.die_with(17)
-            assert target.restarted.wait(5)
+            assert target.restarted.wait(WAIT_S)
     assert nemesis.crashes == 3 and target.restarts == 3
     events = read_history([tmp_path / "f.jsonl"])
     assert [type(e).__name__ for e in events] == ["CrashEvent", "CrashEvent", "CrashEvent", "RestartEvent"]

@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from waiting import wait_until
 
 from harness.errors import ScenarioError, TargetError
 from harness.history import CrashEvent, CrashPlanEvent, RestartEvent, read_history
@@ -156,16 +156,18 @@ def user_service(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         f">> {tmp_path / 'service.log'} 2>&1 & echo $! > {pid_file}"
     )
     subprocess.run(["sh", "-c", start], check=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", db
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: is_healthy(url), f"the service at {url} (log: {tmp_path / 'service.log'})")
+    yield url, db
     with contextlib.suppress(ProcessLookupError, ValueError):
         os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the service the last restart started
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def test_url_target_is_crashed_and_restarted_by_its_commands(

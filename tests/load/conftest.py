@@ -1,8 +1,10 @@
 """A tiny charges server on port 0 that answers, hangs or resets as each test decides, and records.
 
 Requests are told apart by the body's ``reference`` (the op id). For references in ``pairs`` the
-server holds each of the first two requests until both have arrived (at most ``hang_s``), so a
-double submit that really overlaps is answered at once and one that does not shows as a delay.
+server holds each of the first two requests until both have arrived, so a double submit that really
+overlaps is answered at once. With ``together=N`` it holds each of the first N requests until N have
+arrived, so N users provably had an operation at the same time. A request still waiting for company
+after ``COMPANY_WAIT_S`` goes on and is listed in ``alone``: tests check it, not how fast things went.
 
 It runs in a thread of the test process; the driver under test is a separate process, so the
 gevent patching of the driver never meets this server.
@@ -15,7 +17,6 @@ import json
 import socket
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -29,9 +30,10 @@ Decide = Callable[[str, int], Action]
 """(reference, attempt number seen by the server for that reference) -> what to do."""
 
 Serving = Callable[..., AbstractContextManager["ChargeServer"]]
-"""The fixture's type: ``serving(decide, hang_s=1.0, pairs=frozenset())``."""
+"""The fixture's type: ``serving(decide, hang_s=1.0, pairs=frozenset(), together=0)``."""
 
 HANG_FOREVER_BOUND_S = 30.0
+COMPANY_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,6 @@ class Received:
     headers: tuple[tuple[str, str], ...]
     method: str = "POST"
     path: str = "/charges"
-    arrived: float = 0.0
-    """``time.perf_counter()`` when the whole request had been read."""
 
     @property
     def key(self) -> str | None:
@@ -53,12 +53,16 @@ class Received:
 class ChargeServer:
     """A ThreadingHTTPServer speaking HTTP/1.1 keep-alive, so a poisoned reused connection would show."""
 
-    def __init__(self, decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset(), together: int = 0
+    ) -> None:
         self.decide = decide
         self.hang_s = hang_s
         self.pairs = pairs
+        self.together = together
         self._arrivals = threading.Condition()
         self.received: list[Received] = []
+        self.alone: list[str] = []
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
@@ -71,8 +75,7 @@ class ChargeServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 reference = str(json.loads(body).get("reference", "")) if body else ""
                 headers = tuple(self.headers.items())
-                arrived = time.perf_counter()
-                received = Received(reference, 0, body, headers, self.command, self.path, arrived)
+                received = Received(reference, 0, body, headers, self.command, self.path)
                 action, number = server.record(received)
                 if action == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -120,11 +123,19 @@ class ChargeServer:
             number = self._counts.get(reference, 0) + 1
             self._counts[reference] = number
             self.received.append(dataclasses.replace(received, number=number))
+            arrival = len(self.received)
         if reference in self.pairs and number <= 2:
-            with self._arrivals:
-                self._arrivals.notify_all()
-                self._arrivals.wait_for(lambda: self._counts[reference] >= 2, timeout=self.hang_s)
+            self._wait_for_company(reference, lambda: self._counts[reference] >= 2)
+        if arrival <= self.together:
+            self._wait_for_company(reference, lambda: len(self.received) >= self.together)
         return self.decide(reference, number), number
+
+    def _wait_for_company(self, reference: str, arrived: Callable[[], bool]) -> None:
+        """Hold this request until ``arrived()``; list it in ``alone`` if that never came."""
+        with self._arrivals:
+            self._arrivals.notify_all()
+            if not self._arrivals.wait_for(arrived, timeout=COMPANY_WAIT_S):
+                self.alone.append(reference)
 
     def by_reference(self) -> dict[str, list[Received]]:
         with self._lock:
@@ -149,9 +160,9 @@ def serving() -> Iterator[Serving]:
 
     @contextmanager
     def serve(
-        decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset()
+        decide: Decide, hang_s: float = 1.0, pairs: frozenset[str] = frozenset(), together: int = 0
     ) -> Iterator[ChargeServer]:
-        server = ChargeServer(decide, hang_s, pairs)
+        server = ChargeServer(decide, hang_s, pairs, together)
         server.start()
         try:
             yield server

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +21,7 @@ from harness.load.config import (
     run_driver,
 )
 from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
+from harness.load.transport import timeout_text
 from harness.paths import REPO_ROOT
 from harness.scenario import LoadSpec, OperationSpec, RetryPolicySpec, SuccessSpec
 
@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 PREFIX = "nai-drop-"
 SEED = 7
-TIMEOUT_S = 0.3
+TIMEOUT_S = 2.0
+"""Far longer than the local server takes to answer, even on a busy machine: only a hang times out."""
+TIMED_OUT = timeout_text(TIMEOUT_S)
+HANGS_ON_S = 30.0
+"""How long the server holds a request it hangs on: the client's timeout ends the attempt long before."""
 
 
 def cell(server_url: str, tmp_path: Path, **changes: object) -> LoadCellConfig:
@@ -49,7 +53,7 @@ def faulty(reference: str, attempt: int) -> Action:
     if number % 10 == 3:
         return "reset"
     if number % 5 == 1 and attempt == 1:
-        return "hang"
+        return "hang_forever"  # held until the server stops: the client's timeout fires on any machine
     if number % 5 == 2 and attempt == 1:
         return "reset"
     return "ok"
@@ -67,7 +71,7 @@ def history(tmp_path: Path) -> list[Event]:
 
 def test_retries_resend_the_identical_request_and_every_op_ends(tmp_path: Path, serving: Serving) -> None:
     progress: list[tuple[int, int]] = []
-    with serving(faulty, hang_s=TIMEOUT_S + 0.5) as server:
+    with serving(faulty) as server:
         summary = run_driver(
             cell(server.url, tmp_path), tmp_path / "load.json", lambda c, t: progress.append((c, t)), 60
         )
@@ -105,11 +109,11 @@ def test_retries_resend_the_identical_request_and_every_op_ends(tmp_path: Path, 
 
     errors = Counter((number_of(e.op_id) % 5 == 1, e.outcome, e.error) for e in attempt_ends if e.error)
     assert errors == {
-        (True, "info", "timeout after 0.30 s"): len(HANG_ONCE),
+        (True, "info", TIMED_OUT): len(HANG_ONCE),
         (False, "info", "connection reset"): 3 * len(ALWAYS_RESET) + len(RESET_ONCE),
     }
-    timeouts = [e for e in attempt_ends if e.error == "timeout after 0.30 s"]
-    assert all(TIMEOUT_S <= e.latency_s < TIMEOUT_S + 0.2 for e in timeouts)
+    timeouts = [e for e in attempt_ends if e.error == TIMED_OUT]
+    assert all(TIMEOUT_S <= e.latency_s < HANGS_ON_S / 2 for e in timeouts)  # ended by the timeout
 
     assert summary.completed == summary.total == 30 and summary.stopped_by == "completed"
     assert (summary.requests, summary.failures) == (48, 21)
@@ -136,27 +140,27 @@ def test_5xx_is_retried_until_attempts_run_out_and_keys_can_be_omitted(
 def test_the_driver_stops_by_itself_at_max_duration_when_the_server_hangs(
     tmp_path: Path, serving: Serving
 ) -> None:
-    retry = RetryPolicySpec(max_attempts=3, timeout_s=30.0)
+    retry = RetryPolicySpec(max_attempts=3, timeout_s=HANGS_ON_S)
     with serving(lambda reference, attempt: "hang_forever") as server:
         config = cell(server.url, tmp_path, operations=10, users=3, max_duration_s=1.0, retry=retry)
-        began = time.monotonic()
-        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
-        elapsed = time.monotonic() - began
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
 
     events = history(tmp_path)
     starts = [e for e in events if isinstance(e, OpStart)]
     ends = [e for e in events if isinstance(e, OpEnd)]
     attempt_ends = [e for e in events if isinstance(e, AttemptEnd)]
-    assert len(starts) == len(ends) == 3
-    assert {e.op_id for e in starts} == {e.op_id for e in ends}
-    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 1, None)] * 3
+    # each user takes one op and hangs on it; how many users had theirs when the budget ran out
+    # depends on the machine's speed, not on the driver
+    hung = len(starts)
+    assert 1 <= hung <= 3
+    assert len(ends) == hung and {e.op_id for e in starts} == {e.op_id for e in ends}
+    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 1, None)] * hung
     assert [(e.outcome, e.error) for e in attempt_ends] == [
         ("info", "stopped: max_duration_s (1 s) passed")
-    ] * 3
-    assert (summary.stopped_by, summary.completed, summary.total) == ("max_duration_s", 3, 10)
-    assert 1.0 <= summary.duration_s < 2.0
-    assert elapsed < 10.0
-    assert summary.requests == 3 and summary.failures == 3
+    ] * hung
+    assert (summary.stopped_by, summary.completed, summary.total) == ("max_duration_s", hung, 10)
+    assert 1.0 <= summary.duration_s < HANGS_ON_S / 2  # stopped by its budget, not by a request's timeout
+    assert summary.requests == summary.failures == hung
 
 
 def test_a_driver_that_cannot_write_its_history_is_a_load_error(tmp_path: Path) -> None:
@@ -240,7 +244,7 @@ def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_an
             return "ok" if attempt == 1 else "conflict"
         return "error"
 
-    with serving(decide, hang_s=3.0, pairs=frozenset(doubled)) as server:
+    with serving(decide, pairs=frozenset(doubled)) as server:
         config = cell(server.url, tmp_path, operations=16, users=4, double_submit=0.5)
         summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
 
@@ -256,8 +260,6 @@ def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_an
         if op_id not in doubled:
             assert (len(requests), end.attempts) == (1, 1)
             continue
-        gap_s = abs(requests[0].arrived - requests[1].arrived)
-        assert gap_s < 0.05, f"{op_id}: the two requests arrived {gap_s * 1000:.1f} ms apart"
         starts = [e for e in own if isinstance(e, AttemptStart)]
         attempt_ends = [e for e in own if isinstance(e, AttemptEnd)]
         assert [type(e) for e in own[:3]] == [OpStart, AttemptStart, AttemptStart]
@@ -271,6 +273,7 @@ def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_an
         else:
             assert (len(requests), end.attempts, end.status, end.resource_id) == (3, 3, 201, f"ch_{op_id}_3")
             assert [e.attempt for e in starts] == [1, 2, 3]
+    assert server.alone == []  # each doubled op's two requests were in the server together
     odd = sum(number_of(op_id) % 2 for op_id in doubled)
     assert summary.requests == len(server.received) == 16 + len(doubled) + odd
 
@@ -278,26 +281,28 @@ def test_a_double_submit_sends_the_first_attempt_twice_at_once_and_the_better_an
 def test_a_double_submit_cut_short_by_max_duration_ends_both_attempts(
     tmp_path: Path, serving: Serving
 ) -> None:
-    retry = RetryPolicySpec(max_attempts=3, timeout_s=30.0)
+    retry = RetryPolicySpec(max_attempts=3, timeout_s=HANGS_ON_S)
     with serving(lambda reference, attempt: "hang_forever") as server:
         config = cell(
             server.url, tmp_path, operations=4, users=2, max_duration_s=1.0, retry=retry, double_submit=1.0
         )
-        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 30)
+        summary = run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
 
     events = history(tmp_path)
     ends = [e for e in events if isinstance(e, OpEnd)]
     attempt_ends = [e for e in events if isinstance(e, AttemptEnd)]
-    assert sorted((e.attempt, e.outcome, e.error) for e in attempt_ends) == [
-        (attempt, "info", "stopped: max_duration_s (1 s) passed") for attempt in (1, 1, 2, 2)
-    ]
-    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 2, None)] * 2
-    assert sum(isinstance(e, AttemptStart) for e in events) == len(server.received) == 4
+    hung = len(ends)  # one op per user that had taken one when the budget ran out
+    assert 1 <= hung <= 2
+    assert sorted((e.attempt, e.outcome, e.error) for e in attempt_ends) == sorted(
+        (attempt, "info", "stopped: max_duration_s (1 s) passed") for attempt in (1, 2) * hung
+    )
+    assert [(e.outcome, e.attempts, e.status) for e in ends] == [("unknown", 2, None)] * hung
+    assert sum(isinstance(e, AttemptStart) for e in events) == len(server.received) == 2 * hung
     assert (summary.stopped_by, summary.completed, summary.requests, summary.failures) == (
         "max_duration_s",
-        2,
-        4,
-        4,
+        hung,
+        2 * hung,
+        2 * hung,
     )
 
 

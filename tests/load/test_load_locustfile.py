@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from factories import LOCAL_ANSWER_BOUND_S
 
 from harness.history import OpEnd, OpStart, iter_file
 from harness.load.config import LoadCellConfig
@@ -28,7 +29,7 @@ def test_headless_locust_runs_the_cells_operations_and_exits(tmp_path: Path, ser
             users=2,
             spawn_rate=50,
             max_duration_s=20,
-            retry=RetryPolicySpec(max_attempts=2, timeout_s=1.0),
+            retry=RetryPolicySpec(max_attempts=2, timeout_s=LOCAL_ANSWER_BOUND_S),
             amount_min=1,
             amount_max=10,
         ),
@@ -42,8 +43,7 @@ def test_headless_locust_runs_the_cells_operations_and_exits(tmp_path: Path, ser
     config_path.write_text(config.model_dump_json())
     env = {**os.environ, "HARNESS_LOAD_CONFIG": str(config_path)}
     with serving(lambda reference, attempt: "ok") as server:
-        began = time.monotonic()
-        done = subprocess.run(
+        done = subprocess.run(  # ends by itself, long before locust's own -t 60s limit would
             [
                 sys.executable,
                 "-m",
@@ -60,9 +60,7 @@ def test_headless_locust_runs_the_cells_operations_and_exits(tmp_path: Path, ser
             timeout=45,
             check=False,
         )
-        elapsed = time.monotonic() - began
     assert done.returncode == 0, done.stderr
-    assert elapsed < 30
     assert not cell_history.exists()  # the cell's evidence is never touched
     events = list(iter_file(tmp_path / "locust-ui-history.jsonl"))
     op_ids = [f"nai-none-ui1-{n:06d}" for n in range(6)]

@@ -6,6 +6,7 @@ import socket
 
 import httpx
 import pytest
+from waiting import wait_until
 
 from harness.opids import OP_HEADER
 from harness.proxy.background import BackgroundProxyServer
@@ -40,6 +41,8 @@ def test_drop_response_hang_is_recorded_when_it_starts(
     toxic = http_proxy.add_toxic("drop_response", mode="hang")
     with http_proxy.connect(timeout=0.3) as sock, pytest.raises(socket.timeout):
         http_exchange(sock, "GET", "/", headers=as_op("op-h"))
+    # recorded when the answer comes back from the upstream, which a busy machine may not have done yet
+    wait_until(lambda: decided(proxy_server, "http"), "the hang decision")
     assert decided(proxy_server, "http") == [(toxic, "op-h", "hang", "")]
 
 

@@ -27,6 +27,7 @@ import psycopg
 import pytest
 import redis
 from fastapi import FastAPI
+from waiting import WAIT_S
 
 from harness.runtime.process import target_command, target_env
 
@@ -187,7 +188,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-TARGET_START_TIMEOUT_S = 15.0
+TARGET_START_TIMEOUT_S = WAIT_S
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from waiting import WAIT_S, wait_until
 
 from harness.runtime.process import ProcessRuntime, ProcessTarget, target_command, target_env
 from harness.services import ServiceSet, available_services
@@ -25,7 +25,6 @@ from targets.targetkit.messaging import Delivery
 APP = target_command("consumer")
 MESSAGE = {"reference": "op-crash", "amount": 900}
 CRASH_EXIT_STATUS = 17
-WAIT_S = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +36,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceSet]:
         pytest.skip(why_not)
     with ServiceSet.start(("rabbitmq",), tmp_path_factory.mktemp("broker")) as services:
         yield services
-
-
-def wait_for(what: str, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def get(target: ProcessTarget, path: str) -> Any:
@@ -76,7 +68,7 @@ def crash_then_restart(folder: Path, variant: str, env: dict[str, str]) -> list[
     target = start("after_effect_before_ack=1.0")
     try:
         accepted = publish(target)
-        wait_for("the failpoint crash", lambda: target.exit_code() is not None)
+        wait_until(lambda: target.exit_code() is not None, "the failpoint crash")
         assert target.exit_code() == CRASH_EXIT_STATUS
     finally:
         target.stop()
@@ -86,7 +78,7 @@ def crash_then_restart(folder: Path, variant: str, env: dict[str, str]) -> list[
 
     restarted = start("")
     try:
-        wait_for("the queue to drain", lambda: get(restarted, "/stats") == {"pending": 0})
+        wait_until(lambda: get(restarted, "/stats") == {"pending": 0}, "the queue to drain")
         effects: list[dict[str, Any]] = get(restarted, "/effects")
     finally:
         restarted.stop()
@@ -128,7 +120,7 @@ def test_rabbitmq_queue_redelivers_what_a_lost_consumer_did_not_ack(broker: Serv
         again = _receive(second)
         assert (again.message_id, again.redelivered) == ("m-1", True)
         second.ack(again)
-        wait_for("the ack to reach the broker", lambda: second.pending() == 0)
+        wait_until(lambda: second.pending() == 0, "the ack to reach the broker")
     finally:
         first.close()
         second.close()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from waiting import WAIT_S, wait_until
 
 from harness.ports import free_port
 from harness.runtime.process import ProcessRuntime, ProcessTarget, target_command, target_env
@@ -19,7 +19,6 @@ from harness.services import ServiceSet
 APP = target_command("mailer")
 EMAIL = {"to": "ada@example.org", "subject": "Your receipt", "reference": "op-crash"}
 CRASH_EXIT_STATUS = 17
-WAIT_S = 15.0
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +26,6 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceSet]:
     """One SMTP sink for the module; each test reads its own namespace (cell id)."""
     with ServiceSet.start(("smtp",), tmp_path_factory.mktemp("sink")) as services:
         yield services
-
-
-def _wait_for(what: str, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Cell:
@@ -81,7 +73,7 @@ def test_crash_after_send_before_ack_then_restart(sink: ServiceSet, tmp_path: Pa
     target = cell.start(failpoints="after_send_before_ack=1.0")
     try:
         accepted = _post(target)
-        _wait_for("the failpoint crash", lambda: target.exit_code() is not None)
+        wait_until(lambda: target.exit_code() is not None, "the failpoint crash")
         assert target.exit_code() == CRASH_EXIT_STATUS
     finally:
         target.stop()
@@ -90,7 +82,7 @@ def test_crash_after_send_before_ack_then_restart(sink: ServiceSet, tmp_path: Pa
 
     restarted = cell.start()
     try:
-        _wait_for("the queue to drain", lambda: _stats(restarted)["pending"] == 0)
+        wait_until(lambda: _stats(restarted)["pending"] == 0, "the queue to drain")
         stats = _stats(restarted)
     finally:
         restarted.stop()
@@ -109,13 +101,13 @@ def test_an_accepted_job_survives_sigkill_while_smtp_is_down(sink: ServiceSet, t
         accepted = _post(target)
         stats_while_down = _stats(target)
         # kill only once the job has really met the SMTP outage, or the test would prove nothing
-        _wait_for("a failed send to the SMTP port nobody listens on", lambda: "step failed" in cell.log())
+        wait_until(lambda: "step failed" in cell.log(), "a failed send to the SMTP port nobody listens on")
         target.kill()
     finally:
         target.stop()
     restarted = cell.start()
     try:
-        _wait_for("the queue to drain", lambda: _stats(restarted)["pending"] == 0)
+        wait_until(lambda: _stats(restarted)["pending"] == 0, "the queue to drain")
     finally:
         restarted.stop()
     assert (accepted.status_code, stats_while_down) == (202, {"pending": 1, "done": 0})

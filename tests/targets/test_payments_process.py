@@ -14,13 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
+from waiting import WAIT_S
 
 from harness.runtime.process import target_command, target_env
 
 APP = target_command("payments")
 CHARGE = {"amount": 700, "currency": "usd", "customer": "cus_9", "reference": "op-crash"}
 CRASH_EXIT_STATUS = 17
-STARTUP_TIMEOUT_S = 10.0
+STARTUP_TIMEOUT_S = WAIT_S
 
 
 class Target:
