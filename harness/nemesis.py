@@ -35,6 +35,8 @@ from harness.proxy.decisions import ToxicDecision
 from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
 
 WATCH_INTERVAL_S = 0.02
+INTERRUPTED_JOIN_S = 2.0
+"""How long an interrupted or failed cell waits for the nemesis's thread before tearing down anyway."""
 # A queue-backed target resumes its backlog as soon as it starts, so its failpoint can fire again
 # before the health check passes: that is one more crash, not a target that cannot start.
 MAX_CRASHES_WHILE_RESTARTING = 25
@@ -97,6 +99,7 @@ class Nemesis:
         self._stop = threading.Event()
         self._target_lock = threading.Lock()
         self._thread = threading.Thread(target=self._watch, name="nemesis", daemon=True)
+        self._abandoned = False
 
     def __enter__(self) -> Nemesis:
         for proxy, toxic in self.toxics:
@@ -121,7 +124,10 @@ class Nemesis:
         traceback: TracebackType | None,
     ) -> None:
         self._stop.set()
-        self._thread.join()
+        # a restart in progress may take a health check's whole timeout; an interrupted cell must not
+        # wait for it (the run ends the target, and anything a late restart started, by process group)
+        self._thread.join(None if exc_type is None else INTERRUPTED_JOIN_S)
+        self._abandoned = self._thread.is_alive()  # what it still does goes unrecorded: the cell is over
         self.load.release()
         for proxy, toxic in self.toxics:
             try:
@@ -240,7 +246,14 @@ class Nemesis:
         self._record(RestartEvent(t=time.time(), downtime_s=round(downtime, 3)))
 
     def _record(self, event: NemesisEvent) -> None:
-        self.history.append(event)
+        if self._abandoned:
+            return
+        try:
+            self.history.append(event)
+        except ValueError:  # the history closed under a thread the interrupted cell stopped waiting for
+            if self._abandoned:
+                return
+            raise
         if self.on_event is not None:
             self.on_event(event)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,30 @@ def test_failpoint_firing_while_restarting_counts_as_another_crash(tmp_path: Pat
     assert nemesis.crashes == 3 and target.restarts == 3
     events = read_history([tmp_path / "f.jsonl"])
     assert [type(e).__name__ for e in events] == ["CrashEvent", "CrashEvent", "CrashEvent", "RestartEvent"]
+
+
+class SlowToRestart(FakeTarget):
+    """A target whose restart waits on its health check until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.restarting = threading.Event()
+        self.healthy = threading.Event()
+
+    def restart(self) -> float:
+        self.restarting.set()
+        self.healthy.wait(WAIT_S)
+        return super().restart()
+
+
+def test_an_interrupted_cell_does_not_wait_for_a_restart_in_progress(tmp_path: Path) -> None:
+    target = SlowToRestart()
+    try:
+        with HistoryWriter(tmp_path / "f.jsonl") as history, pytest.raises(KeyboardInterrupt):
+            with Nemesis(plan(kills=(0.0,)), FakeClient(), "p", target, history) as nemesis:
+                load_running(nemesis.load, in_flight=1)
+                assert target.restarting.wait(WAIT_S), "the kill and its restart never began"
+                raise KeyboardInterrupt  # Ctrl-C while the target is on its way back up
+        assert not target.healthy.is_set() and target.restarts == 0  # teardown went on without it
+    finally:
+        target.healthy.set()  # let the nemesis's thread end
