@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from harness.run import STILL_STOPPING, interrupts_once
+from harness.interrupts import STILL_STOPPING, interrupts_once
 
 BOUND_S = 5.0
 

@@ -1,0 +1,252 @@
+"""One cell of a run: one variant under one fault, from starting its target to checking its evidence.
+
+:class:`CellRun` starts the target, puts a proxy in front of it (and in front of its stores when the
+fault asks for store latency), lets the nemesis carry out the fault plan around the load, drains and
+probes the effects, and checks the cell's evidence; everything it started is stopped in reverse order
+(its proxy entries while the proxy still answers, then its target), however the cell ends.
+:func:`check_cell` is the same check from a run folder alone (``harness report``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import ExitStack, suppress
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.checker import CellExpectations, check_safe
+from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
+from harness.errors import HarnessError
+from harness.events import RunEvents
+from harness.faults import FaultPlan, ToxicCall
+from harness.history import HistoryWriter, OpEnd, read_history
+from harness.ledger import Effect
+from harness.load.config import Distribution, LoadCellConfig, worker_histories
+from harness.nemesis import NemesisEvent
+from harness.opids import op_id_prefix
+from harness.pidfiles import PidRegistry
+from harness.ports import LOOPBACK, join_hostport
+from harness.proxy.client import ProxyInfo
+from harness.run_options import RunOptions
+from harness.runtime.base import Endpoint, Runtime
+from harness.runtime.byo import start_target
+from harness.scenario import Scenario
+from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
+from harness.services import ServiceSet
+from harness.verdict import CellVerdict
+
+CLIENT_HISTORY = "history.jsonl"
+FAULT_HISTORY = "faults.jsonl"
+EFFECTS_FILE = "effects.json"  # written last in a cell: a cell folder without it did not finish
+# Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
+LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
+
+
+class ScenarioProbes:
+    """The default :class:`~harness.seams.ProbeFactory`: the probe the scenario's ``target.effects`` names."""
+
+    def __init__(self, scenario: Scenario, services: ServiceSet | None) -> None:
+        self.spec = scenario.target.effects
+        self.services = services
+
+    def __call__(self, variant: str, fault: str, base_url: str, data_dir: Path) -> EffectsProbe:
+        spec = self.spec
+        if spec.source == "smtp":
+            assert self.services is not None  # the scenario model requires smtp among services
+            url = self.services.smtp_effects_url(CellContext.cell_id(variant, fault))
+            return HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field)
+        return probe_for(spec, base_url, data_dir, variant)
+
+
+def cell_id(variant: str, fault: str) -> str:
+    """A cell's name in the run folder (``cells/<id>``) and the stores' per-cell names."""
+    return f"{variant}--{fault}"
+
+
+def cell_dir(out_dir: Path, variant: str, fault: str) -> Path:
+    """Where one cell's evidence lives in the run folder."""
+    return out_dir / "cells" / cell_id(variant, fault)
+
+
+@dataclass(frozen=True)
+class CellContext:
+    """What every cell of one run shares."""
+
+    scenario: Scenario
+    options: RunOptions
+    out_dir: Path
+    runtime: Runtime
+    client: ProxyApi
+    events: RunEvents
+    services: ServiceSet | None
+    registry: PidRegistry
+    nemesis: NemesisFactory
+    load_driver: LoadDriver
+    effects_probe: ProbeFactory
+
+    @staticmethod
+    def cell_id(variant: str, fault: str) -> str:
+        return cell_id(variant, fault)
+
+
+def check_cell(
+    scenario: Scenario, plan: FaultPlan, variant: str, folder: Path, effects: list[Effect]
+) -> CellVerdict:
+    """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
+    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder."""
+    # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
+    client_histories = [folder / CLIENT_HISTORY, *worker_histories(folder)]
+    events = read_history([*client_histories, folder / FAULT_HISTORY])
+    acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
+    require_effects(effects, acknowledged, scenario.target.effects.source)
+    expect = cell_expectations(scenario, plan, variant)
+    return check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
+
+
+def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> CellExpectations:
+    """What a cell's fault was meant to do, for the checkers' guards (exposure, acknowledged)."""
+    spec = scenario.faults[plan.fault]
+    load_double_submit = scenario.load.double_submit
+    return CellExpectations(
+        fault_acts=spec.acts(load_double_submit),
+        min_exposed=spec.exposure_needed(load_double_submit),
+        min_acknowledged_rate=scenario.target.variant(variant).min_acknowledged_rate,
+        per_request_toxics=frozenset(
+            toxic.proxy_name for toxic in spec.toxics if toxic.type in plan.http_toxics
+        ),
+    )
+
+
+class CellRun:
+    """One variant under one fault: start, fault, load, probe, check, and clean up."""
+
+    def __init__(self, context: CellContext, plan: FaultPlan, variant: str) -> None:
+        self.context = context
+        self.scenario = context.scenario
+        self.plan = plan
+        self.variant = variant
+        self.cell_id = context.cell_id(variant, plan.fault)
+        self.dir = cell_dir(context.out_dir, variant, plan.fault)
+        self.client = context.client
+        self.proxy_name = f"{self.scenario.name}-{self.cell_id}"
+
+    def run(self) -> CellVerdict:
+        load = self.scenario.load
+        operations = self.context.options.operations or load.operations
+        self.context.events.cell_started.fire(
+            variant=self.variant, fault=self.plan.fault, operations=operations
+        )
+        with ExitStack() as stack:
+            faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
+            # closed in reverse: the proxy entries go first, while the proxy answers, then the target
+            targets = stack.enter_context(ExitStack())
+            entries = stack.enter_context(ExitStack())
+            env, store_toxics = self._target_env(entries)
+            target = start_target(
+                self.context.runtime,
+                self.scenario.target,
+                self.variant,
+                data_dir=self.dir / "data",
+                log_path=self.dir / "target.log",
+                env=env,
+                registry=self.context.registry,
+                run_id=self.context.out_dir.name,
+            )
+            targets.callback(target.stop)
+            upstream = target.endpoint.hostport
+            proxy = self._create_proxy(entries, self.proxy_name, upstream, self._load_listen())
+            config = LoadCellConfig(
+                load=load.for_cell(operations=operations, double_submit=self.plan.double_submit),
+                base_url=proxy.base_url,
+                kinds=self.scenario.target.operations,
+                variant=self.variant,
+                fault=self.plan.fault,
+                seed=self.plan.seed,
+                history_path=str(self.dir / CLIENT_HISTORY),
+                op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
+            )
+            nemesis = self.context.nemesis(
+                self.plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
+            )
+            with nemesis:
+                self.context.load_driver(
+                    config,
+                    self.dir / "load.json",
+                    on_progress=self._progress,
+                    timeout_s=load.max_duration_s + 60,
+                    distribution=self._distribution(),
+                    link=nemesis.load,
+                )
+                # still supervised: a queue-backed target can crash on its backlog while it drains
+                self._settle(target.endpoint.base_url)
+            effects = self._probe(target.endpoint.base_url)
+        return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
+
+    def _progress(self, completed: int, total: int) -> None:
+        self.context.events.cell_progress.fire(completed=completed, total=total)
+
+    def _fault(self, event: NemesisEvent) -> None:
+        self.context.events.fault.fire(variant=self.variant, fault=self.plan.fault, event=event)
+
+    def _distribution(self) -> Distribution | None:
+        options = self.context.options
+        if not options.workers:
+            return None
+        local = not options.master
+        return Distribution(options.workers, local, options.master_bind_host, options.master_port)
+
+    def _target_env(self, stack: ExitStack) -> tuple[dict[str, str], list[tuple[str, ToxicCall]]]:
+        """The plan's env, the scenario's, and each store's address; with store latency asked, the
+        address of a proxy in front of the store, and the toxic the nemesis puts on it for the load."""
+        env = {**self.scenario.target.env, **self.plan.target_env}
+        services = self.context.services
+        if services is None:
+            return env, []
+        addresses: dict[str, Endpoint] = {}
+        store_toxics: list[tuple[str, ToxicCall]] = []
+        if self.plan.store_latency_ms:
+            for name, endpoint in services.endpoints.items():
+                if name not in LATENCY_PROXIED_SERVICES:
+                    continue
+                store_proxy = self._create_proxy(stack, f"{self.proxy_name}--{name}", endpoint.hostport)
+                addresses[name] = Endpoint(store_proxy.listen_host, store_proxy.listen_port)
+                store_toxics.append((store_proxy.name, self.plan.store_latency_toxic(name)))
+        return {**env, **services.cell_env(self.cell_id, addresses)}, store_toxics
+
+    def _load_listen(self) -> str:
+        """Where the client-facing proxy listens: loopback, or the master's bind host for remote workers.
+
+        A remote worker sends its load to the address it reached the master at (``--master-host``)
+        when the proxy's host is a wildcard or loopback one (:mod:`harness.load.distributed`).
+        """
+        options = self.context.options
+        host = options.master_bind_host if options.master else LOOPBACK
+        return join_hostport(host, 0)
+
+    def _create_proxy(
+        self, stack: ExitStack, name: str, upstream: str, listen: str = f"{LOOPBACK}:0"
+    ) -> ProxyInfo:
+        proxy = self.client.create_proxy(name, upstream=upstream, listen=listen)
+
+        def delete() -> None:
+            # the proxy process may already be gone on an interrupted run
+            with suppress(HarnessError):
+                self.client.delete_proxy(name)
+
+        stack.callback(delete)
+        return proxy
+
+    def _settle(self, base_url: str) -> None:
+        """Let asynchronous work finish before the effects are read."""
+        spec = self.scenario.target.effects
+        if spec.drain_path is not None:
+            wait_until_drained(f"{base_url}{spec.drain_path}", timeout_s=max(spec.settle_s, 1.0))
+        elif spec.settle_s:
+            time.sleep(spec.settle_s)
+
+    def _probe(self, base_url: str) -> list[Effect]:
+        probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
+        effects = probe.read()
+        (self.dir / EFFECTS_FILE).write_text(json.dumps([asdict(e) for e in effects], indent=1))
+        return effects
