@@ -74,7 +74,7 @@ def _message(rule: GateRule, cell: CellVerdict, limit: float, actual: float, pas
 
 
 def _check(rule: GateRule, limit: float, cell: CellVerdict) -> GateResult:
-    if cell.validity == "unknown":
+    if cell.inconclusive:
         reason = cell.error or "no reason given"
         return GateResult(
             variant=cell.variant,

@@ -134,6 +134,12 @@ class CellVerdict:
         return "interrupted" if self.interrupted else self.validity
 
     @property
+    def inconclusive(self) -> bool:
+        """Whether any checker could not judge the cell (a guard unmet, a checker broken). A duplicate
+        found by another makes the cell invalid, Jepsen's way, but must not let a gate pass untested."""
+        return self.validity == "unknown" or any(check.validity == "unknown" for check in self.checks)
+
+    @property
     def anomalies(self) -> tuple[Anomaly, ...]:
         """Every checker's anomalies, in checker order."""
         return tuple(anomaly for check in self.checks for anomaly in check.anomalies)

@@ -8,7 +8,9 @@ found nothing in flight proves nothing. Exposure is *counted* from the history, 
 * a kill hits every operation with an attempt in flight when the kill was issued;
 * a failpoint exit hits the operations whose attempt lost its connection without an answer in the
   :data:`EXIT_SLACK_S` before the exit was noticed, or was still unanswered then (the target knows which
-  request it died on, the history does not; an attempt refused while it was down was never sent);
+  request it died on, the history does not; an attempt refused while it was down was never sent); an
+  exit that cut no attempt fired in work done after the answer (a queued job): it hit one operation
+  the history cannot name, and counts as one;
 * a double submit hits the operation whose first attempt was doubled;
 * any other toxic (Toxiproxy's own, store latency) hits every attempt made while it was on.
 
@@ -49,6 +51,7 @@ class Exposure:
     def check(self, evidence: CellEvidence) -> CheckResult:
         fired: dict[str, int] = {}
         hit_by: dict[str, set[str]] = {}
+        unnamed: dict[str, int] = {}  # exits that hit an operation the history cannot name
 
         def count(part: str, firings: int, op_ids: Iterable[str]) -> None:
             fired[part] = fired.get(part, 0) + firings
@@ -62,6 +65,10 @@ class Exposure:
                 victims = [trace.op_id for trace in traces if trace.in_flight(crash.t)]
             else:  # noticed at crash.t, a little after the process died
                 victims = [trace.op_id for trace in traces if trace.cut_off(crash.t, EXIT_SLACK_S)]
+                if crash.reason == "failpoint" and not victims:
+                    # a failpoint sits on an operation's path, so it fired on one: a queued job's,
+                    # processed after its request was answered (a mail worker, a consumer)
+                    unnamed[_crash_part(crash)] = unnamed.get(_crash_part(crash), 0) + 1
             count(_crash_part(crash), 1, victims)
         twins = [trace for trace in evidence.ops.values() if trace.twins]
         if twins:
@@ -70,11 +77,13 @@ class Exposure:
             if name not in evidence.expect.per_request_toxics:
                 count(name, 1, _attempted_between(evidence.ops.values(), start, end))
 
-        parts = {name: {"fired": fired[name], "hit": len(hit_by[name])} for name in fired}
+        parts = {
+            name: {"fired": fired[name], "hit": len(hit_by[name]) + unnamed.get(name, 0)} for name in fired
+        }
         plan = evidence.crash_plan
         if plan is not None:
             parts.setdefault("kill", {"fired": 0, "hit": 0})["planned"] = plan.planned
-        exposed = len(set().union(*hit_by.values()))
+        exposed = len(set().union(*hit_by.values())) + sum(unnamed.values())
         reason = _unmet_guard(evidence, exposed, parts, plan.detail if plan is not None else "")
         return CheckResult(
             checker=self.name,

@@ -118,7 +118,9 @@ def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
 
 def _cell_state(result: RunResult, gate: GateResult) -> str | None:
     cell = _cell_of(result, gate)
-    return None if cell is None else cell.state
+    if cell is None:
+        return None
+    return "unknown" if cell.inconclusive and not cell.interrupted else cell.state
 
 
 def _cell_of(result: RunResult, gate: GateResult) -> CellVerdict | None:

@@ -70,7 +70,7 @@ def _checker_text(column: Column, cell: CellVerdict) -> Text:
 def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
     # an unknown cell is flagged by colour only: a marker would widen the column past 100 characters,
     # and the reason is printed under the table
-    fault = Text(cell.fault, style="bold yellow" if cell.validity == "unknown" else "")
+    fault = Text(cell.fault, style="bold yellow" if cell.inconclusive else "")
     return (
         cell.variant,
         fault,
@@ -150,7 +150,7 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
     """Print the whole summary; ``paths`` defaults to the standard report files in the run's folder."""
     console.print(cells_table(result))
     for cell in result.verdict.cells:
-        if cell.validity == "unknown":
+        if cell.inconclusive:
             # an interrupted cell's reason says it was interrupted
             reason = cell.error or "no reason given"
             prefix = "" if cell.interrupted else "inconclusive: "

@@ -164,3 +164,23 @@ def test_a_failpoint_exit_hits_the_attempts_it_cut_not_those_refused_while_it_wa
 
     assert cell.check("exposure").details == {"failpoint exit": {"fired": 1, "hit": 1}}  # type: ignore[union-attr]
     assert cell.exposed_ops == 1
+
+
+def test_an_unmet_guard_fails_every_gate_even_where_another_checker_found_a_duplicate() -> None:
+    events = [*acknowledged("a", 0.0), *acknowledged("b", 1.0)]  # the fault hit nothing
+    cell = judged(events, effects=[Effect("a", "r-1"), Effect("a", "r-2"), Effect("b", "r-b")])
+
+    assert cell.validity == "invalid" and cell.inconclusive  # a duplicate is real; the guard still holds
+    specs = {"idempotent": GateSpec.model_validate({"min_duplicate_rate": 0.01, "max_lost_acknowledged": 0})}
+    gates = evaluate_gates(specs, RunVerdict((cell,)))
+    assert [gate.passed for gate in gates] == [False, False]
+    assert all("inconclusive (exposure: the fault hit 0 of 2" in gate.message for gate in gates)
+
+
+def test_a_failpoint_exit_in_work_done_after_the_answer_hits_one_unnamed_operation() -> None:
+    """A mail worker or a consumer dies on a queued job: no attempt was cut, yet an operation was hit."""
+    events = [*acknowledged("a", 0.0), *acknowledged("b", 1.0), CrashEvent(t=5.0, reason="failpoint")]
+    cell = judged(events)
+
+    assert cell.validity == "valid" and cell.exposed_ops == 1
+    assert cell.check("exposure").details == {"failpoint exit": {"fired": 1, "hit": 1}}  # type: ignore[union-attr]
