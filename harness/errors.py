@@ -14,7 +14,8 @@ status without a traceback::
     ├── PortInUseError           a port the user asked for is taken
     ├── ProxyApiError            the fault proxy's HTTP API refused a call (names the call)
     ├── ProbeError               an effects probe could not read what the target did
-    └── LoadError                the load driver failed before finishing its operations
+    ├── LoadError                the load driver failed before finishing its operations
+    └── NotARunFolderError       `harness report` was given a folder no run of this harness wrote
 
 A failed gate is not an error: it is a result, reported with exit status 1.
 """
@@ -135,3 +136,7 @@ class ProbeError(HarnessError):
 
 class LoadError(HarnessError):
     """The load driver could not run its operations."""
+
+
+class NotARunFolderError(HarnessError):
+    """The folder holds no run record a run of this harness wrote (exit 2)."""

@@ -15,16 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.errors import HarnessError
+from harness.errors import NotARunFolderError
 from harness.scenario import Scenario
 
 RECORD_NAME = "run-record.json"
 SCENARIO_COPY_NAME = "scenario.yaml"
 RECORD_VERSION = 1
-
-
-class NotARunFolderError(HarnessError):
-    """The folder holds no run record a run of this harness wrote (exit 2)."""
 
 
 @dataclass(frozen=True)

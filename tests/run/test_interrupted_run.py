@@ -13,8 +13,8 @@ from run_fakes import SCENARIO, FakeLoad, FakeProxyClient, FakeRuntime, assert_a
 
 import harness.run
 from harness.cli import main
+from harness.errors import NotARunFolderError
 from harness.report.rebuild import rebuild_result
-from harness.report.record import NotARunFolderError
 from harness.verdict import INTERRUPTED_REASON
 
 REPORTS = ("run.json", "index.html", "junit.xml", "summary.md")
