@@ -54,7 +54,7 @@ class ScenarioProbes:
         spec = self.spec
         if spec.source == "smtp":
             assert self.services is not None  # the scenario model requires smtp among services
-            url = self.services.smtp_effects_url(CellContext.cell_id(variant, fault))
+            url = self.services.smtp_effects_url(cell_id(variant, fault))
             return HttpLedgerProbe(url, op_ref_field=spec.op_ref_field, id_field=spec.id_field)
         return probe_for(spec, base_url, data_dir, variant)
 
@@ -84,10 +84,6 @@ class CellContext:
     nemesis: NemesisFactory
     load_driver: LoadDriver
     effects_probe: ProbeFactory
-
-    @staticmethod
-    def cell_id(variant: str, fault: str) -> str:
-        return cell_id(variant, fault)
 
 
 def check_cell(
@@ -126,7 +122,7 @@ class CellRun:
         self.scenario = context.scenario
         self.plan = plan
         self.variant = variant
-        self.cell_id = context.cell_id(variant, plan.fault)
+        self.cell_id = cell_id(variant, plan.fault)
         self.dir = cell_dir(context.out_dir, variant, plan.fault)
         self.client = context.client
         self.proxy_name = f"{self.scenario.name}-{self.cell_id}"
