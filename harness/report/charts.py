@@ -23,8 +23,8 @@ from matplotlib.ticker import ScalarFormatter
 from matplotlib.typing import RcKeyType
 
 from harness.history import CrashEvent, FaultEvent, RestartEvent
-from harness.report.formatting import cell_label
 from harness.verdict import CellVerdict
+from harness.wording import cell_label
 
 PALETTE = ("#2563eb", "#f59e0b", "#0d9488", "#7c3aed", "#db2777", "#65a30d", "#0891b2", "#4b5563")
 """Colours per variant (bars) or per cell (lines), in order; distinguishable and print-friendly."""

@@ -13,19 +13,16 @@ from pathlib import Path
 from harness.checkers.base import Column
 from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
 from harness.verdict import Anomaly, CellVerdict
-from harness.wording import cell_label, format_cell_number, format_interval, format_percent
+from harness.wording import format_cell_number
 
 __all__ = [
     "anomaly_story",
-    "cell_label",
     "column_alarm",
     "column_text",
     "describe_attempt",
     "describe_attempts",
     "describe_fault_event",
     "format_exposure",
-    "format_interval",
-    "format_percent",
     "format_rate",
     "format_tally",
     "format_seconds",

@@ -21,12 +21,10 @@ from harness.checkers.registry import columns
 from harness.gate import format_threshold, gate_label
 from harness.report import charts
 from harness.report.formatting import (
-    cell_label,
     column_alarm,
     column_text,
     describe_fault_event,
     format_exposure,
-    format_percent,
     format_rate,
     format_seconds,
     format_tally,
@@ -34,6 +32,7 @@ from harness.report.formatting import (
 )
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
+from harness.wording import cell_label, format_percent
 
 TEMPLATE = "index.html.j2"
 ANOMALY_ROWS_PER_CELL = 50

@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.gate import format_threshold, gate_label
-from harness.report.formatting import cell_label, format_exposure, format_tally
+from harness.report.formatting import format_exposure, format_tally
 from harness.result import GateResult, RunResult
 from harness.verdict import CellVerdict
+from harness.wording import cell_label
 
 FAILURE_TYPE = "GateFailed"
 INCONCLUSIVE_TYPE = "Inconclusive"

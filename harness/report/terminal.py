@@ -19,7 +19,6 @@ from harness.checkers.base import Column
 from harness.checkers.registry import columns
 from harness.report.formatting import (
     anomaly_story,
-    cell_label,
     column_alarm,
     column_text,
     format_exposure,
@@ -29,6 +28,7 @@ from harness.report.formatting import (
 )
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
+from harness.wording import cell_label
 
 EXAMPLES_SHOWN = 3
 
