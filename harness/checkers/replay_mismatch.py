@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.checkers.answers import answer
 from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
-from harness.checkers.story import answer, attempts_story, effects_phrase
+from harness.checkers.story import attempts_story, effects_phrase
 from harness.history import AttemptEnd
 from harness.ledger import Effect
 from harness.verdict import CheckResult

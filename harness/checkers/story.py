@@ -13,7 +13,7 @@ from harness.checkers.evidence import OpTrace
 from harness.history import AttemptEnd
 from harness.ledger import Effect
 
-__all__ = ["answer", "attempts_story", "effects_phrase", "resource_list"]
+__all__ = ["attempts_story", "effects_phrase", "resource_list"]
 
 
 def _describe_attempt(attempt: AttemptEnd) -> str:
