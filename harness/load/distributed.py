@@ -135,7 +135,7 @@ class Master:
             self._finish_workers()
             self.runner.quit()  # the workers send their last statistics and exit
         progress()
-        emit_done(self.queue, self.environment.stats.total, time.monotonic() - started, ending)
+        emit_done(self.queue, self.environment.stats, time.monotonic() - started, ending)
         if ending == "interrupted":
             return fail(EXIT_INTERRUPTED, "interrupted")
         errors = [error for seen in self.workers.values() for error in seen.errors]

@@ -16,9 +16,10 @@ from typing import Literal
 
 import gevent
 from locust.runners import Runner
-from locust.stats import StatsEntry
+from locust.stats import RequestStats
 
 from harness.load.config import DoneLine, LoadCellConfig, LocustTotals, ProgressLine
+from harness.load.entries import request_totals
 from harness.load.operations import OperationQueue
 
 PROGRESS_INTERVAL_S = 0.1
@@ -106,8 +107,9 @@ class ProgressPrinter:
             emit(line)
 
 
-def emit_done(queue: OperationQueue, totals: StatsEntry, duration_s: float, ending: Ending) -> None:
-    """The done line: how many operations ended, why the run stopped, Locust's request totals."""
+def emit_done(queue: OperationQueue, stats: RequestStats, duration_s: float, ending: Ending) -> None:
+    """The done line: how many operations ended, why the run stopped, Locust's HTTP request totals."""
+    totals = request_totals(stats)
     emit(
         DoneLine(
             completed=queue.completed,

@@ -112,7 +112,7 @@ class _Drive:
         finally:
             runner.quit()  # kills users still running; each writes its attempt's and op's end
         progress()
-        emit_done(self.workload.queue, self.environment.stats.total, time.monotonic() - started, ending)
+        emit_done(self.workload.queue, self.environment.stats, time.monotonic() - started, ending)
         if ending == "interrupted":
             return fail(EXIT_INTERRUPTED, "interrupted")
         if self.user_errors:

@@ -28,6 +28,7 @@ from locust.exception import StopUser
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
 from harness.imports import import_callable
 from harness.load.config import LoadCellConfig
+from harness.load.entries import report_operation_end
 from harness.load.flow import FlowContext, FlowRequestError, FlowResponse
 from harness.load.operations import (
     OperationQueue,
@@ -416,6 +417,8 @@ class _OperationRun:
             )
         )
         self.workload.queue.finish()
+        gave_up = finished and outcome == "unknown"  # after the history: a marker never costs an OpEnd
+        report_operation_end(self.user.environment.events.request, self.request, attempts, gave_up=gave_up)
 
 
 def _attempt_end(op_id: str, attempt: int, result: AttemptResult) -> AttemptEnd:
