@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -199,9 +200,30 @@ def _cmd_locustfile(args: argparse.Namespace) -> int:
     console.print(str(path), highlight=False)
     console.print(
         "[dim]watch the load in Locust's web UI: HARNESS_LOAD_CONFIG=<cell>/load.json "
-        f"locust -f {path} --host http://127.0.0.1:PORT[/dim]",
+        f"locust -f {path} --host http://127.0.0.1:PORT (or let `harness serve` set it all up)[/dim]",
         highlight=False,
     )
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    """One cell's target, proxy and fault with Locust's web UI on them, until Ctrl-C."""
+    from harness.run import RunOptions
+    from harness.serve import choose_cell, serve
+
+    if is_catalogue(args.scenario):
+        raise HarnessError("serve sets up one scenario's cell; give it that scenario's file")
+    scenario = load_scenario(args.scenario)
+    variant, fault = choose_cell(scenario, args.variant, args.fault)
+    options = RunOptions(
+        out_root=Path(args.out),
+        runtime=args.runtime,
+        seed=args.seed,
+        operations=args.operations,
+        faults=(fault,),
+    )
+    say = partial(console.print, highlight=False, markup=False)
+    serve(scenario, str(args.scenario), variant, options, say=say, print_command=args.print_command)
     return EXIT_OK
 
 
@@ -340,6 +362,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     locustfile = commands.add_parser("locustfile", help="print the locustfile path for Locust's web UI")
     locustfile.set_defaults(handler=_cmd_locustfile)
+
+    served = commands.add_parser(
+        "serve", help="start one cell's target, proxy and fault with Locust's web UI on them, until Ctrl-C"
+    )
+    served.add_argument("scenario", type=Path)
+    served.add_argument("--variant", help="the variant to serve (needed when the scenario has several)")
+    served.add_argument("--fault", help="the fault to put on it (needed when the scenario has several)")
+    served.add_argument(
+        "--print-command", action="store_true", help="print the locust command instead of starting it"
+    )
+    served.add_argument(
+        "--out", type=writable_folder, default="reports/serve", help="folder for session folders"
+    )
+    served.add_argument("--runtime", choices=("process", "docker", "auto"), help="override the scenario")
+    served.add_argument("--seed", type=int, help="override the scenario's seed")
+    served.add_argument(
+        "--operations",
+        type=whole_number(1, MAX_OPERATIONS),
+        help=f"operations per start in the UI (1..{MAX_OPERATIONS}; default load.operations)",
+    )
+    served.set_defaults(handler=_cmd_serve)
 
     conform = commands.add_parser(
         "conform", help="check an endpoint against the IETF Idempotency-Key draft (400/409/422/replay)"

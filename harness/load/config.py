@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
@@ -47,6 +47,9 @@ EXIT_FINISHED = 0
 EXIT_DRIVER_ERROR = 1
 EXIT_BAD_CONFIG = 2
 EXIT_INTERRUPTED = 130
+
+LOAD_CONFIG_ENV = "HARNESS_LOAD_CONFIG"
+"""The environment variable naming the cell config ``locustfile.py`` runs (``harness serve`` sets it)."""
 
 STDERR_TAIL_LINES = 15
 _KILL_WAIT_S = 5.0
@@ -225,19 +228,22 @@ def _driver_env() -> dict[str, str]:
 
 
 _RECORDED: dict[int, PidRegistry] = {}
-"""Driver pids recorded by :func:`_start` → their registry, for :func:`_kill` to forget them."""
+"""Pids recorded by :func:`start_recorded` → their registry, for :func:`end_recorded` to forget them."""
 
 
-def _start(command: list[str], stderr_file: IO[bytes], stdout: int | None) -> subprocess.Popen[bytes]:
-    """Start a driver in its own session (a Ctrl-C reaches only us; we end its group), recorded in
-    the pid registry of the reports folder its stderr log lies in, so ``harness clean`` can end a
-    driver a killed harness left running."""
+def start_recorded(
+    command: list[str], stderr_file: IO[bytes], stdout: int | None, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a load process (a driver, or ``harness serve``'s Locust) in its own session (a Ctrl-C
+    reaches only us; we end its group), recorded in the pid registry of the reports folder its stderr
+    log lies in, so ``harness clean`` can end one a killed harness left running. ``env`` is added to
+    the driver's environment."""
     process = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr_file,
-        env=_driver_env(),
+        env={**_driver_env(), **(env or {})},
         start_new_session=True,
     )
     registry = PidRegistry.near(Path(stderr_file.name))
@@ -276,38 +282,38 @@ def run_driver(
         stderr_file = files.enter_context(stderr_path.open("wb"))
         port = 0
         if distribution is None:
-            process = _start(driver_command(config_path), stderr_file, subprocess.PIPE)
+            process = start_recorded(driver_command(config_path), stderr_file, subprocess.PIPE)
         else:
             port = distribution.port or free_port(distribution.bind_host)
-            process = _start(master_command(config_path, distribution, port), stderr_file, subprocess.PIPE)
+            command = master_command(config_path, distribution, port)
+            process = start_recorded(command, stderr_file, subprocess.PIPE)
         try:
             for index in range(distribution.workers if distribution and distribution.local else 0):
                 worker_stderr = config_path.with_name(f"{config_path.stem}.w{index}.stderr.log")
                 worker_file = files.enter_context(worker_stderr.open("wb"))
-                workers.append(
-                    (_start(worker_command(LOOPBACK, port, f"w{index}"), worker_file, None), worker_stderr)
-                )
+                worker = start_recorded(worker_command(LOOPBACK, port, f"w{index}"), worker_file, None)
+                workers.append((worker, worker_stderr))
             done = _follow(process, on_progress, deadline, link)
             _wait_for_workers(workers, deadline)
         except LoadError as error:
-            _kill(process)
-            raise LoadError(f"{error}: {_tail(stderr_path)}") from None
+            end_recorded(process)
+            raise LoadError(f"{error}: {log_tail(stderr_path)}") from None
         except BaseException:  # KeyboardInterrupt above all: never leave the driver behind
-            _kill(process)
+            end_recorded(process)
             raise
         finally:
             if link is not None:
                 link.end()
             for worker, _ in workers:
-                _kill(worker)
-            _kill(process)  # ended already unless an error came first; forgets its registry entry
+                end_recorded(worker)
+            end_recorded(process)  # ended already unless an error came first; forgets its registry entry
     if process.returncode != EXIT_FINISHED:
-        raise LoadError(f"load driver exited with status {process.returncode}: {_tail(stderr_path)}")
+        raise LoadError(f"load driver exited with status {process.returncode}: {log_tail(stderr_path)}")
     for worker, worker_stderr in workers:
         if worker.returncode != EXIT_FINISHED:
-            raise LoadError(f"load worker exited with status {worker.returncode}: {_tail(worker_stderr)}")
+            raise LoadError(f"load worker exited with status {worker.returncode}: {log_tail(worker_stderr)}")
     if done is None:
-        raise LoadError(f"load driver ended without its final summary line: {_tail(stderr_path)}")
+        raise LoadError(f"load driver ended without its final summary line: {log_tail(stderr_path)}")
     return DriverSummary(
         completed=done.completed,
         total=done.total,
@@ -391,7 +397,7 @@ def serve_as_worker(
         stderr_path = history_dir / f"worker.{name}.stderr.log"
         with stderr_path.open("wb") as stderr_file:
             command = worker_command(master_host, master_port, name, history_dir, True, timeout_s)
-            process = _start(command, stderr_file, None)
+            process = start_recorded(command, stderr_file, None)
             try:
                 process.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -399,9 +405,9 @@ def serve_as_worker(
                     f"cell {cell}: no end in {timeout_s:g} s; killed worker pid {process.pid}"
                 ) from None
             finally:
-                _kill(process)
+                end_recorded(process)
         if process.returncode != EXIT_FINISHED:
-            raise LoadError(f"cell {cell}: worker exit status {process.returncode}: {_tail(stderr_path)}")
+            raise LoadError(f"cell {cell}: worker exit status {process.returncode}: {log_tail(stderr_path)}")
 
 
 def _read_lines(stream: IO[bytes], lines: queue.Queue[bytes | None]) -> None:
@@ -428,15 +434,15 @@ def _parse_line(line: bytes) -> ProgressLine | None:
         return None
 
 
-def _kill(process: subprocess.Popen[bytes]) -> None:
-    """End a driver's process group (SIGKILL: it holds nothing that needs a graceful end)."""
+def end_recorded(process: subprocess.Popen[bytes]) -> None:
+    """End a load process's group (SIGKILL: it holds nothing that needs a graceful end)."""
     end_process(process, signal.SIGKILL, _KILL_WAIT_S)
     registry = _RECORDED.pop(process.pid, None)
     if registry is not None:
         registry.remove(process.pid)
 
 
-def _tail(stderr_path: Path) -> str:
+def log_tail(stderr_path: Path) -> str:
     try:
         text = stderr_path.read_text(encoding="utf-8", errors="replace")
     except OSError:

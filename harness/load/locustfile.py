@@ -24,12 +24,12 @@ from locust.env import Environment
 
 from harness.errors import LoadError
 from harness.history import HistoryWriter
-from harness.load.config import LoadCellConfig, load_cell_config
+from harness.load.config import LOAD_CONFIG_ENV, LoadCellConfig, load_cell_config
 from harness.load.drive import max_duration_reason
 from harness.load.user import Workload, make_user_class
 from harness.scenario import LoadSpec
 
-CONFIG_ENV = "HARNESS_LOAD_CONFIG"
+CONFIG_ENV = LOAD_CONFIG_ENV
 HISTORY_ENV = "HARNESS_LOAD_HISTORY"
 DEFAULT_HOST = "http://127.0.0.1:8000"
 WATCH_INTERVAL_S = 0.2
