@@ -222,7 +222,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         operations=args.operations,
         faults=(fault,),
     )
-    say = partial(console.print, highlight=False, markup=False)
+    say = partial(console.print, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
     serve(scenario, str(args.scenario), variant, options, say=say, print_command=args.print_command)
     return EXIT_OK
 
