@@ -19,7 +19,7 @@ from rich.table import Table
 
 from harness.arguments import MAX_PORT, positive_seconds, whole_number, writable_folder
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
-from harness.paths import REPO_ROOT, SCENARIOS_DIR
+from harness.paths import SCENARIOS_DIR
 from harness.proxy.options import add_server_arguments, configure_logging
 from harness.scenario import is_catalogue, load_catalogue, load_scenario
 
@@ -196,7 +196,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 
 
 def _cmd_locustfile(args: argparse.Namespace) -> int:
-    path = REPO_ROOT / "harness" / "load" / "locustfile.py"
+    from harness.serve import LOCUSTFILE as path
     console.print(str(path), highlight=False)
     console.print(
         "[dim]watch the load in Locust's web UI: HARNESS_LOAD_CONFIG=<cell>/load.json "

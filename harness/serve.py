@@ -25,7 +25,6 @@ import shlex
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -142,6 +141,7 @@ class ServeSession:
         self.print_command = print_command
         self.events = RunEvents()
         self.events.note.add_listener(lambda *, message: say(message))
+        self.events.cell_started.add_listener(self._cell_started)
         self.events.fault.add_listener(self._fault)
         self.target: TargetInstance | None = None
         self.proxy_api: str | None = None
@@ -203,12 +203,14 @@ class ServeSession:
 
     def _show(self, config: LoadCellConfig, ui_url: str | None) -> None:
         target = "(unknown)" if self.target is None else self.target.endpoint.base_url
-        self.say(f"cell        {config.variant} under {config.fault}")
         self.say(f"target      {target}  (its own address: no fault)")
         self.say(f"proxy       {config.base_url}  (the target under the fault: the load's host)")
         self.say(f"proxy API   {self.proxy_api or '(unknown)'}  (Toxiproxy's API)")
         if ui_url is not None:
             self.say(f"Locust UI   {ui_url}")
+
+    def _cell_started(self, *, variant: str, fault: str, operations: int) -> None:
+        self.say(f"serving {variant} under {fault}: starting its target, stores and proxy")
 
     def _fault(self, *, variant: str, fault: str, event: NemesisEvent) -> None:
         if isinstance(event, FaultEvent):
