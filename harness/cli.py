@@ -197,6 +197,7 @@ def _cmd_proxy(args: argparse.Namespace) -> int:
 
 def _cmd_locustfile(args: argparse.Namespace) -> int:
     from harness.serve import LOCUSTFILE as path
+
     console.print(str(path), highlight=False)
     console.print(
         "[dim]watch the load in Locust's web UI: HARNESS_LOAD_CONFIG=<cell>/load.json "
