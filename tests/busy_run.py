@@ -17,7 +17,16 @@ from factories import run_result as finished_run
 
 from harness.checker import check
 from harness.gate import evaluate_gates
-from harness.history import AttemptEnd, AttemptStart, CrashEvent, Event, FaultEvent, OpEnd, OpStart, RestartEvent
+from harness.history import (
+    AttemptEnd,
+    AttemptStart,
+    CrashEvent,
+    Event,
+    FaultEvent,
+    OpEnd,
+    OpStart,
+    RestartEvent,
+)
 from harness.ledger import Effect
 from harness.result import RunResult
 from harness.scenario import GateSpec
@@ -50,7 +59,7 @@ def _op_id(variant: str, fault: str, index: int) -> str:
 def _operation(
     variant: str, fault: str, index: int, answers: list[tuple[int | None, str | None]], charges: list[str]
 ) -> tuple[list[Event], list[Effect]]:
-    """One op's events (attempts end to end, 20 ms each) and the effects the target made for it.
+    """One op's events (attempts end to end, 8 to 60 ms each) and the effects the target made for it.
 
     ``answers`` is each attempt's (status, error); a 201 answers with the attempt's charge."""
     op_id = _op_id(variant, fault, index)
@@ -58,7 +67,8 @@ def _operation(
     events: list[Event] = [OpStart(t=t, op_id=op_id)]
     for number, (status, error) in enumerate(answers, start=1):
         events.append(AttemptStart(t=t, op_id=op_id, attempt=number))
-        t += 0.02
+        latency_s = 0.008 + (index * 7 + number * 13) % 53 / 1000
+        t += latency_s
         events.append(
             AttemptEnd(
                 t=t,
@@ -68,7 +78,7 @@ def _operation(
                 status=status,
                 resource_id=_charge(variant, fault, index, number) if status == 201 else None,
                 error=error,
-                latency_s=0.02,
+                latency_s=latency_s,
             )
         )
     status, _ = answers[-1]

@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +84,20 @@ class Browser:
                 await page.event("Page.loadEventFired")
                 evaluated = await page.call("Runtime.evaluate", expression=expression, returnByValue=True)
                 if "exceptionDetails" in evaluated:
-                    raise AssertionError(f"the expression failed in the page: {evaluated['exceptionDetails']}")
+                    raise AssertionError(
+                        f"the expression failed in the page: {evaluated['exceptionDetails']}"
+                    )
                 size = (await page.call("Page.getLayoutMetrics"))["cssContentSize"]
-                clip = {"x": 0, "y": 0, "width": width, "height": min(size["height"], MAX_SHOT_HEIGHT), "scale": 1}
-                shot = await page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+                clip = {
+                    "x": 0,
+                    "y": 0,
+                    "width": width,
+                    "height": min(size["height"], MAX_SHOT_HEIGHT),
+                    "scale": 1,
+                }
+                shot = await page.call(
+                    "Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip
+                )
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         return Look(evaluated["result"].get("value"), screenshot)
@@ -161,7 +171,5 @@ def _end(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=WAIT_S)
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

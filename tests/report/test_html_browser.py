@@ -25,7 +25,7 @@ MEASURE = """(() => {
     .filter(element => element.getBoundingClientRect().right > innerWidth + 0.5)
     .filter(element => !element.closest('.scroll'))
     .slice(0, 5)
-    .map(element => `${element.tagName.toLowerCase()}.${element.className}: ${element.textContent.slice(0, 60)}`);
+    .map(element => `${element.tagName.toLowerCase()}: ${element.textContent.slice(0, 60)}`);
   return {scrollWidth: page.scrollWidth, innerWidth: innerWidth, sticking_out: sticking_out};
 })()"""
 """The page's width against the window's, and (to say why) the first elements reaching past the window."""
