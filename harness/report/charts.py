@@ -19,12 +19,12 @@ from typing import Any
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.ticker import LogFormatter, MaxNLocator, ScalarFormatter
 from matplotlib.typing import RcKeyType
 
 from harness.history import CrashEvent, FaultEvent, RestartEvent
 from harness.verdict import CellVerdict
-from harness.wording import cell_label
+from harness.wording import cell_label, format_percent
 
 PALETTE = ("#2563eb", "#f59e0b", "#0d9488", "#7c3aed", "#db2777", "#65a30d", "#0891b2", "#4b5563")
 """Colours per variant (bars) or per cell (lines), in order; distinguishable and print-friendly."""
@@ -32,10 +32,18 @@ PALETTE = ("#2563eb", "#f59e0b", "#0d9488", "#7c3aed", "#db2777", "#65a30d", "#0
 ECDF_POINTS = 200
 """Latency ECDFs are drawn through this many quantiles, whatever the number of attempts."""
 
-MAX_BUCKETS = 400
-"""The effect timeline never has more points than this: buckets widen for long cells."""
+TIMELINE_BINS = 30
+"""About how many bins the effect timeline has, whatever the cell's length: a 1-second cell gets 50 ms
+bins, a 5-minute one 10 s bins (:func:`timeline_bin_width`)."""
 
-TIMELINE_BUCKET_S = 0.5
+NICE_STEPS = (1.0, 2.0, 5.0)
+"""Bin widths are one of these times a power of ten, so the legend reads ``per 50 ms``, not ``per 37 ms``."""
+
+LEGEND_WIDTH_CHARS = 110
+"""About how many characters of legend fit across a 7.5-inch chart at the legend's font size."""
+
+LEGEND_ROW_INCHES = 0.18
+"""Height a legend row below a chart adds to it, so the plot above keeps its own height."""
 
 _RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
@@ -75,10 +83,49 @@ def _svg_text(figure: Figure, prefix: str) -> str:
     return _ID_REFERENCE.sub(lambda match: f"{match.group(1)}{prefix}-{match.group(2)}", svg)
 
 
+def _legend_below(figure: Figure, labels: Sequence[str]) -> None:
+    """The legend under the plot, outside it, so it never covers a bar or a line: as many columns as
+    the longest label leaves room for."""
+    widest = max((len(label) for label in labels), default=1) + 6  # the handle and the gap
+    columns = max(1, min(len(labels), LEGEND_WIDTH_CHARS // widest))
+    figure.legend(loc="outside lower center", ncols=columns, fontsize=8)
+    width, height = figure.get_size_inches()
+    figure.set_size_inches(width, height + LEGEND_ROW_INCHES * math.ceil(len(labels) / columns))
+
+
+def _label_bars(
+    axes: Axes, positions: Sequence[float], tops: Sequence[float], rates: Sequence[float], colour: str
+) -> None:
+    """Each bar's rate over its upper whisker; a 0% bar, which has no height to see, also gets a
+    marker on the axis so it reads as measured zero rather than missing."""
+    for position, top, rate in zip(positions, tops, rates, strict=True):
+        axes.annotate(
+            "0%" if rate == 0 else format_percent(rate / 100),
+            (position, top),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+        )
+        if rate == 0:
+            axes.plot(
+                [position],
+                [0],
+                marker="D",
+                markersize=6,
+                color=colour,
+                markeredgecolor="#111827",
+                markeredgewidth=0.8,
+                clip_on=False,
+                zorder=4,
+            )
+
+
 def duplicate_rate_chart(cells: Sequence[CellVerdict], variants: Sequence[str], faults: Sequence[str]) -> str:
     """Duplicate rate per fault, variants side by side, with 95% interval error bars."""
     with rc_context(_style("duplicates")):
-        figure = Figure(figsize=(7.5, 3.2), layout="constrained")
+        figure = Figure(figsize=(7.5, 3.4), layout="constrained")
         axes = figure.add_subplot()
         by_key = {(cell.variant, cell.fault): cell for cell in cells}
         width = 0.8 / max(len(variants), 1)
@@ -94,22 +141,26 @@ def duplicate_rate_chart(cells: Sequence[CellVerdict], variants: Sequence[str], 
                 rates.append(rate)
                 below.append(max(rate - interval.low * 100, 0.0))
                 above.append(max(interval.high * 100 - rate, 0.0))
+            colour = PALETTE[index % len(PALETTE)]
             axes.bar(
                 positions,
                 rates,
                 width * 0.9,
                 yerr=[below, above],
                 capsize=3,
-                color=PALETTE[index % len(PALETTE)],
+                color=colour,
                 error_kw={"elinewidth": 0.9, "ecolor": "#111827"},
                 label=variant,
             )
+            tops = [rate + up for rate, up in zip(rates, above, strict=True)]
+            _label_bars(axes, positions, tops, rates, colour)
         axes.set_xticks(range(len(faults)), list(faults))
         axes.set_ylabel("operations with ≥ 2 effects (%)")
         axes.set_ylim(bottom=0)
+        axes.margins(y=0.12)  # room for the labels over the tallest whisker
         axes.grid(axis="x", visible=False)
-        axes.legend(loc="upper left", ncols=max(len(variants), 1))
-        axes.set_title("Duplicate-effect rate with 95% interval")
+        figure.suptitle("Duplicate-effect rate with 95% interval", fontsize=10, fontweight="bold")
+        _legend_below(figure, variants)
         return _svg_text(figure, "duplicates")
 
 
@@ -147,13 +198,14 @@ def latency_chart(cells: Sequence[CellVerdict]) -> str:
         if drawn:
             axes.set_xscale("log")
             axes.xaxis.set_major_formatter(ScalarFormatter())
-            axes.legend(loc="lower right")
+            axes.xaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))  # 20, 50; not 2×10¹
+            _legend_below(figure, [cell_label(cell.variant, cell.fault) for cell in cells])
         else:
             axes.text(0.5, 0.5, "no attempts recorded", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel("attempt latency (ms, log scale)")
         axes.set_ylabel("fraction of attempts ≤ x")
         axes.set_ylim(0, 1.02)
-        axes.set_title("Attempt latency (ECDF)")
+        figure.suptitle("Attempt latency (ECDF)", fontsize=10, fontweight="bold")
         return _svg_text(figure, "latency")
 
 
@@ -163,13 +215,27 @@ def cell_start(cell: CellVerdict) -> float:
     return min(moments) if moments else 0.0
 
 
-def _effects_per_bucket(times: Sequence[float], start: float, span: float) -> tuple[float, list[float]]:
-    """(bucket width, effect count per bucket) covering ``span`` seconds from ``start``."""
-    bucket = max(TIMELINE_BUCKET_S, span / MAX_BUCKETS)
-    counts = [0.0] * (int(span / bucket) + 1)
+def timeline_bin_width(span_s: float) -> float:
+    """The round bin width (:data:`NICE_STEPS` times a power of ten) giving closest to
+    :data:`TIMELINE_BINS` bins over ``span_s`` seconds."""
+    ideal = max(span_s, 0.001) / TIMELINE_BINS
+    power = 10.0 ** math.floor(math.log10(ideal))
+    candidates = [step * power * scale for step in NICE_STEPS for scale in (1.0, 10.0)]
+    return min(candidates, key=lambda width: abs(math.log(width / ideal)))
+
+
+def _bin_words(width_s: float) -> str:
+    """``50 ms``, ``2 s``: a round bin width without the trailing zeros of a measured duration."""
+    return f"{width_s * 1000:.3g} ms" if width_s < 1 else f"{width_s:.3g} s"
+
+
+def _effects_per_bin(times: Sequence[float], start: float, span: float) -> tuple[float, list[float]]:
+    """(bin width, effect count per bin) covering ``span`` seconds from ``start``."""
+    width = timeline_bin_width(span)
+    counts = [0.0] * (math.ceil(span / width - 1e-9) or 1)
     for moment in times:
-        counts[min(int((moment - start) / bucket), len(counts) - 1)] += 1
-    return bucket, counts
+        counts[min(int((moment - start) / width), len(counts) - 1)] += 1
+    return width, counts
 
 
 def _draw_fault_events(
@@ -202,25 +268,25 @@ def _draw_fault_events(
 
 
 def timeline_chart(cell: CellVerdict, salt: str) -> str:
-    """Effects per time bucket against the cell's faults, crashes and restarts."""
+    """Effects per time bin against the cell's faults, crashes and restarts."""
     with rc_context(_style(f"timeline-{salt}")):
         figure = Figure(figsize=(7.5, 2.2), layout="constrained")
         axes = figure.add_subplot()
         start = cell_start(cell)
         moments = [*cell.effect_times, *(event.t for event in cell.fault_events)]
         end = max(moments) if moments else start
-        bucket, counts = _effects_per_bucket(cell.effect_times, start, end - start)
-        axes.plot(
-            [index * bucket for index in range(len(counts))],
+        width, counts = _effects_per_bin(cell.effect_times, start, end - start)
+        axes.stairs(
             counts,
+            [index * width for index in range(len(counts) + 1)],
             color="#2563eb",
             linewidth=1.2,
-            drawstyle="steps-post",
-            label=f"effects per {bucket:g} s",
+            label=f"effects per {_bin_words(width)}",
         )
         _draw_fault_events(axes, cell.fault_events, start, end)
-        axes.set_xlim(0, max(end - start, bucket))
+        axes.set_xlim(0, len(counts) * width)
         axes.set_ylim(bottom=0)
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))  # effects come whole
         axes.set_xlabel("seconds since the cell's first event")
         axes.set_ylabel("effects")
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)

@@ -2,13 +2,15 @@
 
 Everything is inline: CSS in the template, charts as SVG text from :mod:`harness.report.charts`. The
 template (``templates/index.html.j2``, package data) only lays things out; this module decides what is
-shown, formats it with :mod:`harness.report.formatting`, and caps the anomaly tables so a 10,000-operation
-run still gives a page of a few hundred kilobytes. Jinja2 autoescaping is on: variant, fault and error
-texts come from users and from servers, and must never become markup.
+shown, formats it with :mod:`harness.report.formatting`, and groups each cell's anomalous operations by
+kind, one line each, a few open and the rest folded, capped so a 10,000-operation run still gives a page
+of a few hundred kilobytes. Jinja2 autoescaping is on: variant, fault and error texts come from users and
+from servers, and must never become markup.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,10 +19,11 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from harness import __version__
-from harness.checkers.registry import columns
+from harness.checkers.registry import anomaly_declaration, columns, metrics
 from harness.gate import format_threshold, gate_label
 from harness.report import charts
 from harness.report.formatting import (
+    anomaly_story,
     column_alarm,
     column_text,
     describe_fault_event,
@@ -35,33 +38,34 @@ from harness.verdict import Anomaly, CellVerdict
 from harness.wording import cell_label, format_percent
 
 TEMPLATE = "index.html.j2"
-ANOMALY_ROWS_PER_CELL = 50
-"""Anomalies listed per cell; the rest are counted in a note (they are all in run.json)."""
+ANOMALY_ROWS_PER_KIND = 50
+"""Anomalies listed per kind in a cell; the rest are counted in a note (run.json holds all it kept)."""
 
-
-@dataclass(frozen=True)
-class AttemptView:
-    """One attempt of an anomalous operation, ready to print."""
-
-    number: int
-    outcome: str
-    status: str
-    error: str
-    latency: str
-    at: str
+ANOMALIES_OPEN = 3
+"""Anomalies of a kind shown before the rest fold away under a ``<details>``: a few tell the story."""
 
 
 @dataclass(frozen=True)
 class AnomalyView:
-    """One anomalous operation: what went wrong, its attempts and the faults around it."""
+    """One anomalous operation on one line: when its first attempt was sent, which, what happened (the
+    checker's story), and the faults around it."""
 
-    kind: str
+    at: str
     op_id: str
-    effect_count: int
-    resource_ids: str
-    attempts: tuple[AttemptView, ...]
-    nearby_faults: tuple[str, ...]
-    explanation: str
+    story: str
+    nearby_faults: str
+
+
+@dataclass(frozen=True)
+class AnomalyGroup:
+    """A cell's anomalies of one kind: a few shown, the rest folded, the count of those not listed."""
+
+    title: str
+    summary: str
+    shared_nearby_faults: str
+    shown: tuple[AnomalyView, ...]
+    folded: tuple[AnomalyView, ...]
+    not_listed: int
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,7 @@ class CellView:
     answers: str
     final_outcomes: str
     timeline_svg: Markup
-    anomalies: tuple[AnomalyView, ...]
-    anomalies_not_shown: int
+    anomaly_groups: tuple[AnomalyGroup, ...]
 
 
 def _offset(moment: float, start: float) -> str:
@@ -94,35 +97,61 @@ def _offset(moment: float, start: float) -> str:
 
 
 def _anomaly_view(anomaly: Anomaly, start: float) -> AnomalyView:
-    attempts = tuple(
-        AttemptView(
-            number=attempt.attempt,
-            outcome=attempt.outcome,
-            status="" if attempt.status is None else str(attempt.status),
-            error=attempt.error or "",
-            latency=format_seconds(attempt.latency_s),
-            at=_offset(attempt.t, start),
-        )
-        for attempt in sorted(anomaly.attempts, key=lambda attempt: attempt.attempt)
-    )
-    nearby = tuple(
+    first_sent = min((attempt.t - attempt.latency_s for attempt in anomaly.attempts), default=start)
+    nearby = "; ".join(
         f"{_offset(event.t, start)} {describe_fault_event(event)}" for event in anomaly.nearby_faults
     )
     return AnomalyView(
-        kind=anomaly.kind.replace("_", " "),
+        at=_offset(first_sent, start),
         op_id=anomaly.op_id,
-        effect_count=anomaly.effect_count,
-        resource_ids=", ".join(anomaly.resource_ids),
-        attempts=attempts,
+        story=anomaly_story(anomaly),
         nearby_faults=nearby,
-        explanation=anomaly.explanation,
     )
 
 
+def _flagged_count(cell: CellVerdict, kind: str, listed: int) -> int:
+    """How many operations of ``cell`` the checker flagged ``kind``: the first count metric declared for
+    the kind (a checker declares its headline first; ``extra_effects`` after ``ops_with_duplicates``),
+    which also counts those beyond the ones it kept as anomalies; ``listed`` when no metric counts it."""
+    counts = (metric for metric in metrics() if metric.anomaly_kind == kind and metric.unit == "count")
+    headline = next(counts, None)
+    value = float("nan") if headline is None else cell.number(headline.name)
+    return listed if value != value else max(listed, int(value))
+
+
+def _hoist_shared_faults(views: tuple[AnomalyView, ...]) -> tuple[str, tuple[AnomalyView, ...]]:
+    """When every listed operation had the same faults nearby (one toxic on for the whole cell), say
+    them once for the group rather than on every line."""
+    distinct = {view.nearby_faults for view in views}
+    if len(views) < 2 or len(distinct) != 1 or not views[0].nearby_faults:
+        return "", views
+    return views[0].nearby_faults, tuple(dataclasses.replace(view, nearby_faults="") for view in views)
+
+
+def _anomaly_groups(cell: CellVerdict, start: float) -> tuple[AnomalyGroup, ...]:
+    by_kind: dict[str, list[Anomaly]] = {}
+    for anomaly in cell.anomalies:  # in checker order
+        by_kind.setdefault(anomaly.kind, []).append(anomaly)
+    groups = []
+    for kind, anomalies in by_kind.items():
+        declaration = anomaly_declaration(kind)
+        views = tuple(_anomaly_view(anomaly, start) for anomaly in anomalies[:ANOMALY_ROWS_PER_KIND])
+        shared, views = _hoist_shared_faults(views)
+        flagged = _flagged_count(cell, kind, len(anomalies))
+        groups.append(
+            AnomalyGroup(
+                title=declaration.title,
+                summary=f"{flagged} of {cell.operations} operations {declaration.words}",
+                shared_nearby_faults=shared,
+                shown=views[:ANOMALIES_OPEN],
+                folded=views[ANOMALIES_OPEN:],
+                not_listed=flagged - len(views),
+            )
+        )
+    return tuple(groups)
+
+
 def _cell_view(index: int, cell: CellVerdict) -> CellView:
-    start = charts.cell_start(cell)
-    ordered = cell.anomalies  # in checker order
-    shown = ordered[:ANOMALY_ROWS_PER_CELL]
     return CellView(
         anchor=f"cell-{index}",
         label=cell_label(cell.variant, cell.fault),
@@ -133,8 +162,7 @@ def _cell_view(index: int, cell: CellVerdict) -> CellView:
         answers=format_tally(cell.answers, shown=8),
         final_outcomes=format_tally(cell.final_outcomes, shown=8),
         timeline_svg=Markup(charts.timeline_chart(cell, salt=str(index))),
-        anomalies=tuple(_anomaly_view(anomaly, start) for anomaly in shown),
-        anomalies_not_shown=len(ordered) - len(shown),
+        anomaly_groups=_anomaly_groups(cell, charts.cell_start(cell)),
     )
 
 
@@ -176,7 +204,7 @@ def render_html(result: RunResult) -> str:
         duplicates_svg=Markup(charts.duplicate_rate_chart(cells, variants, faults)),
         latency_svg=Markup(charts.latency_chart(cells)),
         failed_gates=sum(1 for gate in result.gates if not gate.passed),
-        anomaly_cap=ANOMALY_ROWS_PER_CELL,
+        anomaly_cap=ANOMALY_ROWS_PER_KIND,
     )
 
 

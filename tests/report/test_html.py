@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report.html import ANOMALY_ROWS_PER_CELL, render_html
+from harness.report.html import ANOMALIES_OPEN, ANOMALY_ROWS_PER_KIND, render_html
 from harness.result import RunResult
 from harness.verdict import RunVerdict
 
@@ -49,6 +49,11 @@ def _parse(page: str) -> _Collector:
     collector.feed(page)
     collector.close()
     return collector
+
+
+def _reading(page: str) -> str:
+    """The page's text as a reader sees it: text runs joined as laid out, whitespace collapsed."""
+    return " ".join("".join(_parse(page).text).split())
 
 
 def test_page_parses_and_every_svg_closes(page: str) -> None:
@@ -91,16 +96,26 @@ def test_description_is_escaped(page: str) -> None:
     assert "<naive vs idempotent>" not in page
 
 
-def test_duplicated_operations_are_listed_with_attempts(page: str) -> None:
-    text = " ".join(_parse(page).text)
+def test_duplicated_operations_are_listed_with_their_stories(page: str) -> None:
+    text = _reading(page)
 
     for op_id in ("op-naive-drop-0007", "op-naive-drop-0019", "op-naive-crash-0003", "op-idem-crash-0011"):
         assert op_id in text
     assert "op-naive-crash-0021" in text  # the lost acknowledged one
-    assert "#1 +1.50 s · info · timeout · 1.00 s" in text
-    assert "#2 +2.60 s · ok 201 · 42 ms" in text
-    assert "+3.00 s crash (kill): SIGKILL pid 4242" in text
+    # when the first attempt was sent, then the checker's story, or the attempts when it told none
+    assert "+0.50 s op-naive-drop-0007: attempt 1 timed out after the charge; retry charged again" in text
+    assert "+3.00 s op-naive-drop-0019: #1 info timeout (1.00 s) → #2 ok 201 (42 ms)" in text
+    assert "near +3.00 s crash (kill): SIGKILL pid 4242; +3.60 s restart after 600 ms down" in text
     assert "12.5% [5.5–26.1]" in text
+
+
+def test_anomalies_are_grouped_by_kind_with_their_counts(page: str) -> None:
+    text = _reading(page)
+
+    assert "Duplicate effects 5 of 40 operations took effect more than once" in text
+    assert "Lost acknowledged 1 of 40 operations were acknowledged but never took effect" in text
+    # both duplicates of naive × dropped_response had the toxic switched on nearby: said once
+    assert text.count("Faults near each: +0.20 s dropped_response on: reset_peer toxicity 0.2") == 1
 
 
 def test_gates_show_pass_and_fail(page: str) -> None:
@@ -111,11 +126,11 @@ def test_gates_show_pass_and_fail(page: str) -> None:
     assert "max_duplicate_rate ≤ 0% failed (actual 2.5%)" in text
 
 
-def test_anomaly_rows_are_capped_per_cell(run_result: RunResult) -> None:
+def test_anomalies_fold_after_the_first_few_and_are_capped_per_kind(run_result: RunResult) -> None:
     cell = run_result.verdict.cells[0]
     template = cell.anomalies[1]
     many = tuple(
-        dataclasses.replace(template, op_id=f"op-many-{i:03d}") for i in range(ANOMALY_ROWS_PER_CELL + 7)
+        dataclasses.replace(template, op_id=f"op-many-{i:03d}") for i in range(ANOMALY_ROWS_PER_KIND + 7)
     )
     checks = tuple(
         dataclasses.replace(check, anomalies=many) if check.checker == "duplicate_effects" else check
@@ -125,10 +140,14 @@ def test_anomaly_rows_are_capped_per_cell(run_result: RunResult) -> None:
     result = dataclasses.replace(run_result, verdict=RunVerdict(cells=(crowded,)))
 
     page = render_html(result)
+    opened, _, folded = page.partition("<details>")
 
-    assert "op-many-049" in page
+    open_ones = [f"op-many-{i:03d}" in opened for i in range(ANOMALIES_OPEN + 1)]
+    assert open_ones == [True] * ANOMALIES_OPEN + [False]
+    assert f"<summary>{ANOMALY_ROWS_PER_KIND - ANOMALIES_OPEN} more</summary>" in folded
+    assert "op-many-049" in folded
     assert "op-many-050" not in page
-    assert "7 more anomalies in this cell are not listed here" in page
+    assert "7 more are not listed here" in page
 
 
 def test_unknown_cell_says_why(run_result: RunResult) -> None:

@@ -1,0 +1,61 @@
+"""index.html in a real browser: a busy run's page fits a wide and a narrow window without sideways scroll.
+
+The page of :mod:`busy_run` (32 duplicated operations in one cell, long fault and variant names, nine
+cells) opens in headless Chromium at 1400 and 800 CSS pixels. Wide tables may scroll inside their own
+box, but the page itself must not. Each look keeps a full-page screenshot, named in the test output.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from busy_run import busy_run
+from chromium import Browser, find_browser, running_browser
+
+from harness.report.html import write_html
+
+WIDTHS = (1400, 800)
+
+MEASURE = """(() => {
+  const page = document.scrollingElement;
+  const sticking_out = [...document.querySelectorAll('main *')]
+    .filter(element => element.getBoundingClientRect().right > innerWidth + 0.5)
+    .filter(element => !element.closest('.scroll'))
+    .slice(0, 5)
+    .map(element => `${element.tagName.toLowerCase()}: ${element.textContent.slice(0, 60)}`);
+  return {scrollWidth: page.scrollWidth, innerWidth: innerWidth, sticking_out: sticking_out};
+})()"""
+"""The page's width against the window's, and (to say why) the first elements reaching past the window."""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    executable = find_browser()
+    if executable is None:
+        message = "Chromium is not installed (.ci/install-system-packages installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}, and CI must run every test")
+        pytest.skip(message)
+    with running_browser(executable, tmp_path_factory.mktemp("chromium")) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("busy")
+    return write_html(busy_run(folder), folder / "index.html").as_uri()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_page_needs_no_sideways_scroll(browser: Browser, page_url: str, width: int, tmp_path: Path) -> None:
+    look = browser.look(page_url, width, MEASURE, tmp_path / f"index-{width}px.png")
+    print(f"screenshot at {width} px: {look.screenshot}")
+
+    assert look.value["innerWidth"] == width
+    assert look.value["scrollWidth"] <= look.value["innerWidth"], (
+        f"the page scrolls sideways at {width} px (screenshot {look.screenshot}); "
+        f"reaching past the window: {look.value['sticking_out']}"
+    )
