@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from functools import partial
@@ -32,8 +33,8 @@ MAX_OPERATIONS = 1_000_000  # load.operations' own bound
 MAX_WORKERS = 256  # Locust worker processes per cell: each is a process on this machine
 WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the master may start late)
 
-# CI logs are no terminal: rich would assume 80 columns and fold the summary table, so use 120 there.
-console = Console(width=None if sys.stdout.isatty() else 120)
+# CI logs are no terminal: rich would assume 80 columns, so use 120 there unless COLUMNS says otherwise.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
 
 

@@ -1,17 +1,31 @@
-"""Terminal progress while a run goes: the scenario's name, one rich bar per cell, the run's notes."""
+"""Terminal progress while a run goes: the scenario's name, one rich bar per cell, the run's notes.
+
+Each row is the cell's name, its bar, its count and its time. In a narrow console rich would squeeze the
+name first and keep the bar at full length, so the bar is given only what the longest name leaves: the
+names stay whole on one line down to about 80 columns, and one too long even for that wraps.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from harness.events import RunEvents
 from harness.result import RunResult
 from harness.scenario import Scenario
 from harness.verdict import CellVerdict
+
+BAR_WIDTH = 40
+"""rich's own bar length, kept where the console is wide enough."""
+MIN_BAR_WIDTH = 10
+ELAPSED_WIDTH = len("0:00:00")
+GAPS = 3
+"""One space between each two of the four columns."""
 
 
 class TerminalProgress:
@@ -22,7 +36,13 @@ class TerminalProgress:
     """
 
     def __init__(self, console: Console, quiet: bool = False) -> None:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self._bar = Column(width=BAR_WIDTH)
+        columns = (
+            TextColumn("{task.description}", table_column=Column(overflow="fold")),
+            BarColumn(bar_width=None, table_column=self._bar),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         self.progress = Progress(*columns, console=console, disable=quiet)
         self.task: TaskID | None = None
         self._live = False
@@ -62,15 +82,28 @@ class TerminalProgress:
 
     def cell_started(self, *, variant: str, fault: str, operations: int) -> None:
         self.task = self.progress.add_task(f"{variant} × {fault}", total=operations)
+        self._fit_bar()
 
     def cell_progress(self, *, completed: int, total: int) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=completed, total=total)
+            self._fit_bar()
 
     def cell_checked(self, *, verdict: CellVerdict) -> None:
         if self.task is not None:
             description = f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated"
             self.progress.update(self.task, description=description)
+            self._fit_bar()
+
+    def _fit_bar(self) -> None:
+        """Make the bar as long as the console leaves beside the longest name and count, between
+        :data:`MIN_BAR_WIDTH` and :data:`BAR_WIDTH`."""
+        tasks = self.progress.tasks
+        name = max(cell_len(task.description) for task in tasks)
+        total = max(int(task.total or 0) for task in tasks)
+        count = 2 * len(str(total)) + 1  # 150/150
+        room = self.progress.console.width - name - count - ELAPSED_WIDTH - GAPS
+        self._bar.width = max(MIN_BAR_WIDTH, min(BAR_WIDTH, room))
 
     def run_finished(self, *, result: RunResult) -> None:
         self.stop()

@@ -1,17 +1,22 @@
-"""The summary printed at the end of a run: what a person reads first, so it must fit 100 columns.
+"""The summary printed at the end of a run: what a person reads first, so nothing in it may be cut off.
 
-Four blocks, most important first: the table of cells (variant × fault) with the duplicate rate and its
-95% interval, the gates, a few duplicated operations told as their attempts, and where the full reports
+Four blocks, most important first: the cells (variant × fault) with the duplicate rate and its 95%
+interval, the gates, a few duplicated operations told as their attempts, and where the full reports
 are. Zero duplicates are green and any duplicate is red, so the answer shows before it is read.
+
+The cells are a table when it fits the console (about 100 columns); in a narrower one each cell is a
+block of its own, its numbers packed into lines, since a squeezed table cuts numbers and names to
+``idempot…`` and ``150/…``. Long lines wrap with their continuation indented instead of being cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -31,15 +36,43 @@ from harness.verdict import Anomaly, CellVerdict
 from harness.wording import cell_label
 
 EXAMPLES_SHOWN = 3
+INDENT = "  "
+"""Where the lines under a heading start."""
+HANGING_INDENT = "    "
+"""Where a wrapped line's continuation starts, so it does not read as a line of its own."""
+FIGURE_SEPARATOR = " · "
+UNBOUNDED_WIDTH = 10_000
+
+
+def _headers() -> tuple[str, ...]:
+    """The table's number columns, in order: the client's own counts, then what the checkers declare."""
+    return ("ops", "attempts", "retries", "ack/rej\n/unk", *(c.terminal_header for c in columns()))
+
+
+def _figures(cell: CellVerdict) -> tuple[str | Text, ...]:
+    """A cell's numbers in the order of :func:`_headers`."""
+    return (
+        str(cell.operations),
+        str(cell.attempts),
+        str(cell.retries),
+        f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
+        *(_checker_text(column, cell) for column in columns()),
+    )
+
+
+def _title(result: RunResult) -> str:
+    return f"{result.scenario_name}: run {result.run_id}"
+
+
+def _cell_name(cell: CellVerdict) -> Text:
+    """The variant × fault, yellow when its verdict is unknown (the reason is printed below the cells)."""
+    return Text(cell_label(cell.variant, cell.fault), style="bold yellow" if cell.inconclusive else "bold")
 
 
 def cells_table(result: RunResult) -> Table:
-    """One row per variant × fault; the columns a reader needs to judge idempotency at a glance.
-
-    After the client's own counts come the columns the checker modules declare.
-    """
+    """One row per variant × fault; the columns a reader needs to judge idempotency at a glance."""
     table = Table(
-        title=f"{result.scenario_name}: run {result.run_id}",
+        title=_title(result),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -47,18 +80,19 @@ def cells_table(result: RunResult) -> Table:
     )
     table.add_column("variant", style="bold", no_wrap=True)
     table.add_column("fault", no_wrap=True)
-    headers = (
-        "ops",
-        "attempts",
-        "retries",
-        "ack/rej\n/unk",
-        *(c.terminal_header for c in columns()),
-    )
-    for header in headers:
+    for header in _headers():
         table.add_column(header, justify="right", no_wrap=True)
     for cell in result.verdict.cells:
-        table.add_row(*_row(cell))
+        # an unknown cell is flagged by colour only: a marker would widen the table
+        fault = Text(cell.fault, style="bold yellow" if cell.inconclusive else "")
+        table.add_row(cell.variant, fault, *_figures(cell))
     return table
+
+
+def table_fits(table: Table, console: Console) -> bool:
+    """Whether ``table`` shows at its natural width, none of its columns squeezed."""
+    unbounded = console.options.update_width(UNBOUNDED_WIDTH)  # measuring within the console clamps to it
+    return Measurement.get(console, unbounded, table).maximum <= console.width
 
 
 def _checker_text(column: Column, cell: CellVerdict) -> Text:
@@ -67,19 +101,58 @@ def _checker_text(column: Column, cell: CellVerdict) -> Text:
     return Text(column_text(column, cell), style="bold red" if column_alarm(column, cell) else clean_style)
 
 
-def _row(cell: CellVerdict) -> tuple[str | Text, ...]:
-    # an unknown cell is flagged by colour only: a marker would widen the column past 100 characters,
-    # and the reason is printed under the table
-    fault = Text(cell.fault, style="bold yellow" if cell.inconclusive else "")
-    return (
-        cell.variant,
-        fault,
-        str(cell.operations),
-        str(cell.attempts),
-        str(cell.retries),
-        f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
-        *(_checker_text(column, cell) for column in columns()),
-    )
+def _inline(header: str) -> str:
+    """A two-line table header on one line: ``ack/rej`` over ``/unk`` → ``ack/rej/unk``, ``lost`` over
+    ``ack`` → ``lost ack``."""
+    return header.replace("\n/", "/").replace("\n", " ")
+
+
+def _labelled_figures(cell: CellVerdict) -> list[Text]:
+    """A cell's numbers each after its header: ``ops 40``, ``duplicates [95% CI] 12.5% [5.5–26.1]``."""
+    return [
+        Text.assemble((_inline(header), "dim"), " ", figure)
+        for header, figure in zip(_headers(), _figures(cell), strict=True)
+    ]
+
+
+def pack(widths: Sequence[int], width: int, gap: int = len(FIGURE_SEPARATOR)) -> list[slice]:
+    """Split items as wide as ``widths`` into runs that each fit one line of ``width`` with ``gap``
+    between items, never splitting an item (one wider than ``width`` gets a line of its own)."""
+    runs: list[slice] = []
+    start, used = 0, 0
+    for index, item in enumerate(widths):
+        if index > start and used + gap + item > width:
+            runs.append(slice(start, index))
+            start, used = index, item
+        else:
+            used = item if index == start else used + gap + item
+    if widths:
+        runs.append(slice(start, len(widths)))
+    return runs
+
+
+def _print_cell_blocks(result: RunResult, console: Console) -> None:
+    """The narrow layout: each cell's name on a line, then its numbers as ``label value`` pairs, broken
+    into lines at the same places for every cell so that the blocks compare line by line."""
+    console.print(Text(_title(result), style="italic"), overflow="fold")
+    cells = result.verdict.cells
+    pairs = [_labelled_figures(cell) for cell in cells]
+    widths = [max(row[index].cell_len for row in pairs) for index in range(len(_headers()))] if cells else []
+    runs = pack(widths, console.width - len(INDENT))
+    separator = Text.assemble((FIGURE_SEPARATOR, "dim"))  # as a base style, it would dim what it joins
+    for cell, row in zip(cells, pairs, strict=True):
+        console.print(_cell_name(cell), overflow="fold")
+        for run in runs:
+            console.print(Text(INDENT) + separator.join(row[run]), overflow="fold")
+
+
+def print_hanging(console: Console, text: Text) -> None:
+    """Print ``text`` after :data:`INDENT`, wrapped at the console's width with its continuation lines
+    after :data:`HANGING_INDENT`: a long line stays whole and still reads as one item."""
+    lines = text.wrap(console, max(console.width - len(HANGING_INDENT), 1), overflow="fold")
+    for number, line in enumerate(lines):
+        line.rstrip()
+        console.print(Text(HANGING_INDENT if number else INDENT) + line, overflow="fold")
 
 
 def _print_answers(result: RunResult, console: Console) -> None:
@@ -91,11 +164,7 @@ def _print_answers(result: RunResult, console: Console) -> None:
             format_exposure(cell),
             f"{format_tally(cell.answers, 3)} · {format_tally(cell.final_outcomes, 2)}",
         ):
-            console.print(
-                Text.assemble("  ", (cell_label(cell.variant, cell.fault), "bold"), f": {text}"),
-                no_wrap=True,
-                overflow="ellipsis",
-            )
+            print_hanging(console, Text.assemble((cell_label(cell.variant, cell.fault), "bold"), f": {text}"))
 
 
 def _print_gates(result: RunResult, console: Console) -> None:
@@ -107,13 +176,12 @@ def _print_gates(result: RunResult, console: Console) -> None:
     for gate in result.gates:
         mark = Text("✔ ", style="green") if gate.passed else Text("✘ ", style="bold red")
         line = Text.assemble(
-            "  ",
             mark,
             (cell_label(gate.variant, gate.fault), "bold"),
             ": ",
             (gate.message, "" if gate.passed else "red"),
         )
-        console.print(line)
+        print_hanging(console, line)
 
 
 def example_duplicates(result: RunResult, limit: int = EXAMPLES_SHOWN) -> list[tuple[CellVerdict, Anomaly]]:
@@ -134,30 +202,37 @@ def _print_examples(result: RunResult, console: Console) -> None:
         return
     console.print("Example duplicated operations:")
     for cell, anomaly in examples:
-        console.print(
-            Text.assemble(
-                "  ",
-                (anomaly.op_id, "bold"),
-                f" ({cell_label(cell.variant, cell.fault)}, {anomaly.effect_count} effects): ",
-                anomaly_story(anomaly),
-            ),
-            no_wrap=True,
-            overflow="ellipsis",
+        story = Text.assemble(
+            (anomaly.op_id, "bold"),
+            f" ({cell_label(cell.variant, cell.fault)}, {anomaly.effect_count} effects): ",
+            anomaly_story(anomaly),
         )
+        print_hanging(console, story)
 
 
-def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path] | None = None) -> None:
-    """Print the whole summary; ``paths`` defaults to the standard report files in the run's folder."""
-    console.print(cells_table(result))
+def _print_cells(result: RunResult, console: Console) -> None:
+    """The table of cells when it fits the console, else one block per cell; then why any is unknown."""
+    table = cells_table(result)
+    if table_fits(table, console):
+        console.print(table)
+    else:
+        _print_cell_blocks(result, console)
     for cell in result.verdict.cells:
         if cell.inconclusive:
             # an interrupted cell's reason says it was interrupted
             reason = cell.error or "no reason given"
             prefix = "" if cell.interrupted else "inconclusive: "
             console.print(
-                f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: {prefix}{reason}",
-                highlight=False,
+                Text.assemble(
+                    ("?", "bold yellow"), f" {cell_label(cell.variant, cell.fault)}: {prefix}{reason}"
+                ),
+                overflow="fold",
             )
+
+
+def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path] | None = None) -> None:
+    """Print the whole summary; ``paths`` defaults to the standard report files in the run's folder."""
+    _print_cells(result, console)
     _print_answers(result, console)
     console.print()
     _print_gates(result, console)
@@ -168,4 +243,4 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
     shown = dict(paths) if paths is not None else report_paths(result.out_dir)
     console.print(f"Run took {format_seconds(result.duration_s)}. Reports:")
     for name, path in shown.items():
-        console.print(Text.assemble(f"  {name:<6}", (str(path), "cyan")))
+        print_hanging(console, Text.assemble(f"{name:<6}", (str(path), "cyan")))
