@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import ExitStack, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness.checker import CellExpectations, check_safe
@@ -39,6 +39,7 @@ from harness.verdict import CellVerdict
 CLIENT_HISTORY = "history.jsonl"
 FAULT_HISTORY = "faults.jsonl"
 EFFECTS_FILE = "effects.json"  # written last in a cell: a cell folder without it did not finish
+WALL_TIME_FILE = "wall-time.txt"  # the cell's wall time in seconds, for a rebuilt report to show it too
 # Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
 LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
 
@@ -100,6 +101,14 @@ def check_cell(
     return check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
 
 
+def recorded_wall_time(folder: Path) -> float:
+    """The wall time a run recorded for the cell in ``folder``; 0 when it recorded none."""
+    try:
+        return float((folder / WALL_TIME_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # a cell that did not finish, or a folder from an older harness
+        return 0.0
+
+
 def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> CellExpectations:
     """What a cell's fault was meant to do, for the checkers' guards (exposure, acknowledged)."""
     spec = scenario.faults[plan.fault]
@@ -128,6 +137,14 @@ class CellRun:
         self.proxy_name = f"{self.scenario.name}-{self.cell_id}"
 
     def run(self) -> CellVerdict:
+        """The cell's verdict, with its wall time from here to its check (recorded in its folder)."""
+        started = time.monotonic()
+        verdict = self._run()
+        wall_time_s = round(time.monotonic() - started, 3)
+        (self.dir / WALL_TIME_FILE).write_text(f"{wall_time_s}\n", encoding="utf-8")
+        return replace(verdict, duration_s=wall_time_s)
+
+    def _run(self) -> CellVerdict:
         load = self.scenario.load
         operations = self.context.options.operations or load.operations
         self.context.events.cell_started.fire(

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from harness.arguments import MAX_PORT, positive_seconds, whole_number, writable_folder
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
-from harness.paths import SCENARIOS_DIR
+from harness.paths import REPO_ROOT, SCENARIOS_DIR, find_file
 from harness.proxy.options import add_server_arguments, configure_logging
 from harness.scenario import is_catalogue, load_catalogue, load_scenario
 
@@ -45,15 +45,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _serve_as_worker(args)
     if args.master and not args.workers:
         raise HarnessError("--master needs --workers N: how many workers to wait for")
-    if not is_catalogue(args.scenario):
-        return _run_file(args.scenario, args, step_summary=True)
+    scenario = _scenario_argument(args.scenario)
+    if not is_catalogue(scenario):
+        return _run_file(scenario, args, step_summary=True)
     if args.baseline is not None:
         raise HarnessError("--baseline compares one scenario's run; run the catalogue's scenarios one by one")
-    catalogue, files = load_catalogue(args.scenario)
+    if args.junit is not None:
+        raise HarnessError("--junit names one file for one scenario's run; a catalogue's runs each have one")
+    catalogue, files = load_catalogue(scenario)
     combined = CatalogueSummary(catalogue.name, Path(args.out))
     statuses = [_run_file(file, args, step_summary=False, catalogue=combined) for file in files]
     combined.finish(console)
     return max(statuses)
+
+
+def _scenario_argument(path: Path) -> Path:
+    """The scenario file a command names: from here, else among the harness's bundled scenarios."""
+    return find_file(path, REPO_ROOT)
 
 
 def _run_file(
@@ -61,7 +69,7 @@ def _run_file(
 ) -> int:
     """Run one scenario file with the command line's overrides and listeners; its exit status."""
     from harness.gate import exit_status
-    from harness.listeners import BaselineGate, TerminalProgress, subscribe_listeners
+    from harness.listeners import BaselineGate, JUnitAt, TerminalProgress, subscribe_listeners
     from harness.run import Run, interrupts_once
 
     scenario = load_scenario(path)
@@ -74,6 +82,7 @@ def _run_file(
             progress=progress,
             console=console,
             baseline=baseline,
+            junit=None if args.junit is None else JUnitAt(args.junit),
             step_summary=step_summary,
             catalogue=catalogue,
         )
@@ -109,9 +118,10 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
 
     if args.master_host is None:
         raise HarnessError("--worker needs --master-host: the machine running `harness run --master`")
-    if is_catalogue(args.scenario):
+    path = _scenario_argument(args.scenario)
+    if is_catalogue(path):
         raise HarnessError("--worker serves one scenario's run; give it that scenario's file")
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(path)
     cells = len(scenario.cells(args.fault or ()))
     name = f"{socket.gethostname()}-{os.getpid()}"
     port = args.master_port or DEFAULT_MASTER_PORT
@@ -146,7 +156,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    for path in args.scenarios:
+    for path in map(_scenario_argument, args.scenarios):
         if is_catalogue(path):
             catalogue, files = load_catalogue(path)
             console.print(f"[green]✔[/green] {path}: catalogue {catalogue.name}: {len(files)} scenarios")
@@ -213,9 +223,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from harness.run import RunOptions
     from harness.serve import choose_cell, serve
 
-    if is_catalogue(args.scenario):
+    path = _scenario_argument(args.scenario)
+    if is_catalogue(path):
         raise HarnessError("serve sets up one scenario's cell; give it that scenario's file")
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(path)
     variant, fault = choose_cell(scenario, args.variant, args.fault)
     options = RunOptions(
         out_root=Path(args.out),
@@ -225,7 +236,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         faults=(fault,),
     )
     say = partial(console.print, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
-    serve(scenario, str(args.scenario), variant, options, say=say, print_command=args.print_command)
+    serve(scenario, str(path), variant, options, say=say, print_command=args.print_command)
     return EXIT_OK
 
 
@@ -294,7 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a scenario and write its reports")
-    run.add_argument("scenario", type=Path)
+    run.add_argument(
+        "scenario",
+        type=Path,
+        help="a scenario file; a relative path not found here is looked up beside the harness, "
+        "so scenarios/payments.yaml is a bundled one",
+    )
     run.add_argument(
         "--out", type=writable_folder, default="reports", help="folder for run folders (default: reports)"
     )
@@ -308,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--junit", type=Path, help="also write junit.xml here: one fixed file for a CI test report"
+    )
     run.add_argument(
         "--baseline", type=Path, help="an earlier run.json (or run folder): fail on a regression against it"
     )

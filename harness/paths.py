@@ -17,3 +17,16 @@ TARGETS_DIR = REPO_ROOT / "targets"
 
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
 """The scenarios shipped with the harness (``harness list``'s default folder)."""
+
+
+def find_file(path: Path, *bases: Path) -> Path:
+    """``path`` as given when it is absolute or exists from here; else under the first of ``bases`` that
+    holds it; else as given, for the caller's error to name.
+
+    ``harness run scenarios/payments.yaml`` then runs the bundled scenario in a project that has no
+    ``scenarios/`` of its own (``find_file(path, REPO_ROOT)``), and a project's own file of that name
+    wins over it.
+    """
+    if path.is_absolute() or path.exists():
+        return path
+    return next((base / path for base in bases if (base / path).exists()), path)

@@ -165,15 +165,9 @@ def pytest_assertrepr_compare(
 
 def _scenario_path(scenario: str | Path, rootpath: Path) -> Path:
     """A relative scenario path, tried from the working directory, pytest's root, then the harness's."""
-    from harness.paths import REPO_ROOT
+    from harness.paths import REPO_ROOT, find_file
 
-    path = Path(scenario)
-    if path.is_absolute():
-        return path
-    for base in (Path.cwd(), rootpath, REPO_ROOT):
-        if (base / path).exists():
-            return base / path
-    return path  # load_scenario names it in its error
+    return find_file(Path(scenario), rootpath, REPO_ROOT)  # not found: load_scenario names it
 
 
 @pytest.fixture

@@ -104,6 +104,9 @@ class CellVerdict:
     """Why the cell is ``unknown``: each unknown checker's reason (an exception, an unmet guard)."""
     interrupted: bool = False
     """The run was interrupted before this cell finished: nothing was checked, it is never a pass."""
+    duration_s: float = 0.0
+    """The cell's wall time, from starting its target to its check (a rebuilt report: its history's
+    span); 0 for a cell that was never run. JUnit reports it as the time of the cell's gates."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:

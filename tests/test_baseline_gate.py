@@ -252,7 +252,7 @@ def test_run_with_a_baseline_adds_one_gate_per_cell_and_writes_the_summaries(
     assert main(["run", str(SMALL), *common]) == 0
     first = (out / "latest").resolve()
     summary = (first / "summary.md").read_text()
-    assert summary.startswith("| scenario | variant | fault |")
+    assert summary.startswith("## ✔ idempotency: payments-small — PASS\n\n| scenario | variant | fault |")
     assert step_summary.read_text() == summary
 
     baseline = json.loads((first / "run.json").read_text())
@@ -274,6 +274,8 @@ def test_run_with_a_baseline_adds_one_gate_per_cell_and_writes_the_summaries(
     assert [g["passed"] for g in gates if g["name"] == BASELINE_GATE] == [False, True]
     second_summary = (second / "summary.md").read_text()
     assert "against the baseline" in second_summary and "REGRESSED: duplicate rate" in second_summary
+    failed = next(line for line in second_summary.splitlines() if line.startswith("- **naive × "))
+    assert "regressed against the baseline" in failed and "; e.g. `nai-" in failed  # duplicated ops
     assert step_summary.read_text() == summary + second_summary
 
 

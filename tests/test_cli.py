@@ -95,3 +95,39 @@ def test_a_catalogue_writes_one_combined_summary_and_exits_with_the_worst_status
     shown = capsys.readouterr().out
     assert "✔ PASS fake-payments" in shown and "✘ FAIL fake-fails" in shown
     assert shown.rstrip().endswith(f"summary: {out / 'both-summary.md'}")
+
+
+def test_junit_writes_the_gates_to_one_fixed_file_too(tmp_path: Path) -> None:
+    path = scenario_file(tmp_path, GATE_FAILS)
+    fixed = tmp_path / "ci" / "junit.xml"
+    out = tmp_path / "reports"
+
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--junit", str(fixed)]) == 1
+
+    assert fixed.read_text() == (out / "latest" / "junit.xml").read_text()
+    assert 'failures="1"' in fixed.read_text()
+
+
+def test_junit_is_refused_for_a_catalogue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario_file(tmp_path, SCENARIO, "one.yaml")
+    catalogue = scenario_file(tmp_path, "name: both\nscenarios: [one.yaml]\n", "all.yaml")
+    out = tmp_path / "reports"
+
+    assert main(["run", str(catalogue), "--out", str(out), "--junit", str(tmp_path / "j.xml")]) == 2
+
+    assert "--junit names one file for one scenario's run" in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()
+
+
+def test_a_bundled_scenario_is_found_by_its_relative_path_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a project without scenarios/ of its own
+    assert main(["validate", "scenarios/payments.yaml"]) == 0
+    assert "payments: 2 variants × 3 faults" in " ".join(capsys.readouterr().out.split())
+
+    own = tmp_path / "scenarios" / "payments.yaml"  # the project's own file of that name wins
+    own.parent.mkdir()
+    own.write_text(SCENARIO)
+    assert main(["validate", "scenarios/payments.yaml"]) == 0
+    assert "fake-payments: 2 variants × 1 faults" in " ".join(capsys.readouterr().out.split())

@@ -13,12 +13,13 @@ from harness.events import RunEvents
 from harness.listeners.baseline import BaselineGate
 from harness.listeners.markdown import CatalogueSummary, MarkdownSummary, StepSummary
 from harness.listeners.progress import TerminalProgress
-from harness.listeners.reports import ReportFile, TerminalSummary
+from harness.listeners.reports import JUnitAt, ReportFile, TerminalSummary
 from harness.report import REPORT_WRITERS
 
 __all__ = [
     "BaselineGate",
     "CatalogueSummary",
+    "JUnitAt",
     "Listener",
     "ReportFile",
     "TerminalProgress",
@@ -38,6 +39,7 @@ def subscribe_listeners(
     progress: TerminalProgress | None = None,
     console: Console | None = None,
     baseline: BaselineGate | None = None,
+    junit: JUnitAt | None = None,
     summary_md: bool = True,
     step_summary: bool = False,
     catalogue: CatalogueSummary | None = None,
@@ -45,7 +47,8 @@ def subscribe_listeners(
     """Subscribe the listeners a face asks for to ``events``, in this order; returns them in that order.
 
     1. ``progress``: stops its live bars first, so everything after prints below them;
-    2. one :class:`ReportFile` per format of :data:`~harness.report.REPORT_WRITERS`, run.json first;
+    2. one :class:`ReportFile` per format of :data:`~harness.report.REPORT_WRITERS`, run.json first,
+       and ``junit``: a copy of junit.xml at a fixed path;
     3. the terminal summary on ``console`` (None: print nothing);
     4. ``summary.md`` (``summary_md``);
     5. ``baseline``: its gates are added on ``run_checked``, before any of the above writes (the run
@@ -57,6 +60,7 @@ def subscribe_listeners(
     chosen: list[Listener | None] = [
         progress,
         *(ReportFile(name, write) for name, write in REPORT_WRITERS),
+        junit,
         TerminalSummary(console) if console is not None else None,
         MarkdownSummary() if summary_md else None,
         baseline,

@@ -55,7 +55,7 @@ class CatalogueSummary:
 
     def finish(self, console: Console) -> Path:
         """Write ``<name>-summary.md``, append it to the job summary, and print one line per scenario."""
-        markdown = markdown_summary(self.results)
+        markdown = markdown_summary(self.results, title=f"catalogue {self.name}")
         self.path.write_text(markdown, encoding="utf-8")
         append_step_summary(markdown)
         console.rule(f"catalogue {self.name}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 
 from harness.events import RunEvents
 from harness.report import ReportWriter, print_summary, report_paths, write_report
+from harness.report.junit import write_junit
 from harness.result import RunResult
 
 
@@ -24,6 +27,24 @@ class ReportFile:
 
     def run_finished(self, *, result: RunResult) -> None:
         write_report(result, self.name, self.write)
+
+
+class JUnitAt:
+    """Writes the run's junit.xml to a fixed path as well (``harness run --junit PATH``).
+
+    A CI test report reads one file there; a glob over the run folders would also match ``latest``, the
+    link to the same folder, and report every gate twice.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def subscribe(self, events: RunEvents) -> None:
+        events.run_finished.add_listener(self.run_finished)
+
+    def run_finished(self, *, result: RunResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_junit(result, self.path)
 
 
 class TerminalSummary:

@@ -11,6 +11,11 @@ Layout (valid per the common JUnit schema used by Jenkins, GitLab and GitHub tes
           <system-out>the cell's validity, what its fault hit, how it was answered</system-out>
         </testcase>
 
+A failure's details give the cell's numbers (counts, the rate and its 95% interval) and up to
+:data:`OPERATIONS_SHOWN` of the operations behind the number, each with its attempts, so the CI page
+alone says which operations to look up. A case's ``time`` is its cell's wall time shared evenly among
+the cell's gates, so the cases of a run add up to the time its cells took.
+
 A gate is a measurement, not a test that can crash, so ``errors`` and ``skipped`` are always 0: a cell
 the checker could not judge fails its gates (see :mod:`harness.gate`) and shows up as a failure.
 
@@ -26,7 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness.gate import format_threshold, gate_label
-from harness.report.formatting import format_exposure, format_tally
+from harness.report.formatting import format_exposure, format_seconds, format_tally
+from harness.report.gate_evidence import (
+    anomalies_heading,
+    gate_anomalies,
+    gate_cell,
+    gate_numbers,
+    operation_line,
+)
 from harness.result import GateResult, RunResult
 from harness.verdict import CellVerdict
 from harness.wording import cell_label
@@ -37,6 +49,8 @@ INCONCLUSIVE_TYPE = "Inconclusive"
 INTERRUPTED_TYPE = "Interrupted"
 """The failure type of a gate on a cell the run did not finish, and of the interrupted run's own case."""
 _FAILURE_TYPES = {"unknown": INCONCLUSIVE_TYPE, "interrupted": INTERRUPTED_TYPE}
+OPERATIONS_SHOWN = 5
+"""Operations told in a failure's details; the HTML report has them all."""
 
 
 def testcase_name(gate: GateResult) -> str:
@@ -44,13 +58,21 @@ def testcase_name(gate: GateResult) -> str:
     return f"{gate.fault}: {gate_label(gate)}"
 
 
-def _failure_details(gate: GateResult) -> str:
-    return (
-        f"cell: {cell_label(gate.variant, gate.fault)}\n"
-        f"gate: {gate_label(gate)}\n"
-        f"actual: {format_threshold(gate.name, gate.actual)}\n"
-        f"{gate.message}\n"
-    )
+def _failure_details(result: RunResult, gate: GateResult) -> str:
+    lines = [
+        f"cell: {cell_label(gate.variant, gate.fault)}",
+        f"gate: {gate_label(gate)}",
+        f"actual: {format_threshold(gate.name, gate.actual)}",
+        gate.message,
+    ]
+    cell = gate_cell(result, gate)
+    if cell is not None:
+        lines.append(f"numbers: {gate_numbers(cell, gate)}")
+        anomalies = gate_anomalies(cell, gate)
+        if anomalies:
+            lines.append(anomalies_heading(anomalies, OPERATIONS_SHOWN))
+            lines.extend(f"  {operation_line(anomaly)}" for anomaly in anomalies[:OPERATIONS_SHOWN])
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,8 @@ class JUnitCase:
     skipped: str | None = None
     output: str | None = None
     """Shown as the case's ``<system-out>``: what a reader needs to see why (the cell's exposure)."""
+    time_s: float = 0.0
+    """The case's ``time`` attribute, in seconds."""
 
 
 def build_suite(
@@ -93,7 +117,7 @@ def build_suite(
     for property_name, value in properties:
         ET.SubElement(property_list, "property", {"name": property_name, "value": value})
     for case in cases:
-        attributes = {"classname": case.classname, "name": case.name, "time": "0"}
+        attributes = {"classname": case.classname, "name": case.name, "time": f"{case.time_s:.3f}"}
         element = ET.SubElement(suite, "testcase", attributes)
         if case.failure is not None:
             failure_attributes = {"message": case.failure.message, "type": case.failure.type}
@@ -108,36 +132,38 @@ def build_suite(
 
 
 def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
+    cell = gate_cell(result, gate)
     failure = None
     if not gate.passed:
-        kind = _FAILURE_TYPES.get(_cell_state(result, gate) or "", FAILURE_TYPE)
-        failure = JUnitFailure(gate.message, kind, _failure_details(gate))
+        kind = _FAILURE_TYPES.get(_cell_state(cell) or "", FAILURE_TYPE)
+        failure = JUnitFailure(gate.message, kind, _failure_details(result, gate))
     return JUnitCase(
-        f"{result.scenario_name}.{gate.variant}", testcase_name(gate), failure, output=_why(result, gate)
+        f"{result.scenario_name}.{gate.variant}",
+        testcase_name(gate),
+        failure,
+        output=None if cell is None else _why(cell),
+        time_s=0.0 if cell is None else _share_of_cell_time(result, cell),
     )
 
 
-def _cell_state(result: RunResult, gate: GateResult) -> str | None:
-    cell = _cell_of(result, gate)
-    if cell is None:
+def _share_of_cell_time(result: RunResult, cell: CellVerdict) -> float:
+    """The cell's wall time over its gates: each gate of a cell took as long as checking all of them."""
+    gates = sum(1 for gate in result.gates if (gate.variant, gate.fault) == (cell.variant, cell.fault))
+    return cell.duration_s / max(gates, 1)
+
+
+def _cell_state(cell: CellVerdict | None) -> str | None:
+    if cell is None:  # a gated variant without cells, or a gate on a cell this run did not make
         return None
     return "unknown" if cell.inconclusive and not cell.interrupted else cell.state
 
 
-def _cell_of(result: RunResult, gate: GateResult) -> CellVerdict | None:
-    try:
-        return result.verdict.cell(gate.variant, gate.fault)
-    except KeyError:  # a gated variant without cells, or a gate on a cell this run did not make
-        return None
-
-
-def _why(result: RunResult, gate: GateResult) -> str | None:
-    """The cell's state, what its fault hit, how its attempts were answered and its operations ended."""
-    cell = _cell_of(result, gate)
-    if cell is None:
-        return None
+def _why(cell: CellVerdict) -> str:
+    """The cell's state and wall time, what its fault hit, how its attempts were answered and its
+    operations ended."""
     return (
         f"validity: {cell.state}{f' ({cell.error})' if cell.error else ''}\n"
+        f"the cell ran: {format_seconds(cell.duration_s)}\n"
         f"the fault hit: {format_exposure(cell)}\n"
         f"attempts were answered: {format_tally(cell.answers, shown=8)}\n"
         f"operations ended: {format_tally(cell.final_outcomes, shown=8)}\n"

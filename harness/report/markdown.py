@@ -1,7 +1,11 @@
 """A Markdown summary of one or more runs: for a CI job summary page, a pull request, or the README.
 
-One row per scenario × variant × fault, with the columns the checker modules declare (the duplicate rate
-and its 95% interval first) formatted as in every other report, and whether that cell's gates held.
+A heading with the scenario (or catalogue) and the overall verdict; one row per scenario × variant ×
+fault, with the columns the checker modules declare (the duplicate rate and its 95% interval first)
+formatted as in every other report, and whether that cell's gates held; each failed gate with a few of
+the operations behind it; and where each run's HTML report is, *relative to the reports folder*: a CI
+page shows this text far from the machine that ran, where an absolute local path means nothing, while
+the reports folder is what a pipeline keeps as its artifact.
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.checkers.registry import columns
-from harness.report.formatting import column_text
+from harness.report.formatting import column_text, report_paths
+from harness.report.gate_evidence import gate_anomalies, gate_cell
 from harness.result import RunResult
+from harness.wording import cell_label
+
+EXAMPLE_OPERATIONS = 2
+"""Operations named under each failed gate; the report has them all."""
+_MARKS = {"PASS": "✔", "FAIL": "✘", "INTERRUPTED": "⚠"}
 
 
 def _header() -> tuple[str, str]:
@@ -34,9 +44,50 @@ def _gates_of_cell(result: RunResult, variant: str, fault: str) -> str:
     )
 
 
-def markdown_summary(results: Sequence[RunResult]) -> str:
-    """The table, then one line per run with its verdict and where its report is."""
-    lines = list(_header())
+def overall_outcome(results: Sequence[RunResult]) -> str:
+    """The word for several runs: ``INTERRUPTED`` if any was, else ``FAIL`` if any failed, else ``PASS``."""
+    outcomes = {result.outcome for result in results}
+    return next((word for word in ("INTERRUPTED", "FAIL") if word in outcomes), "PASS")
+
+
+def _heading(results: Sequence[RunResult], title: str | None) -> str:
+    """``## ✘ idempotency: payments — FAIL``."""
+    outcome = overall_outcome(results)
+    name = title or ", ".join(result.scenario_name for result in results)
+    return f"## {_MARKS[outcome]} idempotency: {name} — {outcome}"
+
+
+def _failed_gates(results: Sequence[RunResult]) -> list[str]:
+    """One bullet per failed gate: its cell, its message, and the first operations behind it."""
+    lines: list[str] = []
+    for result in results:
+        for gate in result.gates:
+            if gate.passed:
+                continue
+            cell = gate_cell(result, gate)
+            anomalies = () if cell is None else gate_anomalies(cell, gate)
+            examples = ", ".join(f"`{anomaly.op_id}`" for anomaly in anomalies[:EXAMPLE_OPERATIONS])
+            more = f" (of {len(anomalies)})" if len(anomalies) > EXAMPLE_OPERATIONS else ""
+            where = cell_label(gate.variant, gate.fault)
+            scenario = f"{result.scenario_name}: " if len(results) > 1 else ""
+            line = f"- **{scenario}{where}**: {gate.message}"
+            lines.append(line + (f"; e.g. {examples}{more}" if examples else ""))
+    return ["", "**Failed gates**", "", *lines] if lines else []
+
+
+def report_link(result: RunResult) -> str:
+    """The run's HTML report relative to the reports folder: ``[`<run>/index.html`](<run>/index.html)``."""
+    html = report_paths(result.out_dir)["html"]
+    relative = f"{result.out_dir.name}/{html.name}"
+    return f"[`{relative}`]({relative})"
+
+
+def markdown_summary(results: Sequence[RunResult], title: str | None = None) -> str:
+    """The heading, the table, the failed gates, then one line per run with its verdict and report.
+
+    ``title`` names the heading (a catalogue's name); by default it is the runs' scenario names.
+    """
+    lines = [_heading(results, title), "", *_header()]
     for result in results:
         for cell in result.verdict.cells:
             numbers = [column_text(column, cell) for column in columns()]
@@ -44,10 +95,11 @@ def markdown_summary(results: Sequence[RunResult]) -> str:
             lines.append(
                 "| " + " | ".join([*row, *numbers, _gates_of_cell(result, cell.variant, cell.fault)]) + " |"
             )
-    lines.append("")
+    lines.extend(_failed_gates(results))
+    lines.extend(["", "Reports (in the reports folder, the pipeline's artifact):", ""])
     for result in results:
         lines.append(
-            f"- **{result.scenario_name}**: {result.outcome}, seed {result.seed}, report `{result.out_dir}`"
+            f"- **{result.scenario_name}**: {result.outcome}, seed {result.seed}, {report_link(result)}"
         )
     return "\n".join(lines) + "\n"
 

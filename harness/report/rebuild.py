@@ -9,8 +9,10 @@ own additions (a ``--baseline``'s gates) are not remade.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+from harness.cell import recorded_wall_time
 from harness.faults import plan_fault
 from harness.ledger import Effect
 from harness.report.record import RECORD_NAME, read_record
@@ -30,7 +32,8 @@ def rebuild_result(run_dir: Path) -> RunResult:
             folder = cell_dir(run_dir, variant, fault)
             effects = _finished_effects(folder / EFFECTS_FILE)
             if effects is not None:
-                cells.append(check_cell(scenario, plan, variant, folder, effects))
+                checked = check_cell(scenario, plan, variant, folder, effects)
+                cells.append(replace(checked, duration_s=recorded_wall_time(folder)))
     expected = len(record.faults) * len(scenario.target.variants)
     return result_of(
         scenario,

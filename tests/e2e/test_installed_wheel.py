@@ -4,52 +4,19 @@ runs the bundled scenarios from any folder: the reference targets and scenarios 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import site
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from installing import InstalledHarness
+from installing import run_outside as _run
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "harness", "targets", "scenarios")
-BUILD_TIMEOUT_S = 240
 RUN_TIMEOUT_S = 240
 
 
-def _run(command: list[str], cwd: Path, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A venv's ``bin`` folder with the wheel installed; the dependencies come from this
-    environment's site-packages through a ``.pth`` line (which loads no editable finder)."""
-    root = tmp_path_factory.mktemp("installed")
-    source = root / "source"
-    source.mkdir()
-    for name in SOURCES:  # a copy: building in the checkout would leave build/ and egg-info there
-        copy = shutil.copytree if (CHECKOUT / name).is_dir() else shutil.copy
-        copy(CHECKOUT / name, source / name)
-    pip = [sys.executable, "-m", "pip"]
-    wheel_command = [*pip, "wheel", "--no-deps", "-q", "-w", str(root / "dist"), str(source)]
-    built = _run(wheel_command, root, BUILD_TIMEOUT_S)
-    assert built.returncode == 0, built.stderr[-2000:]
-    [wheel] = (root / "dist").glob("idempotency_harness-*.whl")
-    venv = root / "venv"
-    assert _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], root).returncode == 0
-    python = venv / "bin" / "python"
-    install_command = [*pip, "--python", str(python), "install", "--no-deps", "-q", str(wheel)]
-    done = _run(install_command, root, BUILD_TIMEOUT_S)
-    assert done.returncode == 0, done.stderr[-2000:]
-    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], root)
-    (Path(purelib.stdout.strip()) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    return venv / "bin"
+@pytest.fixture
+def installed(installed_harness: InstalledHarness) -> Path:
+    return installed_harness.bin_dir
 
 
 def bundled_scenarios(bin_dir: Path, cwd: Path) -> Path:

@@ -87,3 +87,68 @@ def test_a_gate_on_an_inconclusive_cell_fails_as_inconclusive_and_every_case_say
     outputs = [case.findtext("system-out") or "" for case in suite.findall("testcase")]
     assert outputs[0].splitlines()[0] == f"validity: unknown ({guard})"
     assert all("attempts were answered:" in output and "the fault hit:" in output for output in outputs)
+
+
+def with_durations(result: RunResult, *seconds: float) -> RunResult:
+    cells = tuple(
+        dataclasses.replace(cell, duration_s=taken)
+        for cell, taken in zip(result.verdict.cells, seconds, strict=True)
+    )
+    return dataclasses.replace(result, verdict=RunVerdict(cells=cells))
+
+
+def test_each_case_takes_its_share_of_its_cells_wall_time(run_result: RunResult, tmp_path: Path) -> None:
+    timed = with_durations(run_result, 4.0, 5.0, 6.0, 7.5)
+    suite = ET.parse(write_junit(timed, tmp_path / "junit.xml")).getroot().find("testsuite")
+    assert suite is not None
+
+    times = [(case.get("name"), case.get("time")) for case in suite.findall("testcase")]
+
+    assert times == [  # naive: one gate per cell; idempotent: two per cell, sharing its time
+        ("dropped_response: min_duplicate_rate ≥ 1%", "4.000"),
+        ("crash: min_duplicate_rate ≥ 1%", "5.000"),
+        ("dropped_response: max_duplicate_rate ≤ 0%", "3.000"),
+        ("dropped_response: max_lost_acknowledged ≤ 0", "3.000"),
+        ("crash: max_duplicate_rate ≤ 0%", "3.750"),
+        ("crash: max_lost_acknowledged ≤ 0", "3.750"),
+    ]
+    outputs = [case.findtext("system-out") or "" for case in suite.findall("testcase")]
+    assert outputs[0].splitlines()[1] == "the cell ran: 4.00 s"
+
+
+def test_a_failure_gives_the_numbers_and_the_operations_behind_them(
+    run_result: RunResult, tmp_path: Path
+) -> None:
+    suite = ET.parse(write_junit(run_result, tmp_path / "junit.xml")).getroot().find("testsuite")
+    assert suite is not None
+
+    [failure] = suite.findall("testcase/failure")
+
+    assert (failure.text or "").splitlines()[4:] == [
+        "numbers: 40 operations, 45 attempts, 5 retries; duplicated operations 1, duplicate rate 2.5% "
+        "[0.4–12.8], extra effects 1, extra effects per 1,000 operations 25.0",
+        "operations that took effect more than once (1 of 1 shown):",
+        "  op-idem-crash-0011: 2 effects; #1 info timeout (1.00 s) → #2 ok 201 (42 ms)",
+    ]
+
+
+def test_a_failure_shows_at_most_five_operations(run_result: RunResult, tmp_path: Path) -> None:
+    gates = {"naive": GateSpec(max_duplicate_rate=0)}
+    [naive_drop, *others] = run_result.verdict.cells
+    first = naive_drop.anomalies[0]
+    many = tuple(dataclasses.replace(first, op_id=f"op-naive-drop-{index:04d}") for index in range(7))
+    checks = tuple(
+        dataclasses.replace(check, anomalies=many) if check.checker == "duplicate_effects" else check
+        for check in naive_drop.checks
+    )
+    crowded = dataclasses.replace(naive_drop, checks=checks)
+    verdict = RunVerdict(cells=(crowded, *others))
+    result = dataclasses.replace(run_result, verdict=verdict, gates=evaluate_gates(gates, verdict))
+
+    suite = ET.parse(write_junit(result, tmp_path / "junit.xml")).getroot().find("testsuite")
+    assert suite is not None
+    text = suite.findall("testcase/failure")[0].text or ""
+
+    assert "operations that took effect more than once (5 of 7 shown):" in text
+    shown = [line.split(":")[0].strip() for line in text.splitlines() if line.startswith("  op-")]
+    assert shown == [f"op-naive-drop-{index:04d}" for index in range(5)]

@@ -196,7 +196,8 @@ def test_baseline_gates_are_in_every_report_and_its_section_in_both_summaries(
     assert [g["passed"] for g in written if g["name"] == BASELINE_GATE] == [False, True]
     assert BASELINE_GATE in (result.out_dir / "junit.xml").read_text()
     summary = (result.out_dir / "summary.md").read_text()
-    assert summary.startswith("| scenario | variant | fault |") and "against the baseline" in summary
+    assert summary.startswith("## ✘ idempotency: fake-payments — FAIL\n")
+    assert "against the baseline" in summary
     assert step_summary.read_text() == summary
     shown = terminal.getvalue()
     assert shown.index("Reports:") < shown.index(f"fake-payments against the baseline {baseline_path}")
