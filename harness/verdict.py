@@ -78,6 +78,19 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class StopNote:
+    """A cell that stopped before its budget because every gate on it was decided (:mod:`harness.stopping`).
+
+    ``operations``: the operations that had ended when the decision came; ``bounds``: how each gate
+    was decided, in words (``duplicate rate 95% upper bound 1.99% < 2% (...)``).
+    """
+
+    operations: int
+    reason: str
+    bounds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CellVerdict:
     """Counts and anomalies for one variant × fault cell."""
 
@@ -104,6 +117,8 @@ class CellVerdict:
     """Why the cell is ``unknown``: each unknown checker's reason (an exception, an unmet guard)."""
     interrupted: bool = False
     """The run was interrupted before this cell finished: nothing was checked, it is never a pass."""
+    stop: StopNote | None = None
+    """Why the cell's load ended before its budget, when it did (``None``: it ran its whole budget)."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:

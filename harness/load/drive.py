@@ -24,7 +24,7 @@ from harness.load.operations import OperationQueue
 PROGRESS_INTERVAL_S = 0.1
 """How often the driver wakes to check for the end and print progress (at most 10 lines a second)."""
 
-Ending = Literal["completed", "max_duration_s", "interrupted"]
+Ending = Literal["completed", "max_duration_s", "interrupted", "decided"]
 
 
 def max_duration_reason(max_duration_s: float) -> str:
@@ -58,6 +58,8 @@ def run_until_done(
     """
     deadline = time.monotonic() + config.load.max_duration_s
     release = None if config.release_path is None else Path(config.release_path)
+    stop_file = None if config.stop_path is None else Path(config.stop_path)
+    decided = False
     if release is not None:
         queue.hold()
     try:
@@ -65,6 +67,9 @@ def run_until_done(
         while not queue.done:
             if queue.held and release is not None and release.exists():
                 queue.release()
+            if not decided and stop_file is not None and stop_file.exists():
+                queue.stop_taking()  # those in flight run on to their end: the loop waits for them
+                decided = True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stop(max_duration_reason(config.load.max_duration_s))
@@ -77,7 +82,7 @@ def run_until_done(
     except KeyboardInterrupt:
         stop("stopped: driver interrupted")
         return "interrupted"
-    return "completed"
+    return "decided" if decided else "completed"
 
 
 class ProgressPrinter:
@@ -115,7 +120,7 @@ def emit_done(queue: OperationQueue, totals: StatsEntry, duration_s: float, endi
             started=queue.started,
             first_op_at=queue.first_taken_at,
             duration_s=round(duration_s, 3),
-            stopped_by="max_duration_s" if ending == "max_duration_s" else "completed",
+            stopped_by="completed" if ending == "interrupted" else ending,
             locust_stats=LocustTotals(
                 requests=totals.num_requests,
                 failures=totals.num_failures,

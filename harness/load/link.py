@@ -17,6 +17,33 @@ from collections.abc import Callable
 from harness.load.config import ProgressLine
 
 
+class _Once:
+    """Something that happens once (a release, a stop), with callbacks waiting for it; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.happened = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once it happens (at once if it already has)."""
+        with self._lock:
+            if not self.happened:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def happen(self) -> None:
+        """Make it happen and call the waiting callbacks (idempotent)."""
+        with self._lock:
+            if self.happened:
+                return
+            self.happened = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+
 class LoadLink:
     """One cell's load as the nemesis sees it; safe to share between threads.
 
@@ -31,8 +58,8 @@ class LoadLink:
         """When the load's first operation started (``time.time()``), once a line has said so."""
         self._in_flight = 0
         self._ended = False
-        self._released = False
-        self._on_release: list[Callable[[], None]] = []
+        self._release = _Once()
+        self._stop = _Once()
 
     # -- the load's side (run_driver) ---------------------------------------------------------------
 
@@ -55,27 +82,32 @@ class LoadLink:
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the load is released (at once if it already is)."""
-        with self._changed:
-            if not self._released:
-                self._on_release.append(callback)
-                return
-        callback()
+        self._release.then(callback)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the load is told to stop (at once if it already is)."""
+        self._stop.then(callback)
 
     # -- the nemesis's side ------------------------------------------------------------------------
 
     def release(self) -> None:
         """Let a held load end once its budget is done (idempotent)."""
-        with self._changed:
-            if self._released:
-                return
-            self._released = True
-            callbacks, self._on_release = self._on_release, []
-        for callback in callbacks:
-            callback()
+        self._release.happen()
 
     @property
     def released(self) -> bool:
-        return self._released
+        return self._release.happened
+
+    # -- the orchestrator's side (harness.cell) ----------------------------------------------------
+
+    def stop(self) -> None:
+        """Start no more operations; those in flight run to their end (idempotent): the cell's gates
+        are decided, and more operations would only confirm them."""
+        self._stop.happen()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.happened
 
     @property
     def ended(self) -> bool:

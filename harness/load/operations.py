@@ -185,6 +185,12 @@ class OperationQueue:
     def release(self) -> None:
         self._held = False
 
+    def stop_taking(self) -> None:
+        """Hand out no more numbers, held or not: the operations already taken are the last ones."""
+        with self._lock:
+            self.budget = min(self.budget, self._next)
+            self._held = False
+
     @property
     def held(self) -> bool:
         return self._held
