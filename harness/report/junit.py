@@ -29,7 +29,7 @@ from harness.gate import format_threshold, gate_label
 from harness.report.formatting import format_exposure, format_tally
 from harness.result import GateResult, RunResult
 from harness.verdict import CellVerdict
-from harness.wording import cell_label
+from harness.wording import cell_label, stop_note
 
 FAILURE_TYPE = "GateFailed"
 INCONCLUSIVE_TYPE = "Inconclusive"
@@ -141,6 +141,7 @@ def _why(result: RunResult, gate: GateResult) -> str | None:
         f"the fault hit: {format_exposure(cell)}\n"
         f"attempts were answered: {format_tally(cell.answers, shown=8)}\n"
         f"operations ended: {format_tally(cell.final_outcomes, shown=8)}\n"
+        f"run length: {stop_note(cell.stop) or 'the whole budget'}\n"
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.checkers.registry import columns
 from harness.report.formatting import column_text
 from harness.result import RunResult
+from harness.wording import stop_note
 
 
 def _header() -> tuple[str, str]:
@@ -40,7 +41,8 @@ def markdown_summary(results: Sequence[RunResult]) -> str:
     for result in results:
         for cell in result.verdict.cells:
             numbers = [column_text(column, cell) for column in columns()]
-            row = [result.scenario_name, cell.variant, cell.fault, str(cell.operations), str(cell.retries)]
+            ops = f"{cell.operations} ({stop_note(cell.stop)})" if cell.stop else str(cell.operations)
+            row = [result.scenario_name, cell.variant, cell.fault, ops, str(cell.retries)]
             lines.append(
                 "| " + " | ".join([*row, *numbers, _gates_of_cell(result, cell.variant, cell.fault)]) + " |"
             )

@@ -28,7 +28,7 @@ from harness.report.formatting import (
 )
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
-from harness.wording import cell_label
+from harness.wording import cell_label, stop_note
 
 EXAMPLES_SHOWN = 3
 
@@ -158,6 +158,8 @@ def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path]
                 f"[bold yellow]?[/bold yellow] {cell_label(cell.variant, cell.fault)}: {prefix}{reason}",
                 highlight=False,
             )
+    for cell in (cell for cell in result.verdict.cells if cell.stop):  # an early stop, and its bounds
+        console.print(f"  {cell_label(cell.variant, cell.fault)}: {stop_note(cell.stop)}", markup=False)
     _print_answers(result, console)
     console.print()
     _print_gates(result, console)
