@@ -109,7 +109,7 @@ def check_cell(
     events = read_history([*client_histories, folder / FAULT_HISTORY])
     if live:
         events = sorted([*events, *live], key=lambda event: event.t)
-    effects = effects() if callable(effects) else effects
+    effects = list(effects() if callable(effects) else effects)
     acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
     require_effects(effects, acknowledged, scenario.target.effects.source)
     expect = cell_expectations(scenario, plan, variant)

@@ -9,8 +9,8 @@ nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 import random
+from collections.abc import Callable
 
 import pytest
 

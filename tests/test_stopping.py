@@ -100,8 +100,7 @@ def test_gates_limited_to_other_faults_are_not_on_the_cell() -> None:
 
 def test_the_stop_note_reads_the_same_in_every_report() -> None:
     note = _decide(_cell(212, exposed_ops=40), IDEMPOTENT).note()
-    assert note == StopNote(212, "decided", ("duplicate rate 95% upper bound 7.216% < 10% over 40 exposed operations",))
-    assert stop_note(note) == (
-        "stopped after 212 ops: decided, duplicate rate 95% upper bound 7.216% < 10% over 40 exposed operations"
-    )
+    bound = "duplicate rate 95% upper bound 7.216% < 10% over 40 exposed operations"
+    assert note == StopNote(212, "decided", (bound,))
+    assert stop_note(note) == f"stopped after 212 ops: decided, {bound}"
     assert stop_note(None) == ""

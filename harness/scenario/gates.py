@@ -39,9 +39,8 @@ class GateSpec(_Strict):
         from harness.checkers.registry import gate_rules
 
         order = [rule.name for rule in gate_rules()]
-        given = {
-            name: _gate_threshold(name, value) for name, value in data.items() if name not in _BESIDE_THRESHOLDS
-        }
+        set_here = {name: value for name, value in data.items() if name not in _BESIDE_THRESHOLDS}
+        given = {name: _gate_threshold(name, value) for name, value in set_here.items()}
         thresholds = {name: given[name] for name in order if name in given}  # the registry's order
         beside = {name: data[name] for name in _BESIDE_THRESHOLDS if name in data}
         if "resolution" in data and not _zero_rate_gates(thresholds):
@@ -86,9 +85,9 @@ def _zero_rate_gates(thresholds: dict[str, float]) -> tuple[str, ...]:
     for name, limit in thresholds.items():
         rule = gate_rule(name)
         declared = metric(rule.metric) if rule is not None else None
-        if rule is not None and declared is not None and declared.is_rate and rule.direction == "max":
-            if limit == 0:
-                names.append(name)
+        zero_rate = declared is not None and declared.is_rate and limit == 0
+        if zero_rate and rule is not None and rule.direction == "max":
+            names.append(name)
     return tuple(names)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from markupsafe import escape
 from rich.console import Console
 
 from harness.report import print_summary
@@ -17,7 +18,7 @@ from harness.verdict import RunVerdict, StopNote
 from harness.wording import stop_note
 
 NOTE = StopNote(212, "decided", ("duplicate rate 95% upper bound 1.4% < 2% over 212 exposed operations",))
-WORDS = "stopped after 212 ops: decided, duplicate rate 95% upper bound 1.4% &lt; 2% over 212 exposed operations"
+WORDS = stop_note(NOTE)
 
 
 def _stopped(run_result: RunResult) -> RunResult:
@@ -28,14 +29,13 @@ def _stopped(run_result: RunResult) -> RunResult:
 
 def test_every_report_says_where_a_cell_stopped_early(run_result: RunResult) -> None:
     result = _stopped(run_result)
-    words = stop_note(NOTE)
     console = Console(width=400, record=True, color_system=None)
     print_summary(result, console)
-    assert words in console.export_text()
-    assert words in markdown_summary([result])
+    assert WORDS in console.export_text()
+    assert WORDS in markdown_summary([result])
     junit_outputs = [case.findtext("system-out") or "" for case in build_junit(result).iter("testcase")]
-    assert any(words in output for output in junit_outputs)
-    assert WORDS in render_html(result)
+    assert any(WORDS in output for output in junit_outputs)
+    assert str(escape(WORDS)) in render_html(result)
     document = json.loads(render_run_json(result))
     assert document["verdict"]["cells"][0]["stop"] == {
         "operations": 212, "reason": "decided", "bounds": list(NOTE.bounds)
