@@ -3,7 +3,8 @@
 Both start Locust users (their own, or their workers'), wake every ``PROGRESS_INTERVAL_S`` to print
 progress, and stop when every operation ended, ``max_duration_s`` passed, a user hit a bug, or
 Ctrl-C came; then print one done line. A held load (``release_path`` set) runs on past its budget
-until the orchestrator creates that file. Imports Locust (gevent): driver processes only.
+until the orchestrator creates that file; once it creates ``stop_path`` (the cell's gates are decided)
+no operation starts, and the load ends when those in flight have. Imports Locust (gevent): driver processes only.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ attempt is in flight; the load driver runs in another process, so it tells both 
 lines, which :func:`harness.load.config.run_driver` hands to a :class:`LoadLink` as they come. When
 the nemesis has crashes to make, the load is *held*: it keeps issuing operations past its budget
 (bounded by ``max_duration_s``) until :meth:`LoadLink.release`, so that no planned crash falls after
-the last operation. Imports no Locust: the orchestrator's side.
+the last operation. Once every gate of the cell is decided (:mod:`harness.cell_watch`),
+:meth:`LoadLink.stop` ends it early: no operation starts, those in flight end. Imports no Locust: the
+orchestrator's side.
 """
 
 from __future__ import annotations
