@@ -4,7 +4,8 @@ Both start Locust users (their own, or their workers'), wake every ``PROGRESS_IN
 progress, and stop when every operation ended, ``max_duration_s`` passed, a user hit a bug, or
 Ctrl-C came; then print one done line. A held load (``release_path`` set) runs on past its budget
 until the orchestrator creates that file; once it creates ``stop_path`` (the cell's gates are decided)
-no operation starts, and the load ends when those in flight have. Imports Locust (gevent): driver processes only.
+no operation starts, and the load ends when those in flight have. Imports Locust (gevent): driver
+processes only.
 """
 
 from __future__ import annotations
@@ -68,9 +69,11 @@ def run_until_done(
         while not queue.done:
             if queue.held and release is not None and release.exists():
                 queue.release()
-            if not decided and stop_file is not None and stop_file.exists():
-                queue.stop_taking()  # those in flight run on to their end: the loop waits for them
-                decided = True
+            if stop_file is not None and stop_file.exists():
+                # those in flight run on to their end (the loop waits); a load that had handed out all
+                # its operations already ends as completed, for it ran its whole budget
+                decided = queue.stop_taking()
+                stop_file = None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stop(max_duration_reason(config.load.max_duration_s))
