@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import ExitStack, suppress
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from harness.cell_watch import CellWatch
 from harness.checker import CellExpectations, check_safe
 from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
 from harness.errors import HarnessError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import HistoryWriter, OpEnd, read_history
+from harness.history import Event, HistoryWriter, OpEnd, read_history
 from harness.ledger import Effect
-from harness.load.config import Distribution, LoadCellConfig, worker_histories
-from harness.nemesis import NemesisEvent
+from harness.load.config import Distribution, DriverSummary, LoadCellConfig, worker_histories
+from harness.load.link import LoadLink
+from harness.nemesis import NemesisEvent, toxic_hits
 from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
@@ -34,12 +37,14 @@ from harness.runtime.byo import start_target
 from harness.scenario import Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
-from harness.verdict import CellVerdict
+from harness.stopping import cell_gates, decide_cell
+from harness.verdict import CellVerdict, StopNote
 
 CLIENT_HISTORY = "history.jsonl"
 FAULT_HISTORY = "faults.jsonl"
 EFFECTS_FILE = "effects.json"  # written last in a cell: a cell folder without it did not finish
 WALL_TIME_FILE = "wall-time.txt"  # the cell's wall time in seconds, for a rebuilt report to show it too
+STOP_FILE = "stop.json"  # why the cell's load stopped before its budget, when it did
 # Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
 LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
 
@@ -88,17 +93,38 @@ class CellContext:
 
 
 def check_cell(
-    scenario: Scenario, plan: FaultPlan, variant: str, folder: Path, effects: list[Effect]
+    scenario: Scenario,
+    plan: FaultPlan,
+    variant: str,
+    folder: Path,
+    effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
+    live: Sequence[Event] = (),
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
-    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder."""
+    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder, and a
+    running cell's watch (:mod:`harness.cell_watch`) at each look, where ``effects`` is a probe called
+    *after* the history is read, so that every acknowledgement read has its effect among them, and
+    ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far)."""
     # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
     client_histories = [folder / CLIENT_HISTORY, *worker_histories(folder)]
     events = read_history([*client_histories, folder / FAULT_HISTORY])
+    if live:
+        events = sorted([*events, *live], key=lambda event: event.t)
+    effects = list(effects() if callable(effects) else effects)
     acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
     require_effects(effects, acknowledged, scenario.target.effects.source)
     expect = cell_expectations(scenario, plan, variant)
-    return check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
+    verdict = check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
+    return replace(verdict, stop=read_stop_note(folder))
+
+
+def read_stop_note(folder: Path) -> StopNote | None:
+    """The cell's early stop as its folder records it (:data:`STOP_FILE`); None if it ran its budget."""
+    try:
+        data = json.loads((folder / STOP_FILE).read_text(encoding="utf-8"))
+        return StopNote(int(data["operations"]), str(data["reason"]), tuple(map(str, data["bounds"])))
+    except (OSError, ValueError, KeyError, TypeError):  # absent (ran its budget) or unreadable
+        return None
 
 
 def recorded_wall_time(folder: Path) -> float:
@@ -183,18 +209,45 @@ class CellRun:
                 self.plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
             )
             with nemesis:
-                self.context.load_driver(
-                    config,
-                    self.dir / "load.json",
-                    on_progress=self._progress,
-                    timeout_s=load.max_duration_s + 60,
-                    distribution=self._distribution(),
-                    link=nemesis.load,
-                )
+                watch = self._watch(nemesis.load, lambda: target.endpoint.base_url)
+                with watch or nullcontext():
+                    summary = self.context.load_driver(
+                        config,
+                        self.dir / "load.json",
+                        on_progress=self._progress,
+                        timeout_s=load.max_duration_s + 60,
+                        distribution=self._distribution(),
+                        link=nemesis.load,
+                    )
+                self._record_stop(watch, summary)
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
             effects = self._probe(target.endpoint.base_url)
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
+
+    def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:
+        """A watch that stops the load once the cell's gates are decided; None when the cell runs its
+        whole budget (``--fixed``, ``load.stop: fixed``, or no gate on it to decide)."""
+        load = self.scenario.load
+        gates = cell_gates(self.scenario.gates, self.variant, self.plan.fault)
+        if self.context.options.fixed or load.stop == "fixed" or not gates:
+            return None
+
+        def look() -> CellVerdict:
+            probe = self.context.effects_probe(self.variant, self.plan.fault, base_url(), self.dir / "data")
+            hits = toxic_hits(self.client, self.proxy_name) if self.plan.http_toxics else []
+            return check_cell(self.scenario, self.plan, self.variant, self.dir, probe.read, hits)
+
+        return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
+
+    def _record_stop(self, watch: CellWatch | None, summary: object) -> None:
+        """Write :data:`STOP_FILE` when the watch stopped the load before its budget was spent (a load
+        that ended on its own as the watch decided ran its whole budget after all)."""
+        note = None if watch is None else watch.note
+        if note is None or (isinstance(summary, DriverSummary) and summary.stopped_by != "decided"):
+            return
+        document = {"operations": note.operations, "reason": note.reason, "bounds": list(note.bounds)}
+        (self.dir / STOP_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
     def _progress(self, completed: int, total: int) -> None:
         self.context.events.cell_progress.fire(completed=completed, total=total)

@@ -102,6 +102,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         seed=args.seed,
         operations=args.operations,
         faults=tuple(args.fault or ()),
+        fixed=args.fixed,
         workers=args.workers,
         master=args.master,
         master_bind_host=args.master_bind_host,
@@ -321,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--operations",
         type=whole_number(1, MAX_OPERATIONS),
         help=f"override load.operations (per cell, 1..{MAX_OPERATIONS})",
+    )
+    run.add_argument(
+        "--fixed",
+        action="store_true",
+        help="every cell runs all its operations (load.stop: fixed), not only until its gates are decided",
     )
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

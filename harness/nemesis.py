@@ -67,6 +67,21 @@ class ToxicsApi(Protocol):
     def decisions(self, proxy: str) -> list[ToxicDecision]: ...
 
 
+def toxic_hits(client: ToxicsApi, proxy_name: str) -> list[ToxicHit]:
+    """Each per-request decision the proxy has made so far on ``proxy_name``, as history events."""
+    return [
+        ToxicHit(
+            t=decision.t,
+            proxy=proxy_name,
+            toxic=decision.toxic,
+            op_id=decision.op_id,
+            action=decision.action,
+            detail=decision.detail,
+        )
+        for decision in client.decisions(proxy_name)
+    ]
+
+
 class Nemesis:
     """Runs one plan against one proxy and one target; use as a context manager around the load."""
 
@@ -205,17 +220,8 @@ class Nemesis:
 
     def _record_toxic_hits(self) -> None:
         """Each per-request decision the proxy made on the target's proxy, with the op it hit."""
-        for decision in self.client.decisions(self.proxy_name):
-            self.history.append(
-                ToxicHit(
-                    t=decision.t,
-                    proxy=self.proxy_name,
-                    toxic=decision.toxic,
-                    op_id=decision.op_id,
-                    action=decision.action,
-                    detail=decision.detail,
-                )
-            )
+        for hit in toxic_hits(self.client, self.proxy_name):
+            self.history.append(hit)
 
     def _record_exit(self) -> None:
         code = self.target.exit_code()

@@ -172,13 +172,15 @@ def _scenario_path(scenario: str | Path, rootpath: Path) -> Path:
 
 @pytest.fixture
 def chaos_run(tmp_path: Path, request: pytest.FixtureRequest) -> ChaosRunner:
-    """``chaos_run(scenario, operations=None, faults=(), seed=None)`` runs a scenario, returns a ChaosRun."""
+    """``chaos_run(scenario, operations=None, faults=(), seed=None, fixed=False)`` runs a scenario, returns
+    a ChaosRun; ``fixed`` runs every cell's whole budget (``harness run --fixed``)."""
 
     def run(
         scenario: str | Path,
         operations: int | None = None,
         faults: Iterable[str] | str = (),
         seed: int | None = None,
+        fixed: bool = False,
     ) -> ChaosRun:
         from harness.listeners import subscribe_listeners
         from harness.report import report_paths
@@ -188,7 +190,7 @@ def chaos_run(tmp_path: Path, request: pytest.FixtureRequest) -> ChaosRunner:
         path = _scenario_path(scenario, request.config.rootpath)
         chosen = (faults,) if isinstance(faults, str) else tuple(faults)
         options = RunOptions(
-            out_root=tmp_path / "chaos-runs", seed=seed, operations=operations, faults=chosen
+            out_root=tmp_path / "chaos-runs", seed=seed, operations=operations, faults=chosen, fixed=fixed
         )
         chaos = Run(scenario=load_scenario(path), scenario_path=str(path), options=options)
         subscribe_listeners(chaos.events, summary_md=False)  # the report files

@@ -78,6 +78,19 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class StopNote:
+    """A cell that stopped before its budget because every gate on it was decided (:mod:`harness.stopping`).
+
+    ``operations``: the operations that had ended when the decision came; ``bounds``: how each gate
+    was decided, in words (``duplicate rate 95% upper bound 1.99% < 2% (...)``).
+    """
+
+    operations: int
+    reason: str
+    bounds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CellVerdict:
     """Counts and anomalies for one variant × fault cell."""
 
@@ -107,6 +120,8 @@ class CellVerdict:
     duration_s: float = 0.0
     """The cell's wall time, from starting its target to its check (a rebuilt report: its history's
     span); 0 for a cell that was never run. JUnit reports it as the time of the cell's gates."""
+    stop: StopNote | None = None
+    """Why the cell's load ended before its budget, when it did (``None``: it ran its whole budget)."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from harness.checkers.registry import metric
-from harness.verdict import CellVerdict, Interval
+from harness.verdict import CellVerdict, Interval, StopNote
 
 
 def _percent_number(rate: float) -> str:
@@ -60,3 +60,12 @@ def format_cell_number(cell: CellVerdict, name: str, with_interval: bool = False
 def cell_label(variant: str, fault: str) -> str:
     """``naive × dropped_response``."""
     return f"{variant} × {fault}"
+
+
+def stop_note(stop: StopNote | None) -> str:
+    """``stopped after 212 ops: decided, duplicate rate 95% upper bound 1.4% < 2% (...)``; empty for a
+    cell that ran its whole budget. Every report says an early stop in these words."""
+    if stop is None:
+        return ""
+    head = f"stopped after {stop.operations} ops: {stop.reason}"
+    return f"{head}, {'; '.join(stop.bounds)}" if stop.bounds else head

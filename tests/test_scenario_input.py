@@ -248,3 +248,24 @@ def test_what_the_target_and_the_load_get_is_checked_at_load(tmp_path: Path, tar
     """An environment variable or a header the OS or the HTTP client would refuse mid-run."""
     text = MINIMAL.replace("{name: payments}", f"{{name: payments, {target}}}")
     assert f": {field}: " in refusal(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ("load: {stop: sometimes}", "load.stop: Input should be 'decided' or 'fixed' (got 'sometimes')"),
+        ("load: {confidence: 1.5}", "load.confidence: Input should be less than 1 (got 1.5)"),
+        ("gates: {idempotent: {max_duplicate_rate: 0, resolution: 2}}", "resolution: Input should be less"),
+        ("gates: {idempotent: {max_lost_acknowledged: 0, resolution: 0.1}}", "resolution: only beside"),
+    ],
+)
+def test_how_long_a_cell_runs_is_checked_when_the_file_loads(tmp_path: Path, extra: str, named: str) -> None:
+    assert named in refusal(tmp_path, MINIMAL + extra + "\n")
+
+
+def test_cells_stop_once_decided_unless_the_scenario_says_fixed(tmp_path: Path) -> None:
+    gates = "gates: {idempotent: {max_duplicate_rate: 0, resolution: 0.02}}"
+    decided = load_scenario(write(tmp_path, MINIMAL + gates))
+    assert (decided.load.stop, decided.load.confidence) == ("decided", 0.95)
+    assert decided.gates["idempotent"].resolution == 0.02  # type: ignore[union-attr]
+    assert load_scenario(write(tmp_path, MINIMAL + "load: {stop: fixed}")).load.stop == "fixed"

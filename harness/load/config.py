@@ -89,6 +89,10 @@ class LoadCellConfig(BaseModel):
     release_path: str | None = None
     """Set by :func:`run_driver` for a held load: operations go on past ``operations`` (bounded by
     ``max_duration_s``) until this file exists, so the orchestrator's planned crashes fall in the load."""
+    stop_path: str | None = None
+    """Set by :func:`run_driver` when a link is given: once this file exists no operation starts, those
+    in flight run to their end (so the history stays complete) and the driver ends as ``decided``
+    (:meth:`harness.load.link.LoadLink.stop`: the orchestrator has decided every gate of the cell)."""
 
     @field_validator("base_url")
     @classmethod
@@ -143,12 +147,16 @@ class LocustTotals(BaseModel):
     median_response_time_ms: float | None
 
 
+StoppedBy = Literal["completed", "max_duration_s", "decided"]
+"""Why a driver ended: every operation ended, its time ran out, or the orchestrator stopped it early."""
+
+
 class DoneLine(ProgressLine):
     """The driver's last stdout line."""
 
     done: Literal[True] = True
     duration_s: float
-    stopped_by: Literal["completed", "max_duration_s"]
+    stopped_by: StoppedBy
     locust_stats: LocustTotals
 
 
@@ -159,14 +167,14 @@ class DriverSummary:
     completed: int
     total: int
     duration_s: float
-    stopped_by: Literal["completed", "max_duration_s"]
+    stopped_by: StoppedBy
     requests: int
     failures: int
     median_response_time_ms: float | None
 
     @property
     def all_completed(self) -> bool:
-        return self.stopped_by == "completed" and self.completed == self.total
+        return self.stopped_by in ("completed", "decided") and self.completed == self.total
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,8 @@ def run_driver(
     config_path.parent.mkdir(parents=True, exist_ok=True)
     if link is not None and link.holds:
         config = _held(config, config_path, link)
+    if link is not None:
+        config = _stoppable(config, config_path, link)
     config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
     stderr_path = config_path.with_name(f"{config_path.stem}.stderr.log")
     deadline = time.monotonic() + timeout_s
@@ -331,6 +341,14 @@ def _held(config: LoadCellConfig, config_path: Path, link: LoadLink) -> LoadCell
     release_path.unlink(missing_ok=True)
     link.on_release(release_path.touch)
     return config.model_copy(update={"release_path": str(release_path)})
+
+
+def _stoppable(config: LoadCellConfig, config_path: Path, link: LoadLink) -> LoadCellConfig:
+    """The config of a load the orchestrator may stop early: its stop file, created by ``link.stop()``."""
+    stop_path = config_path.with_name(f"{config_path.stem}.stop")
+    stop_path.unlink(missing_ok=True)
+    link.on_stop(stop_path.touch)
+    return config.model_copy(update={"stop_path": str(stop_path)})
 
 
 def _follow(

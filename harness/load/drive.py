@@ -3,7 +3,9 @@
 Both start Locust users (their own, or their workers'), wake every ``PROGRESS_INTERVAL_S`` to print
 progress, and stop when every operation ended, ``max_duration_s`` passed, a user hit a bug, or
 Ctrl-C came; then print one done line. A held load (``release_path`` set) runs on past its budget
-until the orchestrator creates that file. Imports Locust (gevent): driver processes only.
+until the orchestrator creates that file; once it creates ``stop_path`` (the cell's gates are decided)
+no operation starts, and the load ends when those in flight have. Imports Locust (gevent): driver
+processes only.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from harness.load.operations import OperationQueue
 PROGRESS_INTERVAL_S = 0.1
 """How often the driver wakes to check for the end and print progress (at most 10 lines a second)."""
 
-Ending = Literal["completed", "max_duration_s", "interrupted"]
+Ending = Literal["completed", "max_duration_s", "interrupted", "decided"]
 
 
 def max_duration_reason(max_duration_s: float) -> str:
@@ -59,6 +61,8 @@ def run_until_done(
     """
     deadline = time.monotonic() + config.load.max_duration_s
     release = None if config.release_path is None else Path(config.release_path)
+    stop_file = None if config.stop_path is None else Path(config.stop_path)
+    decided = False
     if release is not None:
         queue.hold()
     try:
@@ -66,6 +70,11 @@ def run_until_done(
         while not queue.done:
             if queue.held and release is not None and release.exists():
                 queue.release()
+            if stop_file is not None and stop_file.exists():
+                # those in flight run on to their end (the loop waits); a load that had handed out all
+                # its operations already ends as completed, for it ran its whole budget
+                decided = queue.stop_taking()
+                stop_file = None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 stop(max_duration_reason(config.load.max_duration_s))
@@ -78,7 +87,7 @@ def run_until_done(
     except KeyboardInterrupt:
         stop("stopped: driver interrupted")
         return "interrupted"
-    return "completed"
+    return "decided" if decided else "completed"
 
 
 class ProgressPrinter:
@@ -117,7 +126,7 @@ def emit_done(queue: OperationQueue, stats: RequestStats, duration_s: float, end
             started=queue.started,
             first_op_at=queue.first_taken_at,
             duration_s=round(duration_s, 3),
-            stopped_by="max_duration_s" if ending == "max_duration_s" else "completed",
+            stopped_by="completed" if ending == "interrupted" else ending,
             locust_stats=LocustTotals(
                 requests=totals.num_requests,
                 failures=totals.num_failures,

@@ -5,7 +5,9 @@ attempt is in flight; the load driver runs in another process, so it tells both 
 lines, which :func:`harness.load.config.run_driver` hands to a :class:`LoadLink` as they come. When
 the nemesis has crashes to make, the load is *held*: it keeps issuing operations past its budget
 (bounded by ``max_duration_s``) until :meth:`LoadLink.release`, so that no planned crash falls after
-the last operation. Imports no Locust: the orchestrator's side.
+the last operation. Once every gate of the cell is decided (:mod:`harness.cell_watch`),
+:meth:`LoadLink.stop` ends it early: no operation starts, those in flight end. Imports no Locust: the
+orchestrator's side.
 """
 
 from __future__ import annotations
@@ -15,6 +17,33 @@ import time
 from collections.abc import Callable
 
 from harness.load.config import ProgressLine
+
+
+class _Once:
+    """Something that happens once (a release, a stop), with callbacks waiting for it; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.happened = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once it happens (at once if it already has)."""
+        with self._lock:
+            if not self.happened:
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def happen(self) -> None:
+        """Make it happen and call the waiting callbacks (idempotent)."""
+        with self._lock:
+            if self.happened:
+                return
+            self.happened = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 class LoadLink:
@@ -31,8 +60,8 @@ class LoadLink:
         """When the load's first operation started (``time.time()``), once a line has said so."""
         self._in_flight = 0
         self._ended = False
-        self._released = False
-        self._on_release: list[Callable[[], None]] = []
+        self._release = _Once()
+        self._stop = _Once()
 
     # -- the load's side (run_driver) ---------------------------------------------------------------
 
@@ -55,27 +84,32 @@ class LoadLink:
 
     def on_release(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the load is released (at once if it already is)."""
-        with self._changed:
-            if not self._released:
-                self._on_release.append(callback)
-                return
-        callback()
+        self._release.then(callback)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the load is told to stop (at once if it already is)."""
+        self._stop.then(callback)
 
     # -- the nemesis's side ------------------------------------------------------------------------
 
     def release(self) -> None:
         """Let a held load end once its budget is done (idempotent)."""
-        with self._changed:
-            if self._released:
-                return
-            self._released = True
-            callbacks, self._on_release = self._on_release, []
-        for callback in callbacks:
-            callback()
+        self._release.happen()
 
     @property
     def released(self) -> bool:
-        return self._released
+        return self._release.happened
+
+    # -- the orchestrator's side (harness.cell) ----------------------------------------------------
+
+    def stop(self) -> None:
+        """Start no more operations; those in flight run to their end (idempotent): the cell's gates
+        are decided, and more operations would only confirm them."""
+        self._stop.happen()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.happened
 
     @property
     def ended(self) -> bool:

@@ -185,6 +185,16 @@ class OperationQueue:
     def release(self) -> None:
         self._held = False
 
+    def stop_taking(self) -> bool:
+        """Hand out no more numbers, held or not: the operations already taken are the last ones.
+
+        Returns whether that withheld any (``False``: every number was handed out already)."""
+        with self._lock:
+            withheld = self._held or self._next < self.budget
+            self.budget = min(self.budget, self._next)
+            self._held = False
+            return withheld
+
     @property
     def held(self) -> bool:
         return self._held

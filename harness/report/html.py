@@ -35,7 +35,7 @@ from harness.report.formatting import (
 )
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
-from harness.wording import cell_label, format_percent
+from harness.wording import cell_label, format_percent, stop_note
 
 TEMPLATE = "index.html.j2"
 ANOMALY_ROWS_PER_KIND = 50
@@ -181,6 +181,7 @@ def _environment() -> Environment:
     environment.filters["seconds"] = format_seconds
     environment.globals["gate_label"] = gate_label
     environment.globals["format_threshold"] = format_threshold
+    environment.globals["stop_note"] = stop_note
     return environment
 
 

@@ -41,7 +41,7 @@ from harness.report.gate_evidence import (
 )
 from harness.result import GateResult, RunResult
 from harness.verdict import CellVerdict
-from harness.wording import cell_label
+from harness.wording import cell_label, stop_note
 
 FAILURE_TYPE = "GateFailed"
 INCONCLUSIVE_TYPE = "Inconclusive"
@@ -167,6 +167,7 @@ def _why(cell: CellVerdict) -> str:
         f"the fault hit: {format_exposure(cell)}\n"
         f"attempts were answered: {format_tally(cell.answers, shown=8)}\n"
         f"operations ended: {format_tally(cell.final_outcomes, shown=8)}\n"
+        f"run length: {stop_note(cell.stop) or 'the whole budget'}\n"
     )
 
 

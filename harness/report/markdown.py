@@ -18,7 +18,7 @@ from harness.checkers.registry import columns
 from harness.report.formatting import column_text, report_paths
 from harness.report.gate_evidence import gate_anomalies, gate_cell
 from harness.result import RunResult
-from harness.wording import cell_label
+from harness.wording import cell_label, stop_note
 
 EXAMPLE_OPERATIONS = 2
 """Operations named under each failed gate; the report has them all."""
@@ -91,7 +91,8 @@ def markdown_summary(results: Sequence[RunResult], title: str | None = None) -> 
     for result in results:
         for cell in result.verdict.cells:
             numbers = [column_text(column, cell) for column in columns()]
-            row = [result.scenario_name, cell.variant, cell.fault, str(cell.operations), str(cell.retries)]
+            ops = f"{cell.operations} ({stop_note(cell.stop)})" if cell.stop else str(cell.operations)
+            row = [result.scenario_name, cell.variant, cell.fault, ops, str(cell.retries)]
             lines.append(
                 "| " + " | ".join([*row, *numbers, _gates_of_cell(result, cell.variant, cell.fault)]) + " |"
             )

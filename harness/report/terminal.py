@@ -33,7 +33,7 @@ from harness.report.formatting import (
 )
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
-from harness.wording import cell_label
+from harness.wording import cell_label, stop_note
 
 EXAMPLES_SHOWN = 3
 INDENT = "  "
@@ -228,6 +228,8 @@ def _print_cells(result: RunResult, console: Console) -> None:
                 ),
                 overflow="fold",
             )
+    for cell in (cell for cell in result.verdict.cells if cell.stop):  # an early stop, and its bounds
+        print_hanging(console, Text(f"{cell_label(cell.variant, cell.fault)}: {stop_note(cell.stop)}"))
 
 
 def print_summary(result: RunResult, console: Console, paths: Mapping[str, Path] | None = None) -> None:

@@ -48,6 +48,14 @@ class LoadSpec(_Strict):
     amount_max: int = Field(10_000, ge=1)
     send_idempotency_key: bool = True
     retry: RetryPolicySpec = RetryPolicySpec()
+    stop: Literal["decided", "fixed"] = Field(
+        "decided",
+        description="decided: a cell stops once every gate on it is decided (harness.stopping); "
+        "fixed: every cell runs all its operations",
+    )
+    confidence: float = Field(
+        0.95, gt=0.5, lt=1, allow_inf_nan=False, description="how sure a decided gate is (stop: decided)"
+    )
 
     @model_validator(mode="after")
     def _amounts_ordered(self) -> LoadSpec:

@@ -23,7 +23,9 @@ OPERATIONS = 30
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     out = tmp_path_factory.mktemp("reports")
-    options = RunOptions(out_root=out, faults=("dropped-responses",), operations=OPERATIONS)
+    options = RunOptions(
+        out_root=out, faults=("dropped-responses",), operations=OPERATIONS, fixed=True
+    )
     return run_scenario(load_scenario(SCENARIO), str(SCENARIO), options)
 
 

@@ -73,7 +73,9 @@ def scaled_down(scenario: Scenario) -> Scenario:
 def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
     path = REPO_ROOT / "scenarios" / f"{request.param}.yaml"
     scenario = scaled_down(load_scenario(path))
-    options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS)
+    options = RunOptions(
+        out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS, fixed=True
+    )
     return run_scenario(scenario, str(path), options)
 
 

@@ -64,7 +64,7 @@ def test_standard_toxics_through_a_proxy_given_by_url(tmp_path: Path) -> None:
     scenario_file = tmp_path / "s.yaml"
     scenario_file.write_text(TCP_LATENCY)
     with EmbeddedProxy.start(tmp_path / "proxy.log") as proxy:
-        options = RunOptions(out_root=tmp_path / "reports", proxy_url=proxy.url)
+        options = RunOptions(out_root=tmp_path / "reports", proxy_url=proxy.url, fixed=True)
         result = run_scenario(load_scenario(scenario_file), str(scenario_file), options)
     assert result.proxy == proxy.url
     cell = result.verdict.cell("naive", "slow-connections")

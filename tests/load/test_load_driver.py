@@ -20,7 +20,13 @@ from harness.load.config import (
     load_cell_config,
     run_driver,
 )
-from harness.load.operations import choose_kind, idempotency_key, is_double_submitted, op_id_for
+from harness.load.operations import (
+    OperationQueue,
+    choose_kind,
+    idempotency_key,
+    is_double_submitted,
+    op_id_for,
+)
 from harness.load.transport import timeout_text
 from harness.paths import REPO_ROOT
 from harness.scenario import LoadSpec, OperationSpec, RetryPolicySpec, SuccessSpec
@@ -383,3 +389,16 @@ def test_run_driver_kills_the_driver_on_keyboard_interrupt(tmp_path: Path, servi
         with pytest.raises(KeyboardInterrupt):
             run_driver(config, tmp_path / "load.json", interrupt, timeout_s=30)
     assert driver_processes(tmp_path / "load.json") == []
+
+
+def test_stopping_the_queue_says_whether_it_withheld_operations() -> None:
+    queue = OperationQueue(3)
+    assert queue.take() == 0 and queue.stop_taking() and queue.take() is None
+    assert (queue.total, queue.done) == (1, False)
+    queue.finish()
+    assert queue.done
+    spent = OperationQueue(1)
+    assert spent.take() == 0 and not spent.stop_taking()
+    held = OperationQueue(1)
+    held.hold()
+    assert held.take() == 0 and held.stop_taking() and held.take() is None

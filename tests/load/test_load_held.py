@@ -15,6 +15,7 @@ from harness.history import (
     CrashPlanEvent,
     Event,
     HistoryWriter,
+    OpEnd,
     OpStart,
     iter_file,
     read_history,
@@ -121,3 +122,23 @@ def test_a_double_submit_marks_its_second_attempt_as_the_twin_of_the_first(
         run_driver(config, tmp_path / "load.json", lambda c, t: None, 60)
     starts = [e for e in history(tmp_path) if isinstance(e, AttemptStart)]
     assert sorted((e.attempt, e.twin_of) for e in starts) == [(1, None)] * BUDGET + [(2, 1)] * BUDGET
+
+
+def test_a_stopped_load_starts_no_more_operations_and_ends_those_in_flight(
+    tmp_path: Path, serving: Serving
+) -> None:
+    """The orchestrator stops a cell whose gates are decided: the history stays complete."""
+    link = LoadLink()
+
+    def on_progress(completed: int, total: int) -> None:
+        if completed >= BUDGET:
+            link.stop()
+
+    with serving(lambda reference, attempt: "ok") as server:
+        config = cell(server.url, tmp_path, operations=100_000, max_duration_s=60.0)
+        summary = run_driver(config, tmp_path / "load.json", on_progress, 120, link=link)
+    events = history(tmp_path)
+    started = {e.op_id for e in events if isinstance(e, OpStart)}
+    ended = {e.op_id for e in events if isinstance(e, OpEnd)}
+    assert summary.stopped_by == "decided" and summary.completed == summary.total == len(started)
+    assert BUDGET <= summary.total < 100_000 and started == ended
