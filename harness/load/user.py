@@ -13,6 +13,7 @@ stored nor sent: a cookie set by one answer would change the headers of the retr
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -327,7 +328,7 @@ class _OperationRun:
 
     def run(self) -> None:
         workload, request, policy = self.workload, self.request, self.workload.policy
-        rng = operation_rng(workload.config.seed, request.op_id, "backoff")
+        rng: random.Random | None = None  # seeding costs as much as a history line: only for a retry
         last: AttemptResult | None = None
         cut_short_by: str | None = None
         workload.history.append(
@@ -341,6 +342,7 @@ class _OperationRun:
                     last = self._send(self._started(), self.user.client)
                 if not should_retry(policy, self.attempts, last.classification):
                     break
+                rng = rng or operation_rng(workload.config.seed, request.op_id, "backoff")
                 gevent.sleep(backoff_s(policy, self.attempts, rng))
         except GreenletExit:
             cut_short_by = workload.stop_reason
