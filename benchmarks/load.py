@@ -178,8 +178,13 @@ def retrying_command(base_url: str, settings: BenchSettings, workdir: Path, numb
         fault="none",
         seed=number,
         op_id_prefix=f"bench{number}-",
-        load=LoadSpec(operations=settings.requests, users=settings.users, spawn_rate=10_000,
-                      max_duration_s=settings.time_limit_s, retry=BENCH_RETRY),  # fmt: skip
+        load=LoadSpec(
+            operations=settings.requests,
+            users=settings.users,
+            spawn_rate=100,
+            max_duration_s=settings.time_limit_s,
+            retry=BENCH_RETRY,
+        ),
         history_path=str(workdir / f"history-{number}.jsonl"),
     )
     path = workdir / f"cell-{number}.json"
@@ -188,9 +193,15 @@ def retrying_command(base_url: str, settings: BenchSettings, workdir: Path, numb
 
 
 def plain_command(base_url: str, settings: BenchSettings) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.plain_locust", f"--host={base_url}",
-            f"--requests={settings.requests}", f"--users={settings.users}",
-            f"--max-seconds={settings.time_limit_s:g}"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "benchmarks.plain_locust",
+        f"--host={base_url}",
+        f"--requests={settings.requests}",
+        f"--users={settings.users}",
+        f"--max-seconds={settings.time_limit_s:g}",
+    ]
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -201,8 +212,16 @@ def payments_target(workdir: Path) -> Iterator[str]:
     """The payments target's idempotent variant on a free loopback port; its base URL."""
     port = free_port()
     log = workdir / "target.log"
-    command = [sys.executable, "-m", TARGET, "--host", LOOPBACK, f"--port={port}",
-               f"--variant={TARGET_VARIANT}", f"--db={workdir / 'payments.db'}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        TARGET,
+        "--host",
+        LOOPBACK,
+        f"--port={port}",
+        f"--variant={TARGET_VARIANT}",
+        f"--db={workdir / 'payments.db'}",
+    ]
     with child_process(command, log) as process:
         wait_for_port(port, process, log, timeout_s=30.0)
         yield f"http://{LOOPBACK}:{port}"
@@ -219,8 +238,10 @@ def run_bench(settings: BenchSettings, workdir: Path, console: Console) -> Bench
                     else plain_command(base_url, settings)
                 )
                 measured = measure_process(command, settings.time_limit_s, workdir / f"{name}.log")
-                console.print(f"round {number + 1} {name}: {measured.requests} attempts, "
-                              f"{measured.cpu_s:.2f} s CPU, {measured.attempts_per_cpu_s:,.0f} per CPU-s")
+                console.print(
+                    f"round {number + 1} {name}: {measured.requests} attempts, "
+                    f"{measured.cpu_s:.2f} s CPU, {measured.attempts_per_cpu_s:,.0f} per CPU-s"
+                )
                 loads[name].rounds.append(measured)
     return _assemble(settings, loads)
 

@@ -47,8 +47,12 @@ def user_class(host: str, budget: _Budget) -> type[FastHttpUser]:
             if number is None:
                 raise StopUser()
             reference = f"plain-{number:06d}"
-            body = {"amount": 100 + number % 100, "currency": "EUR", "customer": "cus_1",
-                    "reference": reference}  # fmt: skip
+            body = {
+                "amount": 100 + number % 100,
+                "currency": "EUR",
+                "customer": "cus_1",
+                "reference": reference,
+            }
             self.client.post(CHARGES_PATH, json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
 
     ChargePoster.host = host
@@ -68,14 +72,23 @@ def main(argv: list[str] | None = None) -> int:
     runner = environment.create_local_runner()
     print(json.dumps({"started": True}), flush=True)
     started = time.monotonic()
-    runner.start(args.users, spawn_rate=10_000)
+    runner.start(args.users, spawn_rate=100)
     deadline = started + args.max_seconds
     gevent.sleep(0.1)
     while runner.user_count > 0 and time.monotonic() < deadline:
         gevent.sleep(0.05)
     totals = environment.stats.total
-    print(json.dumps({"done": True, "requests": totals.num_requests, "failures": totals.num_failures,
-                      "duration_s": round(time.monotonic() - started, 3)}), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "done": True,
+                "requests": totals.num_requests,
+                "failures": totals.num_failures,
+                "duration_s": round(time.monotonic() - started, 3),
+            }
+        ),
+        flush=True,
+    )
     runner.quit()
     return 0
 

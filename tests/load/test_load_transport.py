@@ -31,7 +31,10 @@ def wrapped(cause: BaseException) -> FlowFailed:
     ("error", "expected"),
     [
         (TimeoutError("timed out"), FailureDescription("timeout", "timeout after 0.50 s")),
-        (ConnectionRefusedError(111, "refused"), FailureDescription("connection_refused", "connection refused")),
+        (
+            ConnectionRefusedError(111, "refused"),
+            FailureDescription("connection_refused", "connection refused"),
+        ),
         (ConnectionResetError(104, "reset"), FailureDescription("connection_error", RESET)),
         (wrapped(ConnectionResetError(104, "reset")), FailureDescription("connection_error", RESET)),
         (BrokenPipeError(32, "pipe"), FailureDescription("connection_error", "broken pipe")),
