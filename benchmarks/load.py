@@ -32,15 +32,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from benchmarks.proxy import child_process, machine_info, wait_for_port
+from harness.checkers.answers import answer
+from harness.history import AttemptEnd, iter_file
 from harness.load.config import LoadCellConfig, driver_command
 from harness.paths import REPO_ROOT
 from harness.ports import LOOPBACK, free_port
@@ -83,6 +87,8 @@ class Round:
     failures: int
     cpu_s: float
     wall_s: float
+    failed_with: dict[str, int] = field(default_factory=dict)
+    """The retrying load's failed attempts by answer (``503``, ``connection reset``), from its history."""
 
     @property
     def attempts_per_cpu_s(self) -> float:
@@ -129,19 +135,22 @@ def process_cpu_s(pid: int) -> float:
 
 
 def measure_process(command: list[str], time_limit_s: float, log: Path) -> Round:
-    """Run a load process; its CPU from its first JSON line to its done line, and Locust's counts there."""
+    """Run a load process; its CPU from its first JSON line to its done line, and Locust's counts there.
+
+    A timer ends the process by its pid if it runs ``_SLACK_S`` past its own time limit, so a silent
+    process cannot hold the loop that reads its lines.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as stderr:
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, env=env, cwd=REPO_ROOT
         )
+    overrun = threading.Timer(time_limit_s + _SLACK_S, end_process, args=(process,))
+    overrun.start()
     try:
         assert process.stdout is not None
-        deadline = time.monotonic() + time_limit_s + _SLACK_S
         start: tuple[float, float] | None = None
         for raw in process.stdout:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{command[2]} ran past {time_limit_s + _SLACK_S:.0f} s")
             line = _json_line(raw)
             if line is None:
                 continue
@@ -151,8 +160,9 @@ def measure_process(command: list[str], time_limit_s: float, log: Path) -> Round
                 assert start is not None
                 cpu_s, wall_s = process_cpu_s(process.pid) - start[0], time.monotonic() - start[1]
                 return _round(line, cpu_s, wall_s)
-        raise RuntimeError(f"{command[2]} exited without a done line: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"{command[2]} ended without a done line: {log.read_text()[-2000:]}")
     finally:
+        overrun.cancel()
         end_process(process)
 
 
@@ -185,11 +195,21 @@ def retrying_command(base_url: str, settings: BenchSettings, workdir: Path, numb
             max_duration_s=settings.time_limit_s,
             retry=BENCH_RETRY,
         ),
-        history_path=str(workdir / f"history-{number}.jsonl"),
+        history_path=str(history_path(workdir, number)),
     )
     path = workdir / f"cell-{number}.json"
     path.write_text(config.model_dump_json())
     return driver_command(path)
+
+
+def history_path(workdir: Path, number: int) -> Path:
+    return workdir / f"history-{number}.jsonl"
+
+
+def failed_attempts(history: Path) -> dict[str, int]:
+    """Attempts that did not end ``ok``, counted by their answer in a few words."""
+    ends = (event for event in iter_file(history) if isinstance(event, AttemptEnd))
+    return dict(Counter(answer(end) for end in ends if end.outcome != "ok"))
 
 
 def plain_command(base_url: str, settings: BenchSettings) -> list[str]:
@@ -238,6 +258,8 @@ def run_bench(settings: BenchSettings, workdir: Path, console: Console) -> Bench
                     else plain_command(base_url, settings)
                 )
                 measured = measure_process(command, settings.time_limit_s, workdir / f"{name}.log")
+                if name == "retrying":
+                    measured = replace(measured, failed_with=failed_attempts(history_path(workdir, number)))
                 console.print(
                     f"round {number + 1} {name}: {measured.requests} attempts, "
                     f"{measured.cpu_s:.2f} s CPU, {measured.attempts_per_cpu_s:,.0f} per CPU-s"
@@ -252,7 +274,11 @@ def _assemble(settings: BenchSettings, loads: dict[str, LoadResult]) -> BenchRes
         load.summarise()
         failures = sum(r.failures for r in load.rounds)
         if failures:
-            notes.append(f"{load.name}: {failures} failed requests against a no-fault target")
+            answers = Counter[str]()
+            for measured in load.rounds:
+                answers.update(measured.failed_with)
+            said = f" ({', '.join(f'{n}× {text}' for text, n in answers.most_common())})" if answers else ""
+            notes.append(f"{load.name}: {failures} failed requests against a no-fault target{said}")
     retrying, plain = loads["retrying"].attempts_per_cpu_s, loads["plain"].attempts_per_cpu_s
     if settings.quick:
         notes.append("quick mode: too few requests for the figures to mean anything but that it works")
