@@ -76,7 +76,7 @@ class BenchSettings:
     def for_mode(cls, quick: bool) -> BenchSettings:
         if quick:
             return cls(True, 1, 100, 4, 20.0)
-        return cls(False, 3, 3000, 8, 60.0)
+        return cls(False, 3, 3000, 8, 120.0)
 
 
 @dataclass(frozen=True)
