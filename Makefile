@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint system bench bench-proxy clean
+.PHONY: install demo test lint system bench bench-proxy bench-load clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,13 @@ lint: install
 	$(BIN)/ruff check harness tests targets benchmarks
 	$(BIN)/mypy
 
-bench: bench-proxy
+bench: bench-proxy bench-load
 
 bench-proxy: install
 	$(BIN)/python -m benchmarks.proxy --out reports/bench/proxy.json
+
+bench-load: install
+	$(BIN)/python -m benchmarks.load --out reports/bench/load.json
 
 clean:
 	-$(BIN)/harness clean

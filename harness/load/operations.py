@@ -70,7 +70,9 @@ class OperationRequest:
 
 
 def choose_kind(seed: int, op_id: str, kinds: tuple[OperationSpec, ...]) -> OperationSpec:
-    """The operation's kind, drawn by weight from the op's own stream."""
+    """The operation's kind, drawn by weight from the op's own stream (no draw when there is one kind)."""
+    if len(kinds) == 1:
+        return kinds[0]
     rng = operation_rng(seed, op_id, "kind")
     return rng.choices(kinds, weights=[kind.weight for kind in kinds])[0]
 

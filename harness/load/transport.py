@@ -1,9 +1,11 @@
-"""Names for the ways an HTTP attempt can fail without an answer, read from ``requests`` exceptions.
+"""Names for the ways an HTTP attempt can fail without an answer, read from the error it raised.
 
-``requests`` wraps urllib3, which wraps the socket error, so the cause that matters (refused,
-reset, closed) sits a few links down a chain of ``__cause__``, ``__context__``, ``reason`` and
-``args``. The history keeps short, stable texts ("connection reset") rather than reprs, so reports
-can group attempts by what happened.
+The load's connection (``connection.py``) raises the socket's own errors and the two below; a flow's
+own code may wrap them, so the cause that matters (refused, reset, closed) can sit a few links down a
+chain of ``__cause__``, ``__context__``, ``reason`` and ``args``. The history keeps short, stable
+texts ("connection reset") rather than reprs, so reports can group attempts by what happened.
+
+No gevent here, so tests can check these names in a process Locust has not patched.
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.client import RemoteDisconnected
 
-import requests
-
 from harness.load.retry import TransportFailure
+
+
+class AnswerCutShort(ConnectionError):
+    """The connection ended in the middle of an answer (after its first bytes)."""
+
+
+class MalformedAnswer(ConnectionError):
+    """What came back is not HTTP the parser can read."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +38,7 @@ def timeout_text(timeout_s: float) -> str:
 def describe_error(error: BaseException, timeout_s: float) -> FailureDescription:
     """What kind of failure ``error`` is, and its text for the history."""
     causes = list(_causes(error))
-    if any(isinstance(cause, requests.exceptions.Timeout | TimeoutError) for cause in causes):
+    if any(isinstance(cause, TimeoutError) for cause in causes):
         return FailureDescription("timeout", timeout_text(timeout_s))
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return FailureDescription("connection_refused", "connection refused")
@@ -41,7 +49,7 @@ def describe_error(error: BaseException, timeout_s: float) -> FailureDescription
         return FailureDescription("connection_error", "connection reset")
     if any(isinstance(cause, BrokenPipeError) for cause in causes):
         return FailureDescription("connection_error", "broken pipe")
-    if any(isinstance(cause, requests.exceptions.ChunkedEncodingError) for cause in causes):
+    if any(isinstance(cause, AnswerCutShort) for cause in causes):
         return FailureDescription("connection_error", "response cut short")
     return FailureDescription("connection_error", f"connection error: {type(error).__name__}: {error}")
 

@@ -3,34 +3,36 @@
 Importing this module imports Locust, which patches the process with gevent: only the driver
 process (``driver.py``) and ``locust -f locustfile.py`` may import it.
 
-Why ``HttpUser`` (requests) rather than ``FastHttpUser``: requests takes a timeout per call, and
-urllib3 throws a connection away after any error, so a reset or a timeout never poisons the next
-attempt. On top of that each attempt runs under a ``gevent.Timeout`` (a hard deadline that also
-covers a server trickling bytes), and after a timeout or a connection error the user drops its
-whole pool, so the retry opens a fresh connection.
+Each user sends on its own :class:`~harness.load.connection.HttpConnection` (one keep-alive
+connection that sends every request exactly once, and closes after any error, so a reset or a timeout
+never poisons the next attempt; see there why not requests or ``FastHttpUser``). On top of that each
+attempt runs under a ``gevent.Timeout`` (a hard deadline that also covers a server trickling bytes),
+and after a timeout the user closes its connection, so the retry opens a fresh one. Cookies are never
+stored nor sent: a cookie set by one answer would change the headers of the retry.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
+import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, cast
 
 import gevent
-import requests
 from gevent import GreenletExit
-from locust import HttpUser, constant, task
-from locust.clients import HttpSession
-from locust.exception import StopUser
+from locust import User, constant, task
+from locust.env import Environment
+from locust.exception import StopTest, StopUser
 
 from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
 from harness.imports import import_callable
 from harness.load.config import LoadCellConfig
+from harness.load.connection import Answer, HttpConnection, encode_json
 from harness.load.entries import report_operation_end
 from harness.load.flow import FlowContext, FlowRequestError, FlowResponse
 from harness.load.operations import (
+    JSON_CONTENT_TYPE,
     OperationQueue,
     OperationRequest,
     build_request,
@@ -51,7 +53,7 @@ from harness.opids import OP_HEADER
 from harness.template import Renderer
 
 REQUEST_TIMEOUT_GRACE_S = 0.5
-"""requests' own timeout sits this much past the hard deadline, which therefore decides."""
+"""The socket's own timeout sits this much past the hard deadline, which therefore decides."""
 
 DEFAULT_STOP_REASON = "stopped before an answer"
 
@@ -61,6 +63,10 @@ TWIN_KILL_WAIT_S = 1.0
 
 class AttemptCutShort(Exception):
     """Reported to Locust's statistics for an attempt that ended without any HTTP answer."""
+
+
+class ErrorStatus(Exception):
+    """Reported to Locust's statistics for an answer with a 4xx or 5xx status (a failed request there)."""
 
 
 class Workload:
@@ -99,35 +105,34 @@ class SentRequest:
     """One HTTP request's end: its ``response`` and decoded JSON ``body``, or else why none came."""
 
     latency_s: float
-    response: requests.Response | None = None
+    response: Answer | None = None
     body: object = None
     failure: Classification = Classification("info")
     error: str = ""
 
 
-class RetryingUser(HttpUser):
+class RetryingUser(User):
     """Takes the next operation from the shared queue and runs it to its end, until none are left.
 
-    ``client`` sends every attempt; ``twin_client`` (a second session, so a second connection)
-    sends only the duplicate of a double-submitted first attempt.
+    ``client`` sends every attempt; ``twin_client`` (a second connection) sends only the duplicate
+    of a double-submitted first attempt.
     """
 
     abstract = True
     workload: ClassVar[Workload | None] = None
     wait_time = constant(0)
-    _twin: HttpSession | None = None
+    _twin: HttpConnection | None = None
 
-    def on_start(self) -> None:
-        _refuse_cookies(self.client)
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        if self.host is None:
+            raise StopTest("a RetryingUser needs the cell's base URL as its host (see make_user_class)")
+        self.client = HttpConnection(self.host)
 
     @property
-    def twin_client(self) -> HttpSession:
+    def twin_client(self) -> HttpConnection:
         if self._twin is None:
-            self._twin = HttpSession(
-                base_url=self.host, request_event=self.environment.events.request, user=self
-            )
-            self._twin.trust_env = False
-            _refuse_cookies(self._twin)
+            self._twin = HttpConnection(self.client.base_url)
         return self._twin
 
     @task
@@ -142,7 +147,7 @@ class RetryingUser(HttpUser):
         self,
         request: OperationRequest,
         timeout_s: float,
-        session: HttpSession | None = None,
+        session: HttpConnection | None = None,
         attempt: int = 1,
     ) -> AttemptResult:
         """Send the operation's request once on ``session`` (default ``client``), under a hard deadline.
@@ -156,14 +161,14 @@ class RetryingUser(HttpUser):
                          data=request.body)  # fmt: skip
         if sent.response is None:
             return AttemptResult(sent.failure, sent.latency_s, error=sent.error)
-        classification = classify_answer(sent.response.status_code, sent.body, request.success)
+        classification = classify_answer(sent.response.status, sent.body, request.success)
         return AttemptResult(
             classification, sent.latency_s, resource_id_at(sent.body, request.resource_id_field)
         )
 
     def send(
         self,
-        session: HttpSession,
+        session: HttpConnection,
         request: OperationRequest,
         timeout_s: float,
         method: str,
@@ -175,26 +180,23 @@ class RetryingUser(HttpUser):
     ) -> SentRequest:
         """One HTTP request of ``request``'s operation on ``session``, under a hard deadline.
 
-        The body is ``data`` (bytes as they are) or ``json`` (encoded by requests). Every request
-        carries the op's id in ``OP_HEADER``, the same on every attempt, so the fault proxy can say
-        which op each of its decisions hit. Without an answer (timeout, reset, refused) the session's
-        connections are dropped, so the next request cannot reuse one left mid-answer.
+        The body is ``data`` (bytes as they are) or ``json`` (encoded as requests would, with its
+        Content-Type unless ``headers`` has one). Every request carries the op's id in ``OP_HEADER``,
+        the same on every attempt, so the fault proxy can say which op each of its decisions hit.
+        Without an answer (timeout, reset, refused) the connection is closed, so the next request
+        cannot reuse one left mid-answer. Redirects are answers, not followed.
         """
+        sent_headers = {**headers, OP_HEADER: request.op_id}
+        if json is not None and data is None:
+            data = encode_json(json)
+            if not any(name.lower() == "content-type" for name in headers):
+                sent_headers["Content-Type"] = JSON_CONTENT_TYPE
         start_time = time.time()
         started = time.perf_counter()
         deadline = gevent.Timeout(timeout_s)
         deadline.start()
         try:
-            response = session.request(
-                method,
-                path,
-                name=request.kind,
-                headers={**headers, OP_HEADER: request.op_id},
-                timeout=timeout_s + REQUEST_TIMEOUT_GRACE_S,
-                allow_redirects=False,
-                data=data,
-                json=json,
-            )
+            answer = session.request(method, path, sent_headers, data, timeout_s + REQUEST_TIMEOUT_GRACE_S)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
@@ -203,14 +205,17 @@ class RetryingUser(HttpUser):
             text = timeout_text(timeout_s)
             self.report_unanswered(request, start_time, latency_s, text, method, path)
             return SentRequest(latency_s, failure=classify_failure("timeout"), error=text)
+        except OSError as error:  # the connection has closed itself
+            latency_s = time.perf_counter() - started
+            described = describe_error(error, timeout_s)
+            self.report_unanswered(request, start_time, latency_s, described.text, method, path)
+            return SentRequest(latency_s, failure=classify_failure(described.failure), error=described.text)
         finally:
             deadline.close()
         latency_s = time.perf_counter() - started
-        if response.error is not None:  # HttpSession has reported it to Locust already
-            session.close()
-            described = describe_error(response.error, timeout_s)
-            return SentRequest(latency_s, failure=classify_failure(described.failure), error=described.text)
-        return SentRequest(latency_s, response=response, body=_json_body(response))
+        failed = ErrorStatus(f"{answer.status}") if answer.status >= 400 else None
+        self.report(request, start_time, latency_s, method, path, failed, answer)
+        return SentRequest(latency_s, response=answer, body=answer.json())
 
     def report_unanswered(
         self,
@@ -221,15 +226,28 @@ class RetryingUser(HttpUser):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
-        """Tell Locust's statistics about an attempt that its HttpSession could not report."""
+        """Tell Locust's statistics about an attempt that ended without an HTTP answer."""
+        self.report(request, start_time, latency_s, method, path, AttemptCutShort(text))
+
+    def report(
+        self,
+        request: OperationRequest,
+        start_time: float,
+        latency_s: float,
+        method: str | None,
+        path: str | None,
+        exception: Exception | None,
+        answer: Answer | None = None,
+    ) -> None:
+        """One request in Locust's statistics (a failure there when ``exception`` is set)."""
         self.environment.events.request.fire(
             request_type=method or request.method or "FLOW",
             name=request.kind,
             response_time=latency_s * 1000,
-            response_length=0,
-            response=None,
+            response_length=0 if answer is None else len(answer.body),
+            response=answer,
             context=self.context(),
-            exception=AttemptCutShort(text),
+            exception=exception,
             start_time=start_time,
             url=f"{self.host}{path if path is not None else request.path}",
         )
@@ -239,7 +257,7 @@ class _FlowAttempt:
     """One attempt of a flow kind: one run of its function, classified by its last request."""
 
     def __init__(
-        self, user: RetryingUser, request: OperationRequest, timeout_s: float, session: HttpSession
+        self, user: RetryingUser, request: OperationRequest, timeout_s: float, session: HttpConnection
     ) -> None:
         self.user = user
         self.request = request
@@ -284,26 +302,13 @@ class _FlowAttempt:
         )
         if sent.response is None:
             raise self._failed(sent.failure, sent.error)
-        self.last = classify_answer(sent.response.status_code, sent.body, self.request.success)
+        self.last = classify_answer(sent.response.status, sent.body, self.request.success)
         self.last_error = None
-        return FlowResponse(sent.response.status_code, sent.body, dict(sent.response.headers))
+        return FlowResponse(sent.response.status, sent.body, sent.response.headers)
 
     def _failed(self, classification: Classification, text: str) -> FlowRequestError:
         self.last, self.last_error = classification, text
         return FlowRequestError(classification, text)
-
-
-def _refuse_cookies(session: HttpSession) -> None:
-    """A cookie set by one answer would change the headers of the retry: refuse them all."""
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-
-
-def _json_body(response: requests.Response) -> object:
-    """The decoded JSON body, or ``None`` when the answer is not JSON."""
-    try:
-        return response.json()
-    except ValueError:  # requests' JSONDecodeError is a ValueError
-        return None
 
 
 class _OperationRun:
@@ -324,7 +329,7 @@ class _OperationRun:
 
     def run(self) -> None:
         workload, request, policy = self.workload, self.request, self.workload.policy
-        rng = operation_rng(workload.config.seed, request.op_id, "backoff")
+        rng: random.Random | None = None  # seeding costs as much as a history line: only for a retry
         last: AttemptResult | None = None
         cut_short_by: str | None = None
         workload.history.append(
@@ -338,6 +343,7 @@ class _OperationRun:
                     last = self._send(self._started(), self.user.client)
                 if not should_retry(policy, self.attempts, last.classification):
                     break
+                rng = rng or operation_rng(workload.config.seed, request.op_id, "backoff")
                 gevent.sleep(backoff_s(policy, self.attempts, rng))
         except GreenletExit:
             cut_short_by = workload.stop_reason
@@ -378,7 +384,7 @@ class _OperationRun:
         self.workload.attempts_in_flight += 1
         return attempt
 
-    def _send(self, attempt: int, session: HttpSession) -> AttemptResult:
+    def _send(self, attempt: int, session: HttpConnection) -> AttemptResult:
         result = self.user.attempt(self.request, self.workload.policy.timeout_s, session, attempt)
         del self.in_flight[attempt]
         self.workload.attempts_in_flight -= 1
