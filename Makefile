@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Test workers: most tests wait on retries, faults and started servers rather than compute, so more
+# workers than cores pays. --dist loadscope keeps a module's tests (a class's, where a module has
+# classes) on one worker, so a module-scoped fixture (a scenario run, a built image) runs once.
+TEST_WORKERS ?= 4
 
 .PHONY: install demo test lint system bench bench-proxy clean
 
@@ -18,7 +22,7 @@ demo: install
 	$(BIN)/harness run scenarios/payments.yaml
 
 test: install lint system
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 # Debian stores (PostgreSQL, Redis, RabbitMQ) and a Docker engine with the offline base image.
 system: install

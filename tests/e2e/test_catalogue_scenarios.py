@@ -69,33 +69,64 @@ def scaled_down(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"faults": faults})
 
 
-@pytest.fixture(scope="module", params=sorted(EXPECTED))
-def result(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    path = REPO_ROOT / "scenarios" / f"{request.param}.yaml"
-    scenario = scaled_down(load_scenario(path))
-    options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS)
-    return run_scenario(scenario, str(path), options)
+class CatalogueScenario:
+    """One scenario's run and the checks on it; a subclass per scenario names it.
+
+    A class each, not a parameter, so that ``make test`` (``pytest -n N --dist loadscope``) hands each
+    scenario's run to a worker of its own: the runs mostly wait on retries and faults, not on the CPU.
+    """
+
+    scenario: str
+
+    @pytest.fixture(scope="class")
+    def result(self, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+        path = REPO_ROOT / "scenarios" / f"{self.scenario}.yaml"
+        scenario = scaled_down(load_scenario(path))
+        options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS)
+        return run_scenario(scenario, str(path), options)
+
+    def test_variants_behave_as_their_design_says(self, result: RunResult) -> None:
+        expected = EXPECTED[result.scenario_name]
+        problems = []
+        for cell in result.verdict.cells:
+            where = f"{cell.variant} × {cell.fault}"
+            assert cell.operations == OPERATIONS, where
+            assert cell.validity != "unknown", f"{where}: {cell.error}"
+            if cell.lost_acknowledged:
+                problems.append(f"{where}: {cell.lost_acknowledged} acknowledged operations lost")
+            wanted = expected.get((cell.variant, cell.fault))
+            if wanted == "duplicates" and cell.ops_with_duplicates == 0:
+                problems.append(f"{where}: no duplicates: the harness was not sensitive enough")
+            if wanted == "clean" and cell.ops_with_duplicates:
+                problems.append(f"{where}: {cell.ops_with_duplicates} duplicated operations")
+        assert problems == []
+
+    def test_every_cell_was_reconciled_against_real_effects(self, result: RunResult) -> None:
+        for cell in result.verdict.cells:
+            effects = Path(result.out_dir, "cells", f"{cell.variant}--{cell.fault}", "effects.json")
+            assert effects.is_file()
+            assert cell.acknowledged > 0
 
 
-def test_variants_behave_as_their_design_says(result: RunResult) -> None:
-    expected = EXPECTED[result.scenario_name]
-    problems = []
-    for cell in result.verdict.cells:
-        where = f"{cell.variant} × {cell.fault}"
-        assert cell.operations == OPERATIONS, where
-        assert cell.validity != "unknown", f"{where}: {cell.error}"
-        if cell.lost_acknowledged:
-            problems.append(f"{where}: {cell.lost_acknowledged} acknowledged operations lost")
-        wanted = expected.get((cell.variant, cell.fault))
-        if wanted == "duplicates" and cell.ops_with_duplicates == 0:
-            problems.append(f"{where}: no duplicates: the harness was not sensitive enough")
-        if wanted == "clean" and cell.ops_with_duplicates:
-            problems.append(f"{where}: {cell.ops_with_duplicates} duplicated operations")
-    assert problems == []
+class TestConsumer(CatalogueScenario):
+    scenario = "consumer"
 
 
-def test_every_cell_was_reconciled_against_real_effects(result: RunResult) -> None:
-    for cell in result.verdict.cells:
-        effects = Path(result.out_dir, "cells", f"{cell.variant}--{cell.fault}", "effects.json")
-        assert effects.is_file()
-        assert cell.acknowledged > 0
+class TestInventory(CatalogueScenario):
+    scenario = "inventory"
+
+
+class TestMailer(CatalogueScenario):
+    scenario = "mailer"
+
+
+class TestOrders(CatalogueScenario):
+    scenario = "orders"
+
+
+class TestPaymentsRedis(CatalogueScenario):
+    scenario = "payments-redis"
+
+
+def test_every_expected_scenario_has_its_class() -> None:
+    assert sorted(cls.scenario for cls in CatalogueScenario.__subclasses__()) == sorted(EXPECTED)
