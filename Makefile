@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/harness run scenarios/payments.yaml
 
 test: install lint system
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # Debian stores (PostgreSQL, Redis, RabbitMQ) and a Docker engine with the offline base image.
 system: install
