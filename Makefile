@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Test workers: most tests wait on retries, faults and started servers rather than compute, so more
+# workers than cores pays. --dist loadscope keeps a module's tests (a class's, where a module has
+# classes) on one worker, so a module-scoped fixture (a scenario run, a built image) runs once; modules
+# are handed out in collection order, where tests/conftest.py puts the long end-to-end ones first.
+TEST_WORKERS ?= 4
 
 .PHONY: install demo test lint system bench bench-proxy bench-load clean
 
@@ -18,7 +23,7 @@ demo: install
 	$(BIN)/harness run scenarios/payments.yaml
 
 test: install lint system
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # Debian stores (PostgreSQL, Redis, RabbitMQ) and a Docker engine with the offline base image.
 system: install

@@ -29,3 +29,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "a test module imported locust into the pytest process; import from harness.load's "
             "Locust-free modules (config, operations, retry, flow, addresses) instead"
         )
+
+
+LONG_RUNNING = ("e2e/test_catalogue_scenarios.py", "e2e/", "runtime/")
+"""Where the longest units of work are (whole scenario runs, image builds), longest first."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the long end-to-end modules first, keeping every module's tests together and in order.
+
+    ``make test`` hands modules to parallel workers in collection order
+    (``--dist loadscope --no-loadscope-reorder``): a long unit started last would leave the other
+    workers idle while the whole suite waits for it.
+    """
+    def rank(item: pytest.Item) -> int:
+        where = item.path.relative_to(_TESTS_DIR).as_posix()
+        ranks = (rank for rank, prefix in enumerate(LONG_RUNNING) if where.startswith(prefix))
+        return next(ranks, len(LONG_RUNNING))
+
+    items.sort(key=rank)

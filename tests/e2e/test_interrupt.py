@@ -11,11 +11,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from harness.paths import REPO_ROOT
 
@@ -64,15 +63,6 @@ def group_alive(group: int) -> bool:
     return True
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = BOUND_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def second_cell_under_fault(out: Path) -> bool:
     """The second cell's load runs and its toxic is on: the proxy holds an entry and a toxic to delete."""
     cells = list(out.glob(f"*/cells/{SECOND_CELL}"))
@@ -98,7 +88,7 @@ def test_interrupted_run_leaves_nothing_behind_and_reports_what_finished(
     )
     started: dict[int, int] = {}
     try:
-        wait_until(lambda: second_cell_under_fault(out), "the second cell's load under its fault")
+        wait_until(lambda: second_cell_under_fault(out), "the second cell's load under its fault", BOUND_S)
         started = descendants(run.pid)
         assert len(started) >= 3, f"expected the proxy, a target and the load driver, got {started}"
         if stop_signal == signal.SIGINT:
