@@ -15,12 +15,12 @@ from contextlib import ExitStack, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness.checker import CellExpectations, check_safe
+from harness.checker import CellExpectations, judge, safely, scan_files, unknown_cell
 from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HistoryError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import HistoryWriter, OpEnd, read_history
+from harness.history import HistoryWriter
 from harness.ledger import Effect
 from harness.load.config import Distribution, LoadCellConfig, worker_histories
 from harness.nemesis import NemesisEvent
@@ -90,14 +90,22 @@ def check_cell(
     scenario: Scenario, plan: FaultPlan, variant: str, folder: Path, effects: list[Effect]
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
-    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder."""
+    against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder.
+
+    The files are streamed through the checker's scan, never held as events: a million operations
+    take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
+    failure of the check makes the cell ``unknown``."""
     # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-    client_histories = [folder / CLIENT_HISTORY, *worker_histories(folder)]
-    events = read_history([*client_histories, folder / FAULT_HISTORY])
-    acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
-    require_effects(effects, acknowledged, scenario.target.effects.source)
+    paths = [folder / CLIENT_HISTORY, *worker_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
-    return check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
+    try:
+        evidence = scan_files(paths, effects, expect=expect)
+    except HistoryError:
+        raise
+    except Exception as error:  # evidence the checker cannot make sense of: an unknown cell
+        return unknown_cell(variant, plan.fault, error)
+    require_effects(effects, evidence.outcome_counts()["acknowledged"], scenario.target.effects.source)
+    return safely(variant, plan.fault, lambda: judge(evidence, variant=variant, fault=plan.fault))
 
 
 def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> CellExpectations:

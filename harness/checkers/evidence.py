@@ -13,24 +13,31 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.checkers.answers import answer_label
 from harness.history import (
-    AttemptEnd,
-    AttemptStart,
     CrashEvent,
     CrashPlanEvent,
     Event,
     FaultEvent,
-    OpEnd,
     OpOutcome,
-    OpStart,
     RestartEvent,
     ToxicHit,
 )
 from harness.ledger import Effect
+from harness.records import (
+    ATTEMPT_END,
+    ATTEMPT_START,
+    OP_START,
+    AttemptAnswer,
+    ClientRecord,
+    FaultSideEvent,
+    HistoryRecords,
+    OpFinish,
+    records_of,
+)
 from harness.verdict import Anomaly, FaultLike
 
 MAX_ANOMALIES_PER_KIND = 200
@@ -39,26 +46,52 @@ MAX_ANOMALIES_PER_KIND = 200
 
 @dataclass(slots=True)
 class OpTrace:
-    """What the history says about one operation."""
+    """What the history says about one operation (a million of these must fit in memory: no dict of
+    its own unless its attempt numbers are unusual)."""
 
     op_id: str
     start_t: float
     first_attempt_t: float | None = None
     last_event_t: float = 0.0
     attempt_starts: int = 0
-    attempt_ends: list[AttemptEnd] = field(default_factory=list)
-    end: OpEnd | None = None
-    started_at: dict[int, float] = field(default_factory=dict)
-    """When each attempt was sent, by attempt number."""
+    attempt_ends: list[AttemptAnswer] = field(default_factory=list)
+    end: OpFinish | None = None
+    starts: list[float] = field(default_factory=list)
+    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order."""
+    odd_starts: dict[int, float] | None = None
+    """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
+    effects: list[Effect] | None = None
+
+    def started(self, attempt: int, t: float) -> None:
+        """Record that ``attempt`` was sent at ``t``; only its first sending counts."""
+        odd = self.odd_starts
+        if odd is not None and attempt in odd:
+            return
+        if attempt == len(self.starts) + 1:
+            self.starts.append(t)
+        elif not 1 <= attempt <= len(self.starts):
+            self.odd_starts = odd = odd if odd is not None else {}
+            odd.setdefault(attempt, t)
+
+    def start_times(self) -> Iterator[tuple[int, float]]:
+        """(attempt number, when it was first sent) for every attempt sent."""
+        yield from enumerate(self.starts, start=1)
+        if self.odd_starts is not None:
+            yield from self.odd_starts.items()
+
+    @property
+    def started_at(self) -> dict[int, float]:
+        """When each attempt was sent, by attempt number."""
+        return dict(self.start_times())
 
     def in_flight(self, moment: float) -> bool:
         """Whether an attempt of this op was sent by ``moment`` and not answered before it (an attempt
         never answered counts as in flight from its start on)."""
         ended = {attempt.attempt: attempt.t for attempt in self.attempt_ends}
         return any(
-            sent <= moment and ended.get(number, moment) >= moment for number, sent in self.started_at.items()
+            sent <= moment and ended.get(number, moment) >= moment for number, sent in self.start_times()
         )
 
     def cut_off(self, moment: float, slack_s: float) -> bool:
@@ -75,8 +108,16 @@ class OpTrace:
         answered = {attempt.attempt for attempt in self.attempt_ends}
         return any(
             sent <= moment and (number in cut or number not in answered)
-            for number, sent in self.started_at.items()
+            for number, sent in self.start_times()
         )
+
+    def all_answered(self) -> bool:
+        """Whether every attempt sent has an answer in the history."""
+        ends = self.attempt_ends
+        if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
+            return ends[0].attempt == 1
+        answered = {attempt.attempt for attempt in self.attempt_ends}
+        return all(number in answered for number, _ in self.start_times())
 
     @property
     def outcome(self) -> OpOutcome:
@@ -113,11 +154,11 @@ class CellEvidence:
 
     ops: dict[str, OpTrace] = field(default_factory=dict)
     attempts: int = 0
-    ops_with_attempts: set[str] = field(default_factory=set)
+    ops_attempted: int = 0
+    """Op ids with at least one attempt sent (with or without an operation begun for them)."""
     latencies: list[float] = field(default_factory=list)
     fault_events: tuple[FaultLike, ...] = ()
     crashes: int = 0
-    effects_by_op: dict[str, list[Effect]] = field(default_factory=dict)
     orphan_effects: int = 0
     effect_times: tuple[float, ...] = ()
     context_s: float = 1.0
@@ -126,55 +167,89 @@ class CellEvidence:
     crash_events: list[CrashEvent] = field(default_factory=list)
     crash_plan: CrashPlanEvent | None = None
     _fault_times: list[float] = field(default_factory=list)
+    _answers: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def scan(
         cls,
-        events: Sequence[Event],
+        history: Sequence[Event] | HistoryRecords,
         effects: Iterable[Effect],
         context_s: float = 1.0,
         expect: CellExpectations | None = None,
     ) -> CellEvidence:
-        """Scan ``events`` (sorted by time, as :func:`harness.history.read_history` returns them) and
-        ``effects``; ``context_s`` widens the window of fault events kept with each anomaly;
-        ``expect`` says what the cell's fault was meant to do (no guard at all when not given)."""
+        """Scan ``history`` (events sorted by time, as :func:`harness.history.read_history` returns
+        them, or the records :func:`harness.records.read_records` streams) and ``effects``;
+        ``context_s`` widens the window of fault events kept with each anomaly; ``expect`` says what
+        the cell's fault was meant to do (no guard at all when not given)."""
         if context_s < 0:
             raise ValueError(f"context_s must be >= 0, got {context_s}")
         evidence = cls(context_s=context_s, expect=expect or CellExpectations())
-        evidence._scan_events(events)
+        records = history if isinstance(history, HistoryRecords) else records_of(history)
+        evidence._scan_client(records.client)
+        evidence._scan_fault_side(records.fault_side)
         evidence._attribute(effects)
         return evidence
 
-    def _scan_events(self, events: Sequence[Event]) -> None:
+    def _scan_client(self, records: Iterable[ClientRecord]) -> None:
+        """Fold each client record into its operation: the loop a million operations go through
+        four times each, so it does as little as it can."""
         ops = self.ops
+        latencies = self.latencies
+        answers: Counter[str] = Counter()
+        labels: dict[tuple[int | None, str | None, str], str] = {}
+        attempts = 0
+        attempted_without_op: set[str] = set()
+        for record in records:
+            kind = record[1]
+            if kind == ATTEMPT_END:
+                answer = record[3]
+                latencies.append(answer.latency_s)
+                trace = ops.get(record[2])
+                if trace is not None:
+                    trace.attempt_ends.append(answer)
+                    if answer.t > trace.last_event_t:
+                        trace.last_event_t = answer.t
+                    key = (answer.status, answer.error, answer.outcome)
+                    label = labels.get(key)
+                    if label is None:
+                        label = labels[key] = answer_label(answer)
+                    answers[label] += 1
+            elif kind == ATTEMPT_START:
+                attempts += 1
+                t = record[0]
+                trace = ops.get(record[2])
+                if trace is None:
+                    attempted_without_op.add(record[2])
+                    continue
+                trace.attempt_starts += 1
+                trace.started(record[3], t)
+                if record[4]:
+                    trace.twins += 1
+                if trace.first_attempt_t is None:
+                    trace.first_attempt_t = t
+                if t > trace.last_event_t:
+                    trace.last_event_t = t
+            elif kind == OP_START:
+                if record[2] not in ops:
+                    ops[record[2]] = OpTrace(op_id=record[2], start_t=record[0], last_event_t=record[0])
+            else:
+                trace = ops.get(record[2])
+                if trace is not None:
+                    finish = record[3]
+                    trace.end = finish
+                    if finish.t > trace.last_event_t:
+                        trace.last_event_t = finish.t
+        self.attempts = attempts
+        self._answers = answers
+        with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
+        self.ops_attempted = with_attempts + sum(
+            not (op_id in ops and ops[op_id].attempt_starts) for op_id in attempted_without_op
+        )
+
+    def _scan_fault_side(self, events: Iterable[FaultSideEvent]) -> None:
         faults: list[FaultLike] = []
         for event in events:
-            if isinstance(event, OpStart):
-                if event.op_id not in ops:
-                    ops[event.op_id] = OpTrace(op_id=event.op_id, start_t=event.t, last_event_t=event.t)
-            elif isinstance(event, AttemptStart):
-                self.attempts += 1
-                self.ops_with_attempts.add(event.op_id)
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.attempt_starts += 1
-                    trace.started_at.setdefault(event.attempt, event.t)
-                    trace.twins += event.twin_of is not None
-                    if trace.first_attempt_t is None:
-                        trace.first_attempt_t = event.t
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, AttemptEnd):
-                self.latencies.append(event.latency_s)
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.attempt_ends.append(event)
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, OpEnd):
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.end = event
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, CrashEvent):
+            if isinstance(event, CrashEvent):
                 self.crashes += 1
                 self.crash_events.append(event)
                 faults.append(event)
@@ -189,14 +264,19 @@ class CellEvidence:
 
     def _attribute(self, effects: Iterable[Effect]) -> None:
         times: list[float] = []
+        ops = self.ops
         for effect in effects:
-            if effect.op_ref in self.ops:
-                self.effects_by_op.setdefault(effect.op_ref, []).append(effect)
-            else:
+            trace = ops.get(effect.op_ref)
+            if trace is None:
                 self.orphan_effects += 1
+            elif trace.effects is None:
+                trace.effects = [effect]
+            else:
+                trace.effects.append(effect)
             if effect.t is not None:
                 times.append(effect.t)
-        self.effect_times = tuple(sorted(times))
+        times.sort()
+        self.effect_times = tuple(times)
 
     @property
     def operations(self) -> int:
@@ -204,13 +284,15 @@ class CellEvidence:
 
     @property
     def retries(self) -> int:
-        return self.attempts - len(self.ops_with_attempts)
+        return self.attempts - self.ops_attempted
 
     def answer_counts(self) -> dict[str, int]:
         """How the attempts ended, most frequent first: ``{"201": 140, "timeout": 20, "500": 3}``."""
-        tally = Counter(
-            answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
-        )
+        tally = self._answers
+        if len(set(tally.values())) < len(tally):  # a tie: order it as the operations come, each its way
+            tally = Counter(
+                answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
+            )
         return dict(tally.most_common())
 
     def final_outcome_counts(self) -> dict[str, int]:
@@ -232,7 +314,8 @@ class CellEvidence:
         return counts
 
     def effects_of(self, op_id: str) -> list[Effect]:
-        return self.effects_by_op.get(op_id, [])
+        trace = self.ops.get(op_id)
+        return (trace.effects or []) if trace is not None else []
 
     def nearby_faults(self, trace: OpTrace) -> tuple[FaultLike, ...]:
         """Fault, crash and restart events from ``context_s`` before the op's first attempt to
@@ -258,7 +341,7 @@ class CellEvidence:
             op_id=trace.op_id,
             effect_count=len(op_effects),
             resource_ids=tuple(effect.resource_id for effect in op_effects),
-            attempts=tuple(trace.attempt_ends),
+            attempts=tuple(attempt.event(trace.op_id) for attempt in trace.attempt_ends),
             nearby_faults=self.nearby_faults(trace),
             explanation=explain(trace, op_effects),
         )

@@ -59,12 +59,23 @@ class Exposure:
 
         for toxic_hit in evidence.toxic_hits:
             count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id else [])
+        spans = _spans(evidence) if evidence.crash_events or evidence.fault_events else []
         for crash in evidence.crash_events:
-            traces = evidence.ops.values()
+            moment = crash.t
             if crash.reason == "kill":  # issued at crash.t: what was in flight then
-                victims = [trace.op_id for trace in traces if trace.in_flight(crash.t)]
+                victims = [
+                    trace.op_id
+                    for first, _, answered, trace in spans
+                    if first <= moment <= answered and trace.in_flight(moment)
+                ]
             else:  # noticed at crash.t, a little after the process died
-                victims = [trace.op_id for trace in traces if trace.cut_off(crash.t, EXIT_SLACK_S)]
+                victims = [
+                    trace.op_id
+                    for first, _, answered, trace in spans
+                    if first <= moment
+                    and moment - EXIT_SLACK_S <= answered
+                    and trace.cut_off(moment, EXIT_SLACK_S)
+                ]
                 if crash.reason == "failpoint" and not victims:
                     # a failpoint sits on an operation's path, so it fired on one: a queued job's,
                     # processed after its request was answered (a mail worker, a consumer)
@@ -75,7 +86,7 @@ class Exposure:
             count("double_submit", sum(trace.twins for trace in twins), (trace.op_id for trace in twins))
         for name, (start, end) in _windows(evidence).items():
             if name not in evidence.expect.per_request_toxics:
-                count(name, 1, _attempted_between(evidence.ops.values(), start, end))
+                count(name, 1, _attempted_between(spans, start, end))
 
         parts = {
             name: {"fired": fired[name], "hit": len(hit_by[name]) + unnamed.get(name, 0)} for name in fired
@@ -103,9 +114,27 @@ def _crash_part(crash: CrashEvent) -> str:
     return "kill" if crash.reason == "kill" else f"{crash.reason} exit"
 
 
-def _attempted_between(traces: Iterable[OpTrace], start: float, end: float) -> list[str]:
+Span = tuple[float, float, float, OpTrace]
+"""An operation that sent attempts: its first and last sending, and when its last answered attempt
+was answered (infinity while one is unanswered: it stays in flight), so most operations are ruled
+out of a moment by two comparisons."""
+
+
+def _spans(evidence: CellEvidence) -> list[Span]:
+    spans: list[Span] = []
+    for trace in evidence.ops.values():
+        sent = [t for _, t in trace.start_times()]
+        if sent:
+            answered = trace.last_event_t if trace.all_answered() else float("inf")
+            spans.append((min(sent), max(sent), answered, trace))
+    return spans
+
+
+def _attempted_between(spans: list[Span], start: float, end: float) -> list[str]:
     return [
-        trace.op_id for trace in traces if any(start <= sent <= end for sent in trace.started_at.values())
+        trace.op_id
+        for first, last, _, trace in spans
+        if first <= end and last >= start and any(start <= sent <= end for _, sent in trace.start_times())
     ]
 
 
