@@ -18,7 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from harness.checkers import Checker, checkers
-from harness.checkers.evidence import MAX_ANOMALIES_PER_KIND, CellEvidence, CellExpectations
+from harness.checkers.evidence import (
+    MAX_ANOMALIES_PER_KIND,
+    CellEvidence,
+    CellExpectations,
+    collection_paused,
+)
 from harness.history import Event
 from harness.ledger import Effect
 from harness.records import HistoryRecords, OutOfOrder, read_records
@@ -75,6 +80,11 @@ def judge(
     evidence: CellEvidence, *, variant: str, fault: str, using: Sequence[Checker] | None = None
 ) -> CellVerdict:
     """Every checker's judgement of one cell's scanned evidence, merged into its verdict."""
+    with collection_paused():
+        return _judge(evidence, variant, fault, using)
+
+
+def _judge(evidence: CellEvidence, variant: str, fault: str, using: Sequence[Checker] | None) -> CellVerdict:
     results = tuple(_check_one(checker, evidence) for checker in (checkers() if using is None else using))
     outcomes = evidence.outcome_counts()
     reasons = [result.reason for result in results if result.validity == "unknown" and result.reason]
