@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint system bench bench-proxy clean
+.PHONY: install demo test lint system bench bench-proxy bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,13 @@ lint: install
 	$(BIN)/ruff check harness tests targets benchmarks
 	$(BIN)/mypy
 
-bench: bench-proxy
+bench: bench-proxy bench-checker
 
 bench-proxy: install
 	$(BIN)/python -m benchmarks.proxy --out reports/bench/proxy.json
+
+bench-checker: install
+	$(BIN)/python -m benchmarks.checker --out reports/bench/checker.json
 
 clean:
 	-$(BIN)/harness clean
