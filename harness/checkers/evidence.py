@@ -1,8 +1,10 @@
 """One cell's evidence, scanned once for every checker: operations with their attempts, and effects.
 
-The scan is one pass over the events and one over the effects, with dicts keyed by op id; nearby faults
-are found by bisecting the sorted fault times, so 100k events scan in well under a second. Checkers
-read the result and never walk the raw history again.
+The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
+files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
+are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
+answers as ``__slots__`` records, lists only once it has something to list), so a million operations
+fit in about a gigabyte. Checkers read the result and never walk the raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
 happened), but they do not create an operation: operations are what the client began. Effects whose op
