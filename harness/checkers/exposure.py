@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from operator import itemgetter
 
 from harness.checkers.base import Column, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
@@ -117,30 +116,34 @@ class _Spans:
     """
 
     def __init__(self, traces: Iterable[OpTrace]) -> None:
-        finite: list[tuple[float, float, float, OpTrace]] = []
         self.unanswered: list[OpTrace] = []
+        firsts: list[float] = []
+        answered: list[OpTrace] = []
+        self.longest = 0.0
         for trace in traces:
             sent = trace.starts if trace.odd_starts is None else [t for _, t in trace.start_times()]
             if not sent:
                 continue
             if trace.all_answered():
-                finite.append((min(sent), max(sent), trace.last_event_t, trace))
+                first = min(sent)
+                firsts.append(first)
+                answered.append(trace)
+                self.longest = max(self.longest, trace.last_event_t - first)
             else:
                 self.unanswered.append(trace)
-        finite.sort(key=itemgetter(0))
-        self.firsts = [span[0] for span in finite]
-        self.finite = finite
-        self.longest = max((answered - first for first, _, answered, _ in finite), default=0.0)
+        order = sorted(range(len(firsts)), key=firsts.__getitem__)  # pairs would cost twice the memory
+        self.firsts = [firsts[index] for index in order]
+        self.answered = [answered[index] for index in order]
 
     def _reaching(self, start: float, end: float) -> Iterator[OpTrace]:
         """Operations whose span may overlap [start, end]: every unanswered one, and the answered
         ones that first sent between ``start`` less the longest span (and a second, for rounding)
-        and ``end``."""
+        and ``end`` and were last answered (or sent) at ``start`` or later."""
         yield from self.unanswered
         low = bisect_left(self.firsts, start - self.longest - 1.0)
         high = bisect_right(self.firsts, end)
-        for first, _, answered, trace in self.finite[low:high]:
-            if first <= end and answered >= start:
+        for trace in self.answered[low:high]:
+            if trace.last_event_t >= start:
                 yield trace
 
     def in_flight(self, moment: float) -> list[str]:
