@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 # are handed out in collection order, where tests/conftest.py puts the long end-to-end ones first.
 TEST_WORKERS ?= 4
 
-.PHONY: install demo test lint system bench bench-proxy bench-load clean
+.PHONY: install demo test lint system bench bench-proxy bench-load bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,13 +34,16 @@ lint: install
 	$(BIN)/ruff check harness tests targets benchmarks
 	$(BIN)/mypy
 
-bench: bench-proxy bench-load
+bench: bench-proxy bench-load bench-checker
 
 bench-proxy: install
 	$(BIN)/python -m benchmarks.proxy --out reports/bench/proxy.json
 
 bench-load: install
 	$(BIN)/python -m benchmarks.load --out reports/bench/load.json
+
+bench-checker: install
+	$(BIN)/python -m benchmarks.checker --out reports/bench/checker.json
 
 clean:
 	-$(BIN)/harness clean

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from harness.cell_watch import CellWatch
-from harness.checker import CellExpectations, check_safe
+from harness.checker import CellExpectations, judge, safely, scan_files, unknown_cell
 from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
-from harness.errors import HarnessError
+from harness.errors import HarnessError, HistoryError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
-from harness.history import Event, HistoryWriter, OpEnd, read_history
+from harness.history import HistoryWriter, ToxicHit
 from harness.ledger import Effect
 from harness.load.config import Distribution, DriverSummary, LoadCellConfig, worker_histories
 from harness.load.link import LoadLink
@@ -98,24 +98,36 @@ def check_cell(
     variant: str,
     folder: Path,
     effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
-    live: Sequence[Event] = (),
+    live: Sequence[ToxicHit] = (),
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
     against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder, and a
     running cell's watch (:mod:`harness.cell_watch`) at each look, where ``effects`` is a probe called
     *after* the history is read, so that every acknowledgement read has its effect among them, and
-    ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far)."""
+    ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far).
+
+    The files are streamed through the checker's scan, never held as events: a million operations
+    take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
+    failure of the check makes the cell ``unknown``."""
     # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-    client_histories = [folder / CLIENT_HISTORY, *worker_histories(folder)]
-    events = read_history([*client_histories, folder / FAULT_HISTORY])
-    if live:
-        events = sorted([*events, *live], key=lambda event: event.t)
-    effects = list(effects() if callable(effects) else effects)
-    acknowledged = sum(isinstance(e, OpEnd) and e.outcome == "acknowledged" for e in events)
-    require_effects(effects, acknowledged, scenario.target.effects.source)
+    paths = [folder / CLIENT_HISTORY, *worker_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
-    verdict = check_safe(events, effects, variant=variant, fault=plan.fault, expect=expect)
-    return replace(verdict, stop=read_stop_note(folder))
+    probed: list[Effect] = []
+
+    def effects_after_history() -> Iterator[Effect]:
+        probed.extend(effects() if callable(effects) else effects)
+        yield from probed
+
+    stop = read_stop_note(folder)
+    try:
+        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live)
+    except HistoryError:
+        raise
+    except Exception as error:  # evidence the checker cannot make sense of: an unknown cell
+        return replace(unknown_cell(variant, plan.fault, error), stop=stop)
+    require_effects(probed, evidence.outcome_counts()["acknowledged"], scenario.target.effects.source)
+    verdict = safely(variant, plan.fault, lambda: judge(evidence, variant=variant, fault=plan.fault))
+    return replace(verdict, stop=stop)
 
 
 def read_stop_note(folder: Path) -> StopNote | None:

@@ -14,19 +14,35 @@ cell or checker must not lose the evidence of all the others.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from harness.checkers import Checker, checkers
-from harness.checkers.evidence import MAX_ANOMALIES_PER_KIND, CellEvidence, CellExpectations
+from harness.checkers.evidence import (
+    MAX_ANOMALIES_PER_KIND,
+    CellEvidence,
+    CellExpectations,
+    collection_paused,
+)
 from harness.history import Event
 from harness.ledger import Effect
+from harness.records import FaultSideEvent, HistoryRecords, OutOfOrder, read_records, with_live
 from harness.verdict import CellVerdict, CheckResult, merge_validity
 
-__all__ = ["MAX_ANOMALIES_PER_KIND", "CellExpectations", "check", "check_safe"]
+__all__ = [
+    "MAX_ANOMALIES_PER_KIND",
+    "CellExpectations",
+    "check",
+    "check_safe",
+    "judge",
+    "safely",
+    "scan_files",
+    "unknown_cell",
+]
 
 
 def check(
-    events: Sequence[Event],
+    events: Sequence[Event] | HistoryRecords,
     effects: Sequence[Effect],
     *,
     variant: str,
@@ -37,12 +53,43 @@ def check(
 ) -> CellVerdict:
     """Reconcile one cell's history with its effects into a verdict.
 
-    ``events`` must be sorted by time (as :func:`harness.history.read_history` returns them);
-    ``context_s`` widens the window of fault events kept with each anomaly on both sides; ``expect``
-    says what the fault was meant to do, for the guards (none without it); ``using`` picks the
-    checkers (default: every registered one).
+    ``events`` must be sorted by time (as :func:`harness.history.read_history` returns them), or be
+    the records :func:`harness.records.read_records` streams; ``context_s`` widens the window of
+    fault events kept with each anomaly on both sides; ``expect`` says what the fault was meant to
+    do, for the guards (none without it); ``using`` picks the checkers (default: every registered one).
     """
     evidence = CellEvidence.scan(events, effects, context_s, expect)
+    return judge(evidence, variant=variant, fault=fault, using=using)
+
+
+def scan_files(
+    paths: Sequence[Path],
+    effects: Iterable[Effect],
+    context_s: float = 1.0,
+    expect: CellExpectations | None = None,
+    live: Sequence[FaultSideEvent] = (),
+) -> CellEvidence:
+    """A cell's evidence straight from its history files (merged by time; absent ones skipped),
+    streamed: no list of events is ever held. A file out of time order is read whole and sorted.
+
+    ``effects`` is iterated after the history is read, so a lazy probe sees every acknowledgement the
+    history holds; ``live`` adds fault-side events no file holds yet (a running cell's toxic hits)."""
+    try:
+        return CellEvidence.scan(with_live(read_records(paths), live), effects, context_s, expect)
+    except OutOfOrder:
+        history = with_live(read_records(paths, sort_all=True), live)
+        return CellEvidence.scan(history, effects, context_s, expect)
+
+
+def judge(
+    evidence: CellEvidence, *, variant: str, fault: str, using: Sequence[Checker] | None = None
+) -> CellVerdict:
+    """Every checker's judgement of one cell's scanned evidence, merged into its verdict."""
+    with collection_paused():
+        return _judge(evidence, variant, fault, using)
+
+
+def _judge(evidence: CellEvidence, variant: str, fault: str, using: Sequence[Checker] | None) -> CellVerdict:
     results = tuple(_check_one(checker, evidence) for checker in (checkers() if using is None else using))
     outcomes = evidence.outcome_counts()
     reasons = [result.reason for result in results if result.validity == "unknown" and result.reason]
@@ -77,7 +124,7 @@ def _check_one(checker: Checker, evidence: CellEvidence) -> CheckResult:
 
 
 def check_safe(
-    events: Sequence[Event],
+    events: Sequence[Event] | HistoryRecords,
     effects: Sequence[Effect],
     *,
     variant: str,
@@ -87,11 +134,23 @@ def check_safe(
 ) -> CellVerdict:
     """:func:`check`, but a history or effects it cannot make sense of give an ``unknown`` cell naming
     the error, instead of an exception (Jepsen's ``check-safe``)."""
+    return safely(
+        variant,
+        fault,
+        lambda: check(events, effects, variant=variant, fault=fault, context_s=context_s, expect=expect),
+    )
+
+
+def safely(variant: str, fault: str, make: Callable[[], CellVerdict]) -> CellVerdict:
+    """``make()``, or an ``unknown`` cell naming the exception it raised."""
     try:
-        return check(events, effects, variant=variant, fault=fault, context_s=context_s, expect=expect)
+        return make()
     except Exception as error:  # turning every failure into "unknown" is the point
-        return dataclasses.replace(
-            CellVerdict.empty(variant, fault),
-            validity="unknown",
-            error=f"{type(error).__name__}: {error}",
-        )
+        return unknown_cell(variant, fault, error)
+
+
+def unknown_cell(variant: str, fault: str, error: Exception) -> CellVerdict:
+    """A cell nothing could be counted in, ``unknown`` because of ``error``."""
+    return dataclasses.replace(
+        CellVerdict.empty(variant, fault), validity="unknown", error=f"{type(error).__name__}: {error}"
+    )

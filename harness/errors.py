@@ -15,6 +15,7 @@ status without a traceback::
     ├── ProxyApiError            the fault proxy's HTTP API refused a call (names the call)
     ├── ProbeError               an effects probe could not read what the target did
     ├── LoadError                the load driver failed before finishing its operations
+    ├── HistoryError             a history file holds a line that is no event (names file and line)
     └── NotARunFolderError       `harness report` was given a folder no run of this harness wrote
 
 A failed gate is not an error: it is a result, reported with exit status 1.
@@ -136,6 +137,15 @@ class ProbeError(HarnessError):
 
 class LoadError(HarnessError):
     """The load driver could not run its operations."""
+
+
+class HistoryError(HarnessError):
+    """A line of a run's history is not an event the harness writes: the file was edited or damaged."""
+
+    def __init__(self, path: object, line: int, problem: str) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}, line {line}: not a history event: {problem}")
 
 
 class NotARunFolderError(HarnessError):

@@ -7,10 +7,32 @@ A status code is its own answer; an attempt without one is classified by its tra
 
 from __future__ import annotations
 
-from harness.history import AttemptEnd
+from typing import Protocol
+
+from harness.history import AttemptOutcome
 
 
-def answer(attempt: AttemptEnd) -> str:
+class Answered(Protocol):
+    """An attempt's answer: a history's :class:`~harness.history.AttemptEnd`, or the checker's compact
+    :class:`~harness.records.AttemptAnswer` of it."""
+
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def outcome(self) -> AttemptOutcome: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def resource_id(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def latency_s(self) -> float: ...
+
+
+def answer(attempt: Answered) -> str:
     """An attempt's answer in a few words: ``201 ch_12``, ``timed out after 0.50 s``, ``connection reset``."""
     if attempt.status is not None:
         return f"{attempt.status} {attempt.resource_id}" if attempt.resource_id else str(attempt.status)
@@ -29,7 +51,7 @@ def answer(attempt: AttemptEnd) -> str:
     return {"ok": "succeeded", "fail": "failed", "info": "no answer"}[attempt.outcome]
 
 
-def answer_label(attempt: AttemptEnd) -> str:
+def answer_label(attempt: Answered) -> str:
     """An attempt's answer as a short tally key: ``201``, ``500``, ``timeout``, ``reset``, ``refused``,
     ``closed`` or ``error``, so a cell's answers can be counted by kind."""
     if attempt.status is not None:

@@ -54,8 +54,8 @@ class DuplicateEffects:
     anomaly = AnomalyDeclaration(KIND, "Duplicate effects", "took effect more than once")
 
     def check(self, evidence: CellEvidence) -> CheckResult:
-        flagged = [trace for trace in evidence.ops.values() if len(evidence.effects_of(trace.op_id)) >= 2]
-        extra = sum(len(evidence.effects_of(trace.op_id)) - 1 for trace in flagged)
+        flagged = [trace for trace in evidence.ops.values() if trace.effects and len(trace.effects) >= 2]
+        extra = sum(len(trace.effects or ()) - 1 for trace in flagged)
         operations = evidence.operations
         return CheckResult(
             checker=self.name,

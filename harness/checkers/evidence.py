@@ -1,8 +1,10 @@
 """One cell's evidence, scanned once for every checker: operations with their attempts, and effects.
 
-The scan is one pass over the events and one over the effects, with dicts keyed by op id; nearby faults
-are found by bisecting the sorted fault times, so 100k events scan in well under a second. Checkers
-read the result and never walk the raw history again.
+The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
+files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
+are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
+answers as ``__slots__`` records, lists only once it has something to list), so a million operations
+fit in about a gigabyte. Checkers read the result and never walk the raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
 happened), but they do not create an operation: operations are what the client began. Effects whose op
@@ -11,27 +13,51 @@ reference matches no operation are *orphans*: counted, never attributed.
 
 from __future__ import annotations
 
+import gc
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from harness.checkers.answers import answer_label
 from harness.history import (
-    AttemptEnd,
-    AttemptStart,
     CrashEvent,
     CrashPlanEvent,
     Event,
     FaultEvent,
-    OpEnd,
     OpOutcome,
-    OpStart,
     RestartEvent,
     ToxicHit,
 )
 from harness.ledger import Effect
+from harness.records import (
+    ATTEMPT_END,
+    ATTEMPT_START,
+    OP_START,
+    AttemptAnswer,
+    ClientRecord,
+    FaultSideEvent,
+    HistoryRecords,
+    OpFinish,
+    records_of,
+)
 from harness.verdict import Anomaly, FaultLike
+
+
+@contextmanager
+def collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside the block. Building millions of small objects that hold
+    no cycles makes the collector walk them all again and again (a third of a scan's time, for
+    nothing); they are freed by reference counting either way."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
@@ -39,26 +65,57 @@ MAX_ANOMALIES_PER_KIND = 200
 
 @dataclass(slots=True)
 class OpTrace:
-    """What the history says about one operation."""
+    """What the history says about one operation (a million of these must fit in memory: no dict of
+    its own unless its attempt numbers are unusual)."""
 
     op_id: str
     start_t: float
     first_attempt_t: float | None = None
     last_event_t: float = 0.0
     attempt_starts: int = 0
-    attempt_ends: list[AttemptEnd] = field(default_factory=list)
-    end: OpEnd | None = None
-    started_at: dict[int, float] = field(default_factory=dict)
-    """When each attempt was sent, by attempt number."""
+    attempt_ends: Sequence[AttemptAnswer] = ()
+    """Every answer, in time order (a list once there is one)."""
+    end: OpFinish | None = None
+    starts: Sequence[float] = ()
+    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order."""
+    odd_starts: dict[int, float] | None = None
+    """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
+    effects: list[Effect] | None = None
+
+    def started(self, attempt: int, t: float) -> None:
+        """Record that ``attempt`` was sent at ``t``; only its first sending counts."""
+        odd = self.odd_starts
+        if odd is not None and attempt in odd:
+            return
+        starts = self.starts
+        if attempt == len(starts) + 1:
+            if isinstance(starts, list):
+                starts.append(t)
+            else:
+                self.starts = [t]
+        elif not 1 <= attempt <= len(self.starts):
+            self.odd_starts = odd = odd if odd is not None else {}
+            odd.setdefault(attempt, t)
+
+    def start_times(self) -> Iterator[tuple[int, float]]:
+        """(attempt number, when it was first sent) for every attempt sent."""
+        yield from enumerate(self.starts, start=1)
+        if self.odd_starts is not None:
+            yield from self.odd_starts.items()
+
+    @property
+    def started_at(self) -> dict[int, float]:
+        """When each attempt was sent, by attempt number."""
+        return dict(self.start_times())
 
     def in_flight(self, moment: float) -> bool:
         """Whether an attempt of this op was sent by ``moment`` and not answered before it (an attempt
         never answered counts as in flight from its start on)."""
         ended = {attempt.attempt: attempt.t for attempt in self.attempt_ends}
         return any(
-            sent <= moment and ended.get(number, moment) >= moment for number, sent in self.started_at.items()
+            sent <= moment and ended.get(number, moment) >= moment for number, sent in self.start_times()
         )
 
     def cut_off(self, moment: float, slack_s: float) -> bool:
@@ -75,8 +132,16 @@ class OpTrace:
         answered = {attempt.attempt for attempt in self.attempt_ends}
         return any(
             sent <= moment and (number in cut or number not in answered)
-            for number, sent in self.started_at.items()
+            for number, sent in self.start_times()
         )
+
+    def all_answered(self) -> bool:
+        """Whether every attempt sent has an answer in the history."""
+        ends = self.attempt_ends
+        if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
+            return ends[0].attempt == 1
+        answered = {attempt.attempt for attempt in self.attempt_ends}
+        return all(number in answered for number, _ in self.start_times())
 
     @property
     def outcome(self) -> OpOutcome:
@@ -113,11 +178,11 @@ class CellEvidence:
 
     ops: dict[str, OpTrace] = field(default_factory=dict)
     attempts: int = 0
-    ops_with_attempts: set[str] = field(default_factory=set)
+    ops_attempted: int = 0
+    """Op ids with at least one attempt sent (with or without an operation begun for them)."""
     latencies: list[float] = field(default_factory=list)
     fault_events: tuple[FaultLike, ...] = ()
     crashes: int = 0
-    effects_by_op: dict[str, list[Effect]] = field(default_factory=dict)
     orphan_effects: int = 0
     effect_times: tuple[float, ...] = ()
     context_s: float = 1.0
@@ -126,55 +191,97 @@ class CellEvidence:
     crash_events: list[CrashEvent] = field(default_factory=list)
     crash_plan: CrashPlanEvent | None = None
     _fault_times: list[float] = field(default_factory=list)
+    _answers: Counter[str] = field(default_factory=Counter)
+    _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
 
     @classmethod
     def scan(
         cls,
-        events: Sequence[Event],
+        history: Sequence[Event] | HistoryRecords,
         effects: Iterable[Effect],
         context_s: float = 1.0,
         expect: CellExpectations | None = None,
     ) -> CellEvidence:
-        """Scan ``events`` (sorted by time, as :func:`harness.history.read_history` returns them) and
-        ``effects``; ``context_s`` widens the window of fault events kept with each anomaly;
-        ``expect`` says what the cell's fault was meant to do (no guard at all when not given)."""
+        """Scan ``history`` (events sorted by time, as :func:`harness.history.read_history` returns
+        them, or the records :func:`harness.records.read_records` streams) and ``effects``;
+        ``context_s`` widens the window of fault events kept with each anomaly; ``expect`` says what
+        the cell's fault was meant to do (no guard at all when not given)."""
         if context_s < 0:
             raise ValueError(f"context_s must be >= 0, got {context_s}")
         evidence = cls(context_s=context_s, expect=expect or CellExpectations())
-        evidence._scan_events(events)
-        evidence._attribute(effects)
+        records = history if isinstance(history, HistoryRecords) else records_of(history)
+        with collection_paused():
+            evidence._scan_client(records.client)
+            evidence._scan_fault_side(records.fault_side)
+            evidence._attribute(effects)
         return evidence
 
-    def _scan_events(self, events: Sequence[Event]) -> None:
+    def _scan_client(self, records: Iterable[ClientRecord]) -> None:
+        """Fold each client record into its operation: the loop a million operations go through
+        four times each, so it does as little as it can."""
         ops = self.ops
+        latencies = self.latencies
+        answers: Counter[str] = Counter()
+        labels: dict[tuple[int | None, str | None, str], str] = {}
+        attempts = 0
+        attempted_without_op: set[str] = set()
+        for record in records:
+            kind = record[1]
+            if kind == ATTEMPT_END:
+                answer = record[3]
+                latencies.append(answer.latency_s)
+                trace = ops.get(record[2])
+                if trace is not None:
+                    ends = trace.attempt_ends
+                    if isinstance(ends, list):
+                        ends.append(answer)
+                    else:
+                        trace.attempt_ends = [answer]
+                    if answer.t > trace.last_event_t:
+                        trace.last_event_t = answer.t
+                    key = (answer.status, answer.error, answer.outcome)
+                    label = labels.get(key)
+                    if label is None:
+                        label = labels[key] = answer_label(answer)
+                    answers[label] += 1
+            elif kind == ATTEMPT_START:
+                attempts += 1
+                t = record[0]
+                trace = ops.get(record[2])
+                if trace is None:
+                    attempted_without_op.add(record[2])
+                    continue
+                trace.attempt_starts += 1
+                trace.started(record[3], t)
+                if record[4]:
+                    trace.twins += 1
+                if trace.first_attempt_t is None:
+                    trace.first_attempt_t = t
+                if t > trace.last_event_t:
+                    trace.last_event_t = t
+            elif kind == OP_START:
+                if record[2] not in ops:
+                    ops[record[2]] = OpTrace(op_id=record[2], start_t=record[0], last_event_t=record[0])
+            else:
+                trace = ops.get(record[2])
+                if trace is not None:
+                    finish = record[3]
+                    if trace.attempt_ends and finish.resource_id == trace.attempt_ends[-1].resource_id:
+                        finish.resource_id = trace.attempt_ends[-1].resource_id  # one string, not two
+                    trace.end = finish
+                    if finish.t > trace.last_event_t:
+                        trace.last_event_t = finish.t
+        self.attempts = attempts
+        self._answers = answers
+        with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
+        self.ops_attempted = with_attempts + sum(
+            not (op_id in ops and ops[op_id].attempt_starts) for op_id in attempted_without_op
+        )
+
+    def _scan_fault_side(self, events: Iterable[FaultSideEvent]) -> None:
         faults: list[FaultLike] = []
         for event in events:
-            if isinstance(event, OpStart):
-                if event.op_id not in ops:
-                    ops[event.op_id] = OpTrace(op_id=event.op_id, start_t=event.t, last_event_t=event.t)
-            elif isinstance(event, AttemptStart):
-                self.attempts += 1
-                self.ops_with_attempts.add(event.op_id)
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.attempt_starts += 1
-                    trace.started_at.setdefault(event.attempt, event.t)
-                    trace.twins += event.twin_of is not None
-                    if trace.first_attempt_t is None:
-                        trace.first_attempt_t = event.t
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, AttemptEnd):
-                self.latencies.append(event.latency_s)
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.attempt_ends.append(event)
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, OpEnd):
-                trace = ops.get(event.op_id)
-                if trace is not None:
-                    trace.end = event
-                    trace.last_event_t = max(trace.last_event_t, event.t)
-            elif isinstance(event, CrashEvent):
+            if isinstance(event, CrashEvent):
                 self.crashes += 1
                 self.crash_events.append(event)
                 faults.append(event)
@@ -189,14 +296,19 @@ class CellEvidence:
 
     def _attribute(self, effects: Iterable[Effect]) -> None:
         times: list[float] = []
+        ops = self.ops
         for effect in effects:
-            if effect.op_ref in self.ops:
-                self.effects_by_op.setdefault(effect.op_ref, []).append(effect)
-            else:
+            trace = ops.get(effect.op_ref)
+            if trace is None:
                 self.orphan_effects += 1
+            elif trace.effects is None:
+                trace.effects = [effect]
+            else:
+                trace.effects.append(effect)
             if effect.t is not None:
                 times.append(effect.t)
-        self.effect_times = tuple(sorted(times))
+        times.sort()
+        self.effect_times = tuple(times)
 
     @property
     def operations(self) -> int:
@@ -204,35 +316,47 @@ class CellEvidence:
 
     @property
     def retries(self) -> int:
-        return self.attempts - len(self.ops_with_attempts)
+        return self.attempts - self.ops_attempted
 
     def answer_counts(self) -> dict[str, int]:
         """How the attempts ended, most frequent first: ``{"201": 140, "timeout": 20, "500": 3}``."""
-        tally = Counter(
-            answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
-        )
+        tally = self._answers
+        if len(set(tally.values())) < len(tally):  # a tie: order it as the operations come, each its way
+            tally = Counter(
+                answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
+            )
         return dict(tally.most_common())
 
     def final_outcome_counts(self) -> dict[str, int]:
         """How the operations ended, with their final status, most frequent first:
         ``{"acknowledged 201": 148, "unknown 500": 2, "unknown": 1}``."""
-        tally = Counter(
-            f"{trace.outcome} {trace.end.status}"
-            if trace.end is not None and trace.end.status
-            else trace.outcome
-            for trace in self.ops.values()
-        )
-        return dict(tally.most_common())
+        tally: dict[str, int] = {}
+        for (outcome, status), count in self._endings().items():
+            label = f"{outcome} {status}" if status else outcome
+            tally[label] = tally.get(label, 0) + count
+        return dict(Counter(tally).most_common())
 
     def outcome_counts(self) -> Mapping[OpOutcome, int]:
         """How many operations ended acknowledged, rejected and unknown."""
         counts: dict[OpOutcome, int] = {"acknowledged": 0, "rejected": 0, "unknown": 0}
-        for trace in self.ops.values():
-            counts[trace.outcome] += 1
+        for (outcome, _), count in self._endings().items():
+            counts[outcome] += count
         return counts
 
+    def _endings(self) -> dict[tuple[OpOutcome, int | None], int]:
+        """How many operations ended with each (outcome, status), in the order the operations began."""
+        if self._ending_tally is None:
+            self._ending_tally = dict(
+                Counter(
+                    (trace.end.outcome, trace.end.status) if trace.end is not None else ("unknown", None)
+                    for trace in self.ops.values()
+                )
+            )
+        return self._ending_tally
+
     def effects_of(self, op_id: str) -> list[Effect]:
-        return self.effects_by_op.get(op_id, [])
+        trace = self.ops.get(op_id)
+        return (trace.effects or []) if trace is not None else []
 
     def nearby_faults(self, trace: OpTrace) -> tuple[FaultLike, ...]:
         """Fault, crash and restart events from ``context_s`` before the op's first attempt to
@@ -258,7 +382,7 @@ class CellEvidence:
             op_id=trace.op_id,
             effect_count=len(op_effects),
             resource_ids=tuple(effect.resource_id for effect in op_effects),
-            attempts=tuple(trace.attempt_ends),
+            attempts=tuple(attempt.event(trace.op_id) for attempt in trace.attempt_ends),
             nearby_faults=self.nearby_faults(trace),
             explanation=explain(trace, op_effects),
         )

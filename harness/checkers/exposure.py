@@ -21,7 +21,8 @@ fault that never hit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 
 from harness.checkers.base import Column, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
@@ -59,12 +60,13 @@ class Exposure:
 
         for toxic_hit in evidence.toxic_hits:
             count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id else [])
+        spans = _Spans(evidence.ops.values()) if evidence.crash_events or evidence.fault_events else None
         for crash in evidence.crash_events:
-            traces = evidence.ops.values()
+            assert spans is not None
             if crash.reason == "kill":  # issued at crash.t: what was in flight then
-                victims = [trace.op_id for trace in traces if trace.in_flight(crash.t)]
+                victims = spans.in_flight(crash.t)
             else:  # noticed at crash.t, a little after the process died
-                victims = [trace.op_id for trace in traces if trace.cut_off(crash.t, EXIT_SLACK_S)]
+                victims = spans.cut_off(crash.t, EXIT_SLACK_S)
                 if crash.reason == "failpoint" and not victims:
                     # a failpoint sits on an operation's path, so it fired on one: a queued job's,
                     # processed after its request was answered (a mail worker, a consumer)
@@ -75,7 +77,8 @@ class Exposure:
             count("double_submit", sum(trace.twins for trace in twins), (trace.op_id for trace in twins))
         for name, (start, end) in _windows(evidence).items():
             if name not in evidence.expect.per_request_toxics:
-                count(name, 1, _attempted_between(evidence.ops.values(), start, end))
+                assert spans is not None
+                count(name, 1, spans.attempted_between(start, end))
 
         parts = {
             name: {"fired": fired[name], "hit": len(hit_by[name]) + unnamed.get(name, 0)} for name in fired
@@ -103,10 +106,62 @@ def _crash_part(crash: CrashEvent) -> str:
     return "kill" if crash.reason == "kill" else f"{crash.reason} exit"
 
 
-def _attempted_between(traces: Iterable[OpTrace], start: float, end: float) -> list[str]:
-    return [
-        trace.op_id for trace in traces if any(start <= sent <= end for sent in trace.started_at.values())
-    ]
+class _Spans:
+    """Every operation that sent attempts, by when it first sent one, with when it last sent one and
+    when its last answer came (infinity while an attempt is unanswered: it stays in flight).
+
+    A moment (a kill) or a window (a toxic's time on) can only have hit operations whose span reaches
+    it, so only the operations that began within the longest span before it are examined one by one:
+    a million operations and a dozen kills cost a sort, not twelve million checks.
+    """
+
+    def __init__(self, traces: Iterable[OpTrace]) -> None:
+        self.unanswered: list[OpTrace] = []
+        firsts: list[float] = []
+        answered: list[OpTrace] = []
+        self.longest = 0.0
+        for trace in traces:
+            sent = trace.starts if trace.odd_starts is None else [t for _, t in trace.start_times()]
+            if not sent:
+                continue
+            if trace.all_answered():
+                first = min(sent)
+                firsts.append(first)
+                answered.append(trace)
+                self.longest = max(self.longest, trace.last_event_t - first)
+            else:
+                self.unanswered.append(trace)
+        order = sorted(range(len(firsts)), key=firsts.__getitem__)  # pairs would cost twice the memory
+        self.firsts = [firsts[index] for index in order]
+        self.answered = [answered[index] for index in order]
+
+    def _reaching(self, start: float, end: float) -> Iterator[OpTrace]:
+        """Operations whose span may overlap [start, end]: every unanswered one, and the answered
+        ones that first sent between ``start`` less the longest span (and a second, for rounding)
+        and ``end`` and were last answered (or sent) at ``start`` or later."""
+        yield from self.unanswered
+        low = bisect_left(self.firsts, start - self.longest - 1.0)
+        high = bisect_right(self.firsts, end)
+        for trace in self.answered[low:high]:
+            if trace.last_event_t >= start:
+                yield trace
+
+    def in_flight(self, moment: float) -> list[str]:
+        return [trace.op_id for trace in self._reaching(moment, moment) if trace.in_flight(moment)]
+
+    def cut_off(self, moment: float, slack_s: float) -> list[str]:
+        return [
+            trace.op_id
+            for trace in self._reaching(moment - slack_s, moment)
+            if trace.cut_off(moment, slack_s)
+        ]
+
+    def attempted_between(self, start: float, end: float) -> list[str]:
+        return [
+            trace.op_id
+            for trace in self._reaching(start, end)
+            if any(start <= sent <= end for _, sent in trace.start_times())
+        ]
 
 
 def _windows(evidence: CellEvidence) -> dict[str, tuple[float, float]]:

@@ -29,7 +29,7 @@ class LostAcknowledged:
         flagged = [
             trace
             for trace in evidence.ops.values()
-            if trace.outcome == "acknowledged" and not evidence.effects_of(trace.op_id)
+            if not trace.effects and trace.outcome == "acknowledged"
         ]
         return CheckResult(
             checker=self.name,

@@ -7,17 +7,18 @@ a retry was treated as a new request somewhere, even if only one effect survived
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
-from harness.checkers.answers import answer
+from harness.checkers.answers import Answered, answer
 from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
 from harness.checkers.story import attempts_story, effects_phrase
-from harness.history import AttemptEnd
 from harness.ledger import Effect
 from harness.verdict import CheckResult
 
 KIND = "replay_mismatch"
+A = TypeVar("A", bound=Answered)
 
 
 @register
@@ -32,7 +33,11 @@ class ReplayMismatch:
     )
 
     def check(self, evidence: CellEvidence) -> CheckResult:
-        flagged = [trace for trace in evidence.ops.values() if mismatch(trace.attempt_ends) is not None]
+        flagged = [
+            trace
+            for trace in evidence.ops.values()
+            if len(trace.attempt_ends) > 1 and mismatch(trace.attempt_ends) is not None
+        ]
         return CheckResult(
             checker=self.name,
             validity="invalid" if flagged else "valid",
@@ -41,13 +46,13 @@ class ReplayMismatch:
         )
 
 
-def _is_success(attempt: AttemptEnd) -> bool:
+def _is_success(attempt: Answered) -> bool:
     return attempt.outcome == "ok" and attempt.status is not None and 200 <= attempt.status < 300
 
 
-def mismatch(attempt_ends: Sequence[AttemptEnd]) -> tuple[AttemptEnd, AttemptEnd] | None:
+def mismatch(attempt_ends: Sequence[A]) -> tuple[A, A] | None:
     """The first successful answer and the first later one that disagrees with it, if any."""
-    first: AttemptEnd | None = None
+    first: A | None = None
     for attempt in attempt_ends:
         if not _is_success(attempt):
             continue

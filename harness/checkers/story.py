@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from harness.checkers.answers import answer
+from harness.checkers.answers import Answered, answer
 from harness.checkers.evidence import OpTrace
-from harness.history import AttemptEnd
 from harness.ledger import Effect
 
 __all__ = ["attempts_story", "effects_phrase", "resource_list"]
 
 
-def _describe_attempt(attempt: AttemptEnd) -> str:
+def _describe_attempt(attempt: Answered) -> str:
     separator = " → " if attempt.status is not None else " "
     return f"attempt {attempt.attempt}{separator}{answer(attempt)}"
 
