@@ -15,6 +15,7 @@ status without a traceback::
     ├── ProxyApiError            the fault proxy's HTTP API refused a call (names the call)
     ├── ProbeError               an effects probe could not read what the target did
     ├── LoadError                the load driver failed before finishing its operations
+    │   └── LocustPortTakenError Locust's web UI port was taken before it bound it (retried)
     ├── HistoryError             a history file holds a line that is no event (names file and line)
     └── NotARunFolderError       `harness report` was given a folder no run of this harness wrote
 
@@ -137,6 +138,11 @@ class ProbeError(HarnessError):
 
 class LoadError(HarnessError):
     """The load driver could not run its operations."""
+
+
+class LocustPortTakenError(LoadError, PortRaceLost):
+    """Locust's web UI (``harness serve``) exited because its port was taken between our probe and its
+    bind: try another."""
 
 
 class HistoryError(HarnessError):

@@ -29,7 +29,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.errors import HarnessError, LoadError, PortRaceLost
+from harness.errors import HarnessError, LoadError, LocustPortTakenError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
 from harness.history import CrashEvent, FaultEvent, HistoryWriter
@@ -61,10 +61,6 @@ UI_ANSWER_S = 2.0
 RUNNING_STATES = ("spawning", "running")
 
 Say = Callable[[str], None]
-
-
-class _LocustPortTaken(LoadError, PortRaceLost):
-    """Locust exited because its web port was taken between our probe and its bind."""
 
 
 def choose_cell(scenario: Scenario, variant: str | None, fault: str | None) -> tuple[str, str]:
@@ -234,7 +230,7 @@ def _start_locust(
         while _ui_stats(port) is None:
             if process.poll() is not None:
                 tail = log_tail(log_path)
-                error = _LocustPortTaken if looks_like_port_race(tail) else LoadError
+                error = LocustPortTakenError if looks_like_port_race(tail) else LoadError
                 raise error(f"Locust exited with status {process.returncode}: {tail}")
             if time.monotonic() > deadline:
                 raise LoadError(

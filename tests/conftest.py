@@ -7,6 +7,7 @@ Appended, not prepended, so no module in ``tests/`` can shadow an installed one.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import pytest
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
     sys.path.append(_TESTS_DIR)
+# pytest-xdist's workers set COLUMNS=80; the command line's tests read its output as a CI log (120
+# columns) reads, and those that test a width set it on their own console.
+os.environ.pop("COLUMNS", None)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

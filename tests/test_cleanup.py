@@ -12,7 +12,7 @@ import pytest
 
 from harness.cleanup import clean_runs
 from harness.cli import main
-from harness.load.config import _kill, _start
+from harness.load.config import end_recorded, start_recorded
 from harness.pidfiles import OWNER_FILE, REGISTRY_FOLDER, PidRegistry
 from harness.proctable import process_info, snapshot, wait_gone
 
@@ -108,14 +108,14 @@ def test_a_load_driver_is_recorded_so_clean_ends_it_after_the_harness_was_killed
     cell = tmp_path / "run" / "cells" / "naive--crash"
     cell.mkdir(parents=True)
     with (cell / "load.stderr.log").open("wb") as stderr:
-        driver = _start(SLEEP, stderr, None)
+        driver = start_recorded(SLEEP, stderr, None)
     running = snapshot([driver.pid])
     try:
         assert registry.pids() == [driver.pid]
         assert registry.clean() == [driver.pid]
         assert wait_gone(running) == []
     finally:
-        _kill(driver)
+        end_recorded(driver)
     with (cell / "load.stderr.log").open("wb") as stderr:
-        _kill(_start(SLEEP, stderr, None))
+        end_recorded(start_recorded(SLEEP, stderr, None))
     assert registry.pids() == []  # a driver the harness ended itself is forgotten

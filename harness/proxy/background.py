@@ -51,10 +51,7 @@ class BackgroundProxyServer:
             loop.run_forever()
         finally:
             loop.run_until_complete(self.server.stop())
-            pending = asyncio.all_tasks(loop)
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(_cancel_pending())
             loop.close()
 
     def stop(self) -> None:
@@ -69,3 +66,15 @@ class BackgroundProxyServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+async def _cancel_pending() -> None:
+    """Cancel the tasks still running on this loop and wait for them to end.
+
+    Gathered inside the loop: ``asyncio.gather`` called outside it asks for the thread's current event
+    loop, which code run on the loop may have unset by then."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)

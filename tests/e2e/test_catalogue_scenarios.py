@@ -88,8 +88,9 @@ class CatalogueScenario:
     scenario: str
 
     @pytest.fixture(scope="class")
-    def result(self, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-        path = REPO_ROOT / "scenarios" / f"{self.scenario}.yaml"
+    @classmethod
+    def result(cls, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+        path = REPO_ROOT / "scenarios" / f"{cls.scenario}.yaml"
         scenario = scaled_down(load_scenario(path))
         options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS, fixed=True)
         return run_scenario(scenario, str(path), options)
