@@ -250,7 +250,9 @@ class CellRun:
         (self.dir / STOP_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
     def _progress(self, completed: int, total: int) -> None:
-        self.context.events.cell_progress.fire(completed=completed, total=total)
+        self.context.events.cell_progress.fire(
+            variant=self.variant, fault=self.plan.fault, completed=completed, total=total
+        )
 
     def _fault(self, event: NemesisEvent) -> None:
         self.context.events.fault.fire(variant=self.variant, fault=self.plan.fault, event=event)

@@ -54,6 +54,7 @@ LOAD_CONFIG_ENV = "HARNESS_LOAD_CONFIG"
 STDERR_TAIL_LINES = 15
 _KILL_WAIT_S = 5.0
 _NEXT_CELL_PAUSE_S = 1.0
+_LINE_WAIT_S = 0.25
 
 
 def history_file(directory: Path, worker: str) -> Path:
@@ -367,8 +368,8 @@ def _follow(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LoadError(f"load driver did not finish in time; killed pid {process.pid}")
-        try:
-            line = lines.get(timeout=remaining)
+        try:  # short waits: a cell on a thread of its own is interrupted between them (cell_threads)
+            line = lines.get(timeout=min(remaining, _LINE_WAIT_S))
         except queue.Empty:
             continue
         if line is None:
