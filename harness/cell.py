@@ -24,7 +24,13 @@ from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
 from harness.history import HistoryWriter, ToxicHit
 from harness.ledger import Effect
-from harness.load.config import Distribution, DriverSummary, LoadCellConfig, worker_histories
+from harness.load.config import (
+    Distribution,
+    DriverSummary,
+    LoadCellConfig,
+    driver_started_early,
+    worker_histories,
+)
 from harness.load.link import LoadLink
 from harness.nemesis import NemesisEvent, toxic_hits
 from harness.opids import op_id_prefix
@@ -45,6 +51,8 @@ FAULT_HISTORY = "faults.jsonl"
 EFFECTS_FILE = "effects.json"  # written last in a cell: a cell folder without it did not finish
 WALL_TIME_FILE = "wall-time.txt"  # the cell's wall time in seconds, for a rebuilt report to show it too
 STOP_FILE = "stop.json"  # why the cell's load stopped before its budget, when it did
+EARLY_DRIVER_WAIT_S = 60.0
+"""How long a load process started early waits for its config beyond the target's start timeout."""
 # Stores that sit behind a latency proxy when a fault asks for store latency (not the SMTP sink).
 LATENCY_PROXIED_SERVICES = ("postgres", "redis", "rabbitmq")
 
@@ -190,6 +198,11 @@ class CellRun:
         )
         with ExitStack() as stack:
             faults_history = stack.enter_context(HistoryWriter(self.dir / FAULT_HISTORY))
+            config_path = self.dir / "load.json"
+            # the load process imports Locust while the target starts; it reads its config later
+            wait_s = self.scenario.target.start_timeout_s + EARLY_DRIVER_WAIT_S
+            driver = self.context.load_driver
+            stack.enter_context(driver_started_early(driver, config_path, self._distribution(), wait_s))
             # closed in reverse: the proxy entries go first, while the proxy answers, then the target
             targets = stack.enter_context(ExitStack())
             entries = stack.enter_context(ExitStack())
@@ -223,9 +236,9 @@ class CellRun:
             with nemesis:
                 watch = self._watch(nemesis.load, lambda: target.endpoint.base_url)
                 with watch or nullcontext():
-                    summary = self.context.load_driver(
+                    summary = driver(
                         config,
-                        self.dir / "load.json",
+                        config_path,
                         on_progress=self._progress,
                         timeout_s=load.max_duration_s + 60,
                         distribution=self._distribution(),
@@ -262,7 +275,9 @@ class CellRun:
         (self.dir / STOP_FILE).write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
 
     def _progress(self, completed: int, total: int) -> None:
-        self.context.events.cell_progress.fire(completed=completed, total=total)
+        self.context.events.cell_progress.fire(
+            variant=self.variant, fault=self.plan.fault, completed=completed, total=total
+        )
 
     def _fault(self, event: NemesisEvent) -> None:
         self.context.events.fault.fire(variant=self.variant, fault=self.plan.fault, event=event)

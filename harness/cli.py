@@ -22,7 +22,7 @@ from harness.arguments import MAX_PORT, positive_seconds, whole_number, writable
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
 from harness.paths import REPO_ROOT, SCENARIOS_DIR, find_file
 from harness.proxy.options import add_server_arguments, configure_logging
-from harness.scenario import is_catalogue, load_catalogue, load_scenario
+from harness.scenario import MAX_PARALLEL_CELLS, is_catalogue, load_catalogue, load_scenario
 
 if TYPE_CHECKING:
     from harness.listeners import CatalogueSummary
@@ -103,6 +103,7 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
         operations=args.operations,
         faults=tuple(args.fault or ()),
         fixed=args.fixed,
+        parallel_cells=args.parallel,
         workers=args.workers,
         master=args.master,
         master_bind_host=args.master_bind_host,
@@ -327,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fixed",
         action="store_true",
         help="every cell runs all its operations (load.stop: fixed), not only until its gates are decided",
+    )
+    run.add_argument(
+        "--parallel",
+        type=whole_number(1, MAX_PARALLEL_CELLS),
+        metavar="N",
+        help=f"run N cells at once (1..{MAX_PARALLEL_CELLS}; default: the scenario's parallel_cells, else 1)",
     )
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -7,7 +7,7 @@ listeners (:mod:`harness.listeners`). Every hook of a run, in the order it fires
     run_started(run_id, scenario, scenario_path, out_dir)       once, the run folder just made
       note(message)                                             any time: a runtime or a service speaks
       cell_started(variant, fault, operations)                  per cell, before its target starts
-        cell_progress(completed, total)                         while the cell's load runs
+        cell_progress(variant, fault, completed, total)         while the cell's load runs
         fault(variant, fault, event)                            each toxic on/off, crash, restart
       cell_checked(verdict)                                     per cell, its CellVerdict
     run_checked(result, add_gates)                              once, before the result is final
@@ -21,13 +21,18 @@ CLI, the pytest plugin) reads ``failures`` after the run and decides what they c
 a report or a gate may be missing). ``KeyboardInterrupt`` and other ``BaseException``\\ s are not
 caught: an interrupted run is cleaned up as usual.
 
-``fault`` fires from the nemesis's thread (crashes and restarts happen while the load runs); the
-other hooks fire from the thread that called ``Run.run``.
+With ``parallel_cells`` above 1 several cells run at once, so the per-cell hooks of different cells
+interleave (each names its cell; ``cell_checked`` comes in the order the cells finish, while the result
+keeps the scenario's order). ``fault`` fires from a nemesis's thread, ``cell_started`` and
+``cell_progress`` from the cell's own thread (the caller's when cells run one at a time), the others from
+the thread that called ``Run.run``. One lock per :class:`RunEvents` makes the listeners of a run hear one
+event at a time, so no listener needs a lock of its own.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,10 +69,13 @@ class EventHook(Generic[P]):
     the hook's contract.
     """
 
-    def __init__(self, name: str, failures: list[ListenerFailure]) -> None:
+    def __init__(
+        self, name: str, failures: list[ListenerFailure], lock: threading.RLock | None = None
+    ) -> None:
         self.name = name
         self._listeners: list[Callable[P, None]] = []
         self._failures = failures
+        self._lock = lock or threading.RLock()  # shared by a run's hooks: one event heard at a time
 
     def add_listener(self, listener: Callable[P, None]) -> Callable[P, None]:
         """Add ``listener`` after those already added; returns it, so it can serve as a decorator."""
@@ -81,13 +89,14 @@ class EventHook(Generic[P]):
         """Call every listener in order; one that raises is logged and recorded, and the rest still run."""
         if args:
             raise TypeError(f"{self.name}.fire takes keyword arguments only")
-        for listener in list(self._listeners):
-            try:
-                listener(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - the rule of every hook: see the module docstring
-                failure = ListenerFailure(self.name, _name_of(listener), error)
-                logger.error("listener %s failed", failure, exc_info=error)
-                self._failures.append(failure)
+        with self._lock:
+            for listener in list(self._listeners):
+                try:
+                    listener(*args, **kwargs)
+                except Exception as error:  # noqa: BLE001 - the rule of every hook: see the module docstring
+                    failure = ListenerFailure(self.name, _name_of(listener), error)
+                    logger.error("listener %s failed", failure, exc_info=error)
+                    self._failures.append(failure)
 
 
 def _name_of(listener: Callable[..., None]) -> str:
@@ -112,7 +121,7 @@ def cell_started(*, variant: str, fault: str, operations: int) -> None:
     """A cell begins, before its target starts; its load will make ``operations`` operations."""
 
 
-def cell_progress(*, completed: int, total: int) -> None:
+def cell_progress(*, variant: str, fault: str, completed: int, total: int) -> None:
     """The cell's load has completed ``completed`` of ``total`` operations (the load driver's lines)."""
 
 
@@ -145,16 +154,19 @@ class RunEvents:
     def __init__(self) -> None:
         self.failures: list[ListenerFailure] = []
         """Every listener that raised during this run, in order (see the module docstring)."""
-        self.run_started = _hook(run_started, self.failures)
-        self.cell_started = _hook(cell_started, self.failures)
-        self.cell_progress = _hook(cell_progress, self.failures)
-        self.fault = _hook(fault, self.failures)
-        self.cell_checked = _hook(cell_checked, self.failures)
-        self.note = _hook(note, self.failures)
-        self.run_checked = _hook(run_checked, self.failures)
-        self.run_finished = _hook(run_finished, self.failures)
+        lock = threading.RLock()  # re-entrant: a listener may fire another hook (a note)
+        self.run_started = _hook(run_started, self.failures, lock)
+        self.cell_started = _hook(cell_started, self.failures, lock)
+        self.cell_progress = _hook(cell_progress, self.failures, lock)
+        self.fault = _hook(fault, self.failures, lock)
+        self.cell_checked = _hook(cell_checked, self.failures, lock)
+        self.note = _hook(note, self.failures, lock)
+        self.run_checked = _hook(run_checked, self.failures, lock)
+        self.run_finished = _hook(run_finished, self.failures, lock)
 
 
-def _hook(signature: Callable[P, None], failures: list[ListenerFailure]) -> EventHook[P]:
+def _hook(
+    signature: Callable[P, None], failures: list[ListenerFailure], lock: threading.RLock
+) -> EventHook[P]:
     """A hook named and typed after ``signature``."""
-    return EventHook(signature.__name__, failures)
+    return EventHook(signature.__name__, failures, lock)

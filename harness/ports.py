@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -13,6 +14,9 @@ LOOPBACK = "127.0.0.1"
 
 PORT_ATTEMPTS = 3
 """How often a start is tried on a new free port when the one it was given got taken meanwhile."""
+
+FRESH_PORT_PICKS = 64
+"""How many ports :func:`free_port` asks the kernel for before it gives one it handed out before."""
 
 _Started = TypeVar("_Started")
 
@@ -32,8 +36,28 @@ def join_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+_handed_out: set[tuple[str, int]] = set()
+_handed_out_lock = threading.Lock()
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port that was free a moment ago; the caller must cope with losing a race for it."""
+    """A port that was free a moment ago; the caller must cope with losing a race for it.
+
+    Never the same one twice in this process: cells that run at once each pick ports for their
+    target, and the kernel may offer a port again as soon as its probe closes, before the first
+    picker's server has bound it (or while a crashed target, whose port its restart reuses, is down).
+    Another process may still take it: :func:`on_free_port` retries that race.
+    """
+    with _handed_out_lock:
+        for _ in range(FRESH_PORT_PICKS):
+            port = _unbound_port(host)
+            if (host, port) not in _handed_out:
+                break
+        _handed_out.add((host, port))  # after as many picks, one handed out before: on_free_port copes
+        return port
+
+
+def _unbound_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])

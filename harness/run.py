@@ -15,7 +15,9 @@ This module owns clean-up: the proxy, every target process and every proxy entry
 ``ExitStack``, so a run that ends, fails or is interrupted (Ctrl-C, SIGTERM) leaves nothing behind.
 Every helper runs in its own session, out of reach of a terminal's Ctrl-C, so the teardown goes in
 order: each cell's proxy entries while the proxy still answers, its target, then the stores, the proxy
-last. An interrupted run then still reports the cells that finished (:class:`RunInterrupted`), and
+last. With ``parallel_cells`` above 1 the cells run on threads of their own, and a Ctrl-C (or a cell's
+error) interrupts each running cell in its thread and waits for its clean-up before the stores and the
+proxy go. An interrupted run then still reports the cells that finished (:class:`RunInterrupted`), and
 ``run-record.json`` lets ``harness report`` remake the reports from the run folder alone.
 """
 
@@ -40,6 +42,7 @@ from harness.cell import (
     cell_id,
     check_cell,
 )
+from harness.cell_threads import run_at_once
 from harness.errors import HarnessError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, plan_fault
@@ -178,11 +181,13 @@ class Run:
         registry: PidRegistry,
         cells: list[CellVerdict],
     ) -> None:
-        """Every cell in scenario order, each verdict appended to ``cells`` as it is checked.
+        """Every cell, started in scenario order and up to ``parallel_cells`` at once, each verdict
+        appended to ``cells`` as it is checked (the result puts them back in scenario order).
 
         Torn down in order, whatever ends it: each cell deletes its proxy entries (the proxy still
         alive: it is in its own session, out of reach of a terminal's Ctrl-C), then stops its target;
-        then the stores stop, and the proxy last.
+        then the stores stop, and the proxy last. Cells on threads of their own are each interrupted
+        and waited for first (:mod:`harness.cell_threads`).
         """
         scenario, events = self.scenario, self.events
         with ExitStack() as stack:
@@ -206,11 +211,27 @@ class Run:
             if services is not None:
                 variants = scenario.target.variants
                 services.prepare(cell_id(v, plan.fault) for plan in plans for v in variants)
-            for plan in plans:
-                for variant in scenario.target.variants:
-                    cell_verdict = CellRun(context, plan, variant).run()
-                    cells.append(cell_verdict)
-                    events.cell_checked.fire(verdict=cell_verdict)
+            runs = [CellRun(context, plan, variant) for plan in plans for variant in scenario.target.variants]
+
+            def checked(cell_verdict: CellVerdict) -> None:
+                cells.append(cell_verdict)
+                events.cell_checked.fire(verdict=cell_verdict)
+
+            limit = self._parallel_cells()
+            if limit == 1:  # in this thread, as ever: nothing to stop but what a Ctrl-C here unwinds
+                for cell_run in runs:
+                    checked(cell_run.run())
+            else:
+                run_at_once([cell_run.run for cell_run in runs], limit, checked)
+
+    def _parallel_cells(self) -> int:
+        """How many cells run at once: ``--parallel``, else the scenario's ``parallel_cells``; one with
+        ``--master``, whose workers on other machines serve one cell after another."""
+        wanted = self.options.parallel_cells or self.scenario.parallel_cells
+        if wanted > 1 and self.options.master:
+            self._note(f"--master: cells run one at a time, not {wanted}; remote workers serve them in turn")
+            return 1
+        return wanted
 
     def _note(self, message: str) -> None:
         self.events.note.fire(message=message)

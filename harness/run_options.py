@@ -17,6 +17,7 @@ class RunOptions:
     operations: int | None = None
     faults: tuple[str, ...] = ()  # run only these faults of the scenario (all when empty)
     fixed: bool = False  # every cell runs its whole budget, whatever the scenario's load.stop says
+    parallel_cells: int | None = None  # cells run at once (the scenario's parallel_cells when None)
     workers: int = 0  # Locust worker processes per cell; 0: one driver process, no master
     master: bool = False  # the workers run on other machines (`harness run --worker` there)
     master_bind_host: str = "127.0.0.1"  # where the master listens for workers

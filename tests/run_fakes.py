@@ -47,6 +47,11 @@ faults:
   crash: {crashes: {count: 1, first_after_s: 0, min_interval_s: 0.05}}
 """
 
+PARALLEL_SCENARIO = SCENARIO.replace(
+    "faults:\n", "parallel_cells: 3\nfaults:\n  slow: {toxics: [{type: http_latency, toxicity: 0.5}]}\n"
+)
+"""Four cells (naive, idempotent × slow, dropped), three at once."""
+
 OPS = ("op-1", "op-2", "op-3")
 BOUND_S = 5.0  # the longest a test waits for the nemesis's thread
 

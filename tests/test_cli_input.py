@@ -33,6 +33,8 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["run", PAYMENTS, "--operations", "10000000000"], "--operations: expected 1..1000000"),
         (["run", PAYMENTS, "--operations", "many"], "expected a whole number, got 'many'"),
         (["run", PAYMENTS, "--workers", "-1"], "--workers: expected 0..256"),
+        (["run", PAYMENTS, "--parallel", "0"], "--parallel: expected 1..16, got 0"),
+        (["run", PAYMENTS, "--parallel", "17"], "--parallel: expected 1..16, got 17"),
         (["run", PAYMENTS, "--workers", "100000"], "--workers: expected 0..256"),
         (["run", PAYMENTS, "--master-port", "70000"], "--master-port: expected 1..65535"),
         (["proxy", "--port", "70000"], "--port: expected 0..65535, got 70000"),

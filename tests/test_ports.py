@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+import harness.ports
 from harness.errors import PortRaceLost, ServicePortTakenError, TargetError, TargetPortTakenError
-from harness.ports import PORT_ATTEMPTS, looks_like_port_race, on_free_port
+from harness.ports import PORT_ATTEMPTS, free_port, looks_like_port_race, on_free_port
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import wait_healthy
 
@@ -29,6 +31,21 @@ def test_a_lost_race_is_tried_again_on_a_new_port() -> None:
 
     assert on_free_port(start) == ports[-1]
     assert len(ports) == PORT_ATTEMPTS
+
+
+def test_a_port_the_kernel_offers_again_is_not_handed_out_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    offered = iter([41001, 41001, 41002])  # as when the first port's server has not bound it yet
+    monkeypatch.setattr(harness.ports, "_handed_out", set())
+    monkeypatch.setattr(harness.ports, "_unbound_port", lambda host: next(offered))
+
+    assert [free_port(), free_port()] == [41001, 41002]
+
+
+def test_threads_picking_ports_at_once_get_different_ones() -> None:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ports = list(pool.map(lambda _: free_port(), range(120)))
+
+    assert len(set(ports)) == len(ports)
 
 
 def test_the_last_lost_race_is_raised() -> None:

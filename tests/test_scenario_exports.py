@@ -15,6 +15,7 @@ def test_exported_members() -> None:
         "FaultSpec",
         "GateSpec",
         "LoadSpec",
+        "MAX_PARALLEL_CELLS",
         "OperationKinds",
         "OperationSpec",
         "ProbeSource",

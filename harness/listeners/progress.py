@@ -1,5 +1,7 @@
 """Terminal progress while a run goes: the scenario's name, one rich bar per cell, the run's notes.
 
+Cells that run at once (``parallel_cells``) each move their own bar: every hook names its cell.
+
 Each row is the cell's name, its bar, its count and its time. In a narrow console rich would squeeze the
 name first and keep the bar at full length, so the bar is given only what the longest name leaves: the
 names stay whole on one line down to about 80 columns, and one too long even for that wraps.
@@ -44,7 +46,8 @@ class TerminalProgress:
             TimeElapsedColumn(),
         )
         self.progress = Progress(*columns, console=console, disable=quiet)
-        self.task: TaskID | None = None
+        self.tasks: dict[tuple[str, str], TaskID] = {}
+        """Each cell's bar, by (variant, fault)."""
         self._live = False
 
     def __enter__(self) -> TerminalProgress:
@@ -81,18 +84,20 @@ class TerminalProgress:
         self.progress.console.print(f"[dim]{message}[/dim]")
 
     def cell_started(self, *, variant: str, fault: str, operations: int) -> None:
-        self.task = self.progress.add_task(f"{variant} × {fault}", total=operations)
+        self.tasks[(variant, fault)] = self.progress.add_task(f"{variant} × {fault}", total=operations)
         self._fit_bar()
 
-    def cell_progress(self, *, completed: int, total: int) -> None:
-        if self.task is not None:
-            self.progress.update(self.task, completed=completed, total=total)
+    def cell_progress(self, *, variant: str, fault: str, completed: int, total: int) -> None:
+        task = self.tasks.get((variant, fault))
+        if task is not None:
+            self.progress.update(task, completed=completed, total=total)
             self._fit_bar()
 
     def cell_checked(self, *, verdict: CellVerdict) -> None:
-        if self.task is not None:
+        task = self.tasks.get((verdict.variant, verdict.fault))
+        if task is not None:
             description = f"{verdict.variant} × {verdict.fault}: {verdict.ops_with_duplicates} duplicated"
-            self.progress.update(self.task, description=description)
+            self.progress.update(task, description=description)
             self._fit_bar()
 
     def _fit_bar(self) -> None:

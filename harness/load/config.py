@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
@@ -54,6 +54,7 @@ LOAD_CONFIG_ENV = "HARNESS_LOAD_CONFIG"
 STDERR_TAIL_LINES = 15
 _KILL_WAIT_S = 5.0
 _NEXT_CELL_PAUSE_S = 1.0
+_LINE_WAIT_S = 0.25
 
 
 def history_file(directory: Path, worker: str) -> Path:
@@ -198,8 +199,10 @@ class Distribution:
             raise LoadError("workers on other machines need a fixed master port")
 
 
-def driver_command(config_path: Path) -> list[str]:
-    return [sys.executable, "-m", "harness.load.driver", "--config", str(config_path)]
+def driver_command(config_path: Path, wait_for_config_s: float = 0.0) -> list[str]:
+    """The driver's command; with ``wait_for_config_s`` it may start before its config is written."""
+    command = [sys.executable, "-m", "harness.load.driver", "--config", str(config_path)]
+    return [*command, f"--wait-for-config={wait_for_config_s:g}"] if wait_for_config_s else command
 
 
 def master_command(config_path: Path, distribution: Distribution, port: int) -> list[str]:
@@ -261,6 +264,57 @@ def start_recorded(
     return process
 
 
+@dataclass(frozen=True)
+class _EarlyDriver:
+    process: subprocess.Popen[bytes]
+    stderr_file: IO[bytes]
+
+
+_EARLY: dict[Path, _EarlyDriver] = {}
+"""Driver processes started by :func:`driver_started_early`, by config path, until run_driver takes one."""
+
+
+@contextlib.contextmanager
+def driver_started_early(
+    load_driver: object, config_path: Path, distribution: Distribution | None, wait_s: float
+) -> Iterator[None]:
+    """Start the driver process of ``config_path`` now, while the cell's target is still starting.
+
+    The driver spends seconds importing Locust before it reads its config (most of its start on a busy
+    machine), so it imports while the target starts and waits, at most ``wait_s``, for the config
+    :func:`run_driver` writes; run_driver then follows that process instead of starting one. Only
+    run_driver's own single process is started early: another driver (a test's fake, ``harness
+    serve``'s Locust UI) or a distributed load gets nothing. One not used by the end of the block (the
+    cell failed before its load) is ended.
+    """
+    if load_driver is not run_driver or distribution is not None:
+        yield
+        return
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.unlink(missing_ok=True)  # the driver must wait for this cell's config, not read an old one
+    stderr_file = _stderr_path(config_path).open("wb")
+    try:
+        command = driver_command(config_path, wait_for_config_s=wait_s)
+        _EARLY[config_path] = _EarlyDriver(start_recorded(command, stderr_file, subprocess.PIPE), stderr_file)
+        yield
+    finally:
+        unused = _EARLY.pop(config_path, None)
+        if unused is not None:
+            end_recorded(unused.process)
+            stderr_file.close()
+
+
+def _stderr_path(config_path: Path) -> Path:
+    return config_path.with_name(f"{config_path.stem}.stderr.log")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``path`` whole at once: a driver started early reads it as soon as it exists."""
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
 def run_driver(
     config: LoadCellConfig,
     config_path: Path,
@@ -278,24 +332,30 @@ def run_driver(
     stderr goes to ``<config stem>.stderr.log`` beside the config, as evidence and for errors.
     With a ``distribution`` that process is the Locust master, and each local worker ``w<i>``
     is one more process (stderr in ``<config stem>.w<i>.stderr.log``), ended by pid as well.
+    A driver :func:`driver_started_early` for ``config_path`` is followed instead of a new one.
     """
     config_path.parent.mkdir(parents=True, exist_ok=True)
     if link is not None and link.holds:
         config = _held(config, config_path, link)
     if link is not None:
         config = _stoppable(config, config_path, link)
-    config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    stderr_path = config_path.with_name(f"{config_path.stem}.stderr.log")
+    _write_atomically(config_path, config.model_dump_json(indent=2) + "\n")
+    stderr_path = _stderr_path(config_path)
     deadline = time.monotonic() + timeout_s
     workers: list[tuple[subprocess.Popen[bytes], Path]] = []
     with contextlib.ExitStack() as files:
-        stderr_file = files.enter_context(stderr_path.open("wb"))
         port = 0
-        if distribution is None:
-            process = start_recorded(driver_command(config_path), stderr_file, subprocess.PIPE)
+        early = _EARLY.pop(config_path, None)  # from here on ended below, like a driver started here
+        if early is not None:
+            files.enter_context(early.stderr_file)
+            process = early.process
         else:
-            port = distribution.port or free_port(distribution.bind_host)
-            command = master_command(config_path, distribution, port)
+            stderr_file = files.enter_context(stderr_path.open("wb"))
+            if distribution is None:
+                command = driver_command(config_path)
+            else:
+                port = distribution.port or free_port(distribution.bind_host)
+                command = master_command(config_path, distribution, port)
             process = start_recorded(command, stderr_file, subprocess.PIPE)
         try:
             for index in range(distribution.workers if distribution and distribution.local else 0):
@@ -367,8 +427,8 @@ def _follow(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise LoadError(f"load driver did not finish in time; killed pid {process.pid}")
-        try:
-            line = lines.get(timeout=remaining)
+        try:  # short waits: a cell on a thread of its own is interrupted between them (cell_threads)
+            line = lines.get(timeout=min(remaining, _LINE_WAIT_S))
         except queue.Empty:
             continue
         if line is None:

@@ -38,12 +38,17 @@ from harness.load.distributed import Master, Worker
 from harness.load.drive import ProgressPrinter, emit_done, fail, run_until_done
 from harness.load.user import Workload, make_user_class
 
+CONFIG_POLL_S = 0.01
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m harness.load.driver", description="Run one cell's retrying load (see harness.load)."
     )
     parser.add_argument("--config", type=Path, help="a LoadCellConfig JSON file (not for --worker)")
+    parser.add_argument(
+        "--wait-for-config", type=float, default=0.0, metavar="S", help="wait up to S s for --config to exist"
+    )
     role = parser.add_mutually_exclusive_group()
     role.add_argument("--master", action="store_true", help="run no users: hand ops to --expect-workers")
     role.add_argument("--worker", action="store_true", help="run users for the master at --master-host")
@@ -72,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker.run()
     if args.config is None:
         return fail(EXIT_BAD_CONFIG, "--config is required (except with --worker)")
+    if not _appears(args.config, args.wait_for_config):
+        return fail(EXIT_BAD_CONFIG, f"{args.config}: not written within {args.wait_for_config:g} s")
     try:
         config = load_cell_config(args.config)
     except LoadError as error:
@@ -84,6 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(EXIT_BAD_CONFIG, f"history_path: cannot write {config.history_path}: {error.strerror}")
     with history:
         return _Drive(config, history).run()
+
+
+def _appears(path: Path, wait_s: float) -> bool:
+    """Whether ``path`` exists, or comes to within ``wait_s``: a driver started early (Locust imported
+    while the cell's target starts) waits here for the config the orchestrator writes whole at once."""
+    deadline = time.monotonic() + wait_s
+    while not path.exists():
+        if time.monotonic() >= deadline:
+            return wait_s <= 0  # without a wait, a missing file is load_cell_config's error to report
+        time.sleep(CONFIG_POLL_S)
+    return True
 
 
 class _Drive:

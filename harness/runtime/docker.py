@@ -15,6 +15,7 @@ Same seam as the process runtime (``harness/runtime/base.py``). What differs, an
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import time
@@ -223,7 +224,7 @@ class DockerRuntime:
         self._reporter = reporter
         self._images: dict[str, str] = {}
         self._token = secrets.token_hex(3)
-        self._started = 0
+        self._started = itertools.count(1)  # next() is atomic: cells at once name containers apart
 
     def image_for(self, target: str) -> str:
         """The target's image tag, built once per runtime if missing."""
@@ -251,8 +252,7 @@ class DockerRuntime:
         }
 
         def make(endpoint: Endpoint) -> DockerTarget:
-            self._started += 1
-            name = f"harness-{target}-{variant}-{self._token}-{self._started}"
+            name = f"harness-{target}-{variant}-{self._token}-{next(self._started)}"
             try:
                 volume = self.client.volumes.create(name=name, labels=labels)
             except docker.errors.DockerException as error:

@@ -23,7 +23,7 @@ from harness.scenario.load import (
     SuccessSpec,
 )
 from harness.scenario.loading import is_catalogue, load_catalogue, load_scenario
-from harness.scenario.model import Catalogue, ProxySpec, Scenario
+from harness.scenario.model import MAX_PARALLEL_CELLS, Catalogue, ProxySpec, Scenario
 from harness.scenario.target import (
     DockerSpec,
     EffectsSpec,
@@ -37,6 +37,7 @@ from harness.scenario.target import (
 
 __all__ = [
     "DEFAULT_CHARGE_BODY",
+    "MAX_PARALLEL_CELLS",
     "REFERENCE_FAILPOINTS",
     "Catalogue",
     "CrashSpec",

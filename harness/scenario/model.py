@@ -19,6 +19,9 @@ from harness.scenario.gates import GateSpec, gate_specs
 from harness.scenario.load import LoadSpec
 from harness.scenario.target import TargetSpec, is_loopback_url
 
+MAX_PARALLEL_CELLS = 16
+"""The most cells a run makes at once: each is a target, its proxies and a load process on this machine."""
+
 
 class ProxySpec(_Strict):
     """Where the fault proxy is: embedded (default) or a real Toxiproxy server by URL."""
@@ -39,6 +42,12 @@ class Scenario(_Strict):
     gates: dict[str, GateSpec | tuple[GateSpec, ...]] = Field(default_factory=dict)
     proxy: ProxySpec = ProxySpec()
     allow_remote: bool = Field(False, description="allow a url target that is not on loopback")
+    parallel_cells: int = Field(
+        1,
+        ge=1,
+        le=MAX_PARALLEL_CELLS,
+        description="how many cells run at once, each with its own target, proxies and load process",
+    )
 
     @field_validator("faults", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from factories import load_cell
+from live_processes import driver_processes
 
 from harness.errors import LoadError
 from harness.history import AttemptEnd, AttemptStart, Event, OpEnd, OpStart, iter_file
@@ -355,20 +356,6 @@ def test_config_errors_name_the_nested_field(tmp_path: Path) -> None:
         LoadError, match=r"cell.json: load.retry.max_attempts: .*greater than or equal to 1 \(got 0\)"
     ):
         load_cell_config(path)
-
-
-def driver_processes(config_path: Path) -> list[int]:
-    """Live processes whose command line names this config (the driver we started, if still there)."""
-    marker = str(config_path).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if marker in (entry / "cmdline").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def test_run_driver_kills_a_driver_that_overruns_its_timeout(tmp_path: Path, serving: Serving) -> None:

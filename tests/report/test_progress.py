@@ -17,7 +17,7 @@ def _progress(width: int, cells: tuple[tuple[str, str], ...] = CELLS) -> tuple[T
     progress = TerminalProgress(console)
     for variant, fault in cells:
         progress.cell_started(variant=variant, fault=fault, operations=150)
-        progress.cell_progress(completed=75, total=150)
+        progress.cell_progress(variant=variant, fault=fault, completed=75, total=150)
     return progress, console
 
 
@@ -41,6 +41,22 @@ def test_at_80_columns_every_row_is_one_line_with_its_name_and_count() -> None:
         assert line.rstrip().endswith(" 75/150 0:00:00")
         assert len(line.rstrip()) <= 80
     assert MIN_BAR_WIDTH / 2 <= _half_bar(lines[0]) < BAR_WIDTH / 2
+
+
+def test_cells_that_run_at_once_each_move_their_own_bar() -> None:
+    console = Console(width=120, record=True, color_system=None)
+    progress = TerminalProgress(console)
+    for variant, fault in CELLS:
+        progress.cell_started(variant=variant, fault=fault, operations=150)
+    progress.cell_progress(variant="naive", fault="dropped-responses", completed=30, total=150)
+    progress.cell_progress(variant="naive", fault="crash", completed=120, total=150)
+    progress.cell_checked(verdict=cell_verdict("naive", "dropped-responses", operations=30))
+
+    lines = _lines(progress, console)
+    counts = [line.rstrip().split()[-2] for line in lines]
+    assert counts == ["30/150", "0/150", "120/150"]
+    assert lines[0].startswith("naive × dropped-responses: 0 duplicated ")
+    assert lines[1].startswith("idempotent × dropped-responses ")
 
 
 def test_a_wide_console_keeps_the_full_bar() -> None:

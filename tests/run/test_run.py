@@ -50,7 +50,8 @@ def test_events_fire_in_order_with_their_payloads(tmp_path: Path) -> None:
         FaultEvent,
         "on",
     )
-    assert [payloads[3], payloads[4]] == [{"completed": 1, "total": 3}, {"completed": 3, "total": 3}]
+    cell = {"variant": "naive", "fault": "dropped"}
+    assert [payloads[3], payloads[4]] == [{**cell, "completed": n, "total": 3} for n in (1, 3)]
     assert off["event"].action == "off"
     assert payloads[6]["verdict"] == result.verdict.cell("naive", "dropped")
     assert payloads[12]["verdict"] == result.verdict.cell("idempotent", "dropped")
