@@ -43,6 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.proxy import child_process, machine_info, wait_for_port
+from benchmarks.tables import machine_line, markdown_table, notes_lines, rich_table, write_result
 from harness.checkers.answers import answer
 from harness.history import AttemptEnd, iter_file
 from harness.load.config import LoadCellConfig, driver_command
@@ -304,53 +305,36 @@ _COLUMNS = [
 ]
 
 
-def _cells(load: LoadResult) -> list[str]:
-    values = asdict(load)
-    return [template.format(values[key]) for _, key, template in _COLUMNS]
-
-
 def _ratio_text(result: BenchResult) -> str:
     return "n/a" if result.ratio is None else f"{result.ratio:.2f}×"
 
 
 def render_table(result: BenchResult) -> Table:
-    table = Table(title=f"load bench ({result.mode}, {result.date}), retrying / plain {_ratio_text(result)}")
-    for header, _, _ in _COLUMNS:
-        table.add_column(header, justify="left" if header == "load" else "right")
-    for load in result.loads.values():
-        table.add_row(*_cells(load))
-    return table
+    title = f"load bench ({result.mode}, {result.date}), retrying / plain {_ratio_text(result)}"
+    return rich_table(title, _COLUMNS, [asdict(load) for load in result.loads.values()])
 
 
 def render_markdown(result: BenchResult) -> str:
-    machine = result.machine
     lines = [
         "# Load generator benchmark",
         "",
-        f"{result.date}, {result.mode} mode, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
-        f"Python {machine['python']}, target `{result.target}`.",
+        machine_line(result.date, result.mode, result.machine, f"target `{result.target}`"),
         "",
-        "| " + " | ".join(header for header, _, _ in _COLUMNS) + " |",
-        "| " + " | ".join("---" if header == "load" else "---:" for header, _, _ in _COLUMNS) + " |",
+        *markdown_table(_COLUMNS, [asdict(load) for load in result.loads.values()]),
+        "",
+        f"Retrying / plain attempts per CPU-second: {_ratio_text(result)}",
+        *notes_lines(result.notes),
     ]
-    lines += ["| " + " | ".join(_cells(load)) + " |" for load in result.loads.values()]
-    lines += ["", f"Retrying / plain attempts per CPU-second: {_ratio_text(result)}"]
-    if result.notes:
-        lines += ["", "Notes:", ""] + [f"- {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(result: BenchResult, out: Path) -> Path:
     """Write the JSON to ``out`` and the Markdown beside it; return the Markdown's path."""
-    out.parent.mkdir(parents=True, exist_ok=True)
     data = asdict(result)
     for name, load in result.loads.items():
         for round_data, measured in zip(data["loads"][name]["rounds"], load.rounds, strict=True):
             round_data["attempts_per_cpu_s"] = round(measured.attempts_per_cpu_s, 1)
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    markdown = out.with_suffix(".md")
-    markdown.write_text(render_markdown(result))
-    return markdown
+    return write_result(data, render_markdown(result), out)
 
 
 def main(argv: list[str] | None = None) -> int:

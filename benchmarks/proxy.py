@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import json
 import os
 import platform
 import re
@@ -46,6 +45,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.tables import machine_line, markdown_table, notes_lines, rich_table, write_result
 from harness.ports import LOOPBACK, free_port
 from harness.processes import end_process
 from harness.proxy.client import ProxyClient
@@ -495,8 +495,9 @@ def _start_upstream(
     big_file = workdir / "big.bin"
     with open(big_file, "wb") as handle:
         handle.truncate(settings.stream_bytes)  # sparse: the bench measures transport, not the disk
-    return _start_nginx(stack, workdir, "upstream",
-                        lambda port: nginx_upstream_config(workdir, port, big_file))
+    return _start_nginx(
+        stack, workdir, "upstream", lambda port: nginx_upstream_config(workdir, port, big_file)
+    )
 
 
 def _start_ours(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
@@ -508,8 +509,9 @@ def _start_ours(stack: contextlib.ExitStack[bool | None], workdir: Path, upstrea
 
 
 def _start_nginx_stream(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
-    return _start_nginx(stack, workdir, "stream",
-                        lambda port: nginx_stream_proxy_config(workdir, port, upstream_port))
+    return _start_nginx(
+        stack, workdir, "stream", lambda port: nginx_stream_proxy_config(workdir, port, upstream_port)
+    )
 
 
 def _start_haproxy(stack: contextlib.ExitStack[bool | None], workdir: Path, upstream_port: int) -> int:
@@ -519,8 +521,9 @@ def _start_haproxy(stack: contextlib.ExitStack[bool | None], workdir: Path, upst
     return _start_listening(stack, port, ["haproxy", "-db", "-f", str(config)], workdir / "haproxy.log")
 
 
-def _start_nginx(stack: contextlib.ExitStack[bool | None], workdir: Path, name: str,
-                 config_for: Callable[[int], str]) -> int:
+def _start_nginx(
+    stack: contextlib.ExitStack[bool | None], workdir: Path, name: str, config_for: Callable[[int], str]
+) -> int:
     """nginx in the foreground on a free port, configured by ``<name>.conf`` (``config_for(port)``)."""
     port = free_port()
     config = workdir / f"{name}.conf"
@@ -584,38 +587,24 @@ _COLUMNS = [
 ]
 
 
-def _cells(target: TargetResult) -> list[str]:
-    values = asdict(target)
-    return [template.format(values[key]) for _, key, template in _COLUMNS]
-
-
 def render_table(result: BenchResult) -> Table:
-    table = Table(title=f"proxy bench ({result.mode}, {result.date})")
-    for header, _, _ in _COLUMNS:
-        table.add_column(header, justify="left" if header == "target" else "right")
-    for target in result.targets.values():
-        table.add_row(*_cells(target))
-    return table
+    rows = [asdict(target) for target in result.targets.values()]
+    return rich_table(f"proxy bench ({result.mode}, {result.date})", _COLUMNS, rows)
 
 
 def render_markdown(result: BenchResult) -> str:
-    machine = result.machine
     lines = [
         "# Proxy benchmark",
         "",
-        f"{result.date}, {result.mode} mode, {machine['cpu_count']} CPUs ({machine['cpu_model']}), "
-        f"Python {machine['python']}, {machine['platform']}.",
+        machine_line(result.date, result.mode, result.machine, str(result.machine["platform"])),
         "",
-        "| " + " | ".join(header for header, _, _ in _COLUMNS) + " |",
-        "| " + " | ".join("---" if header == "target" else "---:" for header, _, _ in _COLUMNS) + " |",
+        *markdown_table(_COLUMNS, [asdict(target) for target in result.targets.values()]),
     ]
-    lines += ["| " + " | ".join(_cells(target)) + " |" for target in result.targets.values()]
     if result.ratios:
         lines += ["", "Ours / nginx:", ""]
         lines += [f"- {key}: {_format_ratio(value)}" for key, value in result.ratios.items()]
     lines += ["", "Load: " + "; ".join(f"{t.name}: {t.load_generator}" for t in result.targets.values())]
-    if result.notes:
-        lines += ["", "Notes:", ""] + [f"- {note}" for note in result.notes]
+    lines += notes_lines(result.notes)
     return "\n".join(lines) + "\n"
 
 
@@ -625,12 +614,7 @@ def _format_ratio(value: float | None) -> str:
 
 def write_outputs(result: BenchResult, out: Path) -> Path:
     """Write the JSON to ``out`` and the Markdown beside it; return the Markdown's path."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    data = asdict(result)
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    markdown = out.with_suffix(".md")
-    markdown.write_text(render_markdown(result))
-    return markdown
+    return write_result(asdict(result), render_markdown(result), out)
 
 
 def main(argv: list[str] | None = None) -> int:
