@@ -107,6 +107,12 @@ class OpTrace:
         if self.odd_starts is not None:
             yield from self.odd_starts.items()
 
+    def sent_times(self) -> Sequence[float]:
+        """When each attempt was first sent (in no particular order once attempt numbers are odd)."""
+        if self.odd_starts is None:
+            return self.starts
+        return [t for _, t in self.start_times()]
+
     @property
     def started_at(self) -> dict[int, float]:
         """When each attempt was sent, by attempt number."""
