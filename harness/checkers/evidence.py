@@ -3,8 +3,8 @@
 The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
 files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
 are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
-answers as ``__slots__`` records, lists only once it has something to list), so a million operations
-fit in about a gigabyte. Checkers read the result and never walk the raw history again.
+answers as ``__slots__`` records, a tuple of one for the first of anything, a list only beyond), so a
+million operations fit in under a gigabyte. Checkers read the result and never walk the raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
 happened), but they do not create an operation: operations are what the client began. Effects whose op
@@ -74,15 +74,17 @@ class OpTrace:
     last_event_t: float = 0.0
     attempt_starts: int = 0
     attempt_ends: Sequence[AttemptAnswer] = ()
-    """Every answer, in time order (a list once there is one)."""
+    """Every answer, in time order (a tuple of one for the first, a list once there are more)."""
     end: OpFinish | None = None
     starts: Sequence[float] = ()
-    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order."""
+    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order (a tuple of
+    one for the many operations sent once, a list once there are more)."""
     odd_starts: dict[int, float] | None = None
     """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
-    effects: list[Effect] | None = None
+    effects: Sequence[Effect] | None = None
+    """The effects attributed to this op (a tuple of one for the first, a list once there are more)."""
 
     def started(self, attempt: int, t: float) -> None:
         """Record that ``attempt`` was sent at ``t``; only its first sending counts."""
@@ -94,7 +96,7 @@ class OpTrace:
             if isinstance(starts, list):
                 starts.append(t)
             else:
-                self.starts = [t]
+                self.starts = [*starts, t]
         elif not 1 <= attempt <= len(self.starts):
             self.odd_starts = odd = odd if odd is not None else {}
             odd.setdefault(attempt, t)
@@ -104,6 +106,12 @@ class OpTrace:
         yield from enumerate(self.starts, start=1)
         if self.odd_starts is not None:
             yield from self.odd_starts.items()
+
+    def sent_times(self) -> Sequence[float]:
+        """When each attempt was first sent (in no particular order once attempt numbers are odd)."""
+        if self.odd_starts is None:
+            return self.starts
+        return [t for _, t in self.start_times()]
 
     @property
     def started_at(self) -> dict[int, float]:
@@ -233,10 +241,12 @@ class CellEvidence:
                 trace = ops.get(record[2])
                 if trace is not None:
                     ends = trace.attempt_ends
-                    if isinstance(ends, list):
+                    if not ends:
+                        trace.attempt_ends = (answer,)
+                    elif isinstance(ends, list):
                         ends.append(answer)
                     else:
-                        trace.attempt_ends = [answer]
+                        trace.attempt_ends = [*ends, answer]
                     if answer.t > trace.last_event_t:
                         trace.last_event_t = answer.t
                     key = (answer.status, answer.error, answer.outcome)
@@ -251,12 +261,16 @@ class CellEvidence:
                 if trace is None:
                     attempted_without_op.add(record[2])
                     continue
+                if trace.attempt_starts == 0 and record[3] == 1:  # most operations: one attempt, the first
+                    trace.starts = (t,)
+                    trace.first_attempt_t = t
+                else:
+                    trace.started(record[3], t)
+                    if trace.first_attempt_t is None:
+                        trace.first_attempt_t = t
                 trace.attempt_starts += 1
-                trace.started(record[3], t)
                 if record[4]:
                     trace.twins += 1
-                if trace.first_attempt_t is None:
-                    trace.first_attempt_t = t
                 if t > trace.last_event_t:
                     trace.last_event_t = t
             elif kind == OP_START:
@@ -302,9 +316,11 @@ class CellEvidence:
             if trace is None:
                 self.orphan_effects += 1
             elif trace.effects is None:
-                trace.effects = [effect]
-            else:
+                trace.effects = (effect,)
+            elif isinstance(trace.effects, list):
                 trace.effects.append(effect)
+            else:
+                trace.effects = [*trace.effects, effect]
             if effect.t is not None:
                 times.append(effect.t)
         times.sort()
@@ -356,7 +372,7 @@ class CellEvidence:
 
     def effects_of(self, op_id: str) -> list[Effect]:
         trace = self.ops.get(op_id)
-        return (trace.effects or []) if trace is not None else []
+        return list(trace.effects or ()) if trace is not None else []
 
     def nearby_faults(self, trace: OpTrace) -> tuple[FaultLike, ...]:
         """Fault, crash and restart events from ``context_s`` before the op's first attempt to

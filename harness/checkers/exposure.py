@@ -121,7 +121,7 @@ class _Spans:
         answered: list[OpTrace] = []
         self.longest = 0.0
         for trace in traces:
-            sent = trace.starts if trace.odd_starts is None else [t for _, t in trace.start_times()]
+            sent = trace.sent_times()
             if not sent:
                 continue
             if trace.all_answered():
@@ -160,7 +160,7 @@ class _Spans:
         return [
             trace.op_id
             for trace in self._reaching(start, end)
-            if any(start <= sent <= end for _, sent in trace.start_times())
+            if any(start <= sent <= end for sent in trace.sent_times())
         ]
 
 
