@@ -30,7 +30,9 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("naive", "double-submit"): "duplicates",
         ("broken-check-then-act", "double-submit"): "duplicates",
         ("broken-postgres-no-lock", "double-submit"): "duplicates",
-        ("broken-check-then-act", "dropped-responses"): "clean",  # looks idempotent to sequential retries
+        # broken-check-then-act × dropped-responses is not listed: it looks idempotent to sequential
+        # retries, but a retry after an attempt timed out on a slow target races the first attempt, and
+        # that race is the very bug the variant has; whether one run shows it depends on the timing
         **{(v, f): "clean" for v in ("idempotent", "idempotent-postgres")
            for f in ("dropped-responses", "double-submit", "crash")},
     },
