@@ -42,6 +42,7 @@ from harness.load.config import (
     end_recorded,
     log_tail,
     start_recorded,
+    write_config,
 )
 from harness.load.link import LoadLink
 from harness.nemesis import Nemesis, NemesisEvent, ToxicsApi
@@ -167,8 +168,7 @@ class ServeSession:
         link: LoadLink | None = None,
     ) -> None:
         """The load driver: Locust's web UI (or its command, printed) until Ctrl-C; never returns."""
-        config_path.parent.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        write_config(config, config_path)
         users = min(config.load.users, config.load.operations)
         log_path = config_path.with_name("locust.log")
 

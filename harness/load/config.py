@@ -308,11 +308,13 @@ def _stderr_path(config_path: Path) -> Path:
     return config_path.with_name(f"{config_path.stem}.stderr.log")
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``path`` whole at once: a driver started early reads it as soon as it exists."""
-    partial = path.with_name(f"{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+def write_config(config: LoadCellConfig, config_path: Path) -> None:
+    """Write the cell's load config whole at once: a driver started early reads it as soon as it
+    exists (and a Locust started by ``harness serve`` reads the same file)."""
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = config_path.with_name(f"{config_path.name}.partial")
+    partial.write_text(config.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    partial.replace(config_path)
 
 
 def run_driver(
@@ -334,12 +336,11 @@ def run_driver(
     is one more process (stderr in ``<config stem>.w<i>.stderr.log``), ended by pid as well.
     A driver :func:`driver_started_early` for ``config_path`` is followed instead of a new one.
     """
-    config_path.parent.mkdir(parents=True, exist_ok=True)
     if link is not None and link.holds:
         config = _held(config, config_path, link)
     if link is not None:
         config = _stoppable(config, config_path, link)
-    _write_atomically(config_path, config.model_dump_json(indent=2) + "\n")
+    write_config(config, config_path)
     stderr_path = _stderr_path(config_path)
     deadline = time.monotonic() + timeout_s
     workers: list[tuple[subprocess.Popen[bytes], Path]] = []
