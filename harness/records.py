@@ -353,7 +353,9 @@ class _FileReader:
                 except (_NotFast, orjson.JSONDecodeError):
                     if not line.strip():
                         continue
-                    record = self._slow_record(line, number)
+                    record = self._slow_record(line, number)  # sets a fault-side event aside itself
+                    if record is None:
+                        continue
                 if record is None:
                     self._set_aside(line, number)
                     continue

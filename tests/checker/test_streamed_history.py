@@ -107,6 +107,20 @@ def test_a_line_the_fast_path_does_not_know_is_read_as_the_pydantic_model_reads_
     assert evidence.ops["op1"].started_at == {1: 2.0}
 
 
+def test_a_fault_line_only_the_pydantic_model_reads_is_set_aside_once(tmp_path: Path) -> None:
+    # orjson refuses Infinity, pydantic reads it: the slow path sets the event aside, once
+    path = _write(
+        tmp_path / "faults.jsonl",
+        '{"t": 1.5, "type": "crash", "reason": "kill", "detail": "", "planned_s": Infinity}',
+    )
+
+    history = read_records([path])
+    assert list(history.client) == []
+
+    assert history.fault_side == read_history([path])
+    assert len(history.fault_side) == 1
+
+
 def test_client_files_merge_by_time_with_ties_in_file_order(tmp_path: Path) -> None:
     first = _write(
         tmp_path / "history.jsonl",
