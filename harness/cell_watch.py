@@ -51,8 +51,6 @@ class CellWatch:
         self.link = link
         self.interval_s = interval_s
         self.note: StopNote | None = None
-        self.looks = 0
-        """Looks made (skipped ones not counted)."""
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="cell-watch", daemon=True)
 
@@ -84,5 +82,4 @@ class CellWatch:
         except Exception as error:  # noqa: BLE001 - any look may fail mid-run; the next one tries again
             logger.debug("look at the running cell skipped: %s", error)
             return None
-        self.looks += 1
         return self.decide(verdict)

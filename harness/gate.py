@@ -100,7 +100,7 @@ def _check(rule: GateRule, limit: float, cell: CellVerdict) -> GateResult:
     )
 
 
-def _set_thresholds(spec: GateSpec) -> list[tuple[GateRule, float]]:
+def set_thresholds(spec: GateSpec) -> list[tuple[GateRule, float]]:
     """The thresholds a spec sets, in the registry's order (unknown names were refused at load)."""
     chosen: list[tuple[GateRule, float]] = []
     for name, limit in spec.thresholds.items():
@@ -129,7 +129,7 @@ def evaluate_gates(
 
 
 def _evaluate_one(variant: str, spec: GateSpec, verdict: RunVerdict) -> list[GateResult]:
-    thresholds = _set_thresholds(spec)
+    thresholds = set_thresholds(spec)
     cells = verdict.for_variant(variant)
     if not cells:
         return [

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.checkers.base import GateRule, Metric
-from harness.checkers.registry import gate_rule, metric
-from harness.gate import format_threshold
+from harness.checkers.registry import metric
+from harness.gate import format_threshold, set_thresholds
 from harness.scenario import GateSpec, gate_specs
 from harness.sequential import log_mixture_martingale, mixture_bounds, zero_events_upper_bound
 from harness.verdict import CellVerdict, StopNote
@@ -74,15 +74,12 @@ def cell_gates(
     gates: Mapping[str, GateSpec | tuple[GateSpec, ...]], variant: str, fault: str
 ) -> tuple[_Gate, ...]:
     """The gates a scenario sets on one cell: its variant's, limited to its fault where a spec says so."""
-    found = []
-    for spec in gate_specs(gates.get(variant, ())):
-        if spec.faults and fault not in spec.faults:
-            continue
-        for name, limit in spec.thresholds.items():
-            rule = gate_rule(name)
-            if rule is not None:
-                found.append(_Gate(rule, limit, spec.resolution))
-    return tuple(found)
+    return tuple(
+        _Gate(rule, limit, spec.resolution)
+        for spec in gate_specs(gates.get(variant, ()))
+        if not spec.faults or fault in spec.faults
+        for rule, limit in set_thresholds(spec)
+    )
 
 
 def decide_cell(cell: CellVerdict, gates: tuple[_Gate, ...], confidence: float) -> CellDecision:

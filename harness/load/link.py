@@ -108,10 +108,6 @@ class LoadLink:
         self._stop.happen()
 
     @property
-    def stopped(self) -> bool:
-        return self._stop.happened
-
-    @property
     def ended(self) -> bool:
         return self._ended
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.baseline import HEADLINE
 from harness.checkers.base import Metric
-from harness.checkers.registry import anomaly_declaration, checkers, gate_rule
+from harness.checkers.registry import anomaly_declaration, checkers, gate_rule, metric
 from harness.gate import BASELINE_GATE
 from harness.report.formatting import describe_attempts
 from harness.result import GateResult, RunResult
@@ -62,7 +62,8 @@ def gate_anomalies(cell: CellVerdict, gate: GateResult) -> tuple[Anomaly, ...]:
     read = _gate_metric(gate)
     if gate.passed or read is None or read[1] != "max":
         return ()
-    kind = next((m.anomaly_kind for m in _sibling_metrics(read[0]) if m.name == read[0]), None)
+    declared = metric(read[0])
+    kind = declared.anomaly_kind if declared is not None else None
     return tuple(anomaly for anomaly in cell.anomalies if anomaly.kind == kind)
 
 
