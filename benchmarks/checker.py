@@ -240,17 +240,13 @@ _COLUMNS = [
 ]
 
 
-def _cells(row: dict[str, object]) -> list[str]:
-    return [template.format(row[key]) for _, key, template in _COLUMNS]
-
-
 def render_markdown(result: dict[str, object]) -> str:
+    from benchmarks.tables import markdown_table  # rich: not in the measuring child process
+
     rows: list[dict[str, object]] = result["rows"]  # type: ignore[assignment]
     ratio: dict[str, object] = result["baseline_ratio"]  # type: ignore[assignment]
     lines = [
-        "| " + " | ".join(header for header, _, _ in _COLUMNS) + " |",
-        "| --- | " + " | ".join("---:" for _ in _COLUMNS[1:]) + " |",
-        *("| " + " | ".join(_cells(row)) + " |" for row in rows),
+        *markdown_table(_COLUMNS, rows),
         "",
         f"Pydantic path / streamed path at {ratio['operations']:,} operations: {ratio['total_s']}× the wall "
         f"time, {ratio['cpu_s']}× the CPU time, {ratio['peak_rss_mib']}× the peak RSS.",
@@ -259,14 +255,9 @@ def render_markdown(result: dict[str, object]) -> str:
 
 
 def render_table(result: dict[str, object]) -> Table:
-    from rich.table import Table
+    from benchmarks.tables import rich_table
 
-    table = Table(title=f"checker bench ({result['date']})")
-    for header, _, _ in _COLUMNS:
-        table.add_column(header, justify="left" if header == "path" else "right")
-    for row in result["rows"]:  # type: ignore[attr-defined]
-        table.add_row(*_cells(row))
-    return table
+    return rich_table(f"checker bench ({result['date']})", _COLUMNS, result["rows"])  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -288,10 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     with tempfile.TemporaryDirectory(prefix="checker-bench-") as tmp:
         result = run_bench(args.operations, args.baseline_operations, args.rounds, Path(tmp), console)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    markdown = args.out.with_suffix(".md")
-    markdown.write_text("# Checker benchmark\n\n" + render_markdown(result))
+    from benchmarks.tables import write_result
+
+    markdown = write_result(result, "# Checker benchmark\n\n" + render_markdown(result), args.out)
     console.print(render_table(result))
     console.print(render_markdown(result).splitlines()[-1])
     console.print(f"wrote {args.out} and {markdown}")
