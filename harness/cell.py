@@ -202,7 +202,8 @@ class CellRun:
             # the load process imports Locust while the target starts; it reads its config later
             wait_s = self.scenario.target.start_timeout_s + EARLY_DRIVER_WAIT_S
             driver = self.context.load_driver
-            stack.enter_context(driver_started_early(driver, config_path, self._distribution(), wait_s))
+            distribution = self._distribution()
+            stack.enter_context(driver_started_early(driver, config_path, distribution, wait_s))
             # closed in reverse: the proxy entries go first, while the proxy answers, then the target
             targets = stack.enter_context(ExitStack())
             entries = stack.enter_context(ExitStack())
@@ -241,7 +242,7 @@ class CellRun:
                         config_path,
                         on_progress=self._progress,
                         timeout_s=load.max_duration_s + 60,
-                        distribution=self._distribution(),
+                        distribution=distribution,
                         link=nemesis.load,
                     )
                 self._record_stop(watch, summary)

@@ -39,7 +39,6 @@ from harness.cell import (
     CellRun,
     ScenarioProbes,
     cell_dir,
-    cell_id,
     check_cell,
 )
 from harness.cell_threads import run_at_once
@@ -208,10 +207,9 @@ class Run:
                 load_driver=self.load_driver,
                 effects_probe=self.effects_probe or ScenarioProbes(scenario, services),
             )
-            if services is not None:
-                variants = scenario.target.variants
-                services.prepare(cell_id(v, plan.fault) for plan in plans for v in variants)
             runs = [CellRun(context, plan, variant) for plan in plans for variant in scenario.target.variants]
+            if services is not None:
+                services.prepare(cell_run.cell_id for cell_run in runs)
 
             def checked(cell_verdict: CellVerdict) -> None:
                 cells.append(cell_verdict)

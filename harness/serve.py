@@ -186,7 +186,7 @@ class ServeSession:
                 )
             else:
                 process, web_port = on_free_port(
-                    lambda port: _start_locust(command(port), config_path, log_path)
+                    lambda port: _start_locust(command(port), port, config_path, log_path)
                 )
                 self._show(config, f"http://{LOOPBACK}:{web_port}")
                 self.say(f"{users} users at {config.load.spawn_rate:g}/s by default; Ctrl-C stops everything")
@@ -219,10 +219,10 @@ class ServeSession:
 
 
 def _start_locust(
-    command: list[str], config_path: Path, log_path: Path
+    command: list[str], port: int, config_path: Path, log_path: Path
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """Start Locust and wait, bounded, until its web UI answers; its process and web port."""
-    port = int(command[command.index("--web-port") + 1])
+    """Start Locust (``command``, its web UI on ``port``) and wait, bounded, until the UI answers; its
+    process and web port."""
     with log_path.open("wb") as log:
         process = start_recorded(command, log, log.fileno(), env={LOAD_CONFIG_ENV: str(config_path)})
     try:
