@@ -113,7 +113,6 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
 
 def _serve_as_worker(args: argparse.Namespace) -> int:
     """``run --worker``: run no target, only Locust workers for each cell of a ``--master`` run elsewhere."""
-    import os
     import socket
 
     from harness.load.config import serve_as_worker

@@ -48,10 +48,6 @@ class GateSpec(_Strict):
             raise ValueError("resolution: only beside a rate gate set to 0 (max_duplicate_rate: 0)")
         return {**beside, "thresholds": thresholds}
 
-    def zero_rate_gates(self) -> tuple[str, ...]:
-        """The names of this spec's ``max_*`` rate gates set to 0: those its ``resolution`` is for."""
-        return _zero_rate_gates(self.thresholds)
-
 
 _BESIDE_THRESHOLDS = ("faults", "resolution")
 """The fields of a gate mapping that are not thresholds."""
