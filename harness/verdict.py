@@ -118,8 +118,9 @@ class CellVerdict:
     interrupted: bool = False
     """The run was interrupted before this cell finished: nothing was checked, it is never a pass."""
     duration_s: float = 0.0
-    """The cell's wall time, from starting its target to its check (a rebuilt report: its history's
-    span); 0 for a cell that was never run. JUnit reports it as the time of the cell's gates."""
+    """The cell's wall time, from starting its target to its check (a rebuilt report reads it back from
+    the cell's ``wall-time.txt``); 0 for a cell that was never run. JUnit reports it as the time of the
+    cell's gates."""
     stop: StopNote | None = None
     """Why the cell's load ended before its budget, when it did (``None``: it ran its whole budget)."""
 
