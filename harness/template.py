@@ -25,11 +25,12 @@ name the same resource. A string that is exactly one numeric placeholder becomes
 from __future__ import annotations
 
 import functools
+import json
 import random
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # json's C string encoder
 
 CUSTOMERS = 1000
 
@@ -141,28 +142,26 @@ class Renderer:
 
     The per-op values are drawn first and the per-occurrence draws follow in template order, all
     from one stream seeded by (seed, op id): rendering the same templates again gives equal output.
+    The stream is seeded, and the per-op values drawn, only when a placeholder first needs it:
+    seeding costs more than the rest of a request, and templates of op ids and keys alone never
+    need it. Drawing all three per-op values at once keeps every later draw where it always was.
     """
 
     def __init__(self, context: OpContext) -> None:
         self.context = context
-        self._rng = random.Random(f"{context.seed}/{context.op_id}/template")
-        self._amount = self._rng.randint(context.amount_min, context.amount_max)
-        self._customer = f"cus_{self._rng.randrange(CUSTOMERS):04d}"
-        self._uuid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        self._values: dict[str, Callable[[Placeholder], str | int]] = {
-            "op_id": lambda _: context.op_id,
-            "key": lambda _: context.key,
-            "seq": lambda _: context.seq,
-            "uuid": lambda _: self._uuid,
-            "amount": lambda _: self._amount,
-            "customer": lambda _: self._customer,
-            "int": lambda p: self._rng.randint(p.low, p.high),
-            "choice": lambda p: self._rng.choice(p.options),
-        }
+        self._stream: random.Random | None = None
+        self._amount = 0
+        self._customer = ""
+        self._uuid_bits = 0
+        self._uuid: str | None = None
 
     def text(self, template: str) -> str:
         """A path or header value: always a string."""
-        return "".join(str(self._value(part)) for part in parse(template))
+        return self.joined(parse(template))
+
+    def joined(self, parts: tuple[_Part, ...]) -> str:
+        """The text of a template already parsed (:func:`parse`)."""
+        return "".join([part if type(part) is str else str(self._value(part)) for part in parts])
 
     def json(self, template: object) -> object:
         """A JSON body: strings rendered (a lone numeric placeholder becomes a number), rest kept."""
@@ -170,14 +169,113 @@ class Renderer:
             parts = parse(template)
             if len(parts) == 1 and isinstance(parts[0], Placeholder) and parts[0].numeric:
                 return self._value(parts[0])
-            return self.text(template)
+            return self.joined(parts)
         if isinstance(template, dict):
             return {key: self.json(item) for key, item in template.items()}
         if isinstance(template, list | tuple):
             return [self.json(item) for item in template]
         return template
 
+    def json_text(self, template: JsonTemplate) -> str:
+        """A compiled JSON body's text: ``json.dumps(self.json(body), separators=(",", ":"))``, by one join."""
+        return "".join([self._json_piece(piece) for piece in template.pieces])
+
+    def _json_piece(self, piece: _JsonPiece) -> str:
+        if type(piece) is str:
+            return piece
+        if type(piece) is tuple:
+            return encode_basestring_ascii(self.joined(piece))
+        assert isinstance(piece, Placeholder)
+        return str(self._value(piece))
+
     def _value(self, part: _Part) -> str | int:
         if isinstance(part, str):
             return part
-        return self._values[part.name](part)
+        name = part.name
+        if name == "op_id":
+            return self.context.op_id
+        if name == "key":
+            return self.context.key
+        if name == "seq":
+            return self.context.seq
+        rng = self._rng()
+        if name == "amount":
+            return self._amount
+        if name == "customer":
+            return self._customer
+        if name == "uuid":
+            if self._uuid is None:
+                self._uuid = str(uuid.UUID(int=self._uuid_bits, version=4))
+            return self._uuid
+        if name == "int":
+            return rng.randint(part.low, part.high)
+        return rng.choice(part.options)
+
+    def _rng(self) -> random.Random:
+        """The op's stream, seeded (and the per-op values drawn from it) on first need."""
+        if self._stream is None:
+            context = self.context
+            rng = random.Random(f"{context.seed}/{context.op_id}/template")
+            self._amount = rng.randint(context.amount_min, context.amount_max)
+            self._customer = f"cus_{rng.randrange(CUSTOMERS):04d}"
+            self._uuid_bits = rng.getrandbits(128)
+            self._stream = rng
+        return self._stream
+
+
+_JsonPiece = str | Placeholder | tuple[_Part, ...]
+_JSON = json.JSONEncoder(separators=(",", ":"))
+"""``json.dumps(value, separators=(",", ":"))``'s own encoder."""
+
+
+@dataclass(frozen=True)
+class JsonTemplate:
+    """A JSON body template compiled once, so that rendering one op's body is one join.
+
+    ``pieces`` in order: JSON text as it is (brackets, keys, values without placeholders), a lone
+    numeric placeholder (a JSON number), or a string's parsed parts (rendered, then JSON-encoded).
+    String escaping works character by character, so encoding a rendered string equals encoding
+    its parts' text: the join gives exactly the text ``json.dumps`` gives for the rendered body.
+    """
+
+    pieces: tuple[_JsonPiece, ...]
+
+
+def compile_json(template: object) -> JsonTemplate:
+    """Compile a JSON body template (see :class:`JsonTemplate`); raise TemplateError if malformed."""
+    pieces: list[_JsonPiece] = []
+    _compile_into(template, pieces)
+    merged: list[_JsonPiece] = []
+    for piece in pieces:
+        if type(piece) is str and merged and type(merged[-1]) is str:
+            merged[-1] = f"{merged[-1]}{piece}"
+        else:
+            merged.append(piece)
+    return JsonTemplate(tuple(merged))
+
+
+def _compile_into(template: object, pieces: list[_JsonPiece]) -> None:
+    """Append ``template``'s pieces, walking it in the order :meth:`Renderer.json` renders it."""
+    if isinstance(template, str):
+        parts = parse(template)
+        if len(parts) == 1 and isinstance(parts[0], Placeholder) and parts[0].numeric:
+            pieces.append(parts[0])
+        elif any(isinstance(part, Placeholder) for part in parts):
+            pieces.append(parts)
+        else:
+            pieces.append(_JSON.encode("".join(part for part in parts if isinstance(part, str))))
+    elif isinstance(template, dict):
+        pieces.append("{")
+        for index, (key, item) in enumerate(template.items()):
+            pieces.append(f"{',' if index else ''}{_JSON.encode({key: None})[1:-6]}:")  # json's key text
+            _compile_into(item, pieces)
+        pieces.append("}")
+    elif isinstance(template, list | tuple):
+        pieces.append("[")
+        for index, item in enumerate(template):
+            if index:
+                pieces.append(",")
+            _compile_into(item, pieces)
+        pieces.append("]")
+    else:
+        pieces.append(_JSON.encode(template))

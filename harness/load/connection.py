@@ -80,11 +80,15 @@ class HttpConnection:
         self.port = parts.port or (443 if self.tls else 80)
         self.prefix = parts.path.rstrip("/")
         self.base_url = base_url
-        self._fixed_headers = {"Host": parts.netloc.rpartition("@")[2], "User-Agent": USER_AGENT,
-                               "Accept": "*/*", "Accept-Encoding": "identity"}  # fmt: skip
+        fixed = {"Host": parts.netloc.rpartition("@")[2], "User-Agent": USER_AGENT,
+                 "Accept": "*/*", "Accept-Encoding": "identity"}  # fmt: skip
         if parts.username is not None:
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-            self._fixed_headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+            fixed["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        self._fixed_lines = tuple((name.lower(), f"{name}: {value}\r\n") for name, value in fixed.items())
+        self._fixed_names = frozenset(name for name, _ in self._fixed_lines)
+        self._fixed_text = "".join(line for _, line in self._fixed_lines)
+        """The fixed header lines, formatted once: every request that replaces none of them sends these."""
         self._sock: socket.socket | None = None
 
     def request(
@@ -96,10 +100,26 @@ class HttpConnection:
         ``ConnectionResetError``, ``BrokenPipeError``, ``RemoteDisconnected`` (closed before any byte of
         an answer), :class:`AnswerCutShort` or :class:`MalformedAnswer`; the connection is closed then.
         """
+        return self.exchange(method, self.message(method, path, headers, body), timeout_s)
+
+    def message(self, method: str, path: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
+        """The request's bytes as :meth:`exchange` sends them: request line, headers and body.
+
+        The caller's headers replace the fixed ones of the same name (any case); a Content-Length
+        of theirs is dropped for the body's own.
+        """
         head = self._head(method, self.prefix + path, headers, body)
+        return head + body if body else head
+
+    def exchange(self, method: str, message: bytes, timeout_s: float) -> Answer:
+        """Send a request's bytes (:meth:`message`, built once and resent as they are) and read its answer.
+
+        ``method`` is the request's, for reading the answer (a HEAD's has no body). What it raises
+        and when the connection closes: as :meth:`request`.
+        """
         try:
             sock = self._connected(timeout_s)
-            sock.sendall(head + body if body else head)
+            sock.sendall(message)
             parser = self._receive(sock, method)
         except BaseException:
             self.close()
@@ -129,15 +149,20 @@ class HttpConnection:
         return opened
 
     def _head(self, method: str, target: str, headers: Mapping[str, str], body: bytes | None) -> bytes:
-        """Request line and headers; the caller's headers replace the fixed ones of the same name."""
-        given = {name.lower() for name in headers}
-        fixed = self._fixed_headers.items()
-        lines = [f"{method} {target} HTTP/1.1"]
-        lines += [f"{name}: {value}" for name, value in fixed if name.lower() not in given]
-        lines += [f"{name}: {value}" for name, value in headers.items() if name.lower() != "content-length"]
+        """Request line and headers: the fixed lines as formatted once, unless the caller's replace some."""
+        lowered = [name.lower() for name in headers]
+        if self._fixed_names.isdisjoint(lowered):
+            fixed = self._fixed_text
+        else:
+            fixed = "".join(line for name, line in self._fixed_lines if name not in lowered)
+        parts = [method, " ", target, " HTTP/1.1\r\n", fixed]
+        for (name, value), lower in zip(headers.items(), lowered, strict=True):
+            if lower != "content-length":
+                parts += (name, ": ", value, "\r\n")
         if body or method not in _NO_BODY_METHODS:
-            lines.append(f"Content-Length: {len(body) if body else 0}")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+            parts += ("Content-Length: ", str(len(body) if body else 0), "\r\n")
+        parts.append("\r\n")
+        return "".join(parts).encode("latin-1")
 
     def _receive(self, sock: socket.socket, method: str) -> _Parser:
         """Read one whole answer (skipping interim 1xx ones), telling an early close from a cut answer."""
