@@ -25,8 +25,9 @@ from locust import User, constant, task
 from locust.env import Environment
 from locust.exception import StopTest, StopUser
 
-from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart
+from harness.history import HistoryWriter
 from harness.imports import import_callable
+from harness.load.client_history import ClientHistory
 from harness.load.config import LoadCellConfig
 from harness.load.connection import Answer, HttpConnection, encode_json
 from harness.load.entries import report_operation_end
@@ -35,7 +36,7 @@ from harness.load.operations import (
     JSON_CONTENT_TYPE,
     OperationQueue,
     OperationRequest,
-    build_request,
+    RequestBuilder,
     operation_rng,
     resource_id_at,
 )
@@ -80,7 +81,8 @@ class Workload:
     ) -> None:
         self.config = config
         self.policy = config.load.retry
-        self.history = history
+        self.history = ClientHistory(history)
+        self.requests = RequestBuilder(config, config.op_id_prefix)
         self.queue = OperationQueue(config.load.operations) if queue is None else queue
         """Hands out op numbers; a distributed worker's asks the master (``distributed.py``)."""
         self.stop_reason = DEFAULT_STOP_REASON
@@ -89,7 +91,7 @@ class Workload:
         """Attempts sent and not yet ended, over every user: the nemesis kills only while some are."""
 
     def request(self, number: int) -> OperationRequest:
-        return build_request(self.config, self.config.op_id_prefix, number)
+        return self.requests.build(number)
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class RetryingUser(User):
     workload: ClassVar[Workload | None] = None
     wait_time = constant(0)
     _twin: HttpConnection | None = None
+    _message: tuple[OperationRequest, bytes] | None = None
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -157,14 +160,28 @@ class RetryingUser(User):
         session = self.client if session is None else session
         if request.flow is not None:
             return _FlowAttempt(self, request, timeout_s, session).run(attempt)
-        sent = self.send(session, request, timeout_s, request.method, request.path, request.headers,
-                         data=request.body)  # fmt: skip
+        sent = self.exchange(session, request, timeout_s, request.method, request.path, self.message(request))
         if sent.response is None:
             return AttemptResult(sent.failure, sent.latency_s, error=sent.error)
         classification = classify_answer(sent.response.status, sent.body, request.success)
         return AttemptResult(
             classification, sent.latency_s, resource_id_at(sent.body, request.resource_id_field)
         )
+
+    def message(self, request: OperationRequest) -> bytes:
+        """The bytes of ``request``, built on its first attempt and resent as they are by the others.
+
+        Every request carries the op's id in ``OP_HEADER``, the same on every attempt, so the fault
+        proxy can say which op each of its decisions hit. Both connections go to the user's host, so
+        one message serves the twin of a double submit too.
+        """
+        if self._message is None or self._message[0] is not request:
+            headers = {**request.headers, OP_HEADER: request.op_id}
+            self._message = (
+                request,
+                self.client.message(request.method, request.path, headers, request.body),
+            )
+        return self._message[1]
 
     def send(
         self,
@@ -181,22 +198,36 @@ class RetryingUser(User):
         """One HTTP request of ``request``'s operation on ``session``, under a hard deadline.
 
         The body is ``data`` (bytes as they are) or ``json`` (encoded as requests would, with its
-        Content-Type unless ``headers`` has one). Every request carries the op's id in ``OP_HEADER``,
-        the same on every attempt, so the fault proxy can say which op each of its decisions hit.
-        Without an answer (timeout, reset, refused) the connection is closed, so the next request
-        cannot reuse one left mid-answer. Redirects are answers, not followed.
+        Content-Type unless ``headers`` has one). It carries the op's id in ``OP_HEADER`` too.
         """
         sent_headers = {**headers, OP_HEADER: request.op_id}
         if json is not None and data is None:
             data = encode_json(json)
             if not any(name.lower() == "content-type" for name in headers):
                 sent_headers["Content-Type"] = JSON_CONTENT_TYPE
+        message = session.message(method, path, sent_headers, data)
+        return self.exchange(session, request, timeout_s, method, path, message)
+
+    def exchange(
+        self,
+        session: HttpConnection,
+        request: OperationRequest,
+        timeout_s: float,
+        method: str,
+        path: str,
+        message: bytes,
+    ) -> SentRequest:
+        """Send ``message`` (a request of ``request``'s operation) on ``session``, under a hard deadline.
+
+        Without an answer (timeout, reset, refused) the connection is closed, so the next request
+        cannot reuse one left mid-answer. Redirects are answers, not followed.
+        """
         start_time = time.time()
         started = time.perf_counter()
         deadline = gevent.Timeout(timeout_s)
         deadline.start()
         try:
-            answer = session.request(method, path, sent_headers, data, timeout_s + REQUEST_TIMEOUT_GRACE_S)
+            answer = session.exchange(method, message, timeout_s + REQUEST_TIMEOUT_GRACE_S)
         except gevent.Timeout as fired:
             if fired is not deadline:
                 raise
@@ -332,9 +363,7 @@ class _OperationRun:
         rng: random.Random | None = None  # seeding costs as much as a history line: only for a retry
         last: AttemptResult | None = None
         cut_short_by: str | None = None
-        workload.history.append(
-            OpStart(t=time.time(), op_id=request.op_id, kind=request.kind, key=request.key)
-        )
+        workload.history.op_start(request.op_id, request.kind, request.key)
         try:
             while True:
                 if self.attempts == 0 and request.double_submit:
@@ -377,9 +406,7 @@ class _OperationRun:
         """Record the next attempt as sent (``twin_of``: the attempt it doubles); its number."""
         self.attempts += 1
         attempt = self.attempts
-        self.workload.history.append(
-            AttemptStart(t=time.time(), op_id=self.request.op_id, attempt=attempt, twin_of=twin_of)
-        )
+        self.workload.history.attempt_start(self.request.op_id, attempt, twin_of)
         self.in_flight[attempt] = time.perf_counter()
         self.workload.attempts_in_flight += 1
         return attempt
@@ -388,23 +415,23 @@ class _OperationRun:
         result = self.user.attempt(self.request, self.workload.policy.timeout_s, session, attempt)
         del self.in_flight[attempt]
         self.workload.attempts_in_flight -= 1
-        self.workload.history.append(_attempt_end(self.request.op_id, attempt, result))
+        classification = result.classification
+        self.workload.history.attempt_end(
+            self.request.op_id,
+            attempt,
+            classification.outcome,
+            round(result.latency_s, 6),
+            status=classification.status,
+            resource_id=result.resource_id,
+            error=result.error,
+        )
         return result
 
     def _cut_short(self, text: str) -> None:
         """End every attempt still in flight as unknown, in the history and in Locust's statistics."""
         for attempt, since in sorted(self.in_flight.items()):
             latency_s = time.perf_counter() - since
-            self.workload.history.append(
-                AttemptEnd(
-                    t=time.time(),
-                    op_id=self.request.op_id,
-                    attempt=attempt,
-                    outcome="info",
-                    error=text,
-                    latency_s=latency_s,
-                )
-            )
+            self.workload.history.attempt_end(self.request.op_id, attempt, "info", latency_s, error=text)
             self.user.report_unanswered(self.request, time.time() - latency_s, latency_s, text)
         self.workload.attempts_in_flight -= len(self.in_flight)
         self.in_flight.clear()
@@ -412,32 +439,16 @@ class _OperationRun:
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:
         policy = self.workload.policy
         outcome = final_outcome(policy, last.classification if last else None) if finished else "unknown"
-        self.workload.history.append(
-            OpEnd(
-                t=time.time(),
-                op_id=self.request.op_id,
-                outcome=outcome,
-                attempts=attempts,
-                status=last.classification.status if last else None,
-                resource_id=last.resource_id if last else None,
-            )
+        self.workload.history.op_end(
+            self.request.op_id,
+            outcome,
+            attempts,
+            status=last.classification.status if last else None,
+            resource_id=last.resource_id if last else None,
         )
         self.workload.queue.finish()
         gave_up = finished and outcome == "unknown"  # after the history: a marker never costs an OpEnd
         report_operation_end(self.user.environment.events.request, self.request, attempts, gave_up=gave_up)
-
-
-def _attempt_end(op_id: str, attempt: int, result: AttemptResult) -> AttemptEnd:
-    return AttemptEnd(
-        t=time.time(),
-        op_id=op_id,
-        attempt=attempt,
-        outcome=result.classification.outcome,
-        status=result.classification.status,
-        resource_id=result.resource_id,
-        error=result.error,
-        latency_s=round(result.latency_s, 6),
-    )
 
 
 def make_user_class(workload: Workload | None, host: str, name: str = "ChargeUser") -> type[RetryingUser]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections import Counter
@@ -12,6 +13,7 @@ from factories import load_cell
 
 from harness.load.config import LoadCellConfig
 from harness.load.operations import (
+    KEY_NAMESPACE,
     OperationQueue,
     build_request,
     choose_kind,
@@ -90,6 +92,36 @@ def test_kinds_are_drawn_by_weight_and_the_request_follows_its_kind() -> None:
     body = json.loads(refund.body or b"")
     assert body["reference"] == refund.op_id and body["note"] is None
     assert body["lines"][0]["qty"] in (1, 2)
+
+
+def test_the_same_seed_sends_the_same_bytes_as_it_always_has() -> None:
+    """Pinned requests: a faster way of building them must not change one byte a rerun sends."""
+    refund = REFUND.model_copy(
+        update={"body": {**REFUND.body, "u": "{uuid}", "c": "{customer}", "é": "{choice:a|b}"}}
+    )
+    cell = config(kinds=(CHARGE, refund))
+    charge, third = build_request(cell, "p-", 0), build_request(cell, "p-", 3)
+    assert charge.body == b'{"amount":5,"currency":"EUR","customer":"cus_0902","reference":"p-000000"}'
+    assert dict(charge.headers) == {
+        "Content-Type": "application/json",
+        "Idempotency-Key": "37a85708-f490-55e0-8b30-b7dc4973107f",
+    }
+    assert (third.kind, third.path) == ("refund", "/refunds/3")
+    assert third.body == (
+        b'{"reference":"p-000003","lines":[{"qty":1}],"note":null,'
+        b'"u":"7365dca9-7ede-4e8a-9042-f1b8e7eab107","c":"cus_0058","\\u00e9":"b"}'
+    )
+    assert dict(third.headers) == {
+        "Content-Type": "application/json",
+        "X-Tenant": "t-1",
+        "X-Request-Key": "1eb3e045-d0db-5c4c-93d1-092656ef98bb",
+    }
+
+
+def test_keys_are_the_uuid5_of_seed_and_op_id() -> None:
+    for seed, number in itertools.product((0, 5, 2**40), range(300)):
+        op_id = op_id_for("nai-drop-", number)
+        assert idempotency_key(seed, op_id) == str(uuid.uuid5(KEY_NAMESPACE, f"{seed}/{op_id}"))
 
 
 def test_a_kind_without_a_body_sends_no_body_and_no_content_type() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from harness.errors import ScenarioError
 from harness.scenario import load_scenario
-from harness.template import OpContext, Renderer, validate_template
+from harness.template import OpContext, Renderer, compile_json, validate_template
 
 CONTEXT = OpContext(seed=3, op_id="nai-none-000042", seq=42, key="key-42", amount_min=100, amount_max=105)
 
@@ -94,6 +95,32 @@ def test_per_op_values_are_shared_by_path_headers_and_body() -> None:
     assert isinstance(body, dict)
     assert path == f"/orders/{body['order']}/{body['customer']}"
     assert renderer.text("{amount}") == str(body["amount"])
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        {"amount": "{amount}", "currency": "EUR", "customer": "{customer}", "reference": "{op_id}"},
+        {"u": "{uuid}", "n": ["{int:-5:5}", '{choice:x|\u00e9|"q"}', "{seq}x", "{{seq}}"], "e": {}, "l": []},
+        {"f": 2.5, "b": True, "z": None, "big": 10**20, "{seq}": "{key}", "\u2028": "a\\b\n{op_id}"},
+        {1: "{amount}", 2.5: "x", None: "y", False: "{seq}"},
+        "{op_id}",
+        "{amount}",
+        ["", "{{", "}}", "plain"],
+        7,
+    ],
+)
+def test_a_compiled_body_renders_to_exactly_what_json_dumps_gives(template: object) -> None:
+    """Compiled once per kind, rendered by joins: the text is json.dumps's, byte for byte, draws included."""
+    context = OpContext(seed=3, op_id='op"\u00e9-7', seq=7, key="key-7", amount_min=1, amount_max=10**6)
+    expected = json.dumps(Renderer(context).json(template), separators=(",", ":"))
+    assert Renderer(context).json_text(compile_json(template)) == expected
+
+
+def test_templates_without_drawn_placeholders_never_seed_a_stream() -> None:
+    renderer = Renderer(CONTEXT)
+    assert renderer.text("/o/{op_id}/{key}/{seq}") == "/o/nai-none-000042/key-42/42"
+    assert renderer._stream is None  # seeding costs more than the rest of a request
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,59 @@
+"""The load's history lines: the models' own lines, and every attempt on disk before its request leaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from harness.history import AttemptEnd, AttemptStart, HistoryWriter, OpEnd, OpStart, iter_file
+from harness.load.client_history import ClientHistory
+
+
+def lines(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_each_line_is_the_line_the_writer_writes_for_its_model(tmp_path: Path) -> None:
+    """Same keys in the same order, ``None`` fields left out: the shape the checker reads fastest."""
+    fast, models = tmp_path / "fast.jsonl", tmp_path / "models.jsonl"
+    with HistoryWriter(fast) as writer:
+        history = ClientHistory(writer)
+        history.op_start("p-1", "charge", "k-1")
+        history.op_start("p-2", "refund", None)
+        history.attempt_start("p-1", 1)
+        history.attempt_start("p-1", 2, twin_of=1)
+        history.attempt_end("p-1", 1, "ok", 0.001234, status=201, resource_id="ch_1")
+        history.attempt_end("p-1", 2, "info", 1.5, error="timed out after 1 s")
+        history.op_end("p-1", "acknowledged", 2, status=201, resource_id="ch_1")
+        history.op_end("p-2", "unknown", 0)
+    written = lines(fast)
+    with HistoryWriter(models) as writer:
+        for line, model in zip(written, [OpStart, OpStart, AttemptStart, AttemptStart, AttemptEnd, AttemptEnd,
+                                         OpEnd, OpEnd], strict=True):  # fmt: skip
+            writer.append(model.model_validate(line))
+    assert [list(line.items()) for line in written] == [list(line.items()) for line in lines(models)]
+    assert [event.type for event in iter_file(fast)] == [
+        "op_start",
+        "op_start",
+        "attempt_start",
+        "attempt_start",
+        "attempt_end",
+        "attempt_end",
+        "op_end",
+        "op_end",
+    ]
+
+
+def test_an_attempt_start_is_on_disk_with_everything_before_it_before_its_request_leaves(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "history.jsonl"
+    with HistoryWriter(path) as writer:
+        history = ClientHistory(writer)
+        history.op_start("p-1", "charge", "k-1")
+        history.attempt_start("p-1", 1)
+        assert [line["type"] for line in lines(path)] == ["op_start", "attempt_start"]
+        history.attempt_end("p-1", 1, "ok", 0.01, status=201, resource_id="ch_1")
+        history.op_end("p-1", "acknowledged", 1, status=201, resource_id="ch_1")
+    assert [line["type"] for line in lines(path)] == ["op_start", "attempt_start", "attempt_end", "op_end"]
