@@ -30,7 +30,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]  # json's C string encoder
+from json.encoder import encode_basestring_ascii
 
 CUSTOMERS = 1000
 
@@ -177,7 +177,7 @@ class Renderer:
         return template
 
     def json_text(self, template: JsonTemplate) -> str:
-        """A compiled JSON body's text: ``json.dumps(self.json(body), separators=(",", ":"))``, by one join."""
+        """A compiled body's JSON text, as ``json.dumps(self.json(body), separators=(",", ":"))``."""
         return "".join([self._json_piece(piece) for piece in template.pieces])
 
     def _json_piece(self, piece: _JsonPiece) -> str:
