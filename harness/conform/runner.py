@@ -66,7 +66,7 @@ def run_method_conformance(
     """Check the HTTP method table on ``resource`` (see :func:`~harness.conform.resource.declare_resource`)
     under ``base_url``; every check becomes one result.
 
-    About 30 real requests: two resources are created, one of them deleted. Errors as for
+    About 25 real requests: two resources are created, one of them deleted. Errors as for
     :func:`run_conformance`; the PATCH check sends its key in ``key_header``.
     """
     _check_target(base_url, timeout_s, allow_remote=allow_remote)

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rich.console import Console
 
@@ -240,3 +241,23 @@ def test_the_command_refuses_bad_input_before_any_request(
         assert server.state.orders == {}
     assert status == 2
     assert capsys.readouterr().err.strip() == "error: --put: PUT is declared unsupported (--unsupported PUT)"
+
+
+def test_a_head_answer_with_a_body_fails_and_methods_answering_405_cannot_tell() -> None:
+    """Through a mock transport, which hands a HEAD's body to the client as a socket never would."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": "a/1"})
+        if request.method in ("GET", "HEAD"):
+            assert request.url.raw_path == b"/orders/a%2F1"
+            return httpx.Response(200, json={"id": "a/1"})
+        return httpx.Response(405)
+
+    resource = declare_resource("/orders/{id}")
+    result = run_method_conformance("http://127.0.0.1:9", resource, transport=httpx.MockTransport(handler))
+
+    assert outcomes(result) == {**dict.fromkeys(NAMES), CREATE: True, GET_SAFE: True, HEAD_SAFE: False}
+    assert check(result, HEAD_SAFE).message == "HEAD answered with a body (12 bytes)"
+    assert check(result, DELETE_REPEATED).message.startswith("could not tell: DELETE answered 405")
+    assert check(result, ALLOW).message == "could not tell: OPTIONS answered HTTP 405 with no Allow header"
