@@ -13,9 +13,9 @@ from factories import both_at_once, effects_of
 if TYPE_CHECKING:
     from conftest import OpenOrders, StartTarget
 
-ORDER = {"sku": "sku-1", "quantity": 2, "customer": "cus_1", "reference": "op-1.create"}
+ORDER: dict[str, Any] = {"sku": "sku-1", "quantity": 2, "customer": "cus_1", "reference": "op-1.create"}
 ADDRESS = {"line1": "1 Main St", "city": "Leeds", "reference": "op-1"}
-INCREMENT = {"op": "increment", "field": "quantity", "by": 3, "reference": "op-1"}
+INCREMENT: dict[str, Any] = {"op": "increment", "field": "quantity", "by": 3, "reference": "op-1"}
 REPRESENTATION = {"id", "sku", "quantity", "customer", "reference", "address", "address_changes", "views"}
 ACT = {"X-Reference": "op-1"}
 
