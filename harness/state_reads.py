@@ -83,8 +83,8 @@ def read_resource_states(
         for create_op_id, resource in sorted(created_resources(history_paths).items())
         if (act := act_of(config, create_op_id)) is not None
     ]
-    timeout = httpx.Timeout(READ_TIMEOUT_S)
-    with httpx.Client(base_url=base_url, timeout=timeout) as client, ThreadPoolExecutor(READ_THREADS) as pool:
+    direct = httpx.Client(base_url=base_url, timeout=READ_TIMEOUT_S, trust_env=False)  # no HTTP_PROXY either
+    with direct as client, ThreadPoolExecutor(READ_THREADS) as pool:
         states = list(pool.map(lambda pair: StateReader(client, pair[0]).state(pair[1]), acts))
     write_states(out_path, states)
     return states
@@ -102,7 +102,7 @@ class StateReader:
         path = act.state_path(resource)
         after = self.read(path)
         twin, twin_resource, applied = self.twin()
-        id_field = act.resource.create.id_field
+        id_field = act.resource.create.id_field  # left out when top-level: a dotted one names no field here
         ignored = ((id_field,) if "." not in id_field else ()) + act.resource.state.ignore
         return ResourceState(
             op_id=act.op_id,

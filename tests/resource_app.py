@@ -84,6 +84,7 @@ class ResourceApp:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK wait between them
     server: _Server
 
     def _answer(self) -> None:
