@@ -37,12 +37,14 @@ from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyInfo
+from harness.resource_states import STATES_FILE
 from harness.run_options import RunOptions
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
 from harness.scenario import Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
+from harness.state_reads import read_resource_states
 from harness.stopping import cell_gates, decide_cell
 from harness.verdict import CellVerdict, StopNote
 
@@ -117,8 +119,7 @@ def check_cell(
     The files are streamed through the checker's scan, never held as events: a million operations
     take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
     failure of the check makes the cell ``unknown``."""
-    # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-    paths = [folder / CLIENT_HISTORY, *worker_histories(folder), folder / FAULT_HISTORY]
+    paths = [*client_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
     probed: list[Effect] = []
 
@@ -136,6 +137,12 @@ def check_cell(
     require_effects(probed, evidence.outcome_counts()["acknowledged"], scenario.target.effects.source)
     verdict = safely(variant, plan.fault, lambda: judge(evidence, variant=variant, fault=plan.fault))
     return replace(verdict, stop=stop)
+
+
+def client_histories(folder: Path) -> list[Path]:
+    """The load's history files of a cell: the client's, and each Locust worker's
+    (``history.<worker>.jsonl``, written there or shipped: :mod:`harness.load.distributed`)."""
+    return [folder / CLIENT_HISTORY, *worker_histories(folder)]
 
 
 def read_stop_note(folder: Path) -> StopNote | None:
@@ -248,7 +255,7 @@ class CellRun:
                 self._record_stop(watch, summary)
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
-            effects = self._probe(target.endpoint.base_url)
+            effects = self._probe(target.endpoint.base_url, config)
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:
@@ -339,8 +346,11 @@ class CellRun:
         elif spec.settle_s:
             time.sleep(spec.settle_s)
 
-    def _probe(self, base_url: str) -> list[Effect]:
+    def _probe(self, base_url: str, config: LoadCellConfig) -> list[Effect]:
+        """Read the effects, then the resources' states (so the twins those reads make never count
+        as effects), then write the effects: the cell's last file, there only if the rest is."""
         probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
         effects = probe.read()
+        read_resource_states(config, base_url, client_histories(self.dir), self.dir / STATES_FILE)
         (self.dir / EFFECTS_FILE).write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects

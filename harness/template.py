@@ -17,6 +17,8 @@ Placeholders (``{{`` and ``}}`` write literal braces)::
     {customer}       "cus_0000".."cus_0999"
     {int:LO:HI}      an integer in LO..HI, drawn afresh at each occurrence         (a number)
     {choice:a|b|c}   one of the options, drawn afresh at each occurrence
+    {resource}       the id the operation's create step answered with (only in an operation with
+                     ``resource:``; it draws nothing, so the other values do not depend on it)
 
 ``{uuid}``, ``{amount}`` and ``{customer}`` are drawn once per operation, so a path and a body can
 name the same resource. A string that is exactly one numeric placeholder becomes a JSON number.
@@ -51,6 +53,8 @@ class OpContext:
     key: str
     amount_min: int
     amount_max: int
+    resource: str | None = None
+    """What ``{resource}`` stands for; ``None`` until the operation's create step has named it."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class Placeholder:
 
 
 _NUMERIC = frozenset({"seq", "amount", "int"})
-_SIMPLE = frozenset({"op_id", "key", "seq", "uuid", "amount", "customer"})
+_SIMPLE = frozenset({"op_id", "key", "seq", "uuid", "amount", "customer", "resource"})
 _Part = str | Placeholder
 
 
@@ -125,6 +129,17 @@ def validate_template(value: object, where: str) -> None:
             raise ValueError(f"{error} in {location}") from None
 
 
+def placeholder_used(value: object, where: str, name: str) -> str | None:
+    """Where (a dotted path) the first string in ``value`` uses placeholder ``name``; ``None`` if none does.
+
+    Call it on a template :func:`validate_template` accepted (it parses, and would raise otherwise).
+    """
+    for text, location in _strings(value, where):
+        if any(isinstance(part, Placeholder) and part.name == name for part in parse(text)):
+            return location
+    return None
+
+
 def _strings(value: object, where: str) -> list[tuple[str, str]]:
     """Every string value in a JSON-like value, with its dotted path (dict keys are literal)."""
     if isinstance(value, str):
@@ -158,6 +173,7 @@ class Renderer:
             "customer": lambda _: self._customer,
             "int": lambda p: self._rng.randint(p.low, p.high),
             "choice": lambda p: self._rng.choice(p.options),
+            "resource": lambda _: self._resource(),
         }
 
     def text(self, template: str) -> str:
@@ -176,6 +192,11 @@ class Renderer:
         if isinstance(template, list | tuple):
             return [self.json(item) for item in template]
         return template
+
+    def _resource(self) -> str:
+        if self.context.resource is None:
+            raise TemplateError(f"{{resource}} has no value yet for {self.context.op_id}")
+        return self.context.resource
 
     def _value(self, part: _Part) -> str | int:
         if isinstance(part, str):

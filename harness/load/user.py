@@ -35,6 +35,7 @@ from harness.load.operations import (
     JSON_CONTENT_TYPE,
     OperationQueue,
     OperationRequest,
+    ResourceAct,
     build_request,
     operation_rng,
     resource_id_at,
@@ -141,7 +142,7 @@ class RetryingUser(User):
         number = None if workload is None else workload.queue.take()
         if workload is None or number is None:
             raise StopUser()
-        _OperationRun(self, workload, workload.request(number)).run()
+        run_operation(self, workload, workload.request(number))
 
     def attempt(
         self,
@@ -318,10 +319,15 @@ class _OperationRun:
     short (the run stopped, or a driver error) still ends every attempt it began in the history.
     """
 
-    def __init__(self, user: RetryingUser, workload: Workload, request: OperationRequest) -> None:
+    def __init__(
+        self, user: RetryingUser, workload: Workload, request: OperationRequest, ends_number: bool = True
+    ) -> None:
         self.user = user
         self.workload = workload
         self.request = request
+        self.ends_number = ends_number
+        """Whether its end is its op number's (``False``: a create step, which an act follows)."""
+        self.ended: OpEnd | None = None
         self.in_flight: dict[int, float] = {}
         self.attempts = 0
         """Attempts started so far: the number of the latest one."""
@@ -412,19 +418,51 @@ class _OperationRun:
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:
         policy = self.workload.policy
         outcome = final_outcome(policy, last.classification if last else None) if finished else "unknown"
-        self.workload.history.append(
-            OpEnd(
-                t=time.time(),
-                op_id=self.request.op_id,
-                outcome=outcome,
-                attempts=attempts,
-                status=last.classification.status if last else None,
-                resource_id=last.resource_id if last else None,
-            )
+        self.ended = OpEnd(
+            t=time.time(),
+            op_id=self.request.op_id,
+            outcome=outcome,
+            attempts=attempts,
+            status=last.classification.status if last else None,
+            resource_id=last.resource_id if last else None,
         )
-        self.workload.queue.finish()
+        self.workload.history.append(self.ended)
+        if self.ends_number:
+            self.workload.queue.finish()
         gave_up = finished and outcome == "unknown"  # after the history: a marker never costs an OpEnd
         report_operation_end(self.user.environment.events.request, self.request, attempts, gave_up=gave_up)
+
+
+def run_operation(user: RetryingUser, workload: Workload, request: OperationRequest) -> None:
+    """One operation to its end; for a kind with ``resource:``, its create step first, then its act.
+
+    The act is sent only when the create was acknowledged with an id, and its request is built then
+    (every retry resends it unchanged). Otherwise it is recorded as an operation that was never sent.
+    """
+    act = request.then
+    if act is None:
+        _OperationRun(user, workload, request).run()
+        return
+    create = _OperationRun(user, workload, request, ends_number=False)
+    try:
+        create.run()
+    except BaseException:  # the run stopped, or the driver failed, during the create: its act never began
+        _record_unsent(workload, act)
+        raise
+    ended = create.ended
+    resource = ended.resource_id if ended is not None and ended.outcome == "acknowledged" else None
+    if resource is None:
+        _record_unsent(workload, act)
+    else:
+        _OperationRun(user, workload, act.request(resource)).run()
+
+
+def _record_unsent(workload: Workload, act: ResourceAct) -> None:
+    """An act whose create step did not name its resource: ``rejected`` after 0 attempts (it certainly
+    took no effect), so every op number still ends in one act in the history."""
+    workload.history.append(OpStart(t=time.time(), op_id=act.op_id, kind=act.kind.name, key=act.key))
+    workload.history.append(OpEnd(t=time.time(), op_id=act.op_id, outcome="rejected", attempts=0))
+    workload.queue.finish()
 
 
 def _attempt_end(op_id: str, attempt: int, result: AttemptResult) -> AttemptEnd:
