@@ -47,7 +47,10 @@ class DeleteOutcome(MethodContract):
         errors = [attempt for attempt in attempts if attempt.status is not None and attempt.status >= 500]
         after = state.after.status
         twin = f"; {twin_words(state)} reads {read_words(state.twin)}" if state.twin is not None else ""
-        found = [f"attempt {attempt.attempt} was answered {answer(attempt)}" for attempt in errors]
+        found = []
+        if errors:
+            answered = ", ".join(f"attempt {attempt.attempt} ({answer(attempt)})" for attempt in errors)
+            found.append(f"answered 5xx: {answered}")
         if after is None:
             found.append(f"the resource's read after it got {read_words(state.after)}")
         elif after not in GONE:

@@ -11,13 +11,14 @@ Which operations are a checker's: those whose state names one of its methods. An
 resource is known from the history without its method: its create step ``<op_id>.create`` is there.
 One whose create was acknowledged, or that was sent, must have a state; one without (never read) is
 *unknown*, and counts for every method the scenario puts on a resource, since the history does not
-say which method it was. Never a pass on what was not read, three ways:
+say which method it was. Never a pass on what was not read:
 
-* the scenario has operations of a checker's method on a resource, and the cell has no states (a
-  running cell: they are read once its load has ended): the checker is ``unknown``, so the adaptive
-  stop never decides a gate on it;
+* the scenario puts operations of a checker's method on a resource (``CellExpectations.
+  resource_methods``) and the cell has no state of one (a running cell has none at all: they are
+  read once its load has ended): the checker is ``unknown``, so the adaptive stop never decides a
+  gate on it, and a cell where none was made tested nothing;
 * an operation's state is missing, or one of its reads failed: that operation is unknown (counted in
-  ``<method>_unknown``), and the checker is ``unknown`` unless it found a broken one;
+  the checker's ``..._unknown``), and the checker is ``unknown`` unless it found a broken one;
 * a broken operation makes it ``invalid`` whatever else is unknown (one more read can only add to it).
 """
 
@@ -124,16 +125,15 @@ class MethodContract:
         # an operation never read has no method on record: it is every concerned checker's unknown
         unread = list(_unread(evidence, read)) if concerned or not declared else []
         judged = {state.op_id: self._judge(evidence, state) for state in mine}
-        broken = [op_id for op_id, judgement in judged.items() if judgement.broken]
+        broken = [op_id for op_id, said in judged.items() if said.broken]
         unknown = [(op_id, said.found) for op_id, said in judged.items() if said.broken is None]
         unknown += [(op_id, "no state of its resource was read") for op_id in unread]
         operations = len(mine) + len(unread)
         reason = None
-        if evidence.states is None and concerned:
-            reason = (
-                f"{self.name}: the cell has no resource states to judge its {'/'.join(sorted(self.methods))} "
-                "operations on (they are read once the load has ended)"
-            )
+        if concerned and not mine:
+            later = " (they are read once the load has ended)" if evidence.states is None else ""
+            methods = "/".join(sorted(self.methods & declared))
+            reason = f"{self.name}: no {methods} operation of the cell had its resource read{later}"
         elif unknown:
             named = "; ".join(f"{op_id}: {why}" for op_id, why in unknown[:REASONS_SHOWN])
             reason = f"{self.name}: {len(unknown)} of {operations} operations could not be judged ({named})"
@@ -155,6 +155,12 @@ class MethodContract:
         trace = evidence.ops.get(state.op_id)
         effects = trace.effects if trace is not None and trace.effects is not None else ()
         return self.judge(state, trace, effects)
+
+
+def on_resource(evidence: CellEvidence, op_id: str) -> bool:
+    """Whether ``op_id`` acted on a resource its create step made (its truth is that resource's state:
+    a PUT or a GET keeping its contract leaves no effect of its own in the ledger)."""
+    return f"{op_id}{CREATE_SUFFIX}" in evidence.ops
 
 
 def _unread(evidence: CellEvidence, states: dict[str, ResourceState]) -> Iterator[str]:
