@@ -37,7 +37,7 @@ from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyInfo
-from harness.resource_states import STATES_FILE
+from harness.resource_states import STATES_FILE, read_states
 from harness.run_options import RunOptions
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
@@ -116,9 +116,12 @@ def check_cell(
     *after* the history is read, so that every acknowledgement read has its effect among them, and
     ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far).
 
+    The resource states the cell read after its load (:data:`~harness.resource_states.STATES_FILE`)
+    go to the method checkers; a running cell has none yet, and those checkers then say ``unknown``.
+
     The files are streamed through the checker's scan, never held as events: a million operations
-    take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
-    failure of the check makes the cell ``unknown``."""
+    take seconds. A damaged history or states line is a :class:`~harness.errors.HistoryError`; any
+    other failure of the check makes the cell ``unknown``."""
     paths = [*client_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
     probed: list[Effect] = []
@@ -128,8 +131,10 @@ def check_cell(
         yield from probed
 
     stop = read_stop_note(folder)
+    states_path = folder / STATES_FILE
+    states = list(read_states(states_path)) if states_path.exists() else None
     try:
-        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live)
+        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live, states=states)
     except HistoryError:
         raise
     except Exception as error:  # evidence the checker cannot make sense of: an unknown cell
@@ -172,6 +177,11 @@ def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> Cell
         min_acknowledged_rate=scenario.target.variant(variant).min_acknowledged_rate,
         per_request_toxics=frozenset(
             toxic.proxy_name for toxic in spec.toxics if toxic.type in plan.http_toxics
+        ),
+        resource_methods=frozenset(
+            operation.method
+            for operation in scenario.target.operations
+            if operation.resource is not None  # an operation on a resource it made
         ),
     )
 
