@@ -32,13 +32,12 @@ from harness.history import (
 )
 from harness.ledger import Effect
 from harness.records import (
-    ATTEMPT_END,
-    ATTEMPT_START,
-    OP_START,
     AttemptAnswer,
+    AttemptSent,
     ClientRecord,
     FaultSideEvent,
     HistoryRecords,
+    OpBegin,
     OpFinish,
     records_of,
 )
@@ -226,65 +225,69 @@ class CellEvidence:
 
     def _scan_client(self, records: Iterable[ClientRecord]) -> None:
         """Fold each client record into its operation: the loop a million operations go through
-        four times each, so it does as little as it can."""
+        four times each, so it does as little as it can (records are told apart by their class)."""
         ops = self.ops
         latencies = self.latencies
         answers: Counter[str] = Counter()
         labels: dict[tuple[int | None, str | None, str], str] = {}
+        texts: dict[str, str] = {}  # one string per distinct error text, which repeat by the thousand
         attempts = 0
         attempted_without_op: set[str] = set()
         for record in records:
-            kind = record[1]
-            if kind == ATTEMPT_END:
-                answer = record[3]
-                latencies.append(answer.latency_s)
-                trace = ops.get(record[2])
+            kind = type(record)
+            if kind is AttemptAnswer:
+                latencies.append(record.latency_s)
+                trace = ops.get(record.op_id)
                 if trace is not None:
+                    record.op_id = trace.op_id  # one string per operation, not one per answer
+                    if record.error is not None:
+                        record.error = texts.setdefault(record.error, record.error)
                     ends = trace.attempt_ends
                     if not ends:
-                        trace.attempt_ends = (answer,)
+                        trace.attempt_ends = (record,)
                     elif isinstance(ends, list):
-                        ends.append(answer)
+                        ends.append(record)
                     else:
-                        trace.attempt_ends = [*ends, answer]
-                    if answer.t > trace.last_event_t:
-                        trace.last_event_t = answer.t
-                    key = (answer.status, answer.error, answer.outcome)
+                        trace.attempt_ends = [*ends, record]
+                    if record.t > trace.last_event_t:
+                        trace.last_event_t = record.t
+                    key = (record.status, record.error, record.outcome)
                     label = labels.get(key)
                     if label is None:
-                        label = labels[key] = answer_label(answer)
+                        label = labels[key] = answer_label(record)
                     answers[label] += 1
-            elif kind == ATTEMPT_START:
+            elif kind is AttemptSent:
                 attempts += 1
-                t = record[0]
-                trace = ops.get(record[2])
+                t = record.t
+                trace = ops.get(record.op_id)
                 if trace is None:
-                    attempted_without_op.add(record[2])
+                    attempted_without_op.add(record.op_id)
                     continue
-                if trace.attempt_starts == 0 and record[3] == 1:  # most operations: one attempt, the first
+                if trace.attempt_starts == 0 and record.attempt == 1:  # most operations: one attempt
                     trace.starts = (t,)
                     trace.first_attempt_t = t
                 else:
-                    trace.started(record[3], t)
+                    trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
                         trace.first_attempt_t = t
                 trace.attempt_starts += 1
-                if record[4]:
+                if record.twin_of is not None:
                     trace.twins += 1
                 if t > trace.last_event_t:
                     trace.last_event_t = t
-            elif kind == OP_START:
-                if record[2] not in ops:
-                    ops[record[2]] = OpTrace(op_id=record[2], start_t=record[0], last_event_t=record[0])
+            elif kind is OpBegin:
+                if record.op_id not in ops:
+                    ops[record.op_id] = OpTrace(op_id=record.op_id, start_t=record.t, last_event_t=record.t)
             else:
-                trace = ops.get(record[2])
+                trace = ops.get(record.op_id)
                 if trace is not None:
-                    finish = record[3]
-                    if trace.attempt_ends and finish.resource_id == trace.attempt_ends[-1].resource_id:
-                        finish.resource_id = trace.attempt_ends[-1].resource_id  # one string, not two
-                    trace.end = finish
-                    if finish.t > trace.last_event_t:
-                        trace.last_event_t = finish.t
+                    record.op_id = trace.op_id
+                    ends = trace.attempt_ends
+                    if ends and record.resource_id == ends[-1].resource_id:
+                        record.resource_id = ends[-1].resource_id  # one string, not two
+                    trace.end = record
+                    if record.t > trace.last_event_t:
+                        trace.last_event_t = record.t
         self.attempts = attempts
         self._answers = answers
         with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
