@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import msgspec
+
 from harness.checkers.answers import answer_label
 from harness.history import (
     CrashEvent,
@@ -62,10 +64,11 @@ MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
 
 
-@dataclass(slots=True)
-class OpTrace:
+class OpTrace(msgspec.Struct, gc=False):
     """What the history says about one operation (a million of these must fit in memory: no dict of
-    its own unless its attempt numbers are unusual)."""
+    its own unless its attempt numbers are unusual). A msgspec ``Struct``, not a dataclass: it is made
+    in C, and the cyclic collector never walks a million of them (it holds no cycle: its fields hold
+    numbers, strings, records and containers of those)."""
 
     op_id: str
     start_t: float
@@ -112,6 +115,19 @@ class OpTrace:
             return self.starts
         return [t for _, t in self.start_times()]
 
+    def first_sent(self) -> float | None:
+        """When the first attempt was sent, None if none was."""
+        if self.odd_starts is None:  # first-sending times rise with the attempt number (time order)
+            return self.starts[0] if self.starts else None
+        return min(self.sent_times())
+
+    def sent_between(self, start: float, end: float) -> bool:
+        """Whether an attempt was first sent from ``start`` to ``end`` (both included)."""
+        if self.odd_starts is None:
+            later = bisect_left(self.starts, start)
+            return later < len(self.starts) and self.starts[later] <= end
+        return any(start <= sent <= end for sent in self.sent_times())
+
     @property
     def started_at(self) -> dict[int, float]:
         """When each attempt was sent, by attempt number."""
@@ -147,6 +163,8 @@ class OpTrace:
         ends = self.attempt_ends
         if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
             return ends[0].attempt == 1
+        if self.odd_starts is None and [end.attempt for end in ends] == list(range(1, len(ends) + 1)):
+            return len(ends) >= len(self.starts)  # retried ones: each attempt answered in turn
         answered = {attempt.attempt for attempt in self.attempt_ends}
         return all(number in answered for number, _ in self.start_times())
 
