@@ -107,12 +107,16 @@ def check_cell(
     folder: Path,
     effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
     live: Sequence[ToxicHit] = (),
+    *,
+    running: bool = False,
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
     against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder, and a
     running cell's watch (:mod:`harness.cell_watch`) at each look, where ``effects`` is a probe called
     *after* the history is read, so that every acknowledgement read has its effect among them, and
     ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far).
+    ``running``: the cell's load has not ended, so it has no :data:`STOP_FILE` yet (written once the
+    load ends) and a look every half second need not try to read one.
 
     The files are streamed through the checker's scan, never held as events: a million operations
     take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
@@ -126,7 +130,7 @@ def check_cell(
         probed.extend(effects() if callable(effects) else effects)
         yield from probed
 
-    stop = read_stop_note(folder)
+    stop = None if running else read_stop_note(folder)
     try:
         evidence = scan_files(paths, effects_after_history(), expect=expect, live=live)
     except HistoryError:
@@ -262,7 +266,8 @@ class CellRun:
         def look() -> CellVerdict:
             probe = self.context.effects_probe(self.variant, self.plan.fault, base_url(), self.dir / "data")
             hits = toxic_hits(self.client, self.proxy_name) if self.plan.http_toxics else []
-            return check_cell(self.scenario, self.plan, self.variant, self.dir, probe.read, hits)
+            dir_, plan = self.dir, self.plan
+            return check_cell(self.scenario, plan, self.variant, dir_, probe.read, hits, running=True)
 
         return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
 
