@@ -266,8 +266,9 @@ class CellRun:
         def look() -> CellVerdict:
             probe = self.context.effects_probe(self.variant, self.plan.fault, base_url(), self.dir / "data")
             hits = toxic_hits(self.client, self.proxy_name) if self.plan.http_toxics else []
-            dir_, plan = self.dir, self.plan
-            return check_cell(self.scenario, plan, self.variant, dir_, probe.read, hits, running=True)
+            return check_cell(
+                self.scenario, self.plan, self.variant, self.dir, probe.read, hits, running=True
+            )
 
         return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
 
