@@ -154,7 +154,8 @@ def _record_of_event(event: Event) -> ClientRecord | None:
     """The record of a parsed client event (the same fields, validated once more), None for any other."""
     if not isinstance(event, _CLIENT_EVENTS):
         return None
-    return msgspec.convert(event.model_dump(), ClientRecord)  # type: ignore[arg-type]
+    record: ClientRecord = msgspec.convert(event.model_dump(), ClientRecord)
+    return record
 
 
 @dataclass
@@ -181,11 +182,11 @@ class _FileReader:
                 try:
                     record = decode(line)
                 except msgspec.DecodeError:  # a validation error is one too
-                    if not line.strip():
+                    # the pydantic model's reading; it sets a fault-side event aside itself
+                    slow = self._slow_record(line, number) if line.strip() else None
+                    if slow is None:
                         continue
-                    record = self._slow_record(line, number)  # sets a fault-side event aside itself
-                    if record is None:
-                        continue
+                    record = slow
                 if check_order:
                     if record.t < last:
                         raise OutOfOrder(self.path)

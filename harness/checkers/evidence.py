@@ -3,8 +3,9 @@
 The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
 files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
 are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
-answers as ``__slots__`` records, a tuple of one for the first of anything, a list only beyond), so a
-million operations fit in under a gigabyte. Checkers read the result and never walk the raw history again.
+answers as the records they were decoded into, a tuple of one for the first of anything, a list only
+beyond), so a million operations fit in under a gigabyte. Checkers read the result and never walk the
+raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
 happened), but they do not create an operation: operations are what the client began. Effects whose op
@@ -252,8 +253,7 @@ class CellEvidence:
         attempts = 0
         attempted_without_op: set[str] = set()
         for record in records:
-            kind = type(record)
-            if kind is AttemptAnswer:
+            if type(record) is AttemptAnswer:
                 latencies.append(record.latency_s)
                 trace = ops.get(record.op_id)
                 if trace is not None:
@@ -274,7 +274,7 @@ class CellEvidence:
                     if label is None:
                         label = labels[key] = answer_label(record)
                     answers[label] += 1
-            elif kind is AttemptSent:
+            elif type(record) is AttemptSent:
                 attempts += 1
                 t = record.t
                 trace = ops.get(record.op_id)
@@ -293,10 +293,10 @@ class CellEvidence:
                     trace.twins += 1
                 if t > trace.last_event_t:
                     trace.last_event_t = t
-            elif kind is OpBegin:
+            elif type(record) is OpBegin:
                 if record.op_id not in ops:
                     ops[record.op_id] = OpTrace(op_id=record.op_id, start_t=record.t, last_event_t=record.t)
-            else:
+            elif type(record) is OpFinish:
                 trace = ops.get(record.op_id)
                 if trace is not None:
                     record.op_id = trace.op_id
