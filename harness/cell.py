@@ -109,12 +109,16 @@ def check_cell(
     folder: Path,
     effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
     live: Sequence[ToxicHit] = (),
+    *,
+    running: bool = False,
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
     against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder, and a
     running cell's watch (:mod:`harness.cell_watch`) at each look, where ``effects`` is a probe called
     *after* the history is read, so that every acknowledgement read has its effect among them, and
     ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far).
+    ``running``: the cell's load has not ended, so it has no :data:`STOP_FILE` yet (written once the
+    load ends) and a look every half second need not try to read one.
 
     The resource states the cell read after its load (:data:`~harness.resource_states.STATES_FILE`)
     go to the method checkers; a running cell has none yet, and those checkers then say ``unknown``.
@@ -130,9 +134,9 @@ def check_cell(
         probed.extend(effects() if callable(effects) else effects)
         yield from probed
 
-    stop = read_stop_note(folder)
+    stop = None if running else read_stop_note(folder)
     states_path = folder / STATES_FILE
-    states = list(read_states(states_path)) if states_path.exists() else None
+    states = None if running or not states_path.exists() else list(read_states(states_path))
     try:
         evidence = scan_files(paths, effects_after_history(), expect=expect, live=live, states=states)
     except HistoryError:
@@ -279,7 +283,9 @@ class CellRun:
         def look() -> CellVerdict:
             probe = self.context.effects_probe(self.variant, self.plan.fault, base_url(), self.dir / "data")
             hits = toxic_hits(self.client, self.proxy_name) if self.plan.http_toxics else []
-            return check_cell(self.scenario, self.plan, self.variant, self.dir, probe.read, hits)
+            return check_cell(
+                self.scenario, self.plan, self.variant, self.dir, probe.read, hits, running=True
+            )
 
         return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
 

@@ -33,7 +33,7 @@ from harness.load.operations import (
     resource_id_at,
 )
 from harness.load.retry import classify_answer
-from harness.records import OP_END, read_records
+from harness.records import OpFinish, read_records
 from harness.resource_states import SAFE_METHODS, ResourceRead, ResourceState, write_states
 
 READ_TIMEOUT_S = 5.0
@@ -53,11 +53,10 @@ def created_resources(history_paths: Sequence[Path]) -> dict[str, str]:
     """Each create step acknowledged with an id, by its op id (``<op_id>.create``): the resource's id."""
     created: dict[str, str] = {}
     for record in read_records(history_paths, sort_all=True).client:
-        if record[1] != OP_END or not record[2].endswith(CREATE_SUFFIX):
+        if not isinstance(record, OpFinish) or not record.op_id.endswith(CREATE_SUFFIX):
             continue
-        finish = record[3]
-        if finish.outcome == "acknowledged" and finish.resource_id is not None:
-            created[record[2]] = finish.resource_id
+        if record.outcome == "acknowledged" and record.resource_id is not None:
+            created[record.op_id] = record.resource_id
     return created
 
 
