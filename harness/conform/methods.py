@@ -72,8 +72,10 @@ def created_id(reply: Reply, id_field: str) -> str | None:
 
 
 def _create(session: MethodSession) -> tuple[Reply, str | None]:
+    """POSTs the create body with a fresh key: an API that makes POST safe to retry refuses one without
+    (400), and one that does not read the header ignores it."""
     resource = session.resource
-    reply = session.client.send("POST", resource.create_path, body=resource.create_body)
+    reply = session.client.send("POST", resource.create_path, body=resource.create_body, key=new_key())
     return reply, created_id(reply, resource.id_field) if reply.ok else None
 
 
