@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from harness.conform.client import Reply, ResourceClient, new_key
@@ -48,6 +48,10 @@ class MethodSession:
     client: ResourceClient
     resource: MethodResource
     resource_id: str | None = None
+    read_changes: dict[str, float | None] = field(default_factory=dict)
+    """The fields GET alone changes (the GET check finds them), with how far one GET moves each number
+    (None: not by a fixed number). Every check reads with GET, so the later ones leave these out rather
+    than blame their own method for a change the reads made."""
 
 
 class Finding(NamedTuple):
@@ -72,8 +76,10 @@ def created_id(reply: Reply, id_field: str) -> str | None:
 
 
 def _create(session: MethodSession) -> tuple[Reply, str | None]:
+    """POSTs the create body with a fresh key: an API that makes POST safe to retry refuses one without
+    (400), and one that does not read the header ignores it."""
     resource = session.resource
-    reply = session.client.send("POST", resource.create_path, body=resource.create_body)
+    reply = session.client.send("POST", resource.create_path, body=resource.create_body, key=new_key())
     return reply, created_id(reply, resource.id_field) if reply.ok else None
 
 
@@ -88,6 +94,18 @@ def _shown(document: dict[str, object], name: str) -> str:
     return text if len(text) <= VALUE_SHOWN else text[: VALUE_SHOWN - 1] + "…"
 
 
+def _changed_fields(old: dict[str, object], new: dict[str, object], ignored: Sequence[str]) -> list[str]:
+    return [
+        name
+        for name in dict.fromkeys([*old, *new])
+        if name not in ignored and old.get(name, _ABSENT) != new.get(name, _ABSENT)
+    ]
+
+
+def _change(old: dict[str, object], new: dict[str, object], name: str) -> str:
+    return f"{name} {_shown(old, name)} → {_shown(new, name)}"
+
+
 def changes(before: Reply, after: Reply, ignored: Sequence[str]) -> list[str]:
     """How ``after`` differs from ``before``: the status, else each top-level field not ``ignored`` that
     changed (``views 1 → 2``), else the whole body; empty when they read the same."""
@@ -95,13 +113,39 @@ def changes(before: Reply, after: Reply, ignored: Sequence[str]) -> list[str]:
         return [f"status {before.status} → {after.status}"]
     old, new = before.json(), after.json()
     if isinstance(old, dict) and isinstance(new, dict):
-        names = [
-            name
-            for name in dict.fromkeys([*old, *new])
-            if name not in ignored and old.get(name, _ABSENT) != new.get(name, _ABSENT)
-        ]
-        return [f"{name} {_shown(old, name)} → {_shown(new, name)}" for name in names]
+        return [_change(old, new, name) for name in _changed_fields(old, new, ignored)]
     return [] if before.same_body(after) else ["the body"]
+
+
+def _moved(old: dict[str, object], new: dict[str, object], name: str) -> float | None:
+    """How far a number field moved from ``old`` to ``new``; None when either is not a number."""
+    first, second = old.get(name), new.get(name)
+    if isinstance(first, bool) or isinstance(second, bool):
+        return None
+    if isinstance(first, int | float) and isinstance(second, int | float):
+        return second - first
+    return None
+
+
+def read_changes(reads: Sequence[Reply], ignored: Sequence[str]) -> dict[str, float | None]:
+    """The fields that changed between consecutive GETs of ``reads``, with the fixed step a number moved
+    by (None: a text, or a number moving by different steps); empty unless every read is a 2xx object."""
+    documents = [read.json() for read in reads]
+    found: dict[str, float | None] = {}
+    if not all(read.ok for read in reads):
+        return found
+    for old, new in zip(documents, documents[1:], strict=False):
+        if not (isinstance(old, dict) and isinstance(new, dict)):
+            return {}
+        for name in _changed_fields(old, new, ignored):
+            step = _moved(old, new, name)
+            found[name] = step if found.get(name, step) == step else None
+    return found
+
+
+def _left_out(session: MethodSession) -> tuple[str, ...]:
+    """The fields the comparisons after the GET check leave out: the ignored ones and those GET changes."""
+    return (*session.resource.ignore, *session.read_changes)
 
 
 def _listed(found: list[str]) -> str:
@@ -111,6 +155,16 @@ def _listed(found: list[str]) -> str:
 
 def _ignoring(resource: MethodResource) -> str:
     return f"; ignoring {', '.join(resource.ignore)}" if resource.ignore else ""
+
+
+def _leaving_out(session: MethodSession) -> str:
+    """What a comparison after the GET check left out, for its message."""
+    by_get = (
+        f"; leaving out {', '.join(session.read_changes)}, which GET alone changes (see the GET check)"
+        if session.read_changes
+        else ""
+    )
+    return _ignoring(session.resource) + by_get
 
 
 def _unreadable(read: Reply, replies: Sequence[Reply]) -> Finding:
@@ -161,6 +215,7 @@ def check_get_safe(session: MethodSession, resource_id: str) -> Finding:
     for later in reads[1:]:
         found = changes(first, later, session.resource.ignore)
         if found:
+            session.read_changes = read_changes(reads, session.resource.ignore)
             message = f"the resource changed while only GET was sent to it: {_listed(found)}; GET is not safe"
             return Finding(False, message, reads)
     same = f"{len(reads)} GETs read the same representation (HTTP {first.status})"
@@ -170,6 +225,26 @@ def check_get_safe(session: MethodSession, resource_id: str) -> Finding:
 def _media_type(reply: Reply) -> str:
     value = reply.headers.get("content-type")
     return "(none)" if value is None else str(value).split(";", 1)[0].strip().lower()
+
+
+def _moved_by_heads(session: MethodSession, before: Reply, after: Reply) -> tuple[list[str], list[str]]:
+    """For each field GET alone changes: a problem when it moved across the HEADs and the GET after them
+    by more than that one GET moves it; the fields whose move cannot be told apart (not a fixed number)."""
+    old, new = before.json(), after.json()
+    if not (isinstance(old, dict) and isinstance(new, dict)) or before.status != after.status:
+        return [], []
+    problems: list[str] = []
+    untold: list[str] = []
+    for name, step in session.read_changes.items():
+        moved = _moved(old, new, name)
+        if step is None or moved is None:
+            untold.append(name)
+        elif moved != step:
+            problems.append(
+                f"{_change(old, new, name)} across {READS} HEADs and the GET after them, where one GET "
+                f"alone moves it by {step:g}"
+            )
+    return problems, untold
 
 
 def check_head_safe(session: MethodSession, resource_id: str) -> Finding:
@@ -190,20 +265,29 @@ def check_head_safe(session: MethodSession, resource_id: str) -> Finding:
             problems.append(f"HEAD answered with a body ({len(head.content)} bytes)")
         if _media_type(head) != _media_type(before):
             problems.append(f"HEAD's Content-Type is {_media_type(head)}, GET's {_media_type(before)}")
-    found = changes(before, after, resource.ignore)
+    found = changes(before, after, _left_out(session))
     if found:
         problems.append(f"the resource changed across {READS} HEADs: {_listed(found)}")
+    moved, untold = _moved_by_heads(session, before, after)
+    problems += moved
     if problems:
         return Finding(False, "; ".join(dict.fromkeys(problems)), replies)
+    if untold:
+        message = (
+            f"could not tell whether HEAD changes {', '.join(untold)}: GET alone changes it, and not by a "
+            "fixed number (see the GET check)"
+        )
+        return Finding(None, message, replies)
     message = (
         f"{READS} HEADs answered HTTP {before.status}, no body, Content-Type {_media_type(before)} as GET; "
-        f"the resource read the same before and after{_ignoring(resource)}"
+        f"the resource read the same before and after{_leaving_out(session)}"
     )
     return Finding(True, message, replies)
 
 
 def _put_body(session: MethodSession, resource_id: str) -> tuple[object | None, list[Reply]]:
-    """The declared PUT body, else what GET reads without the id and ignored fields (None: no object)."""
+    """The declared PUT body, else what GET reads without the id, the ignored fields and those GET alone
+    changes (None: no object)."""
     resource = session.resource
     if resource.put_body is not None:
         return resource.put_body, []
@@ -211,7 +295,7 @@ def _put_body(session: MethodSession, resource_id: str) -> tuple[object | None, 
     document = current.json()
     if not current.ok or not isinstance(document, dict):
         return None, [current]
-    left_out = {resource.id_field, *resource.ignore}
+    left_out = {resource.id_field, *_left_out(session)}
     return {name: value for name, value in document.items() if name not in left_out}, [current]
 
 
@@ -240,7 +324,7 @@ def check_put_repeated(session: MethodSession, resource_id: str) -> Finding:
         return Finding(False, message, replies)
     if not after_first.ok:
         return _unreadable(after_first, replies)
-    found = changes(after_first, after_second, resource.ignore)
+    found = changes(after_first, after_second, _left_out(session))
     if found:
         message = (
             f"the same PUT sent twice changed the resource again: {_listed(found)}; PUT is not idempotent"
@@ -248,7 +332,7 @@ def check_put_repeated(session: MethodSession, resource_id: str) -> Finding:
         return Finding(False, message, replies)
     message = (
         f"the resource read the same after each of two identical PUTs (HTTP {first.status}, then "
-        f"{second.status}){_ignoring(resource)}"
+        f"{second.status}){_leaving_out(session)}"
     )
     return Finding(True, message, replies)
 
@@ -274,18 +358,19 @@ def check_patch_keyed(session: MethodSession, resource_id: str) -> Finding:
     after_second = _read(session, resource_id)
     replies = (before, first, after_first, second, after_second)
     problems: list[str] = []
-    applied_again = changes(after_first, after_second, resource.ignore)
+    left_out = _left_out(session)
+    applied_again = changes(after_first, after_second, left_out)
     if applied_again:
         problems.append(
             f"the second PATCH with the same key changed the resource again: {_listed(applied_again)}"
         )
-    answered_otherwise = changes(first, second, resource.ignore)
+    answered_otherwise = changes(first, second, left_out)
     if answered_otherwise:
         problems.append(f"the replay answered differently: {_listed(answered_otherwise)}")
     if problems:
         problems.append(f"{session.client.key_header} does not make the PATCH apply once")
         return Finding(False, "; ".join(problems), replies)
-    applied = changes(before, after_first, resource.ignore)
+    applied = changes(before, after_first, left_out)
     if not applied:
         message = (
             "could not tell: the first PATCH changed nothing, so a second application would not show "
@@ -294,7 +379,7 @@ def check_patch_keyed(session: MethodSession, resource_id: str) -> Finding:
         return Finding(None, message, replies)
     message = (
         f"the replay answered HTTP {second.status} with the same body, and the resource changed once "
-        f"({_listed(applied)})"
+        f"({_listed(applied)}){_leaving_out(session)}"
     )
     return Finding(True, message, replies)
 
