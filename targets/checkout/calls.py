@@ -46,6 +46,11 @@ class RetryPolicy:
     attempts: int
     backoff_s: float
     give_up_on_timeout: bool = False  # the broken variant: a timeout ends the step at once
+    max_backoff_s: float = 2.0
+
+    def pause_before(self, attempt: int) -> float:
+        """Exponential: a key still in flight is asked again later and later, not `attempts` times at once."""
+        return min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
 
 
 def _attempt(client: httpx.Client, url: str, body: StepRequest, key: str | None) -> CallOutcome:
@@ -79,7 +84,7 @@ def call(client: httpx.Client, url: str, body: StepRequest, key: str | None,
     outcome: CallOutcome = Unknown("not attempted", timed_out=False)
     for attempt in range(policy.attempts):
         if attempt:
-            time.sleep(policy.backoff_s)
+            time.sleep(policy.pause_before(attempt))
         outcome = _attempt(client, url, body, key)
         if not isinstance(outcome, Unknown) or (outcome.timed_out and policy.give_up_on_timeout):
             return outcome

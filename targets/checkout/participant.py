@@ -12,6 +12,8 @@ effects probe: `reference` is the checkout's op id) and `GET /state` (the level 
 No `from __future__ import annotations`: FastAPI reads the route's annotations as objects.
 """
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +35,21 @@ from targets.targetkit.stores import open_sql_store
 
 def initial_level(participant: Participant, settings: ParticipantSettings) -> int:
     return {"inventory": settings.initial_stock, "shipping": settings.shipping_slots}.get(participant.name, 0)
+
+
+def _slow_first(first_ms: int | None, work: Callable[[], None]) -> Callable[[], None]:
+    """`work`, except that the first call takes `first_ms` instead (CHECKOUT_SLOW_FIRST)."""
+    if first_ms is None:
+        return work
+    first = threading.Lock()
+
+    def work_or_hiccup() -> None:
+        if first.acquire(blocking=False):  # never released: only one call ever gets it
+            time.sleep(first_ms / 1000)
+        else:
+            work()
+
+    return work_or_hiccup
 
 
 def _add_kind(app: FastAPI, wiring: Wiring, kind: str, deduped: bool,
@@ -65,7 +82,7 @@ def create_participant_app(config: TargetConfig, role: str, behaviour: Participa
     slow = settings.slow_ms or {}
 
     def wiring(kind: str) -> Wiring:
-        return Wiring(store, failpoints, simulated_work(slow.get(kind, config.work_ms)))
+        return Wiring(store, failpoints, _slow_first(slow.get(kind), simulated_work(config.work_ms)))
 
     _add_kind(app, wiring(participant.forward), participant.forward, behaviour.dedupe_forward,
               lambda sql, request, key: apply_forward(sql, participant, initial, request, key,

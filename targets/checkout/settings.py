@@ -7,10 +7,12 @@
   `CHECKOUT_STEP_TIMEOUT_MS` (1000), how long one call to a participant may take;
   `CHECKOUT_STEP_ATTEMPTS` (5), calls per forward step before its outcome counts as unknown;
   `CHECKOUT_COMPENSATION_ATTEMPTS` (20), calls per compensation before the saga is `failed`;
-  `CHECKOUT_RETRY_BACKOFF_MS` (100), the pause between two calls of one step.
+  `CHECKOUT_RETRY_BACKOFF_MS` (100), the pause before the second call of a step, doubled for each
+  further call (at most 2 s).
 - Participants: `CHECKOUT_INITIAL_STOCK` (100 per sku), `CHECKOUT_SHIPPING_SLOTS` (1000 per address),
-  and `CHECKOUT_SLOW="kind=ms,..."` (e.g. `charge=1500`): processing time of one kind of request
-  before its commit, standing in for a slow participant (HARNESS_WORK_MS applies to kinds not named).
+  and `CHECKOUT_SLOW_FIRST="kind=ms,..."` (e.g. `charge=1500`): the first request of that kind the
+  process serves takes that long before its commit, a hiccup that outlasts the orchestrator's timeout
+  once; later requests take HARNESS_WORK_MS like every other kind.
 
 Bad values raise `ValueError` naming the variable; `targetkit.launch` turns that into exit status 2.
 """
@@ -87,7 +89,7 @@ def parse_slow(spec: str, kinds: tuple[str, ...]) -> dict[str, int]:
             continue
         kind, _, raw = item.partition("=")
         if kind.strip() not in kinds or not raw.strip().isdigit():
-            raise ValueError(f"CHECKOUT_SLOW: {item!r} is not kind=milliseconds with kind in {kinds}")
+            raise ValueError(f"CHECKOUT_SLOW_FIRST: {item!r} is not kind=milliseconds with kind in {kinds}")
         delays[kind.strip()] = int(raw)
     return delays
 
@@ -96,5 +98,5 @@ def participant_settings(environ: Mapping[str, str], kinds: tuple[str, ...]) -> 
     return ParticipantSettings(
         initial_stock=_non_negative_int(environ, "CHECKOUT_INITIAL_STOCK", 100),
         shipping_slots=_non_negative_int(environ, "CHECKOUT_SHIPPING_SLOTS", 1000),
-        slow_ms=parse_slow(environ.get("CHECKOUT_SLOW", ""), kinds),
+        slow_ms=parse_slow(environ.get("CHECKOUT_SLOW_FIRST", ""), kinds),
     )
