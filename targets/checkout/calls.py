@@ -50,7 +50,7 @@ class RetryPolicy:
 
     def pause_before(self, attempt: int) -> float:
         """Exponential: a key still in flight is asked again later and later, not `attempts` times at once."""
-        return min(self.backoff_s * 2 ** (attempt - 1), self.max_backoff_s)
+        return min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
 
 
 def _attempt(client: httpx.Client, url: str, body: StepRequest, key: str | None) -> CallOutcome:

@@ -8,6 +8,7 @@ before it commits, the next ones do not.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -121,10 +122,8 @@ def test_naive_charges_twice_when_a_timed_out_charge_is_retried(tmp_path: Path) 
 
 
 def _checkout_until_the_orchestrator_dies(cluster: Cluster, key: str) -> int | None:
-    try:
+    with suppress(httpx.TransportError):  # the connection dies with the orchestrator
         cluster.checkout(checkout_body("op-1"), key=key)
-    except httpx.TransportError:  # the connection dies with the orchestrator
-        pass
     wait_until(lambda: not cluster.orchestrator.is_alive(), "the orchestrator to crash")
     return cluster.orchestrator.exit_code()
 
