@@ -5,6 +5,7 @@ before anything starts, instead of failing, or silently meaning something else, 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 from collections.abc import Callable
@@ -48,3 +49,35 @@ def writable_folder(text: str) -> str:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text}: cannot write in {existing}")
     return text
+
+
+def json_value(text: str) -> object:
+    """An argparse type: inline JSON, or ``@FILE`` for the JSON in a file (as curl's ``-d @FILE``)."""
+    source = text
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise argparse.ArgumentTypeError(f"cannot read {path}: {error}") from None
+    try:
+        value: object = json.loads(source)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    return value
+
+
+def json_object(text: str) -> dict[str, object]:
+    """An argparse type: :func:`json_value` that must be a JSON object (a request body with fields)."""
+    value = json_value(text)
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def name_list(text: str) -> list[str]:
+    """An argparse type: ``a,b`` → ``["a", "b"]``, so a repeated option may also take a comma list."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected one or more names, got {text!r}")
+    return names

@@ -37,12 +37,14 @@ from harness.opids import op_id_prefix
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyInfo
+from harness.resource_states import STATES_FILE, read_states
 from harness.run_options import RunOptions
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
 from harness.scenario import Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
+from harness.state_reads import read_resource_states
 from harness.stopping import cell_gates, decide_cell
 from harness.verdict import CellVerdict, StopNote
 
@@ -107,18 +109,24 @@ def check_cell(
     folder: Path,
     effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
     live: Sequence[ToxicHit] = (),
+    *,
+    running: bool = False,
 ) -> CellVerdict:
     """Check one cell's evidence: its history files (the client's, each Locust worker's, the faults')
     against ``effects``. A run does it as each cell ends, ``harness report`` from a run folder, and a
     running cell's watch (:mod:`harness.cell_watch`) at each look, where ``effects`` is a probe called
     *after* the history is read, so that every acknowledgement read has its effect among them, and
     ``live`` holds what the nemesis records only when the cell ends (the proxy's toxic hits so far).
+    ``running``: the cell's load has not ended, so it has no :data:`STOP_FILE` yet (written once the
+    load ends) and a look every half second need not try to read one.
+
+    The resource states the cell read after its load (:data:`~harness.resource_states.STATES_FILE`)
+    go to the method checkers; a running cell has none yet, and those checkers then say ``unknown``.
 
     The files are streamed through the checker's scan, never held as events: a million operations
-    take seconds. A damaged history line is a :class:`~harness.errors.HistoryError`; any other
-    failure of the check makes the cell ``unknown``."""
-    # history.<worker>.jsonl: one per Locust worker, written there or shipped (harness.load.distributed)
-    paths = [folder / CLIENT_HISTORY, *worker_histories(folder), folder / FAULT_HISTORY]
+    take seconds. A damaged history or states line is a :class:`~harness.errors.HistoryError`; any
+    other failure of the check makes the cell ``unknown``."""
+    paths = [*client_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
     probed: list[Effect] = []
 
@@ -126,9 +134,11 @@ def check_cell(
         probed.extend(effects() if callable(effects) else effects)
         yield from probed
 
-    stop = read_stop_note(folder)
+    stop = None if running else read_stop_note(folder)
+    states_path = folder / STATES_FILE
+    states = None if running or not states_path.exists() else list(read_states(states_path))
     try:
-        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live)
+        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live, states=states)
     except HistoryError:
         raise
     except Exception as error:  # evidence the checker cannot make sense of: an unknown cell
@@ -136,6 +146,12 @@ def check_cell(
     require_effects(probed, evidence.outcome_counts()["acknowledged"], scenario.target.effects.source)
     verdict = safely(variant, plan.fault, lambda: judge(evidence, variant=variant, fault=plan.fault))
     return replace(verdict, stop=stop)
+
+
+def client_histories(folder: Path) -> list[Path]:
+    """The load's history files of a cell: the client's, and each Locust worker's
+    (``history.<worker>.jsonl``, written there or shipped: :mod:`harness.load.distributed`)."""
+    return [folder / CLIENT_HISTORY, *worker_histories(folder)]
 
 
 def read_stop_note(folder: Path) -> StopNote | None:
@@ -165,6 +181,11 @@ def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> Cell
         min_acknowledged_rate=scenario.target.variant(variant).min_acknowledged_rate,
         per_request_toxics=frozenset(
             toxic.proxy_name for toxic in spec.toxics if toxic.type in plan.http_toxics
+        ),
+        resource_methods=frozenset(
+            operation.method
+            for operation in scenario.target.operations
+            if operation.resource is not None  # an operation on a resource it made
         ),
     )
 
@@ -248,7 +269,7 @@ class CellRun:
                 self._record_stop(watch, summary)
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
-            effects = self._probe(target.endpoint.base_url)
+            effects = self._probe(target.endpoint.base_url, config)
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:
@@ -262,7 +283,9 @@ class CellRun:
         def look() -> CellVerdict:
             probe = self.context.effects_probe(self.variant, self.plan.fault, base_url(), self.dir / "data")
             hits = toxic_hits(self.client, self.proxy_name) if self.plan.http_toxics else []
-            return check_cell(self.scenario, self.plan, self.variant, self.dir, probe.read, hits)
+            return check_cell(
+                self.scenario, self.plan, self.variant, self.dir, probe.read, hits, running=True
+            )
 
         return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
 
@@ -339,8 +362,11 @@ class CellRun:
         elif spec.settle_s:
             time.sleep(spec.settle_s)
 
-    def _probe(self, base_url: str) -> list[Effect]:
+    def _probe(self, base_url: str, config: LoadCellConfig) -> list[Effect]:
+        """Read the effects, then the resources' states (so the twins those reads make never count
+        as effects), then write the effects: the cell's last file, there only if the rest is."""
         probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
         effects = probe.read()
+        read_resource_states(config, base_url, client_histories(self.dir), self.dir / STATES_FILE)
         (self.dir / EFFECTS_FILE).write_text(json.dumps([asdict(e) for e in effects], indent=1))
         return effects

@@ -6,7 +6,6 @@ Exit status: 0 every gate held, 1 a gate failed, 2 the run could not be made (th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -18,7 +17,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.arguments import MAX_PORT, positive_seconds, whole_number, writable_folder
+from harness.arguments import (
+    MAX_PORT,
+    json_object,
+    json_value,
+    name_list,
+    positive_seconds,
+    whole_number,
+    writable_folder,
+)
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, HarnessError
 from harness.paths import REPO_ROOT, SCENARIOS_DIR, find_file
 from harness.proxy.options import add_server_arguments, configure_logging
@@ -242,27 +249,56 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_conform(args: argparse.Namespace) -> int:
-    from harness.conform import report_conformance, run_conformance
+    from harness.conform import declare_resource, report_conformance, run_conformance, run_method_conformance
+    from harness.conform.runner import DEFAULT_CONCURRENCY
 
-    body: dict[str, object] | None = None
-    if args.body is not None:
-        try:
-            parsed = json.loads(args.body)
-        except ValueError as error:
-            raise HarnessError(f"--body: not valid JSON: {error}") from None
-        if not isinstance(parsed, dict):
-            raise HarnessError("--body: expected a JSON object")
-        body = parsed
-    result = run_conformance(
+    if not args.methods:
+        _refuse_options(args, _METHOD_OPTIONS, "only with --methods")
+        result = run_conformance(
+            args.url,
+            method=args.method or "POST",
+            body=args.body,
+            key_header=args.key_header,
+            timeout_s=args.timeout,
+            concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+            allow_remote=args.allow_remote,
+        )
+        return report_conformance(result, console, Path(args.out))
+    _refuse_options(args, ("method", "body", "concurrency"), "not used with --methods (the method table)")
+    if args.resource is None:
+        raise HarnessError("--methods needs --resource PATH: its path with {id}, e.g. /orders/{id}")
+    resource = declare_resource(
+        args.resource,
+        create=args.create,
+        create_body=args.create_body,
+        id_field=args.id_field or "id",
+        put=args.put,
+        put_body=args.put_body,
+        patch_body=args.patch_body,
+        ignore=[name for names in args.ignore or () for name in names],
+        unsupported=[name for names in args.unsupported or () for name in names],
+    )
+    result = run_method_conformance(
         args.url,
-        method=args.method,
-        body=body,
+        resource,
         key_header=args.key_header,
         timeout_s=args.timeout,
-        concurrency=args.concurrency,
         allow_remote=args.allow_remote,
     )
     return report_conformance(result, console, Path(args.out))
+
+
+_METHOD_OPTIONS = (
+    "resource", "create", "create_body", "id_field", "put", "put_body", "patch_body", "ignore", "unsupported"
+)
+"""``harness conform``'s options that declare the resource of ``--methods``."""
+
+
+def _refuse_options(args: argparse.Namespace, names: Sequence[str], reason: str) -> None:
+    """A HarnessError naming the first of ``names`` the command line gave, as ``--name: reason``."""
+    for name in names:
+        if getattr(args, name) is not None:
+            raise HarnessError(f"--{name.replace('_', '-')}: {reason}")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -418,19 +454,53 @@ def build_parser() -> argparse.ArgumentParser:
     served.set_defaults(handler=_cmd_serve)
 
     conform = commands.add_parser(
-        "conform", help="check an endpoint against the IETF Idempotency-Key draft (400/409/422/replay)"
+        "conform",
+        help="check an endpoint against the IETF Idempotency-Key draft (400/409/422/replay), "
+        "or with --methods a resource against the HTTP method table",
     )
-    conform.add_argument("url", help="the endpoint, e.g. http://127.0.0.1:8000/charges")
-    conform.add_argument("--method", default="POST")
-    conform.add_argument("--body", help="JSON body to send (default: a payments charge)")
+    conform.add_argument(
+        "url", help="the endpoint, e.g. http://127.0.0.1:8000/charges (with --methods: the base URL)"
+    )
+    conform.add_argument("--method", help="the endpoint's method (default POST)")
+    conform.add_argument(
+        "--body", type=json_object, help="JSON body to send, or @FILE (default: a payments charge)"
+    )
     conform.add_argument("--key-header", default="Idempotency-Key")
     conform.add_argument("--timeout", type=positive_seconds, default=5.0, help="seconds per request")
     conform.add_argument(
-        "--concurrency", type=whole_number(1, 64), default=4, help="clients sending one key at once (1..64)"
+        "--concurrency",
+        type=whole_number(1, 64),
+        help="clients sending one key at once (1..64, default 4)",
     )
     conform.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
     conform.add_argument(
         "--out", type=writable_folder, default="reports/conform", help="folder for conform.json and junit.xml"
+    )
+    table = conform.add_argument_group(
+        "--methods", "check GET/HEAD safe, PUT/DELETE idempotent, PATCH with a key once, OPTIONS' Allow"
+    )
+    table.add_argument("--methods", action="store_true", help="check the HTTP method table on --resource")
+    table.add_argument("--resource", metavar="PATH", help="the resource's path with {id}, e.g. /orders/{id}")
+    table.add_argument(
+        "--create", metavar="PATH", help="POST here to make a resource (default: --resource without /{id})"
+    )
+    table.add_argument(
+        "--create-body", type=json_value, metavar="JSON", help="its body, or @FILE (default {})"
+    )
+    table.add_argument("--id-field", metavar="NAME", help="the create answer's id field (default id)")
+    table.add_argument("--put", metavar="PATH", help="where PUT goes, with {id} (default: --resource)")
+    table.add_argument(
+        "--put-body", type=json_value, metavar="JSON",
+        help="what PUT sends, or @FILE (default: GET's answer without the id and --ignore fields)",
+    )
+    table.add_argument("--patch-body", type=json_value, metavar="JSON", help="what PATCH sends, or @FILE")
+    table.add_argument(
+        "--ignore", type=name_list, action="append", metavar="FIELD",
+        help="a field left out of comparisons (updated_at); repeat or comma-separate",
+    )
+    table.add_argument(
+        "--unsupported", type=name_list, action="append", metavar="METHOD",
+        help="a method the API does not offer (HEAD, PUT, PATCH, DELETE, OPTIONS): its check is skipped",
     )
     conform.set_defaults(handler=_cmd_conform)
 

@@ -17,6 +17,8 @@ Placeholders (``{{`` and ``}}`` write literal braces)::
     {customer}       "cus_0000".."cus_0999"
     {int:LO:HI}      an integer in LO..HI, drawn afresh at each occurrence         (a number)
     {choice:a|b|c}   one of the options, drawn afresh at each occurrence
+    {resource}       the id the operation's create step answered with (only in an operation with
+                     ``resource:``; it draws nothing, so the other values do not depend on it)
 
 ``{uuid}``, ``{amount}`` and ``{customer}`` are drawn once per operation, so a path and a body can
 name the same resource. A string that is exactly one numeric placeholder becomes a JSON number.
@@ -52,6 +54,8 @@ class OpContext:
     key: str
     amount_min: int
     amount_max: int
+    resource: str | None = None
+    """What ``{resource}`` stands for; ``None`` until the operation's create step has named it."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,7 @@ class Placeholder:
 
 
 _NUMERIC = frozenset({"seq", "amount", "int"})
-_SIMPLE = frozenset({"op_id", "key", "seq", "uuid", "amount", "customer"})
+_SIMPLE = frozenset({"op_id", "key", "seq", "uuid", "amount", "customer", "resource"})
 _Part = str | Placeholder
 
 
@@ -124,6 +128,17 @@ def validate_template(value: object, where: str) -> None:
             parse(text)
         except TemplateError as error:
             raise ValueError(f"{error} in {location}") from None
+
+
+def placeholder_used(value: object, where: str, name: str) -> str | None:
+    """Where (a dotted path) the first string in ``value`` uses placeholder ``name``; ``None`` if none does.
+
+    Call it on a template :func:`validate_template` accepted (it parses, and would raise otherwise).
+    """
+    for text, location in _strings(value, where):
+        if any(isinstance(part, Placeholder) and part.name == name for part in parse(text)):
+            return location
+    return None
 
 
 def _strings(value: object, where: str) -> list[tuple[str, str]]:
@@ -188,6 +203,12 @@ class Renderer:
         assert isinstance(piece, Placeholder)
         return str(self._value(piece))
 
+    def _resource(self) -> str:
+        """The create step's id: it draws nothing, so the stream stays unseeded for it."""
+        if self.context.resource is None:
+            raise TemplateError(f"{{resource}} has no value yet for {self.context.op_id}")
+        return self.context.resource
+
     def _value(self, part: _Part) -> str | int:
         if isinstance(part, str):
             return part
@@ -198,6 +219,8 @@ class Renderer:
             return self.context.key
         if name == "seq":
             return self.context.seq
+        if name == "resource":
+            return self._resource()
         rng = self._rng()
         if name == "amount":
             return self._amount

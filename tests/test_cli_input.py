@@ -11,6 +11,7 @@ from harness.errors import EXIT_COULD_NOT_RUN
 from harness.paths import REPO_ROOT
 
 PAYMENTS = str(REPO_ROOT / "scenarios" / "payments.yaml")
+METHODS = ["conform", "http://127.0.0.1:1", "--methods", "--resource", "/orders/{id}"]
 
 
 def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -41,6 +42,17 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["proxy", "--port", "-1"], "--port: expected 0..65535, got -1"),
         (["conform", "http://127.0.0.1:1/x", "--timeout", "nan"], "--timeout: expected a finite number"),
         (["conform", "http://127.0.0.1:1/x", "--concurrency", "0"], "--concurrency: expected 1..64"),
+        (["conform", "http://127.0.0.1:1", "--resource", "/orders/{id}"], "--resource: only with --methods"),
+        (["conform", "http://127.0.0.1:1", "--methods"], "--methods needs --resource PATH"),
+        ([*METHODS, "--method", "PUT"], "--method: not used with --methods"),
+        ([*METHODS, "--put", "/orders/{id}/address"], "--put /orders/{id}/address needs --put-body"),
+        ([*METHODS, "--unsupported", "GET"], "--unsupported GET: every check reads"),
+        ([*METHODS, "--unsupported", "POST"], "--unsupported POST: expected one of HEAD, PUT, PATCH, DELETE"),
+        ([*METHODS, "--unsupported", "PATCH", "--patch-body", "{}"], "--patch-body: PATCH is declared"),
+        ([*METHODS, "--patch-body", "{bad"], "--patch-body: not valid JSON"),
+        ([*METHODS, "--create-body", "@/nonexistent.json"], "--create-body: cannot read /nonexistent.json"),
+        ([*METHODS[:-1], "/orders"], "--resource: expected a path holding {id}"),
+        ([*METHODS[:-1], "/a/{id}/b"], "--create: needed"),
         (["list", "/nonexistent"], "/nonexistent: no such folder"),
     ],
 )

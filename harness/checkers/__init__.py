@@ -7,7 +7,10 @@ The public surface::
 
 :mod:`harness.checker` composes them (Jepsen's ``compose``); :mod:`harness.checkers.base` says what a
 checker declares; the built-in ones are :mod:`~harness.checkers.duplicate_effects`,
-:mod:`~harness.checkers.lost_acknowledged` and :mod:`~harness.checkers.replay_mismatch`.
+:mod:`~harness.checkers.lost_acknowledged` and :mod:`~harness.checkers.replay_mismatch`, and those of
+the HTTP method contract (:mod:`~harness.checkers.method_contract`): :mod:`~harness.checkers.put_state`,
+:mod:`~harness.checkers.patch_state`, :mod:`~harness.checkers.delete_outcome` and
+:mod:`~harness.checkers.safe_methods`.
 """
 
 from harness.checkers.base import AnomalyDeclaration, Checker, Column, GateRule, Metric

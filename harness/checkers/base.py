@@ -74,7 +74,8 @@ class Column:
 
     It shows ``metric`` (with its interval when ``with_interval``) and is marked bad (red) when the
     number ``bad_when`` names (default: ``metric`` itself) is nonzero, or with ``alarm="zero"`` when it
-    is zero (a fault that hit nothing).
+    is zero (a fault that hit nothing). With ``shown_when`` it is left out of a table where no cell's
+    number of that name is nonzero (a column about operations that no cell had).
     """
 
     header: str
@@ -83,6 +84,7 @@ class Column:
     with_interval: bool = False
     bad_when: str | None = None
     alarm: Literal["nonzero", "zero"] = "nonzero"
+    shown_when: str | None = None
 
     @property
     def alarm_metric(self) -> str:

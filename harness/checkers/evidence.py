@@ -3,12 +3,16 @@
 The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
 files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
 are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
-answers as ``__slots__`` records, a tuple of one for the first of anything, a list only beyond), so a
-million operations fit in under a gigabyte. Checkers read the result and never walk the raw history again.
+answers as the records they were decoded into, a tuple of one for the first of anything, a list only
+beyond), so a million operations fit in under a gigabyte. Checkers read the result and never walk the
+raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
 happened), but they do not create an operation: operations are what the client began. Effects whose op
 reference matches no operation are *orphans*: counted, never attributed.
+
+Beside them, the resource states read after the load (:mod:`harness.resource_states`), by op id, for
+the checkers of the HTTP method contract: ``None`` when the cell has none (not read yet, or never).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import msgspec
 
 from harness.checkers.answers import answer_label
 from harness.history import (
@@ -32,16 +38,16 @@ from harness.history import (
 )
 from harness.ledger import Effect
 from harness.records import (
-    ATTEMPT_END,
-    ATTEMPT_START,
-    OP_START,
     AttemptAnswer,
+    AttemptSent,
     ClientRecord,
     FaultSideEvent,
     HistoryRecords,
+    OpBegin,
     OpFinish,
     records_of,
 )
+from harness.resource_states import ResourceState
 from harness.verdict import Anomaly, FaultLike
 
 
@@ -63,10 +69,11 @@ MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
 
 
-@dataclass(slots=True)
-class OpTrace:
+class OpTrace(msgspec.Struct, gc=False):
     """What the history says about one operation (a million of these must fit in memory: no dict of
-    its own unless its attempt numbers are unusual)."""
+    its own unless its attempt numbers are unusual). A msgspec ``Struct``, not a dataclass: it is made
+    in C, and the cyclic collector never walks a million of them (it holds no cycle: its fields hold
+    numbers, strings, records and containers of those)."""
 
     op_id: str
     start_t: float
@@ -113,6 +120,19 @@ class OpTrace:
             return self.starts
         return [t for _, t in self.start_times()]
 
+    def first_sent(self) -> float | None:
+        """When the first attempt was sent, None if none was."""
+        if self.odd_starts is None:  # first-sending times rise with the attempt number (time order)
+            return self.starts[0] if self.starts else None
+        return min(self.sent_times())
+
+    def sent_between(self, start: float, end: float) -> bool:
+        """Whether an attempt was first sent from ``start`` to ``end`` (both included)."""
+        if self.odd_starts is None:
+            later = bisect_left(self.starts, start)
+            return later < len(self.starts) and self.starts[later] <= end
+        return any(start <= sent <= end for sent in self.sent_times())
+
     @property
     def started_at(self) -> dict[int, float]:
         """When each attempt was sent, by attempt number."""
@@ -148,6 +168,8 @@ class OpTrace:
         ends = self.attempt_ends
         if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
             return ends[0].attempt == 1
+        if self.odd_starts is None and [end.attempt for end in ends] == list(range(1, len(ends) + 1)):
+            return len(ends) >= len(self.starts)  # retried ones: each attempt answered in turn
         answered = {attempt.attempt for attempt in self.attempt_ends}
         return all(number in answered for number, _ in self.start_times())
 
@@ -171,6 +193,8 @@ class CellExpectations:
     ``min_acknowledged_rate``: the share of operations the target must have acknowledged.
     ``per_request_toxics``: names of toxics the proxy decides per request, whose hits it records with
     the operation they hit; any other toxic hits every attempt made while it was on.
+    ``resource_methods``: the methods of the scenario's operations on a resource (``PUT``, ``GET``...),
+    whose states the cell must read after its load before their checkers can judge them.
     The defaults guard nothing: :func:`harness.checker.check` on a bare history judges only effects.
     """
 
@@ -178,6 +202,7 @@ class CellExpectations:
     min_exposed: int = 0
     min_acknowledged_rate: float = 0.0
     per_request_toxics: frozenset[str] = frozenset()
+    resource_methods: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -198,6 +223,8 @@ class CellEvidence:
     toxic_hits: list[ToxicHit] = field(default_factory=list)
     crash_events: list[CrashEvent] = field(default_factory=list)
     crash_plan: CrashPlanEvent | None = None
+    states: dict[str, ResourceState] | None = None
+    """The resource states read after the load, by op id; None when there are none to read (yet)."""
     _fault_times: list[float] = field(default_factory=list)
     _answers: Counter[str] = field(default_factory=Counter)
     _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
@@ -209,14 +236,18 @@ class CellEvidence:
         effects: Iterable[Effect],
         context_s: float = 1.0,
         expect: CellExpectations | None = None,
+        states: Iterable[ResourceState] | None = None,
     ) -> CellEvidence:
         """Scan ``history`` (events sorted by time, as :func:`harness.history.read_history` returns
         them, or the records :func:`harness.records.read_records` streams) and ``effects``;
         ``context_s`` widens the window of fault events kept with each anomaly; ``expect`` says what
-        the cell's fault was meant to do (no guard at all when not given)."""
+        the cell's fault was meant to do (no guard at all when not given); ``states`` are the
+        resources read after the load (None: none were read)."""
         if context_s < 0:
             raise ValueError(f"context_s must be >= 0, got {context_s}")
         evidence = cls(context_s=context_s, expect=expect or CellExpectations())
+        if states is not None:
+            evidence.states = {state.op_id: state for state in states}
         records = history if isinstance(history, HistoryRecords) else records_of(history)
         with collection_paused():
             evidence._scan_client(records.client)
@@ -226,65 +257,68 @@ class CellEvidence:
 
     def _scan_client(self, records: Iterable[ClientRecord]) -> None:
         """Fold each client record into its operation: the loop a million operations go through
-        four times each, so it does as little as it can."""
+        four times each, so it does as little as it can (records are told apart by their class)."""
         ops = self.ops
         latencies = self.latencies
         answers: Counter[str] = Counter()
         labels: dict[tuple[int | None, str | None, str], str] = {}
+        texts: dict[str, str] = {}  # one string per distinct error text, which repeat by the thousand
         attempts = 0
         attempted_without_op: set[str] = set()
         for record in records:
-            kind = record[1]
-            if kind == ATTEMPT_END:
-                answer = record[3]
-                latencies.append(answer.latency_s)
-                trace = ops.get(record[2])
+            if type(record) is AttemptAnswer:
+                latencies.append(record.latency_s)
+                trace = ops.get(record.op_id)
                 if trace is not None:
+                    record.op_id = trace.op_id  # one string per operation, not one per answer
+                    if record.error is not None:
+                        record.error = texts.setdefault(record.error, record.error)
                     ends = trace.attempt_ends
                     if not ends:
-                        trace.attempt_ends = (answer,)
+                        trace.attempt_ends = (record,)
                     elif isinstance(ends, list):
-                        ends.append(answer)
+                        ends.append(record)
                     else:
-                        trace.attempt_ends = [*ends, answer]
-                    if answer.t > trace.last_event_t:
-                        trace.last_event_t = answer.t
-                    key = (answer.status, answer.error, answer.outcome)
+                        trace.attempt_ends = [*ends, record]
+                    if record.t > trace.last_event_t:
+                        trace.last_event_t = record.t
+                    key = (record.status, record.error, record.outcome)
                     label = labels.get(key)
                     if label is None:
-                        label = labels[key] = answer_label(answer)
+                        label = labels[key] = answer_label(record)
                     answers[label] += 1
-            elif kind == ATTEMPT_START:
+            elif type(record) is AttemptSent:
                 attempts += 1
-                t = record[0]
-                trace = ops.get(record[2])
+                t = record.t
+                trace = ops.get(record.op_id)
                 if trace is None:
-                    attempted_without_op.add(record[2])
+                    attempted_without_op.add(record.op_id)
                     continue
-                if trace.attempt_starts == 0 and record[3] == 1:  # most operations: one attempt, the first
+                if trace.attempt_starts == 0 and record.attempt == 1:  # most operations: one attempt
                     trace.starts = (t,)
                     trace.first_attempt_t = t
                 else:
-                    trace.started(record[3], t)
+                    trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
                         trace.first_attempt_t = t
                 trace.attempt_starts += 1
-                if record[4]:
+                if record.twin_of is not None:
                     trace.twins += 1
                 if t > trace.last_event_t:
                     trace.last_event_t = t
-            elif kind == OP_START:
-                if record[2] not in ops:
-                    ops[record[2]] = OpTrace(op_id=record[2], start_t=record[0], last_event_t=record[0])
-            else:
-                trace = ops.get(record[2])
+            elif type(record) is OpBegin:
+                if record.op_id not in ops:
+                    ops[record.op_id] = OpTrace(op_id=record.op_id, start_t=record.t, last_event_t=record.t)
+            elif type(record) is OpFinish:
+                trace = ops.get(record.op_id)
                 if trace is not None:
-                    finish = record[3]
-                    if trace.attempt_ends and finish.resource_id == trace.attempt_ends[-1].resource_id:
-                        finish.resource_id = trace.attempt_ends[-1].resource_id  # one string, not two
-                    trace.end = finish
-                    if finish.t > trace.last_event_t:
-                        trace.last_event_t = finish.t
+                    record.op_id = trace.op_id
+                    ends = trace.attempt_ends
+                    if ends and record.resource_id == ends[-1].resource_id:
+                        record.resource_id = ends[-1].resource_id  # one string, not two
+                    trace.end = record
+                    if record.t > trace.last_event_t:
+                        trace.last_event_t = record.t
         self.attempts = attempts
         self._answers = answers
         with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())

@@ -55,11 +55,12 @@ class Exposure:
         unnamed: dict[str, int] = {}  # exits that hit an operation the history cannot name
 
         def count(part: str, firings: int, op_ids: Iterable[str]) -> None:
+            """Count ``op_ids`` (operations of ``evidence.ops``) as hit by ``part``."""
             fired[part] = fired.get(part, 0) + firings
-            hit_by.setdefault(part, set()).update(op_id for op_id in op_ids if op_id in evidence.ops)
+            hit_by.setdefault(part, set()).update(op_ids)
 
-        for toxic_hit in evidence.toxic_hits:
-            count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id else [])
+        for toxic_hit in evidence.toxic_hits:  # the proxy may name an op id the history never began
+            count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id in evidence.ops else [])
         spans = _Spans(evidence.ops.values()) if evidence.crash_events or evidence.fault_events else None
         for crash in evidence.crash_events:
             assert spans is not None
@@ -120,17 +121,19 @@ class _Spans:
         firsts: list[float] = []
         answered: list[OpTrace] = []
         self.longest = 0.0
+        longest = 0.0
         for trace in traces:
-            sent = trace.sent_times()
-            if not sent:
+            first = trace.first_sent()
+            if first is None:
                 continue
             if trace.all_answered():
-                first = min(sent)
                 firsts.append(first)
                 answered.append(trace)
-                self.longest = max(self.longest, trace.last_event_t - first)
+                if trace.last_event_t - first > longest:
+                    longest = trace.last_event_t - first
             else:
                 self.unanswered.append(trace)
+        self.longest = longest
         order = sorted(range(len(firsts)), key=firsts.__getitem__)  # pairs would cost twice the memory
         self.firsts = [firsts[index] for index in order]
         self.answered = [answered[index] for index in order]
@@ -160,7 +163,7 @@ class _Spans:
         return [
             trace.op_id
             for trace in self._reaching(start, end)
-            if any(start <= sent <= end for sent in trace.sent_times())
+            if trace.sent_between(start, end)
         ]
 
 

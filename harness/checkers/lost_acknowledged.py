@@ -2,12 +2,16 @@
 
 A service that deduplicates by answering from a cache it filled *before* committing, or that
 acknowledges a queued job it then drops in a crash, shows up here rather than as a duplicate.
+An operation on a resource its create step made (a PUT, DELETE, GET...) is not counted: keeping its
+contract may leave no effect of its own, and its resource's state judges it
+(:mod:`~harness.checkers.method_contract`).
 """
 
 from __future__ import annotations
 
 from harness.checkers.base import AnomalyDeclaration, Column, GateRule, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
+from harness.checkers.method_contract import on_resource
 from harness.checkers.registry import register
 from harness.checkers.story import attempts_story
 from harness.ledger import Effect
@@ -29,7 +33,9 @@ class LostAcknowledged:
         flagged = [
             trace
             for trace in evidence.ops.values()
-            if not trace.effects and trace.outcome == "acknowledged"
+            if not trace.effects
+            and trace.outcome == "acknowledged"
+            and not on_resource(evidence, trace.op_id)
         ]
         return CheckResult(
             checker=self.name,

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.checkers.base import AnomalyDeclaration, Checker, Column, GateRule, Metric
 
-_MACHINERY = frozenset({"answers", "base", "evidence", "registry", "story"})
+if TYPE_CHECKING:
+    from harness.verdict import CellVerdict
+
+_MACHINERY = frozenset({"answers", "base", "evidence", "method_contract", "registry", "story"})
 _REGISTRY: dict[str, Checker] = {}
 _LOADED = False
 
@@ -109,8 +112,22 @@ def gate_rule(name: str) -> GateRule | None:
     return next((rule for rule in gate_rules() if rule.name == name), None)
 
 
-def columns() -> tuple[Column, ...]:
-    return tuple(column for checker in checkers() for column in checker.columns)
+def columns(cells: Iterable[CellVerdict] | None = None) -> tuple[Column, ...]:
+    """Every checker's columns; given ``cells``, those a table of these cells shows: a column with
+    ``shown_when`` only when some cell's number of that name is nonzero."""
+    declared = tuple(column for checker in checkers() for column in checker.columns)
+    if cells is None:
+        return declared
+    cells = list(cells)
+    return tuple(
+        column
+        for column in declared
+        if column.shown_when is None or any(_nonzero(cell.number(column.shown_when)) for cell in cells)
+    )
+
+
+def _nonzero(value: float) -> bool:
+    return value == value and value != 0  # NaN: not computed (the checker did not run), nothing to show
 
 
 def anomaly_declarations() -> tuple[AnomalyDeclaration, ...]:

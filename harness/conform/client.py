@@ -1,7 +1,8 @@
-"""The probe's HTTP side: which URLs it may call, one keyed request, and a burst of identical ones.
+"""The probe's HTTP side: which URLs it may call, one keyed request, a burst of identical ones, and
+requests on a declared resource for the method checks.
 
-Every request goes through :class:`Prober`, so the checks never see httpx and a transport failure is
-always the same one-line :class:`~harness.errors.HarnessError` naming the URL.
+Every request goes through :class:`Prober` or :class:`ResourceClient`, so the checks never see httpx
+and a transport failure is always the same one-line :class:`~harness.errors.HarnessError` naming the URL.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -38,6 +40,16 @@ def check_url(url: str, *, allow_remote: bool) -> None:
             f"{url} is not on a loopback address; the conformance check creates resources there, "
             "pass --allow-remote to probe another machine"
         )
+
+
+def answer(client: httpx.Client, method: str, url: str, timeout_s: float, **request: Any) -> httpx.Response:
+    """``client.request(method, url, **request)``, a transport failure turned into one line naming it."""
+    try:
+        return client.request(method, url, **request)
+    except httpx.TimeoutException:
+        raise HarnessError(f"{method} {url}: no answer within {timeout_s:g} s") from None
+    except httpx.HTTPError as error:
+        raise HarnessError(f"{method} {url}: could not reach the endpoint: {error}") from None
 
 
 def new_key() -> str:
@@ -111,14 +123,7 @@ class Prober:
 
     def _send(self, client: httpx.Client, key: str | None, body: object) -> Reply:
         headers = {} if key is None else {self.key_header: key}
-        try:
-            response = client.request(self.method, self.url, json=body, headers=headers)
-        except httpx.TimeoutException:
-            raise HarnessError(
-                f"{self.method} {self.url}: no answer within {self.timeout_s:g} s"
-            ) from None
-        except httpx.HTTPError as error:
-            raise HarnessError(f"{self.method} {self.url}: could not reach the endpoint: {error}") from None
+        response = answer(client, self.method, self.url, self.timeout_s, json=body, headers=headers)
         exchange = Exchange(self.method, key, response.status_code, response.text[:BODY_SHOWN])
         return Reply(exchange, response.headers, response.content)
 
@@ -146,3 +151,60 @@ class Prober:
         with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="conform") as pool:
             futures = [pool.submit(one) for _ in range(clients)]
             return [future.result() for future in futures]
+
+
+class ResourceClient:
+    """Sends requests to the paths of one declared resource under a base URL, and keeps every answer.
+
+    Paths are templates holding ``{id}``; the method checks read :attr:`sent` to learn which methods the
+    resource answered (the Allow check). One HTTP client serves every request (a context manager closes
+    it): a probe of the method table sends some thirty requests in a row.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        key_header: str,
+        timeout_s: float,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key_header = key_header
+        self.timeout_s = timeout_s
+        self._client = httpx.Client(timeout=timeout_s, transport=transport)
+        self.sent: list[tuple[str, Reply]] = []
+        """Every request so far as (its path template, its reply), in order."""
+
+    def __enter__(self) -> ResourceClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._client.close()
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def send(
+        self,
+        method: str,
+        template: str,
+        resource_id: str | None = None,
+        *,
+        body: object | None = None,
+        key: str | None = None,
+    ) -> Reply:
+        """``method`` on ``template`` with ``{id}`` filled in; ``body`` as JSON when given, ``key`` in the
+        key header when given."""
+        path = template if resource_id is None else template.replace("{id}", quote(resource_id, safe=""))
+        headers = {} if key is None else {self.key_header: key}
+        content = None if body is None else json.dumps(body).encode()
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        url = self.url(path)
+        response = answer(self._client, method, url, self.timeout_s, content=content, headers=headers)
+        sent = None if content is None else content.decode()[:BODY_SHOWN]
+        exchange = Exchange(method, key, response.status_code, response.text[:BODY_SHOWN], path, sent)
+        reply = Reply(exchange, response.headers, response.content)
+        self.sent.append((template, reply))
+        return reply

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import NamedTuple
 
 
 class Exchange(NamedTuple):
-    """One request and its answer as evidence: method, the key sent (None: no header), status, short body."""
+    """One request and its answer as evidence: method, the key sent (None: no header), status, short body.
+
+    ``path`` and ``sent`` (the request's body, shortened) are given where requests go to several paths
+    (the method checks); the Idempotency-Key checks send one request to one URL and leave them None.
+    """
 
     method: str
     key: str | None
     status: int
     body: str
+    path: str | None = None
+    sent: str | None = None
+
+
+class Contract(StrEnum):
+    """What an endpoint was checked against: the Idempotency-Key draft, or the HTTP method table."""
+
+    IDEMPOTENCY_KEY = "idempotency-key"
+    METHODS = "methods"
 
 
 @dataclass(frozen=True)
 class ConformCheck:
-    """One requirement of the Idempotency-Key draft, checked against the endpoint.
+    """One requirement of the contract, checked against the endpoint.
 
     ``passed`` is None when the endpoint's answers could not tell either way (the in-flight window was
-    too short to observe, or the draft only asks for documentation): neither a pass nor a failure.
+    too short to observe, the draft only asks for documentation, or the user said the API does not
+    support the method): neither a pass nor a failure.
     """
 
     name: str
@@ -31,11 +46,16 @@ class ConformCheck:
 
 @dataclass(frozen=True)
 class ConformResult:
-    """Every check run against one endpoint, in the order they ran."""
+    """Every check run against one endpoint, in the order they ran.
+
+    ``method`` is the method checked against the Idempotency-Key draft, or, for the method table, the
+    methods probed on the resource (``GET,HEAD,PUT``); ``url`` is then the resource's URL template.
+    """
 
     url: str
     method: str
     checks: tuple[ConformCheck, ...]
+    contract: Contract = Contract.IDEMPOTENCY_KEY
 
     @property
     def passed(self) -> bool:

@@ -15,12 +15,13 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any, Protocol
 
 from harness.jsonpath import dig, scalar_text
 from harness.load.config import LoadCellConfig
-from harness.scenario import OperationSpec, SuccessSpec
+from harness.scenario import OperationSpec, ResourceSpec, SuccessSpec
 from harness.template import JsonTemplate, OpContext, Placeholder, Renderer, compile_json, parse
 
 KEY_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "idempotency-harness.invalid")
@@ -74,6 +75,8 @@ class OperationRequest:
     python_path: tuple[str, ...] = ()
     template: OpContext | None = None
     """What the flow's ``ctx.render`` and ``ctx.key`` use (flow kinds only)."""
+    then: ResourceAct | None = None
+    """This is the create step of an operation on a resource: the act to run once it named the resource."""
 
 
 def choose_kind(seed: int, op_id: str, kinds: tuple[OperationSpec, ...]) -> OperationSpec:
@@ -90,65 +93,124 @@ def is_double_submitted(seed: int, op_id: str, probability: float) -> bool:
 
 
 def build_request(config: LoadCellConfig, prefix: str, number: int) -> OperationRequest:
-    """The request of operation ``number``: its kind's templates rendered for this op."""
+    """The request of operation ``number``: its kind's templates rendered for this op.
+
+    For a kind with ``resource:`` it is the request of the op's create step, whose ``then`` builds
+    the act once the create has answered with the resource's id."""
     return RequestBuilder(config, prefix).build(number)
 
 
+class RequestTemplate(Protocol):
+    """What a request is rendered from: an operation kind, or the create step of its resource."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def body(self) -> Any: ...
+
+
 HeaderSource = str | int | None
-"""Where a request header's value comes from: this text, the kind's header at this index, or the key."""
+"""Where a request header's value comes from: this text, the template's header at this index, or the key."""
 
 
 @dataclass(frozen=True)
 class KindPlan:
-    """What of one kind's request is the same for every op: its templates parsed, its headers laid out.
+    """What of one request template is the same for every op: its templates parsed, its headers laid out.
 
-    ``header_values`` are the kind's header templates, rendered for every op in this order (also a
-    header the key then replaces: its draws still come before the key's, as they always did);
-    ``headers`` names the request's headers in their order, each with its :data:`HeaderSource`.
+    Made once per kind (and per resource kind's create step), so an op's request is its per-op values
+    joined into it. ``header_values`` are the template's header values, rendered for every op in this
+    order (also a header the key then replaces: its draws still come before the key's, as they always
+    did); ``headers`` names the request's headers in their order, each with its :data:`HeaderSource`.
     """
 
-    kind: OperationSpec
+    method: str
     path: tuple[str | Placeholder, ...]
     body: JsonTemplate | None
     header_values: tuple[tuple[str | Placeholder, ...], ...]
     headers: tuple[tuple[str, HeaderSource], ...]
 
     @classmethod
-    def of(cls, kind: OperationSpec, send_key: bool) -> KindPlan:
+    def of(cls, spec: RequestTemplate, key_header: str, send_key: bool) -> KindPlan:
         layout: dict[str, HeaderSource] = {}
-        if kind.body is not None:
+        if spec.body is not None:
             layout["Content-Type"] = JSON_CONTENT_TYPE
-        for index, name in enumerate(kind.headers):
+        for index, name in enumerate(spec.headers):
             _set_header(layout, name, index)
         if send_key:
-            _set_header(layout, kind.key_header, None)
+            _set_header(layout, key_header, None)
         return cls(
-            kind=kind,
-            path=parse(kind.path),
-            body=None if kind.body is None else compile_json(kind.body),
-            header_values=tuple(parse(value) for value in kind.headers.values()),
+            method=spec.method,
+            path=parse(spec.path),
+            body=None if spec.body is None else compile_json(spec.body),
+            header_values=tuple(parse(value) for value in spec.headers.values()),
             headers=tuple(layout.items()),
         )
+
+
+def render_request(
+    plan: KindPlan,
+    template: OpContext,
+    *,
+    kind: str,
+    sent_key: str | None,
+    id_field: str,
+    success: SuccessSpec | None,
+    double_submit: bool,
+) -> OperationRequest:
+    """The request of the op ``template`` describes, ``plan``'s templates rendered for it.
+
+    ``sent_key`` fills the key header the plan laid out (a plan made without one has none)."""
+    renderer = Renderer(template)
+    path = renderer.joined(plan.path)  # path, body, then headers: the order of the op's draws
+    body = None if plan.body is None else renderer.json_text(plan.body).encode()
+    values = [renderer.joined(parts) for parts in plan.header_values]
+    headers = {
+        name: (sent_key or "") if source is None else source if isinstance(source, str) else values[source]
+        for name, source in plan.headers
+    }
+    return OperationRequest(
+        op_id=template.op_id,
+        number=template.seq,
+        kind=kind,
+        method=plan.method,
+        path=path,
+        body=body,
+        headers=MappingProxyType(headers),
+        key=sent_key,
+        resource_id_field=id_field,
+        double_submit=double_submit,
+        success=success,
+    )
 
 
 class RequestBuilder:
     """Builds the requests of one cell's operations (``prefix`` + number as op ids).
 
-    Each kind's :class:`KindPlan` is made once, when an op first draws that kind (so a kind that
-    cannot be built fails where it always did, in the user that draws it); an op's request is
-    then its per-op values joined into it.
+    Each kind's :class:`KindPlan` (and its create step's, for a kind with ``resource:``) is made
+    once, when an op first draws that kind (so a kind that cannot be built fails where it always
+    did, in the user that draws it); an op's request is then its per-op values joined into it.
     """
 
     def __init__(self, config: LoadCellConfig, prefix: str) -> None:
         self.config = config
         self.prefix = prefix
-        self._plans: dict[str, KindPlan] = {}
+        self._plans: dict[str, tuple[KindPlan, KindPlan | None]] = {}
 
-    def plan(self, kind: OperationSpec) -> KindPlan:
-        plan = self._plans.get(kind.name)
-        if plan is None:
-            plan = self._plans[kind.name] = KindPlan.of(kind, self.config.load.send_idempotency_key)
-        return plan
+    def plans(self, kind: OperationSpec) -> tuple[KindPlan, KindPlan | None]:
+        """The kind's plan, and its create step's (``None`` for a kind without ``resource:``)."""
+        plans = self._plans.get(kind.name)
+        if plans is None:
+            send_key = self.config.load.send_idempotency_key
+            create = None if kind.resource is None else kind.resource.create
+            plans = self._plans[kind.name] = (
+                KindPlan.of(kind, kind.key_header, send_key),
+                None if create is None else KindPlan.of(create, kind.key_header, send_key),
+            )
+        return plans
 
     def build(self, number: int) -> OperationRequest:
         config = self.config
@@ -156,7 +218,7 @@ class RequestBuilder:
         kind = choose_kind(config.seed, op_id, config.kinds)
         key = idempotency_key(config.seed, op_id)
         template = OpContext(config.seed, op_id, number, key, config.load.amount_min, config.load.amount_max)
-        sent_key = key if config.load.send_idempotency_key else None
+        sends_key = config.load.send_idempotency_key
         double_submit = is_double_submitted(config.seed, op_id, config.load.double_submit)
         if kind.flow is not None:
             return OperationRequest(
@@ -166,35 +228,123 @@ class RequestBuilder:
                 method="",
                 path="",
                 body=None,
-                key=sent_key,
+                key=key if sends_key else None,
                 double_submit=double_submit,
                 success=kind.success,
                 flow=kind.flow,
                 python_path=kind.python_path,
                 template=template,
             )
-        plan = self.plan(kind)
-        renderer = Renderer(template)
-        path = renderer.joined(plan.path)  # path, body, then headers: the order of the op's draws
-        body = None if plan.body is None else renderer.json_text(plan.body).encode()
-        values = [renderer.joined(parts) for parts in plan.header_values]
-        headers = {
-            name: key if source is None else source if isinstance(source, str) else values[source]
-            for name, source in plan.headers
-        }
-        return OperationRequest(
-            op_id=op_id,
-            number=number,
+        plan, create_plan = self.plans(kind)
+        if create_plan is not None:
+            act = ResourceAct(kind, template, sends_key, plan, create_plan, double_submit)
+            return create_step(act, config.load.double_submit)
+        return render_request(
+            plan,
+            template,
             kind=kind.name,
-            method=kind.method,
-            path=path,
-            body=body,
-            headers=MappingProxyType(headers),
-            key=sent_key,
-            resource_id_field=kind.resource_id_field,
-            double_submit=double_submit,
+            sent_key=key if sends_key else None,
+            id_field=kind.resource_id_field,
             success=kind.success,
+            double_submit=double_submit,
         )
+
+
+CREATE_SUFFIX = ".create"
+"""An operation's create step is the logical operation ``<op_id>.create``, of kind ``<kind>.create``."""
+TWIN_SUFFIX = ".twin"
+"""The key of a twin's request derives from ``<op_id of the request it mirrors>.twin``."""
+
+
+@dataclass(frozen=True)
+class ResourceAct:
+    """The act of an operation on a resource it makes first (a kind with ``resource:``).
+
+    Its request can only be built once the create step has answered with the resource's id; it is
+    then built once (:meth:`request`), so every retry resends the identical bytes, and it is still a
+    pure function of the seed, the op id and that id. The same templates give the *twin* the state
+    reads make after the load: the same requests with keys of their own and the twin's id. Both are
+    rendered from the plans the :class:`RequestBuilder` compiled for the kind and its create step.
+    """
+
+    kind: OperationSpec
+    template: OpContext
+    """The act's op context, ``resource`` not yet known."""
+    sends_key: bool
+    plan: KindPlan = field(compare=False, repr=False)
+    """The act's request plan (made from ``kind``, so left out of equality)."""
+    create_plan: KindPlan = field(compare=False, repr=False)
+    """The create step's request plan (made from ``kind.resource.create``)."""
+    double_submit: bool = False
+
+    @property
+    def op_id(self) -> str:
+        return self.template.op_id
+
+    @property
+    def key(self) -> str | None:
+        """The act's Idempotency-Key as sent (``None`` when the load sends none)."""
+        return self.template.key if self.sends_key else None
+
+    @property
+    def resource(self) -> ResourceSpec:
+        assert self.kind.resource is not None, "a ResourceAct is made for a kind with resource: only"
+        return self.kind.resource
+
+    def request(self, resource: str, *, twin: bool = False) -> OperationRequest:
+        """The act on ``resource``; ``twin``: the twin's (its own key, never double-submitted)."""
+        kind, template = self.kind, replace(self.template, resource=resource)
+        return self._render(self.plan, template, kind.name, kind.resource_id_field, kind.success,
+                            twin=twin, double_submit=self.double_submit)  # fmt: skip
+
+    def create(self, *, twin: bool = False, double_submit: bool = False) -> OperationRequest:
+        """The create step: its own op (``<op_id>.create``, its own key), sent with the kind's key header."""
+        template = replace(self.template, op_id=f"{self.op_id}{CREATE_SUFFIX}")
+        return self._render(
+            self.create_plan,
+            template,
+            f"{self.kind.name}{CREATE_SUFFIX}",
+            self.resource.create.id_field,
+            None,
+            twin=twin,
+            double_submit=double_submit,
+        )
+
+    def state_path(self, resource: str) -> str:
+        """Where ``resource`` is read after the load (``resource.state.path`` rendered for it)."""
+        return Renderer(replace(self.template, resource=resource)).text(self.resource.state.path)
+
+    def _render(
+        self,
+        plan: KindPlan,
+        template: OpContext,
+        kind: str,
+        id_field: str,
+        success: SuccessSpec | None,
+        *,
+        twin: bool,
+        double_submit: bool,
+    ) -> OperationRequest:
+        """``plan`` rendered for ``template``'s op, with the key of that op (or of its twin)."""
+        key_of = f"{template.op_id}{TWIN_SUFFIX}" if twin else template.op_id
+        template = replace(template, key=idempotency_key(template.seed, key_of))
+        return render_request(
+            plan,
+            template,
+            kind=kind,
+            sent_key=template.key if self.sends_key else None,
+            id_field=id_field,
+            success=success,
+            double_submit=double_submit and not twin,
+        )
+
+
+def create_step(act: ResourceAct, probability: float) -> OperationRequest:
+    """The first request of an operation on a resource: its create step, which says (``then``) what
+    follows. The act keeps its op's double-submit draw; the create draws its own."""
+    create_id = f"{act.op_id}{CREATE_SUFFIX}"
+    create_double = is_double_submitted(act.template.seed, create_id, probability)
+    return replace(act.create(double_submit=create_double), then=act)
 
 
 def _set_header(headers: dict[str, HeaderSource], name: str, value: HeaderSource) -> None:

@@ -25,7 +25,7 @@ from locust import User, constant, task
 from locust.env import Environment
 from locust.exception import StopTest, StopUser
 
-from harness.history import HistoryWriter
+from harness.history import HistoryWriter, OpOutcome
 from harness.imports import import_callable
 from harness.load.client_history import ClientHistory
 from harness.load.config import LoadCellConfig
@@ -37,6 +37,7 @@ from harness.load.operations import (
     OperationQueue,
     OperationRequest,
     RequestBuilder,
+    ResourceAct,
     operation_rng,
     resource_id_at,
 )
@@ -144,7 +145,7 @@ class RetryingUser(User):
         number = None if workload is None else workload.queue.take()
         if workload is None or number is None:
             raise StopUser()
-        _OperationRun(self, workload, workload.request(number)).run()
+        run_operation(self, workload, workload.request(number))
 
     def attempt(
         self,
@@ -349,10 +350,16 @@ class _OperationRun:
     short (the run stopped, or a driver error) still ends every attempt it began in the history.
     """
 
-    def __init__(self, user: RetryingUser, workload: Workload, request: OperationRequest) -> None:
+    def __init__(
+        self, user: RetryingUser, workload: Workload, request: OperationRequest, ends_number: bool = True
+    ) -> None:
         self.user = user
         self.workload = workload
         self.request = request
+        self.ends_number = ends_number
+        """Whether its end is its op number's (``False``: a create step, which an act follows)."""
+        self.ended: tuple[OpOutcome, str | None] | None = None
+        """Its outcome and the resource id it answered with, once it has ended."""
         self.in_flight: dict[int, float] = {}
         self.attempts = 0
         """Attempts started so far: the number of the latest one."""
@@ -439,16 +446,46 @@ class _OperationRun:
     def _end(self, attempts: int, last: AttemptResult | None, finished: bool) -> None:
         policy = self.workload.policy
         outcome = final_outcome(policy, last.classification if last else None) if finished else "unknown"
-        self.workload.history.op_end(
-            self.request.op_id,
-            outcome,
-            attempts,
-            status=last.classification.status if last else None,
-            resource_id=last.resource_id if last else None,
-        )
-        self.workload.queue.finish()
+        status = last.classification.status if last else None
+        resource_id = last.resource_id if last else None
+        history = self.workload.history
+        history.op_end(self.request.op_id, outcome, attempts, status=status, resource_id=resource_id)
+        self.ended = (outcome, resource_id)
+        if self.ends_number:
+            self.workload.queue.finish()
         gave_up = finished and outcome == "unknown"  # after the history: a marker never costs an OpEnd
         report_operation_end(self.user.environment.events.request, self.request, attempts, gave_up=gave_up)
+
+
+def run_operation(user: RetryingUser, workload: Workload, request: OperationRequest) -> None:
+    """One operation to its end; for a kind with ``resource:``, its create step first, then its act.
+
+    The act is sent only when the create was acknowledged with an id, and its request is built then
+    (every retry resends it unchanged). Otherwise it is recorded as an operation that was never sent.
+    """
+    act = request.then
+    if act is None:
+        _OperationRun(user, workload, request).run()
+        return
+    create = _OperationRun(user, workload, request, ends_number=False)
+    try:
+        create.run()
+    except BaseException:  # the run stopped, or the driver failed, during the create: its act never began
+        _record_unsent(workload, act)
+        raise
+    outcome, resource = create.ended or ("unknown", None)
+    if outcome == "acknowledged" and resource is not None:
+        _OperationRun(user, workload, act.request(resource)).run()
+    else:
+        _record_unsent(workload, act)
+
+
+def _record_unsent(workload: Workload, act: ResourceAct) -> None:
+    """An act whose create step did not name its resource: ``rejected`` after 0 attempts (it certainly
+    took no effect), so every op number still ends in one act in the history."""
+    workload.history.op_start(act.op_id, act.kind.name, act.key)
+    workload.history.op_end(act.op_id, "rejected", 0)
+    workload.queue.finish()
 
 
 def make_user_class(workload: Workload | None, host: str, name: str = "ChargeUser") -> type[RetryingUser]:

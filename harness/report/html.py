@@ -11,6 +11,7 @@ from servers, and must never become markup.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from harness import __version__
+from harness.checkers.base import Column
 from harness.checkers.registry import anomaly_declaration, columns, metrics
 from harness.gate import format_threshold, gate_label
 from harness.report import charts
@@ -151,13 +153,13 @@ def _anomaly_groups(cell: CellVerdict, start: float) -> tuple[AnomalyGroup, ...]
     return tuple(groups)
 
 
-def _cell_view(index: int, cell: CellVerdict) -> CellView:
+def _cell_view(index: int, cell: CellVerdict, shown: Sequence[Column]) -> CellView:
     return CellView(
         anchor=f"cell-{index}",
         label=cell_label(cell.variant, cell.fault),
         cell=cell,
         rate=format_rate(cell),
-        checker_numbers=tuple(ColumnValue(column_text(c, cell), column_alarm(c, cell)) for c in columns()),
+        checker_numbers=tuple(ColumnValue(column_text(c, cell), column_alarm(c, cell)) for c in shown),
         exposure=format_exposure(cell),
         answers=format_tally(cell.answers, shown=8),
         final_outcomes=format_tally(cell.final_outcomes, shown=8),
@@ -194,14 +196,15 @@ def render_html(result: RunResult) -> str:
     """The whole page as text."""
     variants, faults = _ordered_names(result)
     cells = result.verdict.cells
+    shown = columns(cells)
     template = _environment().from_string(_template_text())
     return template.render(
         result=result,
         version=__version__,
         date=format_timestamp(result.started_at),
         duration=format_seconds(result.duration_s),
-        cells=[_cell_view(index, cell) for index, cell in enumerate(cells)],
-        checker_headers=[column.header for column in columns()],
+        cells=[_cell_view(index, cell, shown) for index, cell in enumerate(cells)],
+        checker_headers=[column.header for column in shown],
         duplicates_svg=Markup(charts.duplicate_rate_chart(cells, variants, faults)),
         latency_svg=Markup(charts.latency_chart(cells)),
         failed_gates=sum(1 for gate in result.gates if not gate.passed),

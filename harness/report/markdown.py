@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from harness.checkers.base import Column
 from harness.checkers.registry import columns
 from harness.report.formatting import column_text, report_paths
 from harness.report.gate_evidence import gate_anomalies, gate_cell
@@ -25,9 +26,9 @@ EXAMPLE_OPERATIONS = 2
 _MARKS = {"PASS": "✔", "FAIL": "✘", "INTERRUPTED": "⚠"}
 
 
-def _header() -> tuple[str, str]:
-    """The common columns, then each checker's declared column, then the gates."""
-    checker_headers = [column.header for column in columns()]
+def _header(shown: Sequence[Column]) -> tuple[str, str]:
+    """The common columns, then each checker's column ``shown``, then the gates."""
+    checker_headers = [column.header for column in shown]
     headers = ["scenario", "variant", "fault", "ops", "retries", *checker_headers, "gates"]
     alignment = ["---", "---", "---", "---:", "---:", *("---:" for _ in checker_headers), "---"]
     return "| " + " | ".join(headers) + " |", "| " + " | ".join(alignment) + " |"
@@ -87,10 +88,11 @@ def markdown_summary(results: Sequence[RunResult], title: str | None = None) -> 
 
     ``title`` names the heading (a catalogue's name); by default it is the runs' scenario names.
     """
-    lines = [_heading(results, title), "", *_header()]
+    shown = columns(cell for result in results for cell in result.verdict.cells)
+    lines = [_heading(results, title), "", *_header(shown)]
     for result in results:
         for cell in result.verdict.cells:
-            numbers = [column_text(column, cell) for column in columns()]
+            numbers = [column_text(column, cell) for column in shown]
             ops = f"{cell.operations} ({stop_note(cell.stop)})" if cell.stop else str(cell.operations)
             row = [result.scenario_name, cell.variant, cell.fault, ops, str(cell.retries)]
             lines.append(

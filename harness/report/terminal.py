@@ -44,19 +44,19 @@ FIGURE_SEPARATOR = " · "
 UNBOUNDED_WIDTH = 10_000
 
 
-def _headers() -> tuple[str, ...]:
-    """The table's number columns, in order: the client's own counts, then what the checkers declare."""
-    return ("ops", "attempts", "retries", "ack/rej\n/unk", *(c.terminal_header for c in columns()))
+def _headers(shown: Sequence[Column]) -> tuple[str, ...]:
+    """The table's number columns, in order: the client's own counts, then the checkers' ``shown``."""
+    return ("ops", "attempts", "retries", "ack/rej\n/unk", *(c.terminal_header for c in shown))
 
 
-def _figures(cell: CellVerdict) -> tuple[str | Text, ...]:
+def _figures(cell: CellVerdict, shown: Sequence[Column]) -> tuple[str | Text, ...]:
     """A cell's numbers in the order of :func:`_headers`."""
     return (
         str(cell.operations),
         str(cell.attempts),
         str(cell.retries),
         f"{cell.acknowledged}/{cell.rejected}/{cell.unknown}",
-        *(_checker_text(column, cell) for column in columns()),
+        *(_checker_text(column, cell) for column in shown),
     )
 
 
@@ -80,12 +80,13 @@ def cells_table(result: RunResult) -> Table:
     )
     table.add_column("variant", style="bold", no_wrap=True)
     table.add_column("fault", no_wrap=True)
-    for header in _headers():
+    shown = columns(result.verdict.cells)
+    for header in _headers(shown):
         table.add_column(header, justify="right", no_wrap=True)
     for cell in result.verdict.cells:
         # an unknown cell is flagged by colour only: a marker would widen the table
         fault = Text(cell.fault, style="bold yellow" if cell.inconclusive else "")
-        table.add_row(cell.variant, fault, *_figures(cell))
+        table.add_row(cell.variant, fault, *_figures(cell, shown))
     return table
 
 
@@ -107,11 +108,11 @@ def _inline(header: str) -> str:
     return header.replace("\n/", "/").replace("\n", " ")
 
 
-def _labelled_figures(cell: CellVerdict) -> list[Text]:
+def _labelled_figures(cell: CellVerdict, shown: Sequence[Column]) -> list[Text]:
     """A cell's numbers each after its header: ``ops 40``, ``duplicates [95% CI] 12.5% [5.5–26.1]``."""
     return [
         Text.assemble((_inline(header), "dim"), " ", figure)
-        for header, figure in zip(_headers(), _figures(cell), strict=True)
+        for header, figure in zip(_headers(shown), _figures(cell, shown), strict=True)
     ]
 
 
@@ -136,8 +137,10 @@ def _print_cell_blocks(result: RunResult, console: Console) -> None:
     into lines at the same places for every cell so that the blocks compare line by line."""
     console.print(Text(_title(result), style="italic"), overflow="fold")
     cells = result.verdict.cells
-    pairs = [_labelled_figures(cell) for cell in cells]
-    widths = [max(row[index].cell_len for row in pairs) for index in range(len(_headers()))] if cells else []
+    shown = columns(cells)
+    pairs = [_labelled_figures(cell, shown) for cell in cells]
+    figures = len(_headers(shown))
+    widths = [max(row[index].cell_len for row in pairs) for index in range(figures)] if cells else []
     runs = pack(widths, console.width - len(INDENT))
     separator = Text.assemble((FIGURE_SEPARATOR, "dim"))  # as a base style, it would dim what it joins
     for cell, row in zip(cells, pairs, strict=True):

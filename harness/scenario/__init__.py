@@ -7,6 +7,7 @@ The public surface (the modules behind it are implementation)::
     Scenario                                 # target × faults, load, gates, proxy
       ├── TargetSpec (VariantSpec, DockerSpec, EffectsSpec)      target.py
       ├── LoadSpec (RetryPolicySpec, OperationSpec, SuccessSpec) load.py: also the load driver's input
+      │     └── ResourceSpec (ResourceCreateSpec, ResourceStateSpec): an operation's resource
       ├── FaultSpec (ToxicSpec, CrashSpec)                       faults.py
       └── GateSpec, gate_specs                                   gates.py
 """
@@ -18,6 +19,9 @@ from harness.scenario.load import (
     LoadSpec,
     OperationKinds,
     OperationSpec,
+    ResourceCreateSpec,
+    ResourceSpec,
+    ResourceStateSpec,
     RetryOn,
     RetryPolicySpec,
     SuccessSpec,
@@ -50,6 +54,9 @@ __all__ = [
     "OperationSpec",
     "ProbeSource",
     "ProxySpec",
+    "ResourceCreateSpec",
+    "ResourceSpec",
+    "ResourceStateSpec",
     "RetryOn",
     "RetryPolicySpec",
     "Scenario",

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.scenario._base import CALLABLE_PATTERN, HeaderName, HeaderValue, Identifier, _Strict, base_dir
-from harness.template import validate_template
+from harness.template import placeholder_used, validate_template
 
 RetryOn = Literal["timeout", "connection_error", "5xx", "409", "429"]
 
@@ -117,23 +117,90 @@ class SuccessSpec(_Strict):
         return found == self.body_equals and type(found) is type(self.body_equals)
 
 
+RESOURCE_PLACEHOLDER = "resource"
+"""``{resource}``: the id an operation's create step answered with."""
+
+
+def _templates_valid(path: str, templates: dict[str, object]) -> None:
+    """A request template's path is absolute and every placeholder in ``templates`` parses."""
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/' (got {path!r})")
+    for where, template in templates.items():
+        validate_template(template, where)
+
+
+def _resource_used(templates: dict[str, object]) -> str | None:
+    """The first field (``body.address.line1``) of ``templates`` that uses ``{resource}``, or None."""
+    for where, template in templates.items():
+        found = placeholder_used(template, where, RESOURCE_PLACEHOLDER)
+        if found is not None:
+            return found
+    return None
+
+
+class ResourceCreateSpec(_Strict):
+    """The request that makes an operation's resource, sent first as its own logical operation."""
+
+    method: Literal["POST", "PUT"] = "POST"
+    path: str
+    body: Any = None
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
+    id_field: str = Field("id", min_length=1, description="dotted path to the id in the create's answer")
+
+    @model_validator(mode="after")
+    def _template_valid(self) -> ResourceCreateSpec:
+        templates: dict[str, object] = {"path": self.path, "headers": self.headers, "body": self.body}
+        _templates_valid(self.path, templates)
+        used = _resource_used(templates)
+        if used is not None:
+            raise ValueError(f"{used}: {{resource}} is not known yet in the create step (it answers with it)")
+        return self
+
+
+class ResourceStateSpec(_Strict):
+    """Where the resource is read after the load (GET, direct to the target), and what not to compare."""
+
+    path: str
+    ignore: tuple[str, ...] = Field((), description="top-level fields left out of the comparison")
+
+    @model_validator(mode="after")
+    def _names_the_resource(self) -> ResourceStateSpec:
+        _templates_valid(self.path, {"path": self.path})
+        if _resource_used({"path": self.path}) is None:
+            raise ValueError(f"path: must name the resource with {{resource}} (got {self.path!r})")
+        return self
+
+
+class ResourceSpec(_Strict):
+    """An operation on a resource it makes first: how to make it, and where to read it afterwards."""
+
+    create: ResourceCreateSpec
+    state: ResourceStateSpec
+
+
 class OperationSpec(_Strict):
     """One kind of logical operation the load performs, as an HTTP request template.
 
     ``path``, header values and string values in ``body`` may hold placeholders (``{op_id}``,
     ``{key}``, ``{amount}``, ``{customer}``, ``{seq}``, ``{uuid}``, ``{int:LO:HI}``,
     ``{choice:a|b|c}``); a string that is exactly one numeric placeholder becomes a JSON number.
+
+    With ``resource:`` the operation acts on a resource it makes first: the create step runs as its
+    own logical operation (``<op_id>.create``), and ``{resource}`` is the id it answered with.
     """
 
     name: Identifier = "charge"
     weight: float = Field(1.0, gt=0, le=1_000_000)
-    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
+    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET", "HEAD"] = "POST"
     path: str = "/charges"
     headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     body: Any = Field(default_factory=lambda: dict(DEFAULT_CHARGE_BODY))
     key_header: HeaderName = "Idempotency-Key"
     resource_id_field: str = "id"
     success: SuccessSpec | None = Field(None, description="how an answer shows it took effect (default: 2xx)")
+    resource: ResourceSpec | None = Field(
+        None, description="make a resource first ({resource} is its id), read it after the load"
+    )
     flow: str | None = Field(
         None, description="module:function run once per attempt instead of method/path/body (multi-step)"
     )
@@ -162,16 +229,19 @@ class OperationSpec(_Strict):
             return self._flow_valid()
         if self.python_path:
             raise ValueError("python_path: only with flow")
-        if not self.path.startswith("/"):
-            raise ValueError(f"path must start with '/' (got {self.path!r})")
-        validate_template(self.path, "path")
-        for name, value in self.headers.items():
-            validate_template(value, f"headers.{name}")
-        validate_template(self.body, "body")
+        templates: dict[str, object] = {"path": self.path, "headers": self.headers, "body": self.body}
+        _templates_valid(self.path, templates)
+        used = None if self.resource is not None else _resource_used(templates)
+        if used is not None:
+            raise ValueError(
+                f"{used}: {{resource}} only in an operation with resource: (the id it makes first)"
+            )
         return self
 
     def _flow_valid(self) -> OperationSpec:
         """A flow sends its own requests, and its module:function must import now, not mid-run."""
+        if self.resource is not None:
+            raise ValueError("resource: not with flow (the flow function sends its own requests)")
         for name in ("method", "path", "body", "headers"):  # by value: a config round trip sets them all
             default = type(self).model_fields[name].get_default(call_default_factory=True)
             if name in self.model_fields_set and getattr(self, name) != default:

@@ -1,4 +1,4 @@
-"""Reference target `orders`: `POST /orders` in five variants, two of them subtly broken.
+"""Reference target `orders`: `POST /orders` and the methods of one order, in eight variants.
 
     python -m targets.orders.app --host 127.0.0.1 --port PORT --variant VARIANT --db PATH
 
@@ -13,9 +13,14 @@
   no advisory lock): look the key up, and if absent do the work (HARNESS_WORK_MS, failpoint
   `between_check_and_act`) and insert, with no constraint on the key. Sequential retries replay; two
   overlapping attempts of one operation both insert. See targetkit.check_then_act.
+- broken-put-appends, broken-delete-500, broken-get-counts-views (SQLite): create as idempotent does,
+  and each gets one method of an order wrong (see targets.orders.resource).
 
-Also `GET /health` and `GET /effects` (every order). Faults come from HARNESS_FAILPOINTS, HARNESS_SEED,
-HARNESS_INCARNATION and HARNESS_WORK_MS (see targetkit.config).
+Every variant serves one order at `/orders/{id}`: GET and HEAD (safe), `PUT /orders/{id}/address`
+and `DELETE /orders/{id}` (idempotent), `PATCH /orders/{id}` with `{"op": "increment", ...}`, applied
+on every call by naive and once per Idempotency-Key by every other variant, and OPTIONS. Also
+`GET /health` and `GET /effects` (every order, then every change made to one). Faults come from
+HARNESS_FAILPOINTS, HARNESS_SEED, HARNESS_INCARNATION and HARNESS_WORK_MS (see targetkit.config).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from targets.orders.book import (
     new_order,
 )
 from targets.orders.models import OrderRequest
+from targets.orders.resource import Flaw, add_order_routes
 from targets.targetkit import (
     Outcome,
     StoredResponse,
@@ -110,8 +116,9 @@ def _create_checking_first(wiring: Wiring, request: OrderRequest, key: str,
 @dataclass(frozen=True)
 class Variant:
     dialect: Dialect
-    keyed: KeyedHandler | None  # None: the naive handler, which ignores the key
+    keyed: KeyedHandler | None  # None: the naive handlers (POST and PATCH), which ignore the key
     guarded: bool = False  # whether the UNIQUE constraint on the key exists
+    flaw: Flaw | None = None  # the method of an order this variant gets wrong on purpose
 
 
 VARIANTS: dict[str, Variant] = {
@@ -120,6 +127,9 @@ VARIANTS: dict[str, Variant] = {
     "idempotent-postgres": Variant("postgres", _create_once, guarded=True),
     "broken-check-then-act": Variant("sqlite", _create_checking_first),
     "broken-postgres-no-lock": Variant("postgres", _create_checking_first),
+    "broken-put-appends": Variant("sqlite", _create_once, guarded=True, flaw=Flaw.PUT_APPENDS),
+    "broken-delete-500": Variant("sqlite", _create_once, guarded=True, flaw=Flaw.DELETE_500),
+    "broken-get-counts-views": Variant("sqlite", _create_once, guarded=True, flaw=Flaw.GET_COUNTS_VIEWS),
 }
 
 
@@ -135,6 +145,7 @@ def create_app(config: TargetConfig, environ: Mapping[str, str], *,
         add_naive_post(app, "/orders", OrderRequest, partial(_create_naively, wiring))
     else:
         add_keyed_post(app, "/orders", OrderRequest, partial(variant.keyed, wiring))
+    add_order_routes(app, wiring, keyed_patch=variant.keyed is not None, flaw=variant.flaw)
 
     @app.get("/effects")
     def effects() -> list[dict[str, Any]]:

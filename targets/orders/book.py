@@ -4,6 +4,9 @@ The row carries the Idempotency-Key that created it (NULL for the naive variant)
 of that request's payload. Only the idempotent variants add the UNIQUE index on the key
 (`KEY_GUARD_SCHEMA`): that constraint, not the lookup before it, is what makes them safe. The broken
 variants look the key up through a plain index and have no constraint to stop a second insert.
+
+What happens to an order after it is placed (its address, quantity, cancellation, views) is in
+`targets.orders.changes`; each such change is a row of `order_changes`, an effect listed with the orders.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import uuid
 from typing import Any
 
 from targets.targetkit.http_idempotency import json_response
+from targets.targetkit.keystore import KEYSTORE_SCHEMA
 from targets.targetkit.replay import KeyedResponse
 from targets.targetkit.sql import Row, Sql, SqlStore
 
@@ -26,11 +30,22 @@ CREATE TABLE IF NOT EXISTS orders (
     reference       TEXT    NOT NULL,     -- the harness's op id; deliberately NOT unique
     idempotency_key TEXT,                 -- the client's key; NULL when the variant ignores it
     fingerprint     TEXT,                 -- hash of the payload the key was first used with
-    created_at      DOUBLE PRECISION NOT NULL  -- epoch seconds
+    created_at      DOUBLE PRECISION NOT NULL,  -- epoch seconds
+    address         TEXT,                 -- canonical JSON of the delivery address; NULL until one is set
+    address_changes INTEGER NOT NULL DEFAULT 0,
+    views           INTEGER NOT NULL DEFAULT 0,
+    cancelled_at    DOUBLE PRECISION      -- epoch seconds; NULL while the order stands
 );
 CREATE INDEX IF NOT EXISTS orders_reference ON orders (reference);
 CREATE INDEX IF NOT EXISTS orders_key_lookup ON orders (idempotency_key);
-"""
+CREATE TABLE IF NOT EXISTS order_changes (
+    seq        {serial},
+    order_id   TEXT NOT NULL,
+    change     TEXT NOT NULL,                 -- address | increment | cancel | view
+    reference  TEXT NOT NULL,                 -- the op id of the request that made the change
+    created_at DOUBLE PRECISION NOT NULL
+);
+""" + KEYSTORE_SCHEMA
 KEY_GUARD_SCHEMA = "CREATE UNIQUE INDEX IF NOT EXISTS orders_key_unique ON orders (idempotency_key);\n"
 
 ORDER_COLUMNS = "id, sku, quantity, customer, reference, created_at"
@@ -81,6 +96,14 @@ def find_by_key(sql: Sql, key: str) -> KeyedResponse | None:
 
 
 def list_effects(store: SqlStore) -> list[dict[str, Any]]:
-    """Every committed order, oldest first, in the shape the harness's effects probe reads."""
+    """Every committed order, then every change made to one, each oldest first, in the shape the
+    harness's effects probe reads (`id`, `reference`, `created_at`)."""
     with store.reading() as sql:
-        return sql.all("SELECT id, reference, sku, quantity, created_at FROM orders ORDER BY seq")
+        orders = sql.all("SELECT id, reference, sku, quantity, created_at FROM orders ORDER BY seq")
+        changes = sql.all("SELECT seq, order_id, change, reference, created_at FROM order_changes"
+                          " ORDER BY seq")
+    return orders + [
+        {"id": f"{row['order_id']}:{row['change']}:{row['seq']}", "reference": row["reference"],
+         "order_id": row["order_id"], "change": row["change"], "created_at": row["created_at"]}
+        for row in changes
+    ]

@@ -8,6 +8,8 @@ For one key, in order:
    fingerprint differs from the one the key was first used with.
 3. Otherwise the work runs and the effect and the key row commit in ONE transaction: `FRESH`.
 Only completed responses are stored: a request that raises leaves no key behind and may be retried.
+The executor runs on a plain SQLite `Database` (its writes get the `sqlite3.Connection`) or on any
+`SqlStore`, SQLite or Postgres (its writes get the kit's `Sql`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,28 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from targets.targetkit.commit import commit_effect
+from targets.targetkit.commit import commit_in
 from targets.targetkit.failpoints import Failpoints
 from targets.targetkit.keystore import DEFAULT_TTL_S, KeyStore, StoredResponse
-from targets.targetkit.sqlite import Database
+from targets.targetkit.sql import Sql
+
+Handle = TypeVar("Handle", sqlite3.Connection, Sql)
+"""What a write gets inside the transaction: a raw SQLite connection or the kit's `Sql`."""
+_Handle_co = TypeVar("_Handle_co", covariant=True)
+
+
+class Transactional(Protocol[_Handle_co]):
+    """A store with write transactions: `targetkit.sqlite.Database` or a `targetkit.sql.SqlStore`."""
+
+    def transaction(self) -> AbstractContextManager[_Handle_co]: ...
+
+
+def _as_sql(handle: sqlite3.Connection | Sql) -> Sql:
+    return handle if isinstance(handle, Sql) else Sql("sqlite", handle.execute)
 
 
 def fingerprint(payload: object) -> str:
@@ -74,44 +92,45 @@ class InFlightKeys:
             return key in self._fingerprints
 
 
-class IdempotentExecutor:
+class IdempotentExecutor(Generic[Handle]):
     """Runs one operation (a `scope`, such as 'POST /charges') at most once per Idempotency-Key."""
 
-    def __init__(self, db: Database, failpoints: Failpoints, scope: str, ttl_s: float = DEFAULT_TTL_S,
-                 clock: Callable[[], float] = time.time) -> None:
-        self._db = db
+    def __init__(self, db: Transactional[Handle], failpoints: Failpoints, scope: str,
+                 ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        self._db: Transactional[Handle] = db
         self._failpoints = failpoints
         self._store = KeyStore(scope, ttl_s)
         self._clock = clock
         self.in_flight = InFlightKeys()
 
     def execute(self, key: str, payload_fingerprint: str, work: Callable[[], None],
-                write: Callable[[sqlite3.Connection], StoredResponse]) -> Outcome:
+                write: Callable[[Handle], StoredResponse]) -> Outcome:
         """Replay, refuse, or run `work` then commit `write`'s effect together with the key record.
 
         `work` runs outside any transaction (slow work must not hold SQLite's write lock) but inside
-        the in-flight window, which is what a concurrent retry of the same key runs into.
+        the in-flight window, which is what a concurrent retry of the same key runs into. A `write`
+        that raises (a 404 for a missing resource, say) stores no key: the request may come again.
         """
         holder = self.in_flight.claim(key, payload_fingerprint)
         if holder is not None:
             verdict = Verdict.IN_FLIGHT if holder == payload_fingerprint else Verdict.PAYLOAD_MISMATCH
             return Outcome(verdict)
         try:
-            with self._db.transaction() as conn:
+            with self._db.transaction() as handle:
                 now = self._clock()
-                self._store.purge_expired(conn, now)
-                record = self._store.find(conn, key, now)
+                self._store.purge_expired(_as_sql(handle), now)
+                record = self._store.find(_as_sql(handle), key, now)
             if record is not None:
                 if record.fingerprint != payload_fingerprint:
                     return Outcome(Verdict.PAYLOAD_MISMATCH)
                 return Outcome(Verdict.REPLAYED, record.response)
             work()
 
-            def write_with_key(conn: sqlite3.Connection) -> StoredResponse:
-                response = write(conn)
-                self._store.save(conn, key, payload_fingerprint, response, self._clock())
+            def write_with_key(handle: Handle) -> StoredResponse:
+                response = write(handle)
+                self._store.save(_as_sql(handle), key, payload_fingerprint, response, self._clock())
                 return response
 
-            return Outcome(Verdict.FRESH, commit_effect(self._db, self._failpoints, write_with_key))
+            return Outcome(Verdict.FRESH, commit_in(self._db.transaction(), self._failpoints, write_with_key))
         finally:
             self.in_flight.release(key)

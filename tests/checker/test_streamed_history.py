@@ -133,7 +133,7 @@ def test_client_files_merge_by_time_with_ties_in_file_order(tmp_path: Path) -> N
         '{"t": 2.0, "type": "attempt_start", "op_id": "op2", "attempt": 1}',
     )
 
-    records = [(record[0], record[2]) for record in read_records([first, second]).client]
+    records = [(record.t, record.op_id) for record in read_records([first, second]).client]
 
     assert records == [(0.5, "op2"), (1.0, "op1"), (2.0, "op1"), (2.0, "op2")]
 
@@ -147,5 +147,5 @@ def test_a_file_out_of_time_order_is_reported_then_sorted_on_request(tmp_path: P
 
     with pytest.raises(OutOfOrder):
         list(read_records([path]).client)
-    assert [record[0] for record in read_records([path], sort_all=True).client] == [1.0, 2.0]
+    assert [record.t for record in read_records([path], sort_all=True).client] == [1.0, 2.0]
     assert scan_files([path], []).ops["op1"].attempt_starts == 1  # in time order, the op began first

@@ -107,12 +107,15 @@ def test_per_op_values_are_shared_by_path_headers_and_body() -> None:
         "{op_id}",
         "{amount}",
         ["", "{{", "}}", "plain"],
+        {"order": "{resource}", "at": "/o/{resource}/{amount}", "n": "{seq}", "r": ["{resource}"]},
         7,
     ],
 )
 def test_a_compiled_body_renders_to_exactly_what_json_dumps_gives(template: object) -> None:
     """Compiled once per kind, rendered by joins: the text is json.dumps's, byte for byte, draws included."""
-    context = OpContext(seed=3, op_id='op"\u00e9-7', seq=7, key="key-7", amount_min=1, amount_max=10**6)
+    context = OpContext(
+        seed=3, op_id='op"\u00e9-7', seq=7, key="key-7", amount_min=1, amount_max=10**6, resource='r"\u00e9/1'
+    )
     expected = json.dumps(Renderer(context).json(template), separators=(",", ":"))
     assert Renderer(context).json_text(compile_json(template)) == expected
 

@@ -30,6 +30,8 @@ from fastapi import FastAPI
 from waiting import WAIT_S
 
 from harness.runtime.process import target_command, target_env
+from targets.orders.app import VARIANTS, create_app
+from targets.targetkit import TargetConfig
 
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 READY_TIMEOUT_S = 30.0
@@ -178,6 +180,27 @@ def asgi_client() -> AsgiClient:
     async def open_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://target") as client:
+            yield client
+
+    return open_client
+
+
+OpenOrders = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def open_orders(request: pytest.FixtureRequest, tmp_path: Path, asgi_client: AsgiClient) -> OpenOrders:
+    """`open_orders(variant, work=None)`: a client of a fresh orders app, on Postgres when it needs it.
+
+    Opened twice in one test, both apps share the test's database, as a restarted target would.
+    """
+    @asynccontextmanager
+    async def open_client(variant: str, work: Callable[[], None] | None = None
+                          ) -> AsyncIterator[httpx.AsyncClient]:
+        environ = ({"HARNESS_POSTGRES_DSN": request.getfixturevalue("postgres_dsn")}
+                   if VARIANTS[variant].dialect == "postgres" else {})
+        app = create_app(TargetConfig(variant=variant, db_path=tmp_path / "orders.db"), environ, work=work)
+        async with asgi_client(app) as client:
             yield client
 
     return open_client

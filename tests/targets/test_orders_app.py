@@ -4,15 +4,12 @@ only when two attempts of one operation overlap. Postgres variants run against a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from factories import both_at_once, effects_of
-from fastapi import FastAPI
 
 from targets.orders.app import create_app
 from targets.targetkit import TargetConfig
@@ -24,26 +21,10 @@ IDEMPOTENT = ["idempotent", "idempotent-postgres"]
 BROKEN = ["broken-check-then-act", "broken-postgres-no-lock"]
 KEYED = IDEMPOTENT + BROKEN
 
+if TYPE_CHECKING:
+    from conftest import OpenOrders
+
 pytestmark = pytest.mark.anyio
-
-OpenOrders = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def open_orders(request: pytest.FixtureRequest, tmp_path: Path,
-                asgi_client: Callable[[FastAPI], AbstractAsyncContextManager[httpx.AsyncClient]]
-                ) -> OpenOrders:
-    """`open_orders(variant, work=None)`: a client of a fresh orders app, on Postgres when it needs it."""
-    @asynccontextmanager
-    async def open_client(variant: str, work: Callable[[], None] | None = None
-                          ) -> AsyncIterator[httpx.AsyncClient]:
-        environ = ({"HARNESS_POSTGRES_DSN": request.getfixturevalue("postgres_dsn")}
-                   if variant in POSTGRES_VARIANTS else {})
-        app = create_app(TargetConfig(variant=variant, db_path=tmp_path / "orders.db"), environ, work=work)
-        async with asgi_client(app) as client:
-            yield client
-
-    return open_client
 
 
 async def _post(client: httpx.AsyncClient, body: dict[str, Any], key: str | None = "k-1") -> httpx.Response:

@@ -1,0 +1,1 @@
+"""Reference target `checkout`: a saga orchestrator and its payments, inventory and shipping participants."""
