@@ -181,6 +181,11 @@ class HistoryWriter:
             if flush:
                 self._file.flush()
 
+    def flush(self) -> None:
+        """Put the lines left in the buffer on disk."""
+        with self._lock:
+            self._file.flush()
+
     def close(self) -> None:
         with self._lock:
             self._file.close()

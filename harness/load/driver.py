@@ -124,8 +124,13 @@ class _Drive:
         progress = ProgressPrinter(self.workload.queue, lambda: self.workload.attempts_in_flight)
         started = time.monotonic()
         progress()
+
+        def tick() -> None:
+            progress()
+            self.workload.history.flush_if_due()  # ends written before a quiet spell reach the watch
+
         try:
-            ending = run_until_done(runner, self.config, self.workload.queue, tick=progress,
+            ending = run_until_done(runner, self.config, self.workload.queue, tick=tick,
                                     broken=lambda: bool(self.user_errors), stop=self._stop)  # fmt: skip
         finally:
             runner.quit()  # kills users still running; each writes its attempt's and op's end

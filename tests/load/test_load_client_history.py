@@ -57,3 +57,44 @@ def test_an_attempt_start_is_on_disk_with_everything_before_it_before_its_reques
         history.attempt_end("p-1", 1, "ok", 0.01, status=201, resource_id="ch_1")
         history.op_end("p-1", "acknowledged", 1, status=201, resource_id="ch_1")
     assert [line["type"] for line in lines(path)] == ["op_start", "attempt_start", "attempt_end", "op_end"]
+
+
+class FakeClock:
+    """Monotonic seconds the test moves by hand (no sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_buffered_ends_reach_the_disk_once_the_last_flush_is_older_than_the_bound(tmp_path: Path) -> None:
+    """The running cell's watch reads the file every 0.5 s: ends must not wait for a start that is late."""
+    path, clock = tmp_path / "history.jsonl", FakeClock()
+    with HistoryWriter(path) as writer:
+        history = ClientHistory(writer, flush_after_s=0.2, clock=clock)
+        history.op_start("p-1", "charge", "k-1")
+        history.attempt_start("p-1", 1)
+        clock.now += 0.1
+        history.attempt_end("p-1", 1, "ok", 0.1, status=201)
+        assert [line["type"] for line in lines(path)] == ["op_start", "attempt_start"]  # within the bound
+        clock.now += 0.15
+        history.op_end("p-1", "acknowledged", 1, status=201)  # 0.25 s after the last flush
+        written = [line["type"] for line in lines(path)]
+        assert written == ["op_start", "attempt_start", "attempt_end", "op_end"]
+        history.op_start("p-2", "charge", "k-2")  # the bound counts from that flush: buffered again
+        assert len(lines(path)) == 4
+
+
+def test_flush_if_due_puts_a_quiet_tail_on_disk_without_another_line(tmp_path: Path) -> None:
+    path, clock = tmp_path / "history.jsonl", FakeClock()
+    with HistoryWriter(path) as writer:
+        history = ClientHistory(writer, flush_after_s=0.2, clock=clock)
+        history.attempt_start("p-1", 1)
+        history.attempt_end("p-1", 1, "ok", 0.01, status=201)
+        history.flush_if_due()
+        assert [line["type"] for line in lines(path)] == ["attempt_start"]  # not yet due
+        clock.now += 0.3
+        history.flush_if_due()
+        assert [line["type"] for line in lines(path)] == ["attempt_start", "attempt_end"]
