@@ -129,7 +129,7 @@ class SagaEvidence:
         """What could not be read, in words (empty when everything was)."""
         failed = [f"the orchestrator's sagas ({self.error})"] if self.error else []
         return failed + [
-            f"{read.role.name}'s ledger ({read.error})" for read in self.participants if read.error
+            f"the ledger of {read.role.name} ({read.error})" for read in self.participants if read.error
         ]
 
 

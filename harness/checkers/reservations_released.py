@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from harness.checkers.evidence import CellEvidence
 from harness.checkers.registry import register
-from harness.checkers.saga_story import SagaChecker, SagaFindings, SagaNames, readable, saga_views
+from harness.checkers.saga_story import SagaChecker, SagaFindings, SagaNames, readable, saga_views, step_words
 from harness.saga_evidence import PENDING, SagaEvidence
 
 
@@ -38,8 +38,6 @@ class ReservationsReleased(SagaChecker):
                 findings.cannot_judge(f"saga {view.id} is still pending and holds stock")
             elif view.ended_without_completing() and holds:
                 held += len(holds)
-                what = ", ".join(
-                    f"{role.name}'s {role.forward} of {net} (step {role.step})" for role, net in holds
-                )
+                what = ", ".join(f"{step_words(role)} ({net})" for role, net in holds)
                 findings.flag(view, f"it ended {view.status} and still holds {what}, never released")
         return {self.names.broken: held}, findings

@@ -21,6 +21,7 @@ from harness.checkers.saga_story import (
     SagaView,
     readable,
     saga_views,
+    step_words,
 )
 from harness.saga_evidence import COMPENSATED, DONE, FAILED, PENDING, ParticipantRead, SagaEvidence
 
@@ -72,12 +73,12 @@ def _half_done(view: SagaView, saga: SagaEvidence, reads: list[ParticipantRead])
     if view.status == DONE:
         missing = [read.role for read in reads if read.role not in in_effect]
         if missing:
-            steps = ", ".join(f"{role.name}'s {role.forward} (step {role.step})" for role in missing)
+            steps = ", ".join(map(step_words, missing))
             return f"the orchestrator says done, but {steps} did not take effect"
         return None
     if view.status == COMPENSATED:
         if in_effect:
-            stands = ", ".join(f"{role.name}'s {role.forward} (step {role.step})" for role in in_effect)
+            stands = ", ".join(map(step_words, in_effect))
             return f"the orchestrator says compensated, but {stands} still stands with nothing undoing it"
         return None
     return f"the orchestrator ended it {view.status!r}, which is neither done nor compensated"

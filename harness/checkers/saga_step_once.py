@@ -63,6 +63,6 @@ def _repeat_words(participant: str, step: int, kind: str, rows: list[LedgerRow])
     keys = sorted({row.idempotency_key or "no key" for row in rows})
     total = sum(row.amount for row in rows)
     return (
-        f"{participant}'s {kind} of step {step} took effect {len(rows)} times ({total} in all), "
+        f"the {kind} of step {step} at {participant} took effect {len(rows)} times ({total} in all), "
         f"sent with {len(keys)} distinct key(s): {', '.join(keys)}"
     )

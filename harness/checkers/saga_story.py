@@ -158,11 +158,16 @@ def readable(saga: SagaEvidence, level: str | None = None) -> tuple[list[Partici
     """The participants (of that ``level``, or all) whose ledgers were read, and why the others were not."""
     chosen = [read for read in saga.participants if level is None or read.role.level == level]
     return [read for read in chosen if read.error is None], [
-        f"{read.role.name}'s ledger could not be read ({read.error})" for read in chosen if read.error
+        f"the ledger of {read.role.name} could not be read ({read.error})" for read in chosen if read.error
     ]
 
 
 # -- the words of a saga's story ------------------------------------------------------------------------
+
+
+def step_words(role: ParticipantRole) -> str:
+    """``the charge of step 1 at payments``."""
+    return f"the {role.forward} of step {role.step} at {role.name}"
 
 
 def row_words(role: ParticipantRole, row: LedgerRow) -> str:

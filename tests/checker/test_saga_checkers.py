@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness.checker import CellExpectations, check
-from harness.checkers.registry import columns
+from harness.checkers.registry import checkers, columns
+from harness.checkers.saga_story import SagaChecker
 from harness.errors import HistoryError
 from harness.saga_evidence import (
     CHECKOUT_PARTICIPANTS,
@@ -29,7 +30,7 @@ from harness.saga_evidence import (
 )
 from harness.verdict import CellVerdict
 
-SAGA_CHECKERS = ("saga_settled", "saga_step_once", "money_conserved", "stock_conserved", "reservations_released")
+SAGA_CHECKERS = tuple(checker.name for checker in checkers() if isinstance(checker, SagaChecker))
 ROLES = {role.name: role for role in CHECKOUT_PARTICIPANTS}
 T0 = 1_700_000_000.0
 INITIAL = {"payments": 0, "inventory": 100, "shipping": 1000}
@@ -42,12 +43,22 @@ def saga(saga_id: str, status: str, done: Sequence[int] = (), undone: Sequence[i
     return SagaRecord(saga_id, f"op-{saga_id}", status, tuple(done), tuple(undone), T0, asks)
 
 
-def row(participant: str, saga_id: str, kind: str, at: float, *, amount: int | None = None,
-        keyed: bool = True) -> LedgerRow:
+def row(
+    participant: str, saga_id: str, kind: str, at: float, *, amount: int | None = None, keyed: bool = True
+) -> LedgerRow:
     role = ROLES[participant]
     key = f"{saga_id}:{role.step}:{kind}" if keyed else None
-    return LedgerRow(f"{kind}_{saga_id}_{at}", saga_id, role.step, kind, key, ITEMS[participant],
-                     ASKED[participant] if amount is None else amount, f"op-{saga_id}", T0 + at)
+    return LedgerRow(
+        f"{kind}_{saga_id}_{at}",
+        saga_id,
+        role.step,
+        kind,
+        key,
+        ITEMS[participant],
+        ASKED[participant] if amount is None else amount,
+        f"op-{saga_id}",
+        T0 + at,
+    )
 
 
 def evidence(sagas: Sequence[SagaRecord], *rows: LedgerRow, unreadable: str | None = None) -> SagaEvidence:
@@ -79,14 +90,18 @@ def only_invalid(cell: CellVerdict, *names: str) -> None:
 
 
 def done_saga(saga_id: str, *, at: float = 0.0) -> list[LedgerRow]:
-    return [row("payments", saga_id, "charge", at + 0.01), row("inventory", saga_id, "reserve", at + 0.02),
-            row("shipping", saga_id, "book", at + 0.03)]
+    return [
+        row("payments", saga_id, "charge", at + 0.01),
+        row("inventory", saga_id, "reserve", at + 0.02),
+        row("shipping", saga_id, "book", at + 0.03),
+    ]
 
 
 def test_a_correct_run_passes_every_saga_checker() -> None:
     refused_stock = [row("payments", "s2", "charge", 1.01), row("payments", "s2", "refund", 1.05)]
-    read = evidence([saga("s1", "done", [1, 2, 3]), saga("s2", "compensated", [1], [1])],
-                    *done_saga("s1"), *refused_stock)
+    read = evidence(
+        [saga("s1", "done", [1, 2, 3]), saga("s2", "compensated", [1], [1])], *done_saga("s1"), *refused_stock
+    )
 
     cell = judged(read)
 
@@ -96,8 +111,11 @@ def test_a_correct_run_passes_every_saga_checker() -> None:
 
 
 def test_a_refund_paid_twice_breaks_step_once_and_money() -> None:
-    twice = [row("payments", "s1", "charge", 0.01), row("payments", "s1", "refund", 0.40),
-             row("payments", "s1", "refund", 0.90)]
+    twice = [
+        row("payments", "s1", "charge", 0.01),
+        row("payments", "s1", "refund", 0.40),
+        row("payments", "s1", "refund", 0.90),
+    ]
 
     cell = judged(evidence([saga("s1", "compensated", [1], [1])], *twice))
 
@@ -106,11 +124,15 @@ def test_a_refund_paid_twice_breaks_step_once_and_money() -> None:
     assert cell.number("customers_unbalanced") == 1
     story = cell.check("saga_step_once").anomalies[0]  # type: ignore[union-attr]
     assert story.op_id == "op-s1"
-    assert "payments's refund of step 1 took effect 2 times (1400 in all), sent with 1 distinct key(s)" in (
-        story.explanation)
+    assert (
+        "the refund of step 1 at payments took effect 2 times (1400 in all), sent with 1 distinct key(s)"
+        in (story.explanation)
+    )
     timeline = story.explanation.split("Timeline: ")[1]
     assert timeline.startswith("+0.000 s orchestrator opened s1 for op-s1; +0.010 s payments: charge step 1")
-    assert "+0.400 s payments: refund step 1 700 cus_1 (key s1:1:refund); +0.900 s payments: refund" in timeline
+    assert (
+        "+0.400 s payments: refund step 1 700 cus_1 (key s1:1:refund); +0.900 s payments: refund" in timeline
+    )
     assert timeline.endswith("the orchestrator's log: compensated (steps done: 1; compensations done: 1)")
 
 
@@ -121,7 +143,7 @@ def test_a_late_charge_without_refund_leaves_the_saga_half_done_and_money_off() 
 
     only_invalid(cell, "saga_settled", "money_conserved")
     half_done = cell.check("saga_settled").anomalies[0]  # type: ignore[union-attr]
-    assert "says compensated, but payments's charge (step 1) still stands" in half_done.explanation
+    assert "says compensated, but the charge of step 1 at payments still stands" in half_done.explanation
     money = cell.check("money_conserved").anomalies[0]  # type: ignore[union-attr]
     assert "net 700 of cus_1 for a saga that ended compensated, which calls for 0" in money.explanation
 
@@ -135,7 +157,10 @@ def test_a_reservation_held_after_the_orchestrator_forgot_its_saga() -> None:
     assert (cell.number("sagas"), cell.number("reservations_held")) == (1, 1)
     assert cell.number("stock_items_unbalanced") == 1 and cell.number("stock_below_floor") == 0
     held = cell.check("reservations_released").anomalies[0]  # type: ignore[union-attr]
-    assert "ended unknown to the orchestrator and still holds inventory's reserve of 2" in held.explanation
+    assert (
+        "ended unknown to the orchestrator and still holds the reserve of step 2 at inventory (2)"
+        in held.explanation
+    )
     assert held.explanation.endswith("the orchestrator has no record of this saga")
 
 
@@ -146,7 +171,10 @@ def test_a_charge_taken_twice_by_naive_breaks_step_once_and_money() -> None:
 
     only_invalid(cell, "saga_step_once", "money_conserved")
     story = cell.check("saga_step_once").anomalies[0]  # type: ignore[union-attr]
-    assert "charge of step 1 took effect 2 times (1400 in all), sent with 2 distinct key(s)" in story.explanation
+    assert (
+        "the charge of step 1 at payments took effect 2 times (1400 in all), sent with 2 distinct key(s)"
+        in story.explanation
+    )
 
 
 def test_stock_that_went_below_its_floor_and_a_level_unlike_its_ledger() -> None:
@@ -170,7 +198,8 @@ def test_a_saga_still_pending_after_the_settle_time_is_half_done_and_unjudged_el
     assert cell.number("sagas_pending") == 1
     assert validities(cell)["money_conserved"] == "unknown"
     assert "still pending after the settle time (1.2 s of at most 5 s)" in (
-        cell.check("saga_settled").anomalies[0].explanation)  # type: ignore[union-attr]
+        cell.check("saga_settled").anomalies[0].explanation
+    )  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("declared", [True, False])
@@ -185,12 +214,17 @@ def test_no_saga_evidence_is_unknown_when_declared_and_nothing_otherwise(declare
 
 def test_an_unreadable_ledger_is_unknown_unless_another_broke_the_invariant() -> None:
     fine = judged(evidence([saga("s1", "done", [1, 2, 3])], *done_saga("s1"), unreadable="inventory"))
-    broken = judged(evidence([saga("s1", "compensated", [1], [1])], row("payments", "s1", "charge", 0.01),
-                             unreadable="inventory"))
+    broken = judged(
+        evidence(
+            [saga("s1", "compensated", [1], [1])],
+            row("payments", "s1", "charge", 0.01),
+            unreadable="inventory",
+        )
+    )
 
     assert validities(fine)["stock_conserved"] == "unknown"
     assert validities(fine)["money_conserved"] == "valid"
-    assert "inventory's ledger could not be read (ConnectError: refused)" in (fine.error or "")
+    assert "the ledger of inventory could not be read (ConnectError: refused)" in (fine.error or "")
     assert validities(broken)["saga_settled"] == "invalid"
 
 

@@ -44,8 +44,9 @@ class ScriptedReader:
 def probe(pending_until: float, late_row_at: float, settle_s: float) -> tuple[float, object]:
     clock = FakeClock()
     reader = ScriptedReader(clock, pending_until, late_row_at)
-    read = probe_sagas(reader, CHECKOUT_PARTICIPANTS, settle_s, quiet_s=1.0, poll_s=0.1, clock=clock,
-                       sleep=clock.sleep)
+    read = probe_sagas(
+        reader, CHECKOUT_PARTICIPANTS, settle_s, quiet_s=1.0, poll_s=0.1, clock=clock, sleep=clock.sleep
+    )
     return clock.now, read
 
 
