@@ -11,7 +11,9 @@ import pytest
 
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
+from harness.processes import group_members
 from harness.runtime.process import ProcessRuntime
+from waiting import wait_until
 
 STAND_IN = textwrap.dedent(
     """
@@ -64,13 +66,15 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     try:
         assert target.endpoint.host == "127.0.0.1"
         assert httpx.get(f"{target.endpoint.base_url}/health").text == "0"
-        assert len(recorded(tmp_path)) == 1
+        assert len(recorded(tmp_path)) == 2  # the serving process and the fork server it came from
+        serving = target.pid
         target.kill()
         assert not target.is_alive()
         assert target.exit_code() == -9
         downtime = target.restart()
         assert downtime > 0 and target.is_alive()
         assert httpx.get(f"{target.endpoint.base_url}/health").text == "1"  # same port, next incarnation
+        assert target.pid != serving and len(recorded(tmp_path)) == 2
     finally:
         target.stop()
     target.stop()  # twice is fine
@@ -101,12 +105,15 @@ def test_unhealthy_target_times_out_and_is_killed(
 
 def test_clean_ends_a_leftover_process(targets_dir: Path, tmp_path: Path) -> None:
     target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
-    pid = target._process.pid if target._process else 0
     try:
+        serving = target.pid
+        assert serving is not None and serving in recorded(tmp_path)
+        left = recorded(tmp_path)  # the serving process and the fork server it came from
+        assert len(left) == 2
         ended = PidRegistry(tmp_path / "pids").clean()
-        assert ended == [pid]
-        target._process.wait(timeout=5) if target._process else None
-        assert not target.is_alive()
+        assert ended and set(ended) <= set(left)  # the fork server, ended first, takes its child along
+        wait_until(lambda: not target.is_alive(), "the cleaned target to be gone")
+        assert group_members(serving) == []
     finally:
         target.stop()
 

@@ -1,0 +1,164 @@
+"""The fork server: imports a Python target's dependencies once, then forks one child per start.
+
+    python -P forkserver.py CONTROL_FD MODULE [ARG...]
+
+Run by path with the standard library only (it must not import the harness into every target). A
+crash cell restarts its target about ten times, and a fresh interpreter spends over a second importing
+FastAPI before it can bind; a child forked from a parent that already imported it starts in a tenth
+of that. The child then runs ``MODULE`` as ``python -m MODULE ARG...`` would, in a session of its own,
+so the harness kills the serving process itself, by its own pid and process group, with a real SIGKILL.
+
+Only what the module imports is imported ahead (and what its own package's modules import, even
+inside functions), never the module itself: its body may serve (a script with no ``__main__`` guard),
+and each child must run it afresh anyway.
+
+The harness talks to it over a ``SOCK_SEQPACKET`` socket (``CONTROL_FD``), one JSON message each way:
+
+- ``{"op": "spawn", "env": {...}}`` with one file descriptor attached (where the child's stdout and
+  stderr go) -> ``{"pid": PID}``;
+- ``{"op": "poll", "pid": PID}`` -> ``{"code": null}`` while it runs, else its exit status as
+  ``subprocess`` gives it (``-9`` for SIGKILL).
+
+When the socket closes (the harness ended, however it ended) or on SIGTERM, the server kills every
+child it still has, by process group, and exits: an interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import signal
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+MESSAGE_BYTES = 65536
+
+
+def imports_of(module: str) -> Iterator[str]:
+    """The absolute names of the modules ``module``'s source imports, at any depth (a function's
+    import too: what the target puts off until it serves is what each child would pay for)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read(), spec.origin)
+    package = module if spec.submodule_search_locations is not None else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            relative = "." * node.level + (node.module or "")
+            yield importlib.util.resolve_name(relative, package) if node.level else relative
+
+
+def preload(module: str) -> None:
+    """Import what ``module`` imports, and what the modules of its own package import, never
+    ``module`` itself; a failure is left for the child to meet and report in its own log, as a
+    fresh interpreter would."""
+    own_package = module.partition(".")[0]
+    to_read, seen = [module], {module}
+    while to_read:
+        with contextlib.suppress(Exception):
+            for name in imports_of(to_read.pop()):
+                if name in seen:
+                    continue
+                seen.add(name)
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+                if name.partition(".")[0] == own_package:
+                    to_read.append(name)
+
+
+def exit_code(status: int) -> int:
+    """A ``waitpid`` status as ``subprocess.Popen.returncode`` says it: ``-N`` for signal N."""
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+class Children:
+    """The children the server forked, and the exit codes of those it reaped."""
+
+    def __init__(self) -> None:
+        self.codes: dict[int, int | None] = {}
+
+    def poll(self, pid: int) -> int | None:
+        if self.codes.get(pid) is None and pid in self.codes:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+            if reaped:
+                self.codes[pid] = exit_code(status)
+        return self.codes.get(pid)
+
+    def kill_all(self) -> None:
+        for pid, code in self.codes.items():
+            if code is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+
+
+def _reply(control: socket.socket, answer: dict[str, Any]) -> None:
+    control.send(json.dumps(answer).encode())
+
+
+def serve(control: socket.socket) -> dict[str, str] | None:
+    """Answer requests until the socket closes (None); in a forked child, its environment."""
+    server = os.getpid()
+    children = Children()
+    try:
+        while True:
+            message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 1)
+            if not message:
+                return None
+            request = json.loads(message)
+            if request["op"] == "poll":
+                _reply(control, {"code": children.poll(int(request["pid"]))})
+                continue
+            (output,) = fds
+            pid = os.fork()
+            if pid == 0:
+                become_child(control, output)
+                return {str(key): str(value) for key, value in request["env"].items()}
+            os.close(output)
+            children.codes[pid] = None
+            _reply(control, {"pid": pid})
+    finally:
+        if os.getpid() == server:
+            children.kill_all()
+
+
+def become_child(control: socket.socket, output: int) -> None:
+    """The forked child: a session of its own, output to ``output``, nothing of the server's."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    control.close()
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str]) -> None:
+    control_fd, module, args = int(argv[1]), argv[2], argv[3:]
+    control = socket.socket(fileno=control_fd)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    preload(module)
+    env = serve(control)
+    if env is None:
+        return
+    os.environ.update(env)
+    sys.argv = [module, *args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
