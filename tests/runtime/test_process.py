@@ -8,12 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from waiting import wait_until
 
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
 from harness.processes import group_members
 from harness.runtime.process import ProcessRuntime
-from waiting import wait_until
 
 STAND_IN = textwrap.dedent(
     """
