@@ -8,9 +8,10 @@ FastAPI before it can bind; a child forked from a parent that already imported i
 of that. The child then runs ``MODULE`` as ``python -m MODULE ARG...`` would, in a session of its own,
 so the harness kills the serving process itself, by its own pid and process group, with a real SIGKILL.
 
-Only what the module imports is imported ahead (and what its own package's modules import, even
-inside functions), never the module itself: its body may serve (a script with no ``__main__`` guard),
-and each child must run it afresh anyway.
+Only what the module imports at its top level is imported ahead (and so, transitively, what those
+modules import), never the module itself: its body may serve (a script with no ``__main__`` guard),
+and each child must run it afresh anyway. A target whose server library is imported only inside a
+function leaves that import to each child.
 
 The harness talks to it over a ``SOCK_SEQPACKET`` socket (``CONTROL_FD``), one JSON message each way:
 
@@ -42,15 +43,15 @@ MESSAGE_BYTES = 65536
 
 
 def imports_of(module: str) -> Iterator[str]:
-    """The absolute names of the modules ``module``'s source imports, at any depth (a function's
-    import too: what the target puts off until it serves is what each child would pay for)."""
+    """The absolute names of the modules ``module``'s source imports at its top level (not inside a
+    function: a store's client imported only when that store is used would cost every target)."""
     spec = importlib.util.find_spec(module)
     if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
         return
     with open(spec.origin, encoding="utf-8") as source:
         tree = ast.parse(source.read(), spec.origin)
     package = module if spec.submodule_search_locations is not None else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in tree.body:
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
@@ -59,21 +60,12 @@ def imports_of(module: str) -> Iterator[str]:
 
 
 def preload(module: str) -> None:
-    """Import what ``module`` imports, and what the modules of its own package import, never
-    ``module`` itself; a failure is left for the child to meet and report in its own log, as a
-    fresh interpreter would."""
-    own_package = module.partition(".")[0]
-    to_read, seen = [module], {module}
-    while to_read:
-        with contextlib.suppress(Exception):
-            for name in imports_of(to_read.pop()):
-                if name in seen:
-                    continue
-                seen.add(name)
-                with contextlib.suppress(Exception):
-                    importlib.import_module(name)
-                if name.partition(".")[0] == own_package:
-                    to_read.append(name)
+    """Import what ``module`` imports (and so what those import), never ``module`` itself; a failure
+    is left for the child to meet and report in its own log, as a fresh interpreter would."""
+    with contextlib.suppress(Exception):
+        for name in imports_of(module):
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
 
 
 def exit_code(status: int) -> int:
