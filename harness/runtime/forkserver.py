@@ -10,8 +10,8 @@ so the harness kills the serving process itself, by its own pid and process grou
 
 Only what the module imports at its top level is imported ahead (and so, transitively, what those
 modules import), never the module itself: its body may serve (a script with no ``__main__`` guard),
-and each child must run it afresh anyway. A target whose server library is imported only inside a
-function leaves that import to each child.
+and each child must run it afresh anyway. What the children import only once they run (a library's
+lazy imports) is learned from them and imported before the next fork (:class:`LearnedImports`).
 
 The harness talks to it over a ``SOCK_SEQPACKET`` socket (``CONTROL_FD``), one JSON message each way:
 
@@ -99,10 +99,75 @@ def _reply(control: socket.socket, answer: dict[str, Any]) -> None:
     control.send(json.dumps(answer).encode())
 
 
-def serve(control: socket.socket) -> dict[str, str] | None:
-    """Answer requests until the socket closes (None); in a forked child, its environment."""
+class LearnedImports:
+    """What the children imported after they started (a library's lazy imports, the server's event
+    loop, the web framework's first request), told over a pipe each; imported before the next fork.
+
+    A module a target imports only once it serves is imported by every fresh child again; the server
+    hears of it from the children (an audit hook on ``import``) and imports it before the next fork,
+    so from the third incarnation on no child pays for it. A target never restarted costs nothing:
+    the names wait in the pipe until a next start is asked for.
+    """
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+        self._pipes: list[int] = []
+        self._partial: dict[int, bytes] = {}
+
+    def pipe_for_child(self) -> tuple[int, int]:
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        self._pipes.append(read_end)
+        return read_end, write_end
+
+    def close_in_child(self) -> None:
+        for read_end in self._pipes:
+            os.close(read_end)
+
+    def import_what_children_imported(self) -> None:
+        for name in self._drain():
+            if name not in sys.modules and name not in (self._module, "__main__"):
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
+
+    def _drain(self) -> list[str]:
+        names: list[str] = []
+        for read_end in list(self._pipes):
+            text, ended = self._partial.pop(read_end, b""), False
+            try:
+                while chunk := os.read(read_end, MESSAGE_BYTES):
+                    text += chunk
+                ended = True  # the child is gone and everything it wrote has been read
+            except BlockingIOError:
+                pass
+            *complete, rest = text.split(b"\n")
+            if ended:
+                self._pipes.remove(read_end)
+                os.close(read_end)
+            else:
+                self._partial[read_end] = rest
+            names += [line.decode() for line in complete if line]
+        return names
+
+
+def report_imports(write_end: int) -> None:
+    """In a child: tell the server each module imported from now on (dropped if the pipe is full)."""
+    os.set_blocking(write_end, False)
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "import":
+            with contextlib.suppress(OSError):
+                os.write(write_end, f"{args[0]}\n".encode())
+
+    sys.addaudithook(hook)
+
+
+def serve(control: socket.socket, module: str) -> tuple[dict[str, str], int] | None:
+    """Answer requests until the socket closes (None); in a forked child, its environment and the
+    pipe its imports are told on."""
     server = os.getpid()
     children = Children()
+    learned = LearnedImports(module)
     try:
         while True:
             message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 1)
@@ -113,11 +178,15 @@ def serve(control: socket.socket) -> dict[str, str] | None:
                 _reply(control, {"code": children.poll(int(request["pid"]))})
                 continue
             (output,) = fds
+            learned.import_what_children_imported()
+            read_end, write_end = learned.pipe_for_child()
             pid = os.fork()
             if pid == 0:
                 become_child(control, output)
-                return {str(key): str(value) for key, value in request["env"].items()}
+                learned.close_in_child()
+                return {str(key): str(value) for key, value in request["env"].items()}, write_end
             os.close(output)
+            os.close(write_end)
             children.codes[pid] = None
             _reply(control, {"pid": pid})
     finally:
@@ -144,10 +213,12 @@ def main(argv: list[str]) -> None:
     control = socket.socket(fileno=control_fd)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     preload(module)
-    env = serve(control)
-    if env is None:
+    child = serve(control, module)
+    if child is None:
         return
+    env, imports_pipe = child
     os.environ.update(env)
+    report_imports(imports_pipe)
     sys.argv = [module, *args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

@@ -23,6 +23,13 @@ STAND_IN = textwrap.dedent(
         parser.add_argument(flag)
     args = parser.parse_args()
     mode = os.environ.get("STAND_IN_MODE", "ok")
+
+    def import_lazily():  # not at the top level: the fork server learns it from a first incarnation
+        learned = "colorsys" in sys.modules
+        import colorsys
+        return learned
+
+    learned = import_lazily()
     if mode == "exit":
         print("cannot open database: permission denied", flush=True)
         sys.exit(3)
@@ -31,6 +38,8 @@ STAND_IN = textwrap.dedent(
         def do_GET(self):
             status = 503 if mode == "unhealthy" else 200
             body = os.environ.get("HARNESS_INCARNATION", "?").encode()
+            if self.path == "/learned":
+                body = str(learned).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -82,6 +91,18 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     assert recorded(tmp_path) == []
     log = (tmp_path / "t.log").read_text()
     assert "start incarnation 0" in log and "start incarnation 1" in log
+
+
+def test_a_restart_finds_imported_what_the_last_incarnation_imported_as_it_started(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+    try:
+        assert httpx.get(f"{target.endpoint.base_url}/learned").text == "False"
+        target.restart()
+        assert httpx.get(f"{target.endpoint.base_url}/learned").text == "True"
+    finally:
+        target.stop()
 
 
 def test_target_that_exits_reports_its_log(
