@@ -27,6 +27,9 @@ from harness.processes import KILL_WAIT_S, POLL_S, end_group_by_id, end_process
 from harness.proctable import process_info
 
 FORK_SERVER_SCRIPT = Path(__file__).with_name("forkserver.py")
+MESSAGE_BYTES = 65536
+ANSWER_SLICE_S = 0.25
+"""How long one wait for the fork server's answer blocks (the whole wait is bounded by the start timeout)."""
 LOST_SERVER_CODE = -1
 """What a forked child's exit status reads as once its fork server is gone and so is the child."""
 
@@ -227,16 +230,22 @@ class ForkServer:
             theirs.close()
         if self._registry is not None:
             self._registry.add(self._process.pid, self.server_command)
-        ours.settimeout(self._start_timeout_s)
+        ours.settimeout(ANSWER_SLICE_S)
         self._control = ours
         return ours
 
     def _answer(self, control: socket.socket) -> dict[str, Any]:
-        try:
-            message = control.recv(65536)
-        except TimeoutError:
-            waited = f"{self._start_timeout_s:.0f} s"
-            raise TargetError(f"the fork server did not answer within {waited}") from None
+        """The server's answer, waited for in short slices: a cell on a thread of its own is stopped
+        by an exception raised between two bytecodes, never inside one long ``recv``."""
+        deadline = time.monotonic() + self._start_timeout_s
+        while True:
+            try:
+                message = control.recv(MESSAGE_BYTES)
+                break
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    waited = f"{self._start_timeout_s:.0f} s"
+                    raise TargetError(f"the fork server did not answer within {waited}") from None
         if not message:
             code = None if self._process is None else self._process.poll()
             raise TargetError(f"the fork server ended (exit status {code}); see {self._log_path}")
