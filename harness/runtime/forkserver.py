@@ -1,12 +1,14 @@
 """The fork server: imports a Python target's dependencies once, then forks one child per start.
 
-    python -P forkserver.py CONTROL_FD MODULE [ARG...]
+    python -P forkserver.py CONTROL_FD MODULE
 
 Run by path with the standard library only (it must not import the harness into every target). A
 crash cell restarts its target about ten times, and a fresh interpreter spends over a second importing
 FastAPI before it can bind; a child forked from a parent that already imported it starts in a tenth
 of that. The child then runs ``MODULE`` as ``python -m MODULE ARG...`` would, in a session of its own,
 so the harness kills the serving process itself, by its own pid and process group, with a real SIGKILL.
+The arguments and the whole environment come with each start, so one server serves every cell of a
+run whose target runs ``MODULE``.
 
 Only what the module imports at its top level is imported ahead (and so, transitively, what those
 modules import), never the module itself: its body may serve (a script with no ``__main__`` guard),
@@ -15,8 +17,8 @@ lazy imports) is learned from them and imported before the next fork (:class:`Le
 
 The harness talks to it over a ``SOCK_SEQPACKET`` socket (``CONTROL_FD``), one JSON message each way:
 
-- ``{"op": "spawn", "env": {...}}`` with one file descriptor attached (where the child's stdout and
-  stderr go) -> ``{"pid": PID}``;
+- ``{"op": "spawn", "args": [...], "env": {...}}`` with one file descriptor attached (where the
+  child's stdout and stderr go) -> ``{"pid": PID}``;
 - ``{"op": "poll", "pid": PID}`` -> ``{"code": null}`` while it runs, else its exit status as
   ``subprocess`` gives it (``-9`` for SIGKILL).
 
@@ -39,7 +41,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-MESSAGE_BYTES = 65536
+MESSAGE_BYTES = 1 << 20
 
 
 def imports_of(module: str) -> Iterator[str]:
@@ -162,9 +164,9 @@ def report_imports(write_end: int) -> None:
     sys.addaudithook(hook)
 
 
-def serve(control: socket.socket, module: str) -> tuple[dict[str, str], int] | None:
-    """Answer requests until the socket closes (None); in a forked child, its environment and the
-    pipe its imports are told on."""
+def serve(control: socket.socket, module: str) -> tuple[list[str], dict[str, str], int] | None:
+    """Answer requests until the socket closes (None); in a forked child, its arguments, its whole
+    environment and the pipe its imports are told on."""
     server = os.getpid()
     children = Children()
     learned = LearnedImports(module)
@@ -184,7 +186,8 @@ def serve(control: socket.socket, module: str) -> tuple[dict[str, str], int] | N
             if pid == 0:
                 become_child(control, output)
                 learned.close_in_child()
-                return {str(key): str(value) for key, value in request["env"].items()}, write_end
+                env = {str(key): str(value) for key, value in request["env"].items()}
+                return [str(arg) for arg in request["args"]], env, write_end
             os.close(output)
             os.close(write_end)
             children.codes[pid] = None
@@ -209,14 +212,15 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str]) -> None:
-    control_fd, module, args = int(argv[1]), argv[2], argv[3:]
+    control_fd, module = int(argv[1]), argv[2]
     control = socket.socket(fileno=control_fd)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     preload(module)
     child = serve(control, module)
     if child is None:
         return
-    env, imports_pipe = child
+    args, env, imports_pipe = child
+    os.environ.clear()
     os.environ.update(env)
     report_imports(imports_pipe)
     sys.argv = [module, *args]

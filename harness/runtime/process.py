@@ -23,7 +23,7 @@ from harness.pidfiles import PidRegistry
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import log_tail, wait_healthy
 from harness.runtime.logcap import PUMP_JOIN_S, CappedLog, pump
-from harness.runtime.spawn import Child, ForkServer, FreshProcesses, Spawner, module_command
+from harness.runtime.spawn import Child, ForkedModule, ForkServer, FreshProcesses, Spawner, module_command
 
 STOP_GRACE_S = 3.0
 
@@ -159,8 +159,9 @@ class ProcessRuntime:
     """Starts ``targets.<name>.app`` as a module, with this interpreter, on a free loopback port.
 
     Each incarnation is forked from a fork server (``harness/runtime/spawn.py``) that imported the
-    target's imports once: a restart after a crash then takes a fraction of a second, not the second
-    and more a fresh interpreter spends importing FastAPI.
+    target's imports once, shared by the targets of one module: a restart after a crash then takes a
+    fraction of a second, not the second and more a fresh interpreter spends importing FastAPI, and
+    the cells of a run import it once between them.
     """
 
     name = "process"
@@ -174,6 +175,8 @@ class ProcessRuntime:
         self.start_timeout_s = start_timeout_s
         self.registry = registry
         self.targets_dir = targets_dir
+        self._fork_servers: dict[tuple[str, str | None], ForkServer] = {}
+        self._lock = threading.Lock()
 
     def start(
         self,
@@ -185,13 +188,12 @@ class ProcessRuntime:
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
         target_environ = target_env({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, self.targets_dir)
+        server = self._fork_server(target_module(target, self.targets_dir), target_environ, log_path)
 
         def make(endpoint: Endpoint) -> ProcessTarget:
             args = ["--host", endpoint.host, "--port", str(endpoint.port),
                     "--variant", variant, "--db", str(data_dir / "target.db")]  # fmt: skip
-            spawner = ForkServer(sys.executable, target_module(target, self.targets_dir), args,
-                                 target_environ, start_timeout_s=self.start_timeout_s,
-                                 registry=self.registry, log_path=log_path)  # fmt: skip
+            spawner = ForkedModule(server, args, target_environ)
             return ProcessTarget(
                 command=spawner.command,
                 env=target_environ,
@@ -203,3 +205,16 @@ class ProcessRuntime:
             )
 
         return launch_on_a_free_port(make)
+
+    def _fork_server(self, module: str, environ: Mapping[str, str], log_path: Path) -> ForkServer:
+        """The fork server of ``module``, shared by every target of it that runs with the same
+        PYTHONPATH (cells at once, and cells one after another while one is up); its own output, should
+        it fail, goes to the log of the target that started it."""
+        key = (module, environ.get("PYTHONPATH"))
+        with self._lock:
+            server = self._fork_servers.get(key)
+            if server is None:
+                server = ForkServer(sys.executable, module, environ, start_timeout_s=self.start_timeout_s,
+                                    registry=self.registry, log_path=log_path)  # fmt: skip
+                self._fork_servers[key] = server
+            return server

@@ -27,7 +27,7 @@ from harness.processes import KILL_WAIT_S, POLL_S, end_group_by_id, end_process
 from harness.proctable import process_info
 
 FORK_SERVER_SCRIPT = Path(__file__).with_name("forkserver.py")
-MESSAGE_BYTES = 65536
+MESSAGE_BYTES = 1 << 20
 ANSWER_SLICE_S = 0.25
 """How long one wait for the fork server's answer blocks (the whole wait is bounded by the start timeout)."""
 LOST_SERVER_CODE = -1
@@ -129,44 +129,77 @@ class ForkedChild:
             time.sleep(POLL_S)  # the group is gone: the server reaps it at our next question
 
 
-class ForkServer:
-    """``python -m module args...`` for each incarnation, forked from a server that imported its imports.
+class ForkedModule:
+    """One target's starts through a shared :class:`ForkServer`: its arguments, its environment."""
 
-    The server is started with the first incarnation (which pays for the imports, as a fresh process
-    would) and ended by :meth:`close`, by the harness's ``harness clean`` from the pid registry, or on
-    its own when the harness's end of its socket closes.
+    def __init__(self, server: ForkServer, args: list[str], env: Mapping[str, str]) -> None:
+        self.command = [*module_command(server.interpreter, server.module), *args]
+        """What each start runs, as if started afresh (for the log's banner)."""
+        self._server = server
+        self._args = args
+        self._env = dict(env)
+        self._closed = False
+        server.acquire()
+
+    def spawn(self, env: Mapping[str, str]) -> ForkedChild:
+        if self._closed:
+            raise TargetError("the target was stopped; it is not started again")
+        return self._server.spawn(self._args, {**self._env, **env})
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._server.release()
+
+
+class ForkServer:
+    """Children running ``python -m module``, forked from a server that imported the module's imports.
+
+    One server serves every target of one module in a run (each :class:`ForkedModule` gives its own
+    arguments and environment per start), so the imports are paid for once, not once per cell. It is
+    started with the first start asked for and ended when its last user releases it, by
+    ``harness clean`` from the pid registry, or on its own when the harness's end of its socket closes.
     """
 
     def __init__(
         self,
         interpreter: str,
         module: str,
-        args: list[str],
         env: Mapping[str, str],
         *,
         start_timeout_s: float,
         registry: PidRegistry | None,
         log_path: Path,
     ) -> None:
-        self.command = [*module_command(interpreter, module), *args]
-        """What each incarnation runs, as if started afresh (for the log's banner)."""
+        self.interpreter, self.module = interpreter, module
         self._env = dict(env)
         self._start_timeout_s = start_timeout_s
         self._registry = registry
         self._log_path = log_path
-        self._interpreter, self._module, self._args = interpreter, module, args
         self._process: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._lock = threading.Lock()
-        self._closed = False
+        self._users = 0
         self.server_command: list[str] = []
 
-    def spawn(self, env: Mapping[str, str]) -> ForkedChild:
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        """One user less; the last one ends the server (it kills any child it still has)."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                self._end_server()
+
+    def spawn(self, args: list[str], env: Mapping[str, str]) -> ForkedChild:
+        """A child running the module with ``args``, in exactly ``env``."""
         read_end, write_end = os.pipe()
         try:
             with self._lock:
                 control = self._started()
-                request = json.dumps({"op": "spawn", "env": dict(env)}).encode()
+                request = json.dumps({"op": "spawn", "args": args, "env": dict(env)}).encode()
                 socket.send_fds(control, [request], [write_end])
                 answer = self._answer(control)
         except BaseException:
@@ -190,28 +223,23 @@ class ForkServer:
         info = process_info(pid)  # the server is gone; so is its child unless something killed only it
         return None if info is not None and not info.zombie else LOST_SERVER_CODE
 
-    def close(self) -> None:
-        """End the server: it kills any child it still has when its socket closes."""
-        with self._lock:
-            self._closed = True
-            if self._control is not None:
-                self._control.close()
-                self._control = None
-            if self._process is not None:
-                end_process(self._process, signal.SIGTERM, KILL_WAIT_S)
-                if self._registry is not None:
-                    self._registry.remove(self._process.pid)
-                self._process = None
+    def _end_server(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None:
+            end_process(self._process, signal.SIGTERM, KILL_WAIT_S)
+            if self._registry is not None:
+                self._registry.remove(self._process.pid)
+            self._process = None
 
     def _started(self) -> socket.socket:
         """The server's socket, starting the server first if it is not running."""
-        if self._closed:
-            raise TargetError("the target was stopped; its fork server is closed")
         if self._control is not None:
             return self._control
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.server_command = [self._interpreter, "-P", str(FORK_SERVER_SCRIPT), str(theirs.fileno()),
-                               self._module, *self._args]  # fmt: skip
+        self.server_command = [self.interpreter, "-P", str(FORK_SERVER_SCRIPT), str(theirs.fileno()),
+                               self.module]  # fmt: skip
         try:
             with self._log_path.open("ab") as log:  # what the server itself says, should it fail
                 self._process = subprocess.Popen(

@@ -105,6 +105,24 @@ def test_a_restart_finds_imported_what_the_last_incarnation_imported_as_it_start
         target.stop()
 
 
+def test_targets_of_one_module_share_a_fork_server_that_ends_with_the_last(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    shared = runtime(targets_dir, tmp_path)
+    first = shared.start("standin", "naive", tmp_path / "d1", tmp_path / "t1.log", {})
+    try:
+        second = shared.start("standin", "idempotent", tmp_path / "d2", tmp_path / "t2.log", {})
+        assert len(recorded(tmp_path)) == 3  # one server, two serving processes
+        first.stop()
+        second.kill()
+        second.restart()  # the server outlives the first target while the second needs it
+        assert httpx.get(f"{second.endpoint.base_url}/health").text == "1"
+        second.stop()
+        assert recorded(tmp_path) == []
+    finally:
+        first.stop()
+
+
 def test_target_that_exits_reports_its_log(
     targets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
