@@ -41,6 +41,7 @@ from harness.resource_states import STATES_FILE, read_states
 from harness.run_options import RunOptions
 from harness.runtime.base import Endpoint, Runtime
 from harness.runtime.byo import start_target
+from harness.saga_evidence import SAGA_FILE, read_saga_evidence_file
 from harness.scenario import Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
@@ -121,7 +122,8 @@ def check_cell(
     load ends) and a look every half second need not try to read one.
 
     The resource states the cell read after its load (:data:`~harness.resource_states.STATES_FILE`)
-    go to the method checkers; a running cell has none yet, and those checkers then say ``unknown``.
+    go to the method checkers, its saga evidence (:data:`~harness.saga_evidence.SAGA_FILE`) to the
+    saga checkers; a running cell has neither yet, and those checkers then say ``unknown``.
 
     The files are streamed through the checker's scan, never held as events: a million operations
     take seconds. A damaged history or states line is a :class:`~harness.errors.HistoryError`; any
@@ -137,8 +139,11 @@ def check_cell(
     stop = None if running else read_stop_note(folder)
     states_path = folder / STATES_FILE
     states = None if running or not states_path.exists() else list(read_states(states_path))
+    saga = None if running else read_saga_evidence_file(folder / SAGA_FILE)
     try:
-        evidence = scan_files(paths, effects_after_history(), expect=expect, live=live, states=states)
+        evidence = scan_files(
+            paths, effects_after_history(), expect=expect, live=live, states=states, saga=saga
+        )
     except HistoryError:
         raise
     except Exception as error:  # evidence the checker cannot make sense of: an unknown cell

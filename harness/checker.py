@@ -28,6 +28,7 @@ from harness.history import Event
 from harness.ledger import Effect
 from harness.records import FaultSideEvent, HistoryRecords, OutOfOrder, read_records, with_live
 from harness.resource_states import ResourceState
+from harness.saga_evidence import SagaEvidence
 from harness.verdict import CellVerdict, CheckResult, merge_validity
 
 __all__ = [
@@ -52,6 +53,7 @@ def check(
     expect: CellExpectations | None = None,
     using: Sequence[Checker] | None = None,
     states: Iterable[ResourceState] | None = None,
+    saga: SagaEvidence | None = None,
 ) -> CellVerdict:
     """Reconcile one cell's history with its effects into a verdict.
 
@@ -59,9 +61,10 @@ def check(
     the records :func:`harness.records.read_records` streams; ``context_s`` widens the window of
     fault events kept with each anomaly on both sides; ``expect`` says what the fault was meant to
     do, for the guards (none without it); ``using`` picks the checkers (default: every registered one);
-    ``states`` are the resources read after the load, for the method checkers (None: none read).
+    ``states`` are the resources read after the load, for the method checkers (None: none read);
+    ``saga`` the sagas and ledgers read after it, for the saga checkers (None: none read).
     """
-    evidence = CellEvidence.scan(events, effects, context_s, expect, states)
+    evidence = CellEvidence.scan(events, effects, context_s, expect, states, saga)
     return judge(evidence, variant=variant, fault=fault, using=using)
 
 
@@ -72,18 +75,20 @@ def scan_files(
     expect: CellExpectations | None = None,
     live: Sequence[FaultSideEvent] = (),
     states: Sequence[ResourceState] | None = None,
+    saga: SagaEvidence | None = None,
 ) -> CellEvidence:
     """A cell's evidence straight from its history files (merged by time; absent ones skipped),
     streamed: no list of events is ever held. A file out of time order is read whole and sorted.
 
     ``effects`` is iterated after the history is read, so a lazy probe sees every acknowledgement the
     history holds; ``live`` adds fault-side events no file holds yet (a running cell's toxic hits);
-    ``states`` are the resources read after the load (None: none read)."""
+    ``states`` are the resources read after the load, ``saga`` the sagas (None: none read)."""
     try:
-        return CellEvidence.scan(with_live(read_records(paths), live), effects, context_s, expect, states)
+        history = with_live(read_records(paths), live)
+        return CellEvidence.scan(history, effects, context_s, expect, states, saga)
     except OutOfOrder:
         history = with_live(read_records(paths, sort_all=True), live)
-        return CellEvidence.scan(history, effects, context_s, expect, states)
+        return CellEvidence.scan(history, effects, context_s, expect, states, saga)
 
 
 def judge(

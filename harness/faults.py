@@ -26,6 +26,10 @@ class ToxicCall:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
+FAILPOINTS_ENV = "HARNESS_FAILPOINTS"
+"""How a target is told its failpoints and their probabilities (``targetkit/failpoints.py`` reads it)."""
+
+
 @dataclass(frozen=True)
 class FaultPlan:
     """Everything the nemesis does for one cell, decided before the load starts."""
@@ -43,6 +47,12 @@ class FaultPlan:
         """The latency toxic for the proxy in front of ``service``'s store (``store_latency_ms``)."""
         attributes: dict[str, Any] = {"latency": self.store_latency_ms}
         return ToxicCall(f"{service}_latency", "latency", "downstream", 1.0, attributes)
+
+    @property
+    def crashes_target(self) -> bool:
+        """Whether the target is killed or may end at a failpoint: such a cell restarts it, holds its
+        load until the planned kills are made, and is rarely decided early, so it runs longest."""
+        return bool(self.kill_times_s) or FAILPOINTS_ENV in self.target_env
 
     @property
     def http_toxics(self) -> frozenset[str]:
@@ -81,7 +91,7 @@ def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
             kill_times.append(round(start + rng.uniform(0, crashes.min_interval_s), 3))
     target_env = {"HARNESS_SEED": str(seed)}
     if spec.failpoints:
-        target_env["HARNESS_FAILPOINTS"] = ",".join(
+        target_env[FAILPOINTS_ENV] = ",".join(
             f"{name}={probability}" for name, probability in sorted(spec.failpoints.items())
         )
     return FaultPlan(

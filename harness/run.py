@@ -180,8 +180,9 @@ class Run:
         registry: PidRegistry,
         cells: list[CellVerdict],
     ) -> None:
-        """Every cell, started in scenario order and up to ``parallel_cells`` at once, each verdict
-        appended to ``cells`` as it is checked (the result puts them back in scenario order).
+        """Every cell, up to ``parallel_cells`` at once, each verdict appended to ``cells`` as it is
+        checked (the result puts them back in scenario order). One at a time they start in scenario
+        order; at once, the cells that crash their target start first (in scenario order among them).
 
         Torn down in order, whatever ends it: each cell deletes its proxy entries (the proxy still
         alive: it is in its own session, out of reach of a terminal's Ctrl-C), then stops its target;
@@ -219,8 +220,9 @@ class Run:
             if limit == 1:  # in this thread, as ever: nothing to stop but what a Ctrl-C here unwinds
                 for cell_run in runs:
                     checked(cell_run.run())
-            else:
-                run_at_once([cell_run.run for cell_run in runs], limit, checked)
+            else:  # the longest cells first, so none of them starts last and makes the run wait
+                longest_first = sorted(runs, key=lambda cell_run: not cell_run.plan.crashes_target)
+                run_at_once([cell_run.run for cell_run in longest_first], limit, checked)
 
     def _parallel_cells(self) -> int:
         """How many cells run at once: ``--parallel``, else the scenario's ``parallel_cells``; one with

@@ -66,3 +66,10 @@ def test_no_faults_is_an_empty_plan() -> None:
 def test_the_http_toxics_are_the_ones_deciding_per_request() -> None:
     """Derived from each toxic's own ``per_request`` flag, not kept by hand."""
     assert HTTP_TOXICS == ("drop_response", "http_error", "http_latency")
+
+
+def test_a_plan_crashes_its_target_with_kills_or_failpoints_not_with_toxics_alone() -> None:
+    assert plan_fault("crash", SPEC, 7).crashes_target
+    assert plan_fault("kills", FaultSpec(crashes=CrashSpec(count=1, min_interval_s=1.0)), 7).crashes_target
+    assert plan_fault("exits", FaultSpec(failpoints={"before_commit": 0.1}), 7).crashes_target
+    assert not plan_fault("drops", FaultSpec(toxics=SPEC.toxics), 7).crashes_target

@@ -99,6 +99,9 @@ class AnomalyDeclaration:
     kind: str
     title: str
     words: str
+    out_of: str | None = None
+    """The count metric of the operations the checker judges (``put_ops``), for M when the checker
+    looks at only some of a cell's operations; None: every operation of the cell."""
 
 
 class Checker(Protocol):

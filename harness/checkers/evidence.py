@@ -12,7 +12,8 @@ happened), but they do not create an operation: operations are what the client b
 reference matches no operation are *orphans*: counted, never attributed.
 
 Beside them, the resource states read after the load (:mod:`harness.resource_states`), by op id, for
-the checkers of the HTTP method contract: ``None`` when the cell has none (not read yet, or never).
+the checkers of the HTTP method contract: ``None`` when the cell has none (not read yet, or never);
+and the sagas and ledgers read after the load (:mod:`harness.saga_evidence`), for the saga checkers.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from harness.records import (
     records_of,
 )
 from harness.resource_states import ResourceState
+from harness.saga_evidence import SagaEvidence
 from harness.verdict import Anomaly, FaultLike
 
 
@@ -193,6 +195,7 @@ class CellExpectations:
     ``min_acknowledged_rate``: the share of operations the target must have acknowledged.
     ``per_request_toxics``: names of toxics the proxy decides per request, whose hits it records with
     the operation they hit; any other toxic hits every attempt made while it was on.
+    ``saga``: the scenario declares a saga (see the attribute).
     ``resource_methods``: the methods of the scenario's operations on a resource (``PUT``, ``GET``...),
     whose states the cell must read after its load before their checkers can judge them.
     The defaults guard nothing: :func:`harness.checker.check` on a bare history judges only effects.
@@ -203,6 +206,9 @@ class CellExpectations:
     min_acknowledged_rate: float = 0.0
     per_request_toxics: frozenset[str] = frozenset()
     resource_methods: frozenset[str] = frozenset()
+    saga: bool = False
+    """The scenario declares a saga: the cell must have read its saga evidence (``saga.json``) before
+    the saga checkers can judge it."""
 
 
 @dataclass
@@ -225,6 +231,8 @@ class CellEvidence:
     crash_plan: CrashPlanEvent | None = None
     states: dict[str, ResourceState] | None = None
     """The resource states read after the load, by op id; None when there are none to read (yet)."""
+    saga: SagaEvidence | None = None
+    """The sagas and participants' ledgers read after the load; None when none were read (yet)."""
     _fault_times: list[float] = field(default_factory=list)
     _answers: Counter[str] = field(default_factory=Counter)
     _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
@@ -237,15 +245,17 @@ class CellEvidence:
         context_s: float = 1.0,
         expect: CellExpectations | None = None,
         states: Iterable[ResourceState] | None = None,
+        saga: SagaEvidence | None = None,
     ) -> CellEvidence:
         """Scan ``history`` (events sorted by time, as :func:`harness.history.read_history` returns
         them, or the records :func:`harness.records.read_records` streams) and ``effects``;
         ``context_s`` widens the window of fault events kept with each anomaly; ``expect`` says what
         the cell's fault was meant to do (no guard at all when not given); ``states`` are the
-        resources read after the load (None: none were read)."""
+        resources read after the load (None: none were read); ``saga`` the sagas and ledgers read
+        after it (None: none were read)."""
         if context_s < 0:
             raise ValueError(f"context_s must be >= 0, got {context_s}")
-        evidence = cls(context_s=context_s, expect=expect or CellExpectations())
+        evidence = cls(context_s=context_s, expect=expect or CellExpectations(), saga=saga)
         if states is not None:
             evidence.states = {state.op_id: state for state in states}
         records = history if isinstance(history, HistoryRecords) else records_of(history)

@@ -95,7 +95,7 @@ class ContractNames:
             ),
         )
         columns = (Column(header, terminal_header, self.broken, shown_when=self.ops),)
-        return metrics, gates, columns, AnomalyDeclaration(self.kind, title, words)
+        return metrics, gates, columns, AnomalyDeclaration(self.kind, title, words, out_of=self.ops)
 
 
 class MethodContract:

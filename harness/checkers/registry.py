@@ -21,7 +21,9 @@ from harness.checkers.base import AnomalyDeclaration, Checker, Column, GateRule,
 if TYPE_CHECKING:
     from harness.verdict import CellVerdict
 
-_MACHINERY = frozenset({"answers", "base", "evidence", "method_contract", "registry", "story"})
+_MACHINERY = frozenset(
+    {"answers", "base", "evidence", "method_contract", "registry", "saga_conservation", "saga_story", "story"}
+)
 _REGISTRY: dict[str, Checker] = {}
 _LOADED = False
 

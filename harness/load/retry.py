@@ -40,6 +40,11 @@ class Classification:
     def acknowledged(self) -> bool:
         return self.outcome == "ok"
 
+    @property
+    def refused(self) -> bool:
+        """A refused connection: nothing listened (the target down, or restarting after a crash)."""
+        return self.outcome == "fail" and self.retry_class == "connection_error"
+
 
 def classify_status(status: int) -> Classification:
     """Classify an HTTP status the server sent back."""
@@ -122,16 +127,21 @@ def backoff_cap_s(policy: RetryPolicySpec, attempt: int) -> float:
     return min(cap, policy.backoff_max_s)
 
 
-def backoff_s(policy: RetryPolicySpec, attempt: int, rng: random.Random) -> float:
+def backoff_s(policy: RetryPolicySpec, attempt: int, rng: random.Random, *, refused: bool = False) -> float:
     """The wait after attempt ``attempt``: uniform in ``[0, cap]`` with full jitter, else the cap.
 
     Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter") spreads retries of many
-    clients over ``[0, cap]`` so they do not arrive at the server in lock step.
+    clients over ``[0, cap]`` so they do not arrive at the server in lock step. After a ``refused``
+    connection the wait is at least half the cap ("equal jitter"): nothing listened, so a quick retry
+    only spends an attempt on a closed port, and the attempts left must outlast a target's restart
+    (with the floor, ten attempts at 0.1 s doubling to 2 s wait at least 5.5 s in all, whatever the
+    draws), or an operation the crash hit gives up before the restarted target could answer it.
     """
     cap = backoff_cap_s(policy, attempt)
     if policy.jitter == "none":
         return cap
-    return rng.uniform(0.0, cap)
+    floor = cap / 2 if refused else 0.0
+    return rng.uniform(floor, cap)
 
 
 def final_outcome(policy: RetryPolicySpec, last: Classification | None) -> OpOutcome:

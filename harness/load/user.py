@@ -380,7 +380,7 @@ class _OperationRun:
                 if not should_retry(policy, self.attempts, last.classification):
                     break
                 rng = rng or operation_rng(workload.config.seed, request.op_id, "backoff")
-                gevent.sleep(backoff_s(policy, self.attempts, rng))
+                gevent.sleep(backoff_s(policy, self.attempts, rng, refused=last.classification.refused))
         except GreenletExit:
             cut_short_by = workload.stop_reason
             raise

@@ -20,7 +20,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from harness import __version__
-from harness.checkers.base import Column
+from harness.checkers.base import AnomalyDeclaration, Column
 from harness.checkers.registry import anomaly_declaration, columns, metrics
 from harness.gate import format_threshold, gate_label
 from harness.report import charts
@@ -130,6 +130,13 @@ def _hoist_shared_faults(views: tuple[AnomalyView, ...]) -> tuple[str, tuple[Ano
     return views[0].nearby_faults, tuple(dataclasses.replace(view, nearby_faults="") for view in views)
 
 
+def _judged(cell: CellVerdict, declaration: AnomalyDeclaration) -> int:
+    """How many operations of ``cell`` the checker judged for the kind: a method checker's acts of its
+    method (``15 of 45``, not of every create and act of the cell), else all the cell's operations."""
+    judged = float("nan") if declaration.out_of is None else cell.number(declaration.out_of)
+    return cell.operations if judged != judged else int(judged)
+
+
 def _anomaly_groups(cell: CellVerdict, start: float) -> tuple[AnomalyGroup, ...]:
     by_kind: dict[str, list[Anomaly]] = {}
     for anomaly in cell.anomalies:  # in checker order
@@ -143,7 +150,7 @@ def _anomaly_groups(cell: CellVerdict, start: float) -> tuple[AnomalyGroup, ...]
         groups.append(
             AnomalyGroup(
                 title=declaration.title,
-                summary=f"{flagged} of {cell.operations} operations {declaration.words}",
+                summary=f"{flagged} of {_judged(cell, declaration)} operations {declaration.words}",
                 shared_nearby_faults=shared,
                 shown=views[:ANOMALIES_OPEN],
                 folded=views[ANOMALIES_OPEN:],

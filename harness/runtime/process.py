@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,16 +20,20 @@ from pathlib import Path
 from harness.errors import TargetError
 from harness.paths import TARGETS_DIR
 from harness.pidfiles import PidRegistry
-from harness.processes import end_process
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import log_tail, wait_healthy
 from harness.runtime.logcap import PUMP_JOIN_S, CappedLog, pump
+from harness.runtime.spawn import Child, ForkedModule, ForkServer, FreshProcesses, Spawner, module_command
 
 STOP_GRACE_S = 3.0
 
 
 class ProcessTarget:
-    """One target process; survives crashes by being restarted on the same port and data."""
+    """One target process; survives crashes by being restarted on the same port and data.
+
+    Each incarnation comes from ``spawner``: by default a fresh process running ``command`` with
+    ``env`` in ``cwd``; the process runtime forks its Python targets from a fork server instead.
+    """
 
     def __init__(
         self,
@@ -42,44 +45,40 @@ class ProcessTarget:
         registry: PidRegistry | None,
         cwd: Path | None = None,
         health_path: str = "/health",
+        *,
+        spawner: Spawner | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self._cwd = cwd
         self._health_path = health_path
         self._command = command
-        self._env = env
+        self._spawner = spawner or FreshProcesses(command, env, cwd)
         self._log_path = log_path
         self._start_timeout_s = start_timeout_s
         self._registry = registry
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child: Child | None = None
         self._log: CappedLog | None = None
         self._pump: threading.Thread | None = None
         self.incarnation = 0
+
+    @property
+    def pid(self) -> int | None:
+        """The serving process of the current incarnation (its process group too), once started."""
+        return None if self._child is None else self._child.pid
 
     # -- lifecycle -------------------------------------------------------------------------------
     def launch(self) -> float:
         """Start the process and wait for health; returns seconds until healthy."""
         started = time.monotonic()
         self._log = log = self._log or CappedLog(self._log_path)
-        env = {**self._env, "HARNESS_INCARNATION": str(self.incarnation)}
         banner = f"--- harness: start incarnation {self.incarnation}: {' '.join(self._command)}\n"
         log.write(banner.encode())
         try:
-            self._process = subprocess.Popen(
-                self._command,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, ended as a whole
-                cwd=self._cwd,
-            )
+            self._child = child = self._spawner.spawn({"HARNESS_INCARNATION": str(self.incarnation)})
         except OSError as error:
             raise TargetError(f"could not start target {' '.join(self._command)}: {error}") from None
-        assert self._process.stdout is not None
-        self._pump = pump(self._process.stdout, log)
+        self._pump = pump(child.output, log)
         if self._registry is not None:
-            self._registry.add(self._process.pid, self._command)
+            self._registry.add(child.pid, child.command_line)
         self._wait_healthy()
         return time.monotonic() - started
 
@@ -105,20 +104,23 @@ class ProcessTarget:
         return self.launch()
 
     def is_alive(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._child is not None and self._child.poll() is None
 
     def exit_code(self) -> int | None:
-        return None if self._process is None else self._process.poll()
+        return None if self._child is None else self._child.poll()
 
     def stop(self) -> None:
-        self._end(signal.SIGTERM)
+        try:
+            self._end(signal.SIGTERM)
+        finally:
+            self._spawner.close()
 
     def _end(self, first_signal: signal.Signals) -> None:
-        process = self._process
-        if process is not None:
-            end_process(process, first_signal, STOP_GRACE_S)
+        child = self._child
+        if child is not None:
+            child.end(first_signal, STOP_GRACE_S)
             if self._registry is not None:
-                self._registry.remove(process.pid)
+                self._registry.remove(child.pid)
         self._drain_log()
         if self._log is not None:
             self._log.close()
@@ -132,13 +134,18 @@ class ProcessTarget:
             self._pump = None
 
 
-def target_command(target: str, targets_dir: Path = TARGETS_DIR) -> list[str]:
-    """How a reference target is started: ``python -P -m targets.<name>.app``, with this interpreter.
+def target_module(target: str, targets_dir: Path = TARGETS_DIR) -> str:
+    """The module a reference target runs as: ``targets.<name>.app``, with ``python -P -m``.
 
     ``-P`` keeps the current folder off ``sys.path``, so ``targets`` is found only where
     :func:`target_env` points PYTHONPATH, whatever folder the harness runs in.
     """
-    return [sys.executable, "-P", "-m", f"{targets_dir.name}.{target}.app"]
+    return f"{targets_dir.name}.{target}.app"
+
+
+def target_command(target: str, targets_dir: Path = TARGETS_DIR) -> list[str]:
+    """How a reference target is started afresh: ``python -P -m targets.<name>.app``, this interpreter."""
+    return module_command(sys.executable, target_module(target, targets_dir))
 
 
 def target_env(env: Mapping[str, str], targets_dir: Path = TARGETS_DIR) -> dict[str, str]:
@@ -149,7 +156,13 @@ def target_env(env: Mapping[str, str], targets_dir: Path = TARGETS_DIR) -> dict[
 
 
 class ProcessRuntime:
-    """Starts ``targets.<name>.app`` as a module, with this interpreter, on a free loopback port."""
+    """Starts ``targets.<name>.app`` as a module, with this interpreter, on a free loopback port.
+
+    Each incarnation is forked from a fork server (``harness/runtime/spawn.py``) that imported the
+    target's imports once, shared by the targets of one module: a restart after a crash then takes a
+    fraction of a second, not the second and more a fresh interpreter spends importing FastAPI, and
+    the cells of a run import it once between them.
+    """
 
     name = "process"
 
@@ -162,6 +175,8 @@ class ProcessRuntime:
         self.start_timeout_s = start_timeout_s
         self.registry = registry
         self.targets_dir = targets_dir
+        self._fork_servers: dict[tuple[str, str | None], ForkServer] = {}
+        self._lock = threading.Lock()
 
     def start(
         self,
@@ -172,19 +187,34 @@ class ProcessRuntime:
         env: dict[str, str],
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
-        module = target_command(target, self.targets_dir)
         target_environ = target_env({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, self.targets_dir)
+        server = self._fork_server(target_module(target, self.targets_dir), target_environ, log_path)
 
         def make(endpoint: Endpoint) -> ProcessTarget:
-            command = [*module, "--host", endpoint.host, "--port", str(endpoint.port),
-                       "--variant", variant, "--db", str(data_dir / "target.db")]  # fmt: skip
+            args = ["--host", endpoint.host, "--port", str(endpoint.port),
+                    "--variant", variant, "--db", str(data_dir / "target.db")]  # fmt: skip
+            spawner = ForkedModule(server, args, target_environ)
             return ProcessTarget(
-                command=command,
+                command=spawner.command,
                 env=target_environ,
                 endpoint=endpoint,
                 log_path=log_path,
                 start_timeout_s=self.start_timeout_s,
                 registry=self.registry,
+                spawner=spawner,
             )
 
         return launch_on_a_free_port(make)
+
+    def _fork_server(self, module: str, environ: Mapping[str, str], log_path: Path) -> ForkServer:
+        """The fork server of ``module``, shared by every target of it that runs with the same
+        PYTHONPATH (cells at once, and cells one after another while one is up); its own output, should
+        it fail, goes to the log of the target that started it."""
+        key = (module, environ.get("PYTHONPATH"))
+        with self._lock:
+            server = self._fork_servers.get(key)
+            if server is None:
+                server = ForkServer(sys.executable, module, environ, start_timeout_s=self.start_timeout_s,
+                                    registry=self.registry, log_path=log_path)  # fmt: skip
+                self._fork_servers[key] = server
+            return server

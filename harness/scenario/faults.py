@@ -18,6 +18,9 @@ REFERENCE_FAILPOINTS: dict[str, frozenset[str]] = {
     "inventory": frozenset({"before_commit", "after_commit_before_response", "between_check_and_act"}),
     "consumer": frozenset({"before_commit", "after_commit_before_response", "after_effect_before_ack"}),
     "mailer": frozenset({"before_commit", "after_commit_before_response", "after_send_before_ack"}),
+    "checkout": frozenset(
+        {"before_commit", "after_commit_before_response", "after_step_1", "after_step_2", "after_step_3"}
+    ),
 }
 """The failpoints each reference target knows (its ``FAILPOINTS``; a test keeps the two equal).
 

@@ -156,3 +156,26 @@ def test_of_two_simultaneous_answers_a_2xx_wins_then_a_retryable_then_an_unknown
     only_timeouts = policy(retry_on=["timeout"])
     assert preference(only_timeouts, classify_status(409)) == 3
     assert preference(only_timeouts, classify_status(503)) == 2
+
+
+@given(attempt=st.integers(1, 100), seed=st.integers(0, 2**32))
+def test_after_a_refused_connection_the_wait_is_at_least_half_the_cap(attempt: int, seed: int) -> None:
+    jittered = policy(backoff_base_s=0.1, backoff_max_s=2.0, jitter="full")
+    cap = backoff_cap_s(jittered, attempt)
+    assert cap / 2 <= backoff_s(jittered, attempt, random.Random(seed), refused=True) <= cap
+
+
+def test_only_a_refused_connection_counts_as_refused() -> None:
+    assert classify_failure("connection_refused").refused
+    assert not classify_failure("connection_error").refused and not classify_failure("timeout").refused
+    assert not classify_status(409).refused and not classify_status(503).refused
+
+
+def test_ten_attempts_outlast_a_restart_of_several_seconds_whatever_the_draws() -> None:
+    """The budget of tests/e2e/small_payments.yaml: refused at every retry, it still waits over 5 s."""
+    small = policy(max_attempts=10, backoff_base_s=0.1, backoff_max_s=2.0, jitter="full")
+    floor = sum(backoff_cap_s(small, attempt) / 2 for attempt in range(1, 10))
+    assert floor == pytest.approx(5.55)
+    rng = random.Random(0)
+    for _ in range(200):
+        assert sum(backoff_s(small, attempt, rng, refused=True) for attempt in range(1, 10)) >= floor

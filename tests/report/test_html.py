@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from factories import cell_verdict
 
 from harness.report.html import ANOMALIES_OPEN, ANOMALY_ROWS_PER_KIND, render_html
 from harness.result import RunResult
@@ -165,3 +166,19 @@ def test_rendering_is_deterministic(run_result: RunResult, page: str) -> None:
     again = render_html(dataclasses.replace(run_result, out_dir=Path("elsewhere")))
 
     assert again == page
+
+
+def test_a_method_anomaly_counts_out_of_the_acts_of_its_method(run_result: RunResult) -> None:
+    template = run_result.verdict.cells[0].anomalies[0]
+    mismatch = dataclasses.replace(template, kind="put_state_mismatch", op_id="op-put-1")
+    cell = cell_verdict(
+        "broken-put-appends",
+        "latency",
+        operations=320,
+        put_ops=45,
+        put_state_mismatches=15,
+        anomalies=[mismatch],
+    )
+    text = _reading(render_html(dataclasses.replace(run_result, verdict=RunVerdict(cells=(cell,)))))
+
+    assert "PUT state mismatches 15 of 45 operations left their resource unlike the same PUT" in text

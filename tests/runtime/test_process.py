@@ -8,9 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from waiting import wait_until
 
 from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
+from harness.processes import group_members
 from harness.runtime.process import ProcessRuntime
 
 STAND_IN = textwrap.dedent(
@@ -21,6 +23,13 @@ STAND_IN = textwrap.dedent(
         parser.add_argument(flag)
     args = parser.parse_args()
     mode = os.environ.get("STAND_IN_MODE", "ok")
+
+    def import_lazily():  # not at the top level: the fork server learns it from a first incarnation
+        learned = "colorsys" in sys.modules
+        import colorsys
+        return learned
+
+    learned = import_lazily()
     if mode == "exit":
         print("cannot open database: permission denied", flush=True)
         sys.exit(3)
@@ -29,6 +38,8 @@ STAND_IN = textwrap.dedent(
         def do_GET(self):
             status = 503 if mode == "unhealthy" else 200
             body = os.environ.get("HARNESS_INCARNATION", "?").encode()
+            if self.path == "/learned":
+                body = str(learned).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -64,13 +75,15 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     try:
         assert target.endpoint.host == "127.0.0.1"
         assert httpx.get(f"{target.endpoint.base_url}/health").text == "0"
-        assert len(recorded(tmp_path)) == 1
+        assert len(recorded(tmp_path)) == 2  # the serving process and the fork server it came from
+        serving = target.pid
         target.kill()
         assert not target.is_alive()
         assert target.exit_code() == -9
         downtime = target.restart()
         assert downtime > 0 and target.is_alive()
         assert httpx.get(f"{target.endpoint.base_url}/health").text == "1"  # same port, next incarnation
+        assert target.pid != serving and len(recorded(tmp_path)) == 2
     finally:
         target.stop()
     target.stop()  # twice is fine
@@ -78,6 +91,36 @@ def test_start_kill_restart_stop(targets_dir: Path, tmp_path: Path) -> None:
     assert recorded(tmp_path) == []
     log = (tmp_path / "t.log").read_text()
     assert "start incarnation 0" in log and "start incarnation 1" in log
+
+
+def test_a_restart_finds_imported_what_the_last_incarnation_imported_as_it_started(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+    try:
+        assert httpx.get(f"{target.endpoint.base_url}/learned").text == "False"
+        target.restart()
+        assert httpx.get(f"{target.endpoint.base_url}/learned").text == "True"
+    finally:
+        target.stop()
+
+
+def test_targets_of_one_module_share_a_fork_server_that_ends_with_the_last(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    shared = runtime(targets_dir, tmp_path)
+    first = shared.start("standin", "naive", tmp_path / "d1", tmp_path / "t1.log", {})
+    try:
+        second = shared.start("standin", "idempotent", tmp_path / "d2", tmp_path / "t2.log", {})
+        assert len(recorded(tmp_path)) == 3  # one server, two serving processes
+        first.stop()
+        second.kill()
+        second.restart()  # the server outlives the first target while the second needs it
+        assert httpx.get(f"{second.endpoint.base_url}/health").text == "1"
+        second.stop()
+        assert recorded(tmp_path) == []
+    finally:
+        first.stop()
 
 
 def test_target_that_exits_reports_its_log(
@@ -101,12 +144,15 @@ def test_unhealthy_target_times_out_and_is_killed(
 
 def test_clean_ends_a_leftover_process(targets_dir: Path, tmp_path: Path) -> None:
     target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
-    pid = target._process.pid if target._process else 0
     try:
+        serving = target.pid
+        assert serving is not None and serving in recorded(tmp_path)
+        left = recorded(tmp_path)  # the serving process and the fork server it came from
+        assert len(left) == 2
         ended = PidRegistry(tmp_path / "pids").clean()
-        assert ended == [pid]
-        target._process.wait(timeout=5) if target._process else None
-        assert not target.is_alive()
+        assert ended and set(ended) <= set(left)  # the fork server, ended first, takes its child along
+        wait_until(lambda: not target.is_alive(), "the cleaned target to be gone")
+        assert group_members(serving) == []
     finally:
         target.stop()
 

@@ -51,8 +51,8 @@ def shell_wrapped_target(tmp_path: Path, registry: PidRegistry | None, chatter_k
 
 
 def server_pids(target: ProcessTarget) -> dict[int, int]:
-    assert target._process is not None
-    members = group_members(target._process.pid)
+    assert target.pid is not None
+    members = group_members(target.pid)
     assert len(members) == 2  # the shell and the server it started
     return snapshot(members)
 
