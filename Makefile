@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# Lint passed on these very files: a `make test` that changed nothing skips ruff and mypy.
+LINTED := $(VENV)/.linted-stamp
+LINTED_FILES := $(shell find harness tests targets benchmarks -name '*.py') pyproject.toml
 # Test workers: most tests wait on retries, faults and started servers rather than compute, so more
 # workers than cores pays. --dist loadscope keeps a module's tests (a class's, where a module has
 # classes) on one worker, so a module-scoped fixture (a scenario run, a built image) runs once; modules
@@ -30,9 +33,12 @@ system: install
 	bash .ci/install-system-packages
 	PYTHON=$(BIN)/python bash .ci/ensure-docker
 
-lint: install
+lint: $(LINTED)
+
+$(LINTED): $(STAMP) $(LINTED_FILES)
 	$(BIN)/ruff check harness tests targets benchmarks
 	$(BIN)/mypy
+	touch $(LINTED)
 
 bench: bench-proxy bench-load bench-checker
 

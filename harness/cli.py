@@ -32,7 +32,9 @@ from harness.proxy.options import add_server_arguments, configure_logging
 from harness.scenario import MAX_PARALLEL_CELLS, is_catalogue, load_catalogue, load_scenario
 
 if TYPE_CHECKING:
+    from harness.events import RunEvents
     from harness.listeners import CatalogueSummary
+    from harness.result import RunResult
     from harness.run import RunOptions
 
 DEFAULT_MASTER_PORT = 5557  # Locust's own default
@@ -75,7 +77,6 @@ def _run_file(
     path: Path, args: argparse.Namespace, *, step_summary: bool, catalogue: CatalogueSummary | None = None
 ) -> int:
     """Run one scenario file with the command line's overrides and listeners; its exit status."""
-    from harness.gate import exit_status
     from harness.listeners import BaselineGate, JUnitAt, TerminalProgress, subscribe_listeners
     from harness.run import Run, interrupts_once
 
@@ -94,9 +95,7 @@ def _run_file(
             catalogue=catalogue,
         )
         result = run.run()
-    for failure in run.events.failures:  # the result above stands, but a report or a gate may be missing
-        errors.print(f"[bold red]error:[/bold red] a listener failed: {failure}", highlight=False)
-    return max(exit_status(result), EXIT_COULD_NOT_RUN if run.events.failures else EXIT_OK)
+    return _exit_status(result, run.events, "a listener failed")
 
 
 def _run_options(args: argparse.Namespace) -> RunOptions:
@@ -144,7 +143,6 @@ def _serve_as_worker(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     """Rebuild every report of a run folder from its evidence; exit by the gates, as the run would."""
     from harness.events import RunEvents
-    from harness.gate import exit_status
     from harness.listeners import subscribe_listeners
     from harness.report.rebuild import rebuild_result
 
@@ -152,8 +150,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     events = RunEvents()
     subscribe_listeners(events, console=console)
     events.run_finished.fire(result=result)
+    return _exit_status(result, events, "a report could not be written")
+
+
+def _exit_status(result: RunResult, events: RunEvents, failed: str) -> int:
+    """Exit by the gates, or 2 where a listener failed: the result stands, but a report or a gate
+    may be missing, so each failure is printed as ``failed: why``."""
+    from harness.gate import exit_status
+
     for failure in events.failures:
-        errors.print(f"[bold red]error:[/bold red] a report could not be written: {failure}", highlight=False)
+        errors.print(f"[bold red]error:[/bold red] {failed}: {failure}", highlight=False)
     return max(exit_status(result), EXIT_COULD_NOT_RUN if events.failures else EXIT_OK)
 
 

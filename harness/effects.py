@@ -226,13 +226,14 @@ def wait_until_drained(url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     zero_readings = 0
     pending: object = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            pending = httpx.get(url, timeout=2.0).json().get("pending")
-        except (httpx.HTTPError, ValueError, AttributeError):
-            pending = "no answer"
-        zero_readings = zero_readings + 1 if pending == 0 else 0
-        if zero_readings >= DRAINED_READINGS:
-            return
-        time.sleep(DRAIN_POLL_S)
+    with httpx.Client(timeout=2.0) as client:  # one client: each new one loads the CA bundle again
+        while time.monotonic() < deadline:
+            try:
+                pending = client.get(url).json().get("pending")
+            except (httpx.HTTPError, ValueError, AttributeError):
+                pending = "no answer"
+            zero_readings = zero_readings + 1 if pending == 0 else 0
+            if zero_readings >= DRAINED_READINGS:
+                return
+            time.sleep(DRAIN_POLL_S)
     raise ProbeError(f"target still busy after {timeout_s:.0f} s: GET {url} answered pending={pending}")

@@ -1,11 +1,14 @@
 """The harness as a user gets it: a wheel built from this checkout, installed into a fresh venv.
 
 The venv has pip, as a user's has; the dependencies come from this environment's site-packages through a
-``.pth`` line (which loads no editable finder), so nothing is downloaded.
+``.pth`` line (which loads no editable finder), so nothing is downloaded. Building takes a minute, so the
+test processes of one session build it once between them (:func:`install_wheel_once`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import site
@@ -56,3 +59,24 @@ def install_wheel(root: Path) -> InstalledHarness:
     purelib = run_outside([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], root)
     (Path(purelib.stdout.strip()) / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return InstalledHarness(wheel, venv / "bin")
+
+
+def install_wheel_once(root: Path) -> InstalledHarness:
+    """:func:`install_wheel` in ``root``, unless a process sharing ``root`` already did: then that install.
+
+    The first process to take the lock builds; the others wait for it (the build's own steps are bounded)
+    and read where it went. A build that failed leaves no record, so the next process tries afresh.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    record = root / "installed.json"
+    with (root / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or its holder dies
+        if record.is_file():
+            made = json.loads(record.read_text())
+            return InstalledHarness(Path(made["wheel"]), Path(made["bin_dir"]))
+        build = root / "build"
+        shutil.rmtree(build, ignore_errors=True)  # what a failed build left
+        build.mkdir()
+        installed = install_wheel(build)
+        record.write_text(json.dumps({"wheel": str(installed.wheel), "bin_dir": str(installed.bin_dir)}))
+        return installed

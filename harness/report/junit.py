@@ -25,6 +25,7 @@ the checker could not judge fails its gates (see :mod:`harness.gate`) and shows 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,7 +132,9 @@ def build_suite(
     return ET.ElementTree(root)
 
 
-def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
+def _gate_case(result: RunResult, gate: GateResult, gates_of_its_cell: int) -> JUnitCase:
+    """A gate's case; its time is its cell's wall time over the cell's gates, as each gate of a cell
+    took as long as checking all of them."""
     cell = gate_cell(result, gate)
     failure = None
     if not gate.passed:
@@ -142,14 +145,8 @@ def _gate_case(result: RunResult, gate: GateResult) -> JUnitCase:
         testcase_name(gate),
         failure,
         output=None if cell is None else _why(cell),
-        time_s=0.0 if cell is None else _share_of_cell_time(result, cell),
+        time_s=0.0 if cell is None else cell.duration_s / gates_of_its_cell,
     )
-
-
-def _share_of_cell_time(result: RunResult, cell: CellVerdict) -> float:
-    """The cell's wall time over its gates: each gate of a cell took as long as checking all of them."""
-    gates = sum(1 for gate in result.gates if (gate.variant, gate.fault) == (cell.variant, cell.fault))
-    return cell.duration_s / max(gates, 1)
 
 
 def _cell_state(cell: CellVerdict | None) -> str | None:
@@ -181,7 +178,8 @@ def build_junit(result: RunResult) -> ET.ElementTree:
         ("runtime", result.runtime),
         ("proxy", result.proxy),
     )
-    cases = [_gate_case(result, gate) for gate in result.gates]
+    gates_per_cell = Counter((gate.variant, gate.fault) for gate in result.gates)  # once, not per gate
+    cases = [_gate_case(result, gate, gates_per_cell[gate.variant, gate.fault]) for gate in result.gates]
     if result.interrupted:
         cases.append(_interrupted_case(result))
     return build_suite(
