@@ -343,20 +343,29 @@ class CellEvidence:
         self._fault_times = [event.t for event in self.fault_events]
 
     def _attribute(self, effects: Iterable[Effect]) -> None:
+        """Hand each effect to its operation. An attributed effect's ``op_ref`` is pointed at its
+        operation's own ``op_id`` string (an equal one: only its identity changes), so a million
+        effects do not hold a million more copies of the op ids."""
         times: list[float] = []
         ops = self.ops
+        orphans = 0
+        share_op_id = msgspec.structs.force_setattr
         for effect in effects:
             trace = ops.get(effect.op_ref)
             if trace is None:
-                self.orphan_effects += 1
-            elif trace.effects is None:
-                trace.effects = (effect,)
-            elif isinstance(trace.effects, list):
-                trace.effects.append(effect)
+                orphans += 1
             else:
-                trace.effects = [*trace.effects, effect]
+                share_op_id(effect, "op_ref", trace.op_id)
+                held = trace.effects
+                if held is None:
+                    trace.effects = (effect,)
+                elif isinstance(held, list):
+                    held.append(effect)
+                else:
+                    trace.effects = [*held, effect]
             if effect.t is not None:
                 times.append(effect.t)
+        self.orphan_effects += orphans
         times.sort()
         self.effect_times = tuple(times)
 
