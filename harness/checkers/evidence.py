@@ -78,14 +78,16 @@ class OpTrace(msgspec.Struct, gc=False):
     op_id: str
     start_t: float
     first_attempt_t: float | None = None
+    """When its first attempt was sent: the earliest sending of any attempt, as records come in time
+    order (None while none was)."""
     last_event_t: float = 0.0
     attempt_starts: int = 0
     attempt_ends: Sequence[AttemptAnswer] = ()
     """Every answer, in time order (a tuple of one for the first, a list once there are more)."""
     end: OpFinish | None = None
-    starts: Sequence[float] = ()
-    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order (a tuple of
-    one for the many operations sent once, a list once there are more)."""
+    held_starts: list[float] | None = None
+    """:attr:`starts`, once it is more than the first attempt's time (no list for the many operations
+    sent once)."""
     odd_starts: dict[int, float] | None = None
     """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
@@ -93,18 +95,26 @@ class OpTrace(msgspec.Struct, gc=False):
     effects: Sequence[Effect] | None = None
     """The effects attributed to this op (a tuple of one for the first, a list once there are more)."""
 
+    @property
+    def starts(self) -> Sequence[float]:
+        """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order."""
+        if self.held_starts is not None:
+            return self.held_starts
+        # nothing held: attempt 1 was sent first and alone, or nothing was (see the scan)
+        return () if self.first_attempt_t is None else (self.first_attempt_t,)
+
     def started(self, attempt: int, t: float) -> None:
-        """Record that ``attempt`` was sent at ``t``; only its first sending counts."""
+        """Record that ``attempt`` was sent at ``t``; only its first sending counts. (Called before
+        :attr:`first_attempt_t` is set for the first attempt sent, unless it is attempt 1.)"""
         odd = self.odd_starts
         if odd is not None and attempt in odd:
             return
-        starts = self.starts
+        starts = self.held_starts
+        if starts is None:
+            starts = self.held_starts = [] if self.first_attempt_t is None else [self.first_attempt_t]
         if attempt == len(starts) + 1:
-            if isinstance(starts, list):
-                starts.append(t)
-            else:
-                self.starts = [*starts, t]
-        elif not 1 <= attempt <= len(self.starts):
+            starts.append(t)
+        elif not 1 <= attempt <= len(starts):
             self.odd_starts = odd = odd if odd is not None else {}
             odd.setdefault(attempt, t)
 
@@ -122,15 +132,14 @@ class OpTrace(msgspec.Struct, gc=False):
 
     def first_sent(self) -> float | None:
         """When the first attempt was sent, None if none was."""
-        if self.odd_starts is None:  # first-sending times rise with the attempt number (time order)
-            return self.starts[0] if self.starts else None
-        return min(self.sent_times())
+        return self.first_attempt_t
 
     def sent_between(self, start: float, end: float) -> bool:
         """Whether an attempt was first sent from ``start`` to ``end`` (both included)."""
         if self.odd_starts is None:
-            later = bisect_left(self.starts, start)
-            return later < len(self.starts) and self.starts[later] <= end
+            starts = self.starts
+            later = bisect_left(starts, start)
+            return later < len(starts) and starts[later] <= end
         return any(start <= sent <= end for sent in self.sent_times())
 
     @property
@@ -166,8 +175,10 @@ class OpTrace(msgspec.Struct, gc=False):
     def all_answered(self) -> bool:
         """Whether every attempt sent has an answer in the history."""
         ends = self.attempt_ends
-        if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
-            return ends[0].attempt == 1
+        if self.held_starts is None and self.odd_starts is None:  # sent once (most operations), or never
+            if len(ends) == 1:
+                return ends[0].attempt == 1 or self.first_attempt_t is None
+            return self.first_attempt_t is None or any(end.attempt == 1 for end in ends)
         if self.odd_starts is None and [end.attempt for end in ends] == list(range(1, len(ends) + 1)):
             return len(ends) >= len(self.starts)  # retried ones: each attempt answered in turn
         answered = {attempt.attempt for attempt in self.attempt_ends}
@@ -295,8 +306,7 @@ class CellEvidence:
                     attempted_without_op.add(record.op_id)
                     continue
                 if trace.attempt_starts == 0 and record.attempt == 1:  # most operations: one attempt
-                    trace.starts = (t,)
-                    trace.first_attempt_t = t
+                    trace.first_attempt_t = t  # and their starts are (t,), held by nobody
                 else:
                     trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
