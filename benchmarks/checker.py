@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-
 from harness.checker import check, judge, scan_files
 from harness.history import read_history
 from harness.ledger import Effect, decode_effects

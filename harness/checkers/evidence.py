@@ -23,11 +23,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeAlias, TypeVar, cast
 
 import msgspec
 
 from harness.checkers.answers import answer_label
 from harness.history import (
+    AttemptOutcome,
     CrashEvent,
     CrashPlanEvent,
     Event,
@@ -64,6 +66,10 @@ def collection_paused() -> Iterator[None]:
         if was_enabled:
             gc.enable()
 
+
+T = TypeVar("T")
+AnswerKey: TypeAlias = int | tuple[str | None, AttemptOutcome]
+"""What an answer's label depends on: its status, else its error and outcome."""
 
 MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
@@ -239,6 +245,7 @@ class CellEvidence:
     _fault_times: list[float] = field(default_factory=list)
     _answers: Counter[str] = field(default_factory=Counter)
     _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
+    _shared: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def scan(
@@ -271,8 +278,8 @@ class CellEvidence:
         four times each, so it does as little as it can (records are told apart by their class)."""
         ops = self.ops
         latencies = self.latencies
-        answers: Counter[str] = Counter()
-        labels: dict[tuple[int | None, str | None, str], str] = {}
+        tally: dict[AnswerKey, int] = {}  # answers by what labels them, in the order met
+        examples: dict[AnswerKey, AttemptAnswer] = {}
         texts: dict[str, str] = {}  # one string per distinct error text, which repeat by the thousand
         attempts = 0
         attempted_without_op: set[str] = set()
@@ -293,11 +300,14 @@ class CellEvidence:
                         trace.attempt_ends = [*ends, record]
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
-                    key = (record.status, record.error, record.outcome)
-                    label = labels.get(key)
-                    if label is None:
-                        label = labels[key] = answer_label(record)
-                    answers[label] += 1
+                    status = record.status  # the tally's key: a status, else what answered instead
+                    key = status if status is not None else (record.error, record.outcome)
+                    count = tally.get(key)
+                    if count is None:
+                        tally[key] = 1
+                        examples[key] = record
+                    else:
+                        tally[key] = count + 1
             elif type(record) is AttemptSent:
                 attempts += 1
                 t = record.t
@@ -330,6 +340,9 @@ class CellEvidence:
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
         self.attempts = attempts
+        answers: Counter[str] = Counter()
+        for met, times in tally.items():
+            answers[answer_label(examples[met])] += times
         self._answers = answers
         with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
         self.ops_attempted = with_attempts + sum(
@@ -422,6 +435,13 @@ class CellEvidence:
                 )
             )
         return self._ending_tally
+
+    def shared(self, name: str, make: Callable[[CellEvidence], T]) -> T:
+        """``make(self)``, made once for all the checkers that ask for it by ``name``: a pass over a
+        million operations that several checkers need is made once."""
+        if name not in self._shared:
+            self._shared[name] = make(self)
+        return cast(T, self._shared[name])
 
     def effects_of(self, op_id: str) -> list[Effect]:
         trace = self.ops.get(op_id)
