@@ -88,8 +88,8 @@ class OpTrace(msgspec.Struct, gc=False):
     order (None while none was)."""
     last_event_t: float = 0.0
     attempt_starts: int = 0
-    attempt_ends: Sequence[AttemptAnswer] = ()
-    """Every answer, in time order (a tuple of one for the first, a list once there are more)."""
+    held_ends: AttemptAnswer | list[AttemptAnswer] | None = None
+    """:attr:`attempt_ends`: the one answer most operations get, or a list once there are more."""
     end: OpFinish | None = None
     held_starts: list[float] | None = None
     """:attr:`starts`, once it is more than the first attempt's time (no list for the many operations
@@ -100,6 +100,14 @@ class OpTrace(msgspec.Struct, gc=False):
     """Attempts sent as the double submit of another (a doubled first attempt)."""
     effects: Sequence[Effect] | None = None
     """The effects attributed to this op (a tuple of one for the first, a list once there are more)."""
+
+    @property
+    def attempt_ends(self) -> Sequence[AttemptAnswer]:
+        """Every answer, in time order."""
+        held = self.held_ends
+        if held is None:
+            return ()
+        return held if type(held) is list else (held,)  # type: ignore[return-value]
 
     @property
     def starts(self) -> Sequence[float]:
@@ -291,13 +299,13 @@ class CellEvidence:
                     record.op_id = trace.op_id  # one string per operation, not one per answer
                     if record.error is not None:
                         record.error = texts.setdefault(record.error, record.error)
-                    ends = trace.attempt_ends
-                    if not ends:
-                        trace.attempt_ends = (record,)
-                    elif isinstance(ends, list):
-                        ends.append(record)
+                    held = trace.held_ends
+                    if held is None:
+                        trace.held_ends = record
+                    elif type(held) is list:
+                        held.append(record)
                     else:
-                        trace.attempt_ends = [*ends, record]
+                        trace.held_ends = [held, record]  # type: ignore[list-item]
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
                     status = record.status  # the tally's key: a status, else what answered instead
@@ -333,9 +341,11 @@ class CellEvidence:
                 trace = ops.get(record.op_id)
                 if trace is not None:
                     record.op_id = trace.op_id
-                    ends = trace.attempt_ends
-                    if ends and record.resource_id == ends[-1].resource_id:
-                        record.resource_id = ends[-1].resource_id  # one string, not two
+                    held = trace.held_ends
+                    if held is not None:
+                        last = held[-1] if isinstance(held, list) else held
+                        if record.resource_id == last.resource_id:
+                            record.resource_id = last.resource_id  # one string, not two
                     trace.end = record
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t

@@ -128,7 +128,6 @@ class _Spans:
 
     def __init__(self, traces: Iterable[OpTrace]) -> None:
         self.unanswered: list[OpTrace] = []
-        firsts: list[float] = []
         answered: list[OpTrace] = []
         longest = 0.0
         for trace in traces:
@@ -136,29 +135,31 @@ class _Spans:
             if first is None:
                 continue
             if trace.all_answered():
-                firsts.append(first)
                 answered.append(trace)
                 if trace.last_event_t - first > longest:
                     longest = trace.last_event_t - first
             else:
                 self.unanswered.append(trace)
         self.longest = longest
-        self.firsts = sorted(firsts)
-        if self.firsts != firsts:  # operations mostly begin in the order they first send: no sort then
-            answered.sort(key=_first_sent)  # stable, as sorting the times is
+        answered.sort(key=_first_sent)  # stable; found by bisecting on the same key: no list of times
         self.answered = answered
+
+    def _index(self, moment: float, *, after: bool = False) -> int:
+        """Where ``moment`` falls among the answered operations' first sendings (after those sent at
+        it, with ``after``)."""
+        bisect = bisect_right if after else bisect_left
+        return bisect(self.answered, moment, key=_first_sent)
 
     def _reaching(self, start: float, end: float) -> Iterator[OpTrace]:
         """Operations whose span may overlap [start, end]: every unanswered one, and the answered
         ones that first sent between ``start`` less the longest span (and a second, for rounding)
         and ``end`` and were last answered (or sent) at ``start`` or later."""
         yield from self.unanswered
-        yield from self._answered_before(start, bisect_right(self.firsts, end))
+        yield from self._answered_before(start, self._index(end, after=True))
 
     def _answered_before(self, start: float, high: int) -> Iterator[OpTrace]:
         """The answered operations up to index ``high`` whose span may reach ``start``."""
-        low = bisect_left(self.firsts, start - self.longest - 1.0)
-        for trace in self.answered[low:high]:
+        for trace in itertools.islice(self.answered, self._index(start - self.longest - 1.0), high):
             if trace.last_event_t >= start:
                 yield trace
 
@@ -172,17 +173,19 @@ class _Spans:
             if trace.cut_off(moment, slack_s)
         ]
 
-    def attempted_between(self, start: float, end: float) -> list[str]:
+    def attempted_between(self, start: float, end: float) -> Iterator[str]:
         """Every answered operation that first sent from ``start`` to ``end``, without a look (a toxic
-        on for the whole load: all of them), and those of the others whose span may reach the
-        window that sent an attempt within it."""
-        low = bisect_left(self.firsts, start)
-        within = [trace.op_id for trace in self.answered[low : bisect_right(self.firsts, end)]]
+        on for the whole load: all of them, so no list of them is made), and those of the others
+        whose span may reach the window that sent an attempt within it."""
+        low = self._index(start)
+        within = itertools.islice(self.answered, low, self._index(end, after=True))
         others = itertools.chain(self.unanswered, self._answered_before(start, low))
-        return within + [trace.op_id for trace in others if trace.sent_between(start, end)]
+        yield from map(_op_id, within)
+        yield from (trace.op_id for trace in others if trace.sent_between(start, end))
 
 
 _first_sent = attrgetter("first_attempt_t")
+_op_id = attrgetter("op_id")
 
 
 def _windows(evidence: CellEvidence) -> dict[str, tuple[float, float]]:
