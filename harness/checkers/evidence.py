@@ -3,8 +3,9 @@
 The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
 files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
 are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
-answers as the records they were decoded into, a tuple of one for the first of anything, a list only
-beyond), so a million operations fit in under a gigabyte. Checkers read the result and never walk the
+answers as the records they were decoded into; its one answer, effect or attempt time held bare, a
+list only beyond, and read through properties as sequences), so a million operations fit in under a
+gigabyte. Checkers read the result and never walk the
 raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
@@ -98,8 +99,8 @@ class OpTrace(msgspec.Struct, gc=False):
     """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
-    effects: Sequence[Effect] | None = None
-    """The effects attributed to this op (a tuple of one for the first, a list once there are more)."""
+    held_effects: Effect | list[Effect] | None = None
+    """:attr:`effects`: the one most operations have, or a list once there are more."""
 
     @property
     def attempt_ends(self) -> Sequence[AttemptAnswer]:
@@ -107,6 +108,14 @@ class OpTrace(msgspec.Struct, gc=False):
         held = self.held_ends
         if held is None:
             return ()
+        return held if type(held) is list else (held,)  # type: ignore[return-value]
+
+    @property
+    def effects(self) -> Sequence[Effect] | None:
+        """The effects attributed to this op, None when there are none."""
+        held = self.held_effects
+        if held is None:
+            return None
         return held if type(held) is list else (held,)  # type: ignore[return-value]
 
     @property
@@ -188,11 +197,16 @@ class OpTrace(msgspec.Struct, gc=False):
 
     def all_answered(self) -> bool:
         """Whether every attempt sent has an answer in the history."""
-        ends = self.attempt_ends
         if self.held_starts is None and self.odd_starts is None:  # sent once (most operations), or never
-            if len(ends) == 1:
-                return ends[0].attempt == 1 or self.first_attempt_t is None
-            return self.first_attempt_t is None or any(end.attempt == 1 for end in ends)
+            held = self.held_ends
+            if self.first_attempt_t is None:
+                return True
+            if held is None:
+                return False
+            if type(held) is not list:
+                return held.attempt == 1  # type: ignore[union-attr]
+            return any(end.attempt == 1 for end in held)
+        ends = self.attempt_ends
         if self.odd_starts is None and [end.attempt for end in ends] == list(range(1, len(ends) + 1)):
             return len(ends) >= len(self.starts)  # retried ones: each attempt answered in turn
         answered = {attempt.attempt for attempt in self.attempt_ends}
@@ -389,13 +403,13 @@ class CellEvidence:
                 orphans += 1
             else:
                 share_op_id(effect, "op_ref", trace.op_id)
-                held = trace.effects
+                held = trace.held_effects
                 if held is None:
-                    trace.effects = (effect,)
-                elif isinstance(held, list):
+                    trace.held_effects = effect
+                elif type(held) is list:
                     held.append(effect)
                 else:
-                    trace.effects = [*held, effect]
+                    trace.held_effects = [held, effect]  # type: ignore[list-item]
             if effect.t is not None:
                 times.append(effect.t)
         self.orphan_effects += orphans
