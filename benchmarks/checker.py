@@ -36,11 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from harness.checker import check, judge, scan_files
 from harness.history import read_history
-from harness.ledger import Effect
+from harness.ledger import Effect, decode_effects
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -138,16 +136,9 @@ def _line_count(path: Path) -> int:
 
 
 def read_effects(path: Path) -> list[Effect]:
-    """The effects of a file :func:`~benchmarks.checker_history.write_cell` wrote, read line by line
-    (a million rows parsed at once would hold twice their size in dicts for a moment)."""
-    effects = []
-    with path.open("rb") as lines:
-        for line in lines:
-            row = line.rstrip(b",\n")
-            if row not in (b"[", b"]"):
-                fields = orjson.loads(row)
-                effects.append(Effect(fields["op_ref"], fields["resource_id"], fields.get("t")))
-    return effects
+    """The effects of a file :func:`~benchmarks.checker_history.write_cell` wrote, as ``harness
+    report`` reads them."""
+    return decode_effects(path.read_bytes())
 
 
 def run_child(path: str, folder: Path) -> Measurement:

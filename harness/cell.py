@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext, suppress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.cell_watch import CellWatch
@@ -23,7 +23,7 @@ from harness.errors import HarnessError, HistoryError
 from harness.events import RunEvents
 from harness.faults import FaultPlan, ToxicCall
 from harness.history import HistoryWriter, ToxicHit
-from harness.ledger import Effect
+from harness.ledger import Effect, encode_effects
 from harness.load.config import (
     Distribution,
     DriverSummary,
@@ -373,5 +373,5 @@ class CellRun:
         probe = self.context.effects_probe(self.variant, self.plan.fault, base_url, self.dir / "data")
         effects = probe.read()
         read_resource_states(config, base_url, client_histories(self.dir), self.dir / STATES_FILE)
-        (self.dir / EFFECTS_FILE).write_text(json.dumps([asdict(e) for e in effects], indent=1))
+        (self.dir / EFFECTS_FILE).write_bytes(encode_effects(effects))
         return effects

@@ -3,8 +3,9 @@
 The scan is one pass over the history's compact records (:mod:`harness.records`, streamed from the
 files or made from parsed events) and one over the effects, with a dict keyed by op id; nearby faults
 are found by bisecting the sorted fault times. Each operation keeps only what a checker reads (its
-answers as the records they were decoded into, a tuple of one for the first of anything, a list only
-beyond), so a million operations fit in under a gigabyte. Checkers read the result and never walk the
+answers as the records they were decoded into; its one answer, effect or attempt time held bare, a
+list only beyond, and read through properties as sequences), so a million operations fit in under a
+gigabyte. Checkers read the result and never walk the
 raw history again.
 
 Client events for an op id that had no ``OpStart`` still count as attempts and latencies (they
@@ -24,11 +25,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeAlias, TypeVar, cast
 
 import msgspec
 
 from harness.checkers.answers import answer_label
 from harness.history import (
+    AttemptOutcome,
     CrashEvent,
     CrashPlanEvent,
     Event,
@@ -67,6 +70,10 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
+T = TypeVar("T")
+AnswerKey: TypeAlias = int | tuple[str | None, AttemptOutcome]
+"""What an answer's label depends on: its status, else its error and outcome."""
+
 MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
 
@@ -80,33 +87,59 @@ class OpTrace(msgspec.Struct, gc=False):
     op_id: str
     start_t: float
     first_attempt_t: float | None = None
+    """When its first attempt was sent: the earliest sending of any attempt, as records come in time
+    order (None while none was)."""
     last_event_t: float = 0.0
     attempt_starts: int = 0
-    attempt_ends: Sequence[AttemptAnswer] = ()
-    """Every answer, in time order (a tuple of one for the first, a list once there are more)."""
+    held_ends: AttemptAnswer | list[AttemptAnswer] | None = None
+    """:attr:`attempt_ends`: the one answer most operations get, or a list once there are more."""
     end: OpFinish | None = None
-    starts: Sequence[float] = ()
-    """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order (a tuple of
-    one for the many operations sent once, a list once there are more)."""
+    held_starts: list[float] | None = None
+    """:attr:`starts`, once it is more than the first attempt's time (no list for the many operations
+    sent once)."""
     odd_starts: dict[int, float] | None = None
     """When each attempt whose number broke that sequence was first sent."""
     twins: int = 0
     """Attempts sent as the double submit of another (a doubled first attempt)."""
-    effects: Sequence[Effect] | None = None
-    """The effects attributed to this op (a tuple of one for the first, a list once there are more)."""
+    held_effects: Effect | list[Effect] | None = None
+    """:attr:`effects`: the one most operations have, or a list once there are more."""
+
+    @property
+    def attempt_ends(self) -> Sequence[AttemptAnswer]:
+        """Every answer, in time order."""
+        held = self.held_ends
+        if held is None:
+            return ()
+        return held if type(held) is list else (held,)  # type: ignore[return-value]
+
+    @property
+    def effects(self) -> Sequence[Effect] | None:
+        """The effects attributed to this op, None when there are none."""
+        held = self.held_effects
+        if held is None:
+            return None
+        return held if type(held) is list else (held,)  # type: ignore[return-value]
+
+    @property
+    def starts(self) -> Sequence[float]:
+        """When attempts 1, 2, ... were first sent, while they are numbered 1, 2, ... in order."""
+        if self.held_starts is not None:
+            return self.held_starts
+        # nothing held: attempt 1 was sent first and alone, or nothing was (see the scan)
+        return () if self.first_attempt_t is None else (self.first_attempt_t,)
 
     def started(self, attempt: int, t: float) -> None:
-        """Record that ``attempt`` was sent at ``t``; only its first sending counts."""
+        """Record that ``attempt`` was sent at ``t``; only its first sending counts. (Called before
+        :attr:`first_attempt_t` is set for the first attempt sent, unless it is attempt 1.)"""
         odd = self.odd_starts
         if odd is not None and attempt in odd:
             return
-        starts = self.starts
+        starts = self.held_starts
+        if starts is None:
+            starts = self.held_starts = [] if self.first_attempt_t is None else [self.first_attempt_t]
         if attempt == len(starts) + 1:
-            if isinstance(starts, list):
-                starts.append(t)
-            else:
-                self.starts = [*starts, t]
-        elif not 1 <= attempt <= len(self.starts):
+            starts.append(t)
+        elif not 1 <= attempt <= len(starts):
             self.odd_starts = odd = odd if odd is not None else {}
             odd.setdefault(attempt, t)
 
@@ -124,15 +157,14 @@ class OpTrace(msgspec.Struct, gc=False):
 
     def first_sent(self) -> float | None:
         """When the first attempt was sent, None if none was."""
-        if self.odd_starts is None:  # first-sending times rise with the attempt number (time order)
-            return self.starts[0] if self.starts else None
-        return min(self.sent_times())
+        return self.first_attempt_t
 
     def sent_between(self, start: float, end: float) -> bool:
         """Whether an attempt was first sent from ``start`` to ``end`` (both included)."""
         if self.odd_starts is None:
-            later = bisect_left(self.starts, start)
-            return later < len(self.starts) and self.starts[later] <= end
+            starts = self.starts
+            later = bisect_left(starts, start)
+            return later < len(starts) and starts[later] <= end
         return any(start <= sent <= end for sent in self.sent_times())
 
     @property
@@ -167,9 +199,16 @@ class OpTrace(msgspec.Struct, gc=False):
 
     def all_answered(self) -> bool:
         """Whether every attempt sent has an answer in the history."""
+        if self.held_starts is None and self.odd_starts is None:  # sent once (most operations), or never
+            held = self.held_ends
+            if self.first_attempt_t is None:
+                return True
+            if held is None:
+                return False
+            if type(held) is not list:
+                return held.attempt == 1  # type: ignore[union-attr]
+            return any(end.attempt == 1 for end in held)
         ends = self.attempt_ends
-        if len(ends) == len(self.starts) == 1 and self.odd_starts is None:  # most operations
-            return ends[0].attempt == 1
         if self.odd_starts is None and [end.attempt for end in ends] == list(range(1, len(ends) + 1)):
             return len(ends) >= len(self.starts)  # retried ones: each attempt answered in turn
         answered = {attempt.attempt for attempt in self.attempt_ends}
@@ -236,6 +275,7 @@ class CellEvidence:
     _fault_times: list[float] = field(default_factory=list)
     _answers: Counter[str] = field(default_factory=Counter)
     _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
+    _shared: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def scan(
@@ -270,8 +310,8 @@ class CellEvidence:
         four times each, so it does as little as it can (records are told apart by their class)."""
         ops = self.ops
         latencies = self.latencies
-        answers: Counter[str] = Counter()
-        labels: dict[tuple[int | None, str | None, str], str] = {}
+        tally: dict[AnswerKey, int] = {}  # answers by what labels them, in the order met
+        examples: dict[AnswerKey, AttemptAnswer] = {}
         texts: dict[str, str] = {}  # one string per distinct error text, which repeat by the thousand
         attempts = 0
         attempted_without_op: set[str] = set()
@@ -283,20 +323,23 @@ class CellEvidence:
                     record.op_id = trace.op_id  # one string per operation, not one per answer
                     if record.error is not None:
                         record.error = texts.setdefault(record.error, record.error)
-                    ends = trace.attempt_ends
-                    if not ends:
-                        trace.attempt_ends = (record,)
-                    elif isinstance(ends, list):
-                        ends.append(record)
+                    held = trace.held_ends
+                    if held is None:
+                        trace.held_ends = record
+                    elif type(held) is list:
+                        held.append(record)
                     else:
-                        trace.attempt_ends = [*ends, record]
+                        trace.held_ends = [held, record]  # type: ignore[list-item]
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
-                    key = (record.status, record.error, record.outcome)
-                    label = labels.get(key)
-                    if label is None:
-                        label = labels[key] = answer_label(record)
-                    answers[label] += 1
+                    status = record.status  # the tally's key: a status, else what answered instead
+                    key = status if status is not None else (record.error, record.outcome)
+                    count = tally.get(key)
+                    if count is None:
+                        tally[key] = 1
+                        examples[key] = record
+                    else:
+                        tally[key] = count + 1
             elif type(record) is AttemptSent:
                 attempts += 1
                 t = record.t
@@ -305,8 +348,7 @@ class CellEvidence:
                     attempted_without_op.add(record.op_id)
                     continue
                 if trace.attempt_starts == 0 and record.attempt == 1:  # most operations: one attempt
-                    trace.starts = (t,)
-                    trace.first_attempt_t = t
+                    trace.first_attempt_t = t  # and their starts are (t,), held by nobody
                 else:
                     trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
@@ -323,13 +365,18 @@ class CellEvidence:
                 trace = ops.get(record.op_id)
                 if trace is not None:
                     record.op_id = trace.op_id
-                    ends = trace.attempt_ends
-                    if ends and record.resource_id == ends[-1].resource_id:
-                        record.resource_id = ends[-1].resource_id  # one string, not two
+                    held = trace.held_ends
+                    if held is not None:
+                        last = held[-1] if isinstance(held, list) else held
+                        if record.resource_id == last.resource_id:
+                            record.resource_id = last.resource_id  # one string, not two
                     trace.end = record
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
         self.attempts = attempts
+        answers: Counter[str] = Counter()
+        for met, times in tally.items():
+            answers[answer_label(examples[met])] += times
         self._answers = answers
         with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
         self.ops_attempted = with_attempts + sum(
@@ -353,20 +400,29 @@ class CellEvidence:
         self._fault_times = [event.t for event in self.fault_events]
 
     def _attribute(self, effects: Iterable[Effect]) -> None:
+        """Hand each effect to its operation. An attributed effect's ``op_ref`` is pointed at its
+        operation's own ``op_id`` string (an equal one: only its identity changes), so a million
+        effects do not hold a million more copies of the op ids."""
         times: list[float] = []
         ops = self.ops
+        orphans = 0
+        share_op_id = msgspec.structs.force_setattr
         for effect in effects:
             trace = ops.get(effect.op_ref)
             if trace is None:
-                self.orphan_effects += 1
-            elif trace.effects is None:
-                trace.effects = (effect,)
-            elif isinstance(trace.effects, list):
-                trace.effects.append(effect)
+                orphans += 1
             else:
-                trace.effects = [*trace.effects, effect]
+                share_op_id(effect, "op_ref", trace.op_id)
+                held = trace.held_effects
+                if held is None:
+                    trace.held_effects = effect
+                elif type(held) is list:
+                    held.append(effect)
+                else:
+                    trace.held_effects = [held, effect]  # type: ignore[list-item]
             if effect.t is not None:
                 times.append(effect.t)
+        self.orphan_effects += orphans
         times.sort()
         self.effect_times = tuple(times)
 
@@ -413,6 +469,13 @@ class CellEvidence:
                 )
             )
         return self._ending_tally
+
+    def shared(self, name: str, make: Callable[[CellEvidence], T]) -> T:
+        """``make(self)``, made once for all the checkers that ask for it by ``name``: a pass over a
+        million operations that several checkers need is made once."""
+        if name not in self._shared:
+            self._shared[name] = make(self)
+        return cast(T, self._shared[name])
 
     def effects_of(self, op_id: str) -> list[Effect]:
         trace = self.ops.get(op_id)

@@ -21,8 +21,10 @@ fault that never hit.
 
 from __future__ import annotations
 
+import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 
 from harness.checkers.base import Column, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
@@ -87,7 +89,7 @@ class Exposure:
         plan = evidence.crash_plan
         if plan is not None:
             parts.setdefault("kill", {"fired": 0, "hit": 0})["planned"] = plan.planned
-        exposed = len(set().union(*hit_by.values())) + sum(unnamed.values())
+        exposed = _union_size(list(hit_by.values())) + sum(unnamed.values())
         reason = _unmet_guard(evidence, exposed, parts, plan.detail if plan is not None else "")
         return CheckResult(
             checker=self.name,
@@ -101,6 +103,14 @@ class Exposure:
             details=parts,
             reason=reason,
         )
+
+
+def _union_size(sets: list[set[str]]) -> int:
+    """How many op ids ``sets`` hold together, without copying the biggest (a toxic on for the whole
+    load hit every operation: a million op ids)."""
+    biggest = max(sets, key=len, default=set())
+    rest = set().union(*(one for one in sets if one is not biggest))
+    return len(biggest) + len(rest - biggest)
 
 
 def _crash_part(crash: CrashEvent) -> str:
@@ -118,34 +128,38 @@ class _Spans:
 
     def __init__(self, traces: Iterable[OpTrace]) -> None:
         self.unanswered: list[OpTrace] = []
-        firsts: list[float] = []
         answered: list[OpTrace] = []
-        self.longest = 0.0
         longest = 0.0
         for trace in traces:
-            first = trace.first_sent()
+            first = trace.first_attempt_t  # trace.first_sent(), without the call
             if first is None:
                 continue
             if trace.all_answered():
-                firsts.append(first)
                 answered.append(trace)
                 if trace.last_event_t - first > longest:
                     longest = trace.last_event_t - first
             else:
                 self.unanswered.append(trace)
         self.longest = longest
-        order = sorted(range(len(firsts)), key=firsts.__getitem__)  # pairs would cost twice the memory
-        self.firsts = [firsts[index] for index in order]
-        self.answered = [answered[index] for index in order]
+        answered.sort(key=_first_sent)  # stable; found by bisecting on the same key: no list of times
+        self.answered = answered
+
+    def _index(self, moment: float, *, after: bool = False) -> int:
+        """Where ``moment`` falls among the answered operations' first sendings (after those sent at
+        it, with ``after``)."""
+        bisect = bisect_right if after else bisect_left
+        return bisect(self.answered, moment, key=_first_sent)
 
     def _reaching(self, start: float, end: float) -> Iterator[OpTrace]:
         """Operations whose span may overlap [start, end]: every unanswered one, and the answered
         ones that first sent between ``start`` less the longest span (and a second, for rounding)
         and ``end`` and were last answered (or sent) at ``start`` or later."""
         yield from self.unanswered
-        low = bisect_left(self.firsts, start - self.longest - 1.0)
-        high = bisect_right(self.firsts, end)
-        for trace in self.answered[low:high]:
+        yield from self._answered_before(start, self._index(end, after=True))
+
+    def _answered_before(self, start: float, high: int) -> Iterator[OpTrace]:
+        """The answered operations up to index ``high`` whose span may reach ``start``."""
+        for trace in itertools.islice(self.answered, self._index(start - self.longest - 1.0), high):
             if trace.last_event_t >= start:
                 yield trace
 
@@ -159,12 +173,19 @@ class _Spans:
             if trace.cut_off(moment, slack_s)
         ]
 
-    def attempted_between(self, start: float, end: float) -> list[str]:
-        return [
-            trace.op_id
-            for trace in self._reaching(start, end)
-            if trace.sent_between(start, end)
-        ]
+    def attempted_between(self, start: float, end: float) -> Iterator[str]:
+        """Every answered operation that first sent from ``start`` to ``end``, without a look (a toxic
+        on for the whole load: all of them, so no list of them is made), and those of the others
+        whose span may reach the window that sent an attempt within it."""
+        low = self._index(start)
+        within = itertools.islice(self.answered, low, self._index(end, after=True))
+        others = itertools.chain(self.unanswered, self._answered_before(start, low))
+        yield from map(_op_id, within)
+        yield from (trace.op_id for trace in others if trace.sent_between(start, end))
+
+
+_first_sent = attrgetter("first_attempt_t")
+_op_id = attrgetter("op_id")
 
 
 def _windows(evidence: CellEvidence) -> dict[str, tuple[float, float]]:

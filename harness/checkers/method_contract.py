@@ -24,7 +24,7 @@ say which method it was. Never a pass on what was not read:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -123,7 +123,7 @@ class MethodContract:
         declared = evidence.expect.resource_methods | {state.method for state in read.values()}
         concerned = bool(self.methods & declared)
         # an operation never read has no method on record: it is every concerned checker's unknown
-        unread = list(_unread(evidence, read)) if concerned or not declared else []
+        unread = evidence.shared("method_contract.unread", _unread) if concerned or not declared else []
         judged = {state.op_id: self._judge(evidence, state) for state in mine}
         broken = [op_id for op_id, said in judged.items() if said.broken]
         unknown = [(op_id, said.found) for op_id, said in judged.items() if said.broken is None]
@@ -163,10 +163,13 @@ def on_resource(evidence: CellEvidence, op_id: str) -> bool:
     return f"{op_id}{CREATE_SUFFIX}" in evidence.ops
 
 
-def _unread(evidence: CellEvidence, states: dict[str, ResourceState]) -> Iterator[str]:
+def _unread(evidence: CellEvidence) -> list[str]:
     """Operations on a resource that must have a state and have none: their create step was
-    acknowledged, or they were sent."""
+    acknowledged, or they were sent (the same for every method's checker: made once, by
+    :meth:`~harness.checkers.evidence.CellEvidence.shared`)."""
     ops = evidence.ops
+    states = evidence.states if evidence.states is not None else {}
+    unread = []
     for op_id, create in ops.items():
         if not op_id.endswith(CREATE_SUFFIX):
             continue
@@ -175,7 +178,8 @@ def _unread(evidence: CellEvidence, states: dict[str, ResourceState]) -> Iterato
             continue
         act = ops.get(act_id)
         if create.outcome == "acknowledged" or (act is not None and act.attempt_starts > 0):
-            yield act_id
+            unread.append(act_id)
+    return unread
 
 
 # -- the words of a state's story ---------------------------------------------------------------------

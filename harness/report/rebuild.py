@@ -8,13 +8,12 @@ own additions (a ``--baseline``'s gates) are not remade.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from harness.cell import recorded_wall_time
 from harness.faults import plan_fault
-from harness.ledger import Effect
+from harness.ledger import Effect, decode_effects
 from harness.report.record import RECORD_NAME, read_record
 from harness.result import RunResult
 from harness.run import EFFECTS_FILE, cell_dir, check_cell, result_of
@@ -48,10 +47,9 @@ def rebuild_result(run_dir: Path) -> RunResult:
 def _finished_effects(path: Path) -> list[Effect] | None:
     """The effects a finished cell's probe read; None for a cell that never got that far."""
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        return decode_effects(path.read_bytes())
     except (OSError, ValueError):  # absent, or cut short by the interrupt while it was written
         return None
-    return [Effect(**row) for row in rows]
 
 
 def _last_evidence_at(run_dir: Path) -> float:

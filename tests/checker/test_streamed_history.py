@@ -9,6 +9,8 @@ then :func:`harness.checker.judge`, as :func:`harness.cell.check_cell` runs it.
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from pathlib import Path
 from random import Random
 
@@ -16,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness import records
 from harness.checker import check, judge, scan_files
 from harness.errors import HistoryError
 from harness.history import read_history
@@ -158,3 +161,29 @@ def test_a_file_out_of_time_order_is_reported_then_sorted_on_request(tmp_path: P
         list(read_records([path]).client)
     assert [record.t for record in read_records([path], sort_all=True).client] == [1.0, 2.0]
     assert scan_files([path], []).ops["op1"].attempt_starts == 1  # in time order, the op began first
+
+
+def _read_all(paths: list[Path]) -> tuple[object, object]:
+    """The client records and fault-side events of ``paths``, as a stream and sorted whole (the stream
+    "out of order" when a file is)."""
+    try:
+        streamed = read_records(paths)
+        stream: object = (list(streamed.client), streamed.fault_side)
+    except OutOfOrder:
+        stream = "out of order"
+    whole = read_records(paths, sort_all=True)
+    return stream, (list(whole.client), whole.fault_side)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=400))
+def test_chunks_cut_anywhere_give_the_records_of_one_whole_read(rng: Random, chunk_bytes: int) -> None:
+    # the cells here are far smaller than a chunk: cut them into small ones, at random lengths
+    folder = Path(tempfile.mkdtemp(prefix="chunks"))
+    cell = write_cell(rng, folder)
+    expected = _read_all(cell.paths)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records, "CHUNK_BYTES", chunk_bytes)
+        assert _read_all(cell.paths) == expected
+    shutil.rmtree(folder)
