@@ -265,12 +265,14 @@ class CellRun:
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
             )
+            target_url = target.endpoint.base_url  # the same port after every restart
+            effects_url = target_url if hops is None else hops.effects_url(target_url)
             client_plan = replace(self.plan, toxics=self.plan.on_link(CLIENT_LINK))  # hops': store_toxics
             nemesis = self.context.nemesis(
                 client_plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
             )
             with nemesis:
-                watch = self._watch(nemesis.load, lambda: target.endpoint.base_url)
+                watch = self._watch(nemesis.load, lambda: effects_url)
                 with watch or nullcontext():
                     summary = driver(
                         config,
@@ -284,8 +286,8 @@ class CellRun:
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
                 if hops is not None:  # an orchestrator resuming its sagas may crash again: restarted
-                    hops.read(target.endpoint.base_url, self.dir)
-            effects = self._probe(target.endpoint.base_url, config)
+                    hops.read(target_url, self.dir)
+            effects = self._probe(effects_url, config)
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:

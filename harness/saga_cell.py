@@ -54,6 +54,11 @@ class SagaHops:
         """The plan's toxics on the hops, each with the proxy it goes on (the nemesis adds and removes them)."""
         return [(self.proxies[toxic.link].name, toxic) for toxic in plan.toxics if toxic.link in self.proxies]
 
+    def effects_url(self, orchestrator_url: str) -> str:
+        """Where the cell's effects probe reads: the participant the saga names, else the orchestrator."""
+        source = self.spec.effects_from
+        return orchestrator_url if source is None else self.participants[source].endpoint.base_url
+
     def read(self, orchestrator_url: str, folder: Path) -> SagaEvidence:
         """Wait (bounded) for the sagas to settle, read them and every ledger directly, and write them
         as the cell's :data:`~harness.saga_evidence.SAGA_FILE`."""

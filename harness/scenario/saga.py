@@ -46,7 +46,9 @@ class SagaSpec(_Strict):
     ``role_env``: each participant is started as the target with this variable set to its name (unset:
     no role variable; the participant's ``env`` tells them apart). ``settle_s``: how long the saga probe
     waits, after the load, for every saga to end; ``quiet_s``: how long no ledger may move before the
-    sagas count as settled (longer than any latency a fault puts on a hop).
+    sagas count as settled (longer than any latency a fault puts on a hop). ``effects_from``: a
+    participant whose ledger the target's effects probe reads instead of the orchestrator (whose own
+    record of the checkouts a broken orchestrator may lose in a crash).
     """
 
     participants: tuple[Identifier, ...]
@@ -55,6 +57,7 @@ class SagaSpec(_Strict):
     url_env: str = "{NAME}_URL"
     settle_s: float = Field(10.0, gt=0, le=600)
     quiet_s: float = Field(1.0, gt=0, le=60)
+    effects_from: Identifier | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -106,6 +109,11 @@ class SagaSpec(_Strict):
         for name in self.participant_settings:
             if name not in self.participants:
                 raise ValueError(f"participant_settings.{name}: no such participant")
+        if self.effects_from is not None and self.effects_from not in self.participants:
+            raise ValueError(
+                f"effects_from: no such participant {self.effects_from!r} "
+                f"(participants: {', '.join(self.participants)})"
+            )
         return self
 
     def participant(self, name: str) -> ParticipantSpec:
