@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.scenario._base import Identifier, _Strict, check_identifier_keys
+from harness.scenario._base import Identifier, _Strict, check_identifier_keys, invalid_at
 from harness.scenario.faults import FaultSpec, check_reference_failpoints
 from harness.scenario.gates import GateSpec, gate_specs
 from harness.scenario.load import LoadSpec
@@ -119,9 +119,8 @@ class Scenario(_Strict):
             for index, toxic in enumerate(fault.toxics):
                 if toxic.link not in links:
                     known = ", ".join(links) if saga is not None else f"{CLIENT_LINK} (no target.saga declared)"
-                    raise ValueError(
-                        f"faults.{name}.toxics.{index}.link: no such link {toxic.link!r} (links: {known})"
-                    )
+                    problem = f"no such link (links: {known})"
+                    raise invalid_at(("faults", name, "toxics", index, "link"), problem, toxic.link)
 
     def _url_target_fits(self) -> None:
         """A service already listening: on loopback (unless allowed), and crashable only by command."""

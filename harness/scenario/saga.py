@@ -99,20 +99,21 @@ class SagaSpec(_Strict):
         seen: dict[str, str] = {}
         for name in self.participants:
             own = self.participant(name).url_env
-            field = f"participants.{name}.url_env" if own is not None else "url_env"
+            field: tuple[str, ...] = ("participants", name, "url_env") if own is not None else ("url_env",)
             variable = url_env_name(own or self.url_env, name)
             if not ENV_NAME.fullmatch(variable):
-                raise ValueError(f"{field}: {variable!r} is not an environment variable name")
+                raise invalid_at(field, f"{variable!r} is not an environment variable name", own or self.url_env)
             if variable in seen:
-                raise ValueError(f"{field}: {variable!r} carries the URL of {seen[variable]} already")
+                raise invalid_at(field, f"{variable!r} carries the URL of {seen[variable]} already", variable)
             seen[variable] = name
         for name in self.participant_settings:
             if name not in self.participants:
-                raise ValueError(f"participant_settings.{name}: no such participant")
+                raise invalid_at(("participant_settings", name), "no such participant", name)
         if self.effects_from is not None and self.effects_from not in self.participants:
-            raise ValueError(
-                f"effects_from: no such participant {self.effects_from!r} "
-                f"(participants: {', '.join(self.participants)})"
+            raise invalid_at(
+                ("effects_from",),
+                f"no such participant (participants: {', '.join(self.participants)})",
+                self.effects_from,
             )
         return self
 
