@@ -51,7 +51,7 @@ class SagaHops:
         return {self.spec.url_env_of(name): proxy.base_url for name, proxy in self.proxies.items()}
 
     def toxics(self, plan: FaultPlan) -> list[tuple[str, ToxicCall]]:
-        """The plan's toxics on the hops, each with the proxy it goes on (the nemesis adds and removes them)."""
+        """The plan's toxics on the hops, each with the proxy it goes on (the nemesis adds, removes them)."""
         return [(self.proxies[toxic.link].name, toxic) for toxic in plan.toxics if toxic.link in self.proxies]
 
     def effects_url(self, orchestrator_url: str) -> str:

@@ -24,7 +24,9 @@ target:
   saga: SAGA
 faults: FAULTS
 """
-CHECKOUT_SAGA = "{participants: [payments, inventory, shipping], role_env: ROLE, url_env: 'CHECKOUT_{NAME}_URL'}"
+CHECKOUT_SAGA = (
+    "{participants: [payments, inventory, shipping], role_env: ROLE, url_env: 'CHECKOUT_{NAME}_URL'}"
+)
 HOP_TOXICS = (
     "{slow: {toxics: [{type: http_latency, link: payments, attributes: {latency: 700}},"
     " {type: drop_response, name: lost}]}}"
@@ -69,7 +71,8 @@ def test_participants_as_a_mapping_carry_their_own_url_variable_and_env(tmp_path
     [
         ("{participants: [payments, payments]}", "{none: {}}",
          "target.saga.participants.1: a participant is named twice (got 'payments')"),
-        ("{participants: [client]}", "{none: {}}", "target.saga.participants.0: 'client' names the load's link"),
+        ("{participants: [client]}", "{none: {}}",
+         "target.saga.participants.0: 'client' names the load's link"),
         ("{participants: [billing]}", "{none: {}}",
          "target.saga.participants.0: the saga probe reads only the checkout shape's participants"),
         ("{participants: []}", "{none: {}}", "target.saga.participants: at least one participant is needed"),
@@ -91,9 +94,10 @@ def test_a_bad_saga_is_refused_naming_the_field(tmp_path: Path, saga: str, fault
 
 def test_a_toxic_link_needs_a_declared_saga(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
-    path.write_text("name: t\ntarget: {name: payments}\nfaults: {f: {toxics: [{type: latency, link: payments}]}}\n")
+    toxic = "{type: latency, link: payments}"
+    path.write_text(f"name: t\ntarget: {{name: payments}}\nfaults: {{f: {{toxics: [{toxic}]}}}}\n")
 
-    with pytest.raises(ScenarioError, match=r"faults.f.toxics.0.link: no such link \(links: client \(no target.saga"):
+    with pytest.raises(ScenarioError, match=r"faults.f.toxics.0.link: no such link \(links: client \(no "):
         load_scenario(path)
 
 

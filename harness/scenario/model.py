@@ -118,7 +118,8 @@ class Scenario(_Strict):
         for name, fault in self.faults.items():
             for index, toxic in enumerate(fault.toxics):
                 if toxic.link not in links:
-                    known = ", ".join(links) if saga is not None else f"{CLIENT_LINK} (no target.saga declared)"
+                    no_saga = f"{CLIENT_LINK} (no target.saga declared)"
+                    known = ", ".join(links) if saga is not None else no_saga
                     problem = f"no such link (links: {known})"
                     raise invalid_at(("faults", name, "toxics", index, "link"), problem, toxic.link)
 

@@ -102,7 +102,8 @@ class SagaSpec(_Strict):
             field: tuple[str, ...] = ("participants", name, "url_env") if own is not None else ("url_env",)
             variable = url_env_name(own or self.url_env, name)
             if not ENV_NAME.fullmatch(variable):
-                raise invalid_at(field, f"{variable!r} is not an environment variable name", own or self.url_env)
+                problem = f"{variable!r} is not an environment variable name"
+                raise invalid_at(field, problem, own or self.url_env)
             if variable in seen:
                 raise invalid_at(field, f"{variable!r} carries the URL of {seen[variable]} already", variable)
             seen[variable] = name

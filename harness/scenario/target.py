@@ -240,7 +240,7 @@ class TargetSpec(_Strict):
         if self.cwd is not None and self.kind != "command":
             raise ValueError("cwd: only with command")
         if self.saga is not None and self.kind == "url":
-            raise ValueError("saga: not with url (the harness starts each participant, and the hops' proxies)")
+            raise ValueError("saga: not with url (the harness starts each participant and the hops' proxies)")
         if self.kind != "url" and (self.kill_command or self.restart_command):
             raise ValueError("kill_command and restart_command: only with url (others the harness starts)")
         for name, spec in self.variant_settings.items():
