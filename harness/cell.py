@@ -39,10 +39,11 @@ from harness.ports import LOOPBACK, join_hostport
 from harness.proxy.client import ProxyInfo
 from harness.resource_states import STATES_FILE, read_states
 from harness.run_options import RunOptions
-from harness.runtime.base import Endpoint, Runtime
+from harness.runtime.base import Endpoint, Runtime, TargetInstance
 from harness.runtime.byo import start_target
+from harness.saga_cell import SagaHops, start_saga_hops
 from harness.saga_evidence import SAGA_FILE, read_saga_evidence_file
-from harness.scenario import Scenario
+from harness.scenario import CLIENT_LINK, Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
 from harness.services import ServiceSet
 from harness.state_reads import read_resource_states
@@ -184,14 +185,17 @@ def cell_expectations(scenario: Scenario, plan: FaultPlan, variant: str) -> Cell
         fault_acts=spec.acts(load_double_submit),
         min_exposed=spec.exposure_needed(load_double_submit),
         min_acknowledged_rate=scenario.target.variant(variant).min_acknowledged_rate,
-        per_request_toxics=frozenset(
-            toxic.proxy_name for toxic in spec.toxics if toxic.type in plan.http_toxics
+        per_request_toxics=frozenset(  # the client's: a hop proxy's decisions name no operation
+            toxic.proxy_name
+            for toxic in spec.toxics
+            if toxic.type in plan.http_toxics and toxic.link == CLIENT_LINK
         ),
         resource_methods=frozenset(
             operation.method
             for operation in scenario.target.operations
             if operation.resource is not None  # an operation on a resource it made
         ),
+        saga=scenario.target.saga is not None,
     )
 
 
@@ -234,6 +238,10 @@ class CellRun:
             targets = stack.enter_context(ExitStack())
             entries = stack.enter_context(ExitStack())
             env, store_toxics = self._target_env(entries)
+            hops = self._start_saga_hops(targets, entries)
+            if hops is not None:
+                env.update(hops.orchestrator_env())
+                store_toxics.extend(hops.toxics(self.plan))
             target = start_target(
                 self.context.runtime,
                 self.scenario.target,
@@ -257,11 +265,14 @@ class CellRun:
                 history_path=str(self.dir / CLIENT_HISTORY),
                 op_id_prefix=op_id_prefix(self.context.out_dir.name, self.variant, self.plan.fault),
             )
+            target_url = target.endpoint.base_url  # the same port after every restart
+            effects_url = target_url if hops is None else hops.effects_url(target_url)
+            client_plan = replace(self.plan, toxics=self.plan.on_link(CLIENT_LINK))  # hops': store_toxics
             nemesis = self.context.nemesis(
-                self.plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
+                client_plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
             )
             with nemesis:
-                watch = self._watch(nemesis.load, lambda: target.endpoint.base_url)
+                watch = self._watch(nemesis.load, lambda: effects_url)
                 with watch or nullcontext():
                     summary = driver(
                         config,
@@ -274,7 +285,9 @@ class CellRun:
                 self._record_stop(watch, summary)
                 # still supervised: a queue-backed target can crash on its backlog while it drains
                 self._settle(target.endpoint.base_url)
-            effects = self._probe(target.endpoint.base_url, config)
+                if hops is not None:  # an orchestrator resuming its sagas may crash again: restarted
+                    hops.read(target_url, self.dir)
+            effects = self._probe(effects_url, config)
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:
@@ -345,6 +358,29 @@ class CellRun:
         options = self.context.options
         host = options.master_bind_host if options.master else LOOPBACK
         return join_hostport(host, 0)
+
+    def _start_saga_hops(self, targets: ExitStack, entries: ExitStack) -> SagaHops | None:
+        """The saga's participants and their hops' proxies, when the target declares a saga."""
+        saga = self.scenario.target.saga
+        if saga is None:
+            return None
+
+        def start(name: str, env: dict[str, str]) -> TargetInstance:
+            return start_target(
+                self.context.runtime,
+                self.scenario.target,
+                self.variant,
+                data_dir=self.dir / f"{name}-data",
+                log_path=self.dir / f"{name}.log",
+                env={**self.scenario.target.env, **env},
+                registry=self.context.registry,
+                run_id=self.context.out_dir.name,
+            )
+
+        def create_proxy(name: str, upstream: str) -> ProxyInfo:
+            return self._create_proxy(entries, f"{self.proxy_name}--hop-{name}", upstream)
+
+        return start_saga_hops(saga, start, create_proxy, targets)
 
     def _create_proxy(
         self, stack: ExitStack, name: str, upstream: str, listen: str = f"{LOOPBACK}:0"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.proxy.toxics.registry import per_request_types  # ours, beyond Toxiproxy's set: seeded
-from harness.scenario import FaultSpec
+from harness.scenario import CLIENT_LINK, FaultSpec
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class ToxicCall:
     stream: str
     toxicity: float
     attributes: dict[str, Any] = field(default_factory=dict)
+    link: str = CLIENT_LINK
+    """Which proxy it goes on: the client's, or the hop to a saga participant of that name."""
 
 
 FAILPOINTS_ENV = "HARNESS_FAILPOINTS"
@@ -47,6 +49,10 @@ class FaultPlan:
         """The latency toxic for the proxy in front of ``service``'s store (``store_latency_ms``)."""
         attributes: dict[str, Any] = {"latency": self.store_latency_ms}
         return ToxicCall(f"{service}_latency", "latency", "downstream", 1.0, attributes)
+
+    def on_link(self, link: str) -> tuple[ToxicCall, ...]:
+        """The plan's toxics for one link's proxy (``client``: the one between the load and the target)."""
+        return tuple(toxic for toxic in self.toxics if toxic.link == link)
 
     @property
     def crashes_target(self) -> bool:
@@ -81,6 +87,7 @@ def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
                 stream=toxic.stream,
                 toxicity=toxic.toxicity,
                 attributes=attributes,
+                link=toxic.link,
             )
         )
     kill_times: list[float] = []

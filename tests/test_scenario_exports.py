@@ -7,6 +7,7 @@ import harness.scenario
 
 def test_exported_members() -> None:
     assert sorted(harness.scenario.__all__) == [
+        "CLIENT_LINK",
         "Catalogue",
         "CrashSpec",
         "DEFAULT_CHARGE_BODY",
@@ -18,6 +19,7 @@ def test_exported_members() -> None:
         "MAX_PARALLEL_CELLS",
         "OperationKinds",
         "OperationSpec",
+        "ParticipantSpec",
         "ProbeSource",
         "ProxySpec",
         "REFERENCE_FAILPOINTS",
@@ -26,6 +28,7 @@ def test_exported_members() -> None:
         "ResourceStateSpec",
         "RetryOn",
         "RetryPolicySpec",
+        "SagaSpec",
         "Scenario",
         "ServiceName",
         "SuccessSpec",

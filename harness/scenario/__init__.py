@@ -9,6 +9,7 @@ The public surface (the modules behind it are implementation)::
       ├── LoadSpec (RetryPolicySpec, OperationSpec, SuccessSpec) load.py: also the load driver's input
       │     └── ResourceSpec (ResourceCreateSpec, ResourceStateSpec): an operation's resource
       ├── FaultSpec (ToxicSpec, CrashSpec)                       faults.py
+      ├── SagaSpec (ParticipantSpec): target.saga, the hops        saga.py
       └── GateSpec, gate_specs                                   gates.py
 """
 
@@ -28,6 +29,7 @@ from harness.scenario.load import (
 )
 from harness.scenario.loading import is_catalogue, load_catalogue, load_scenario
 from harness.scenario.model import MAX_PARALLEL_CELLS, Catalogue, ProxySpec, Scenario
+from harness.scenario.saga import CLIENT_LINK, ParticipantSpec, SagaSpec
 from harness.scenario.target import (
     DockerSpec,
     EffectsSpec,
@@ -40,6 +42,7 @@ from harness.scenario.target import (
 )
 
 __all__ = [
+    "CLIENT_LINK",
     "DEFAULT_CHARGE_BODY",
     "MAX_PARALLEL_CELLS",
     "REFERENCE_FAILPOINTS",
@@ -52,6 +55,7 @@ __all__ = [
     "LoadSpec",
     "OperationKinds",
     "OperationSpec",
+    "ParticipantSpec",
     "ProbeSource",
     "ProxySpec",
     "ResourceCreateSpec",
@@ -59,6 +63,7 @@ __all__ = [
     "ResourceStateSpec",
     "RetryOn",
     "RetryPolicySpec",
+    "SagaSpec",
     "Scenario",
     "ServiceName",
     "SuccessSpec",

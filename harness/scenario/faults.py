@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from harness.scenario._base import Identifier, _Strict, check_identifier_keys, invalid_at
+from harness.scenario.saga import CLIENT_LINK
 
 REFERENCE_FAILPOINTS: dict[str, frozenset[str]] = {
     "payments": frozenset({"before_commit", "after_commit_before_response", "between_check_and_act"}),
@@ -33,9 +34,12 @@ class ToxicSpec(_Strict):
 
     ``attributes`` stay as written (they are sent as they are); they are checked against the toxic
     type's attribute model, which the fault proxy's registry loads only when a scenario is validated.
+    ``link``: the proxy it goes on: ``client`` (between the load and the target), or a saga
+    participant's name (the hop from the orchestrator to it, ``target.saga``).
     """
 
     type: str
+    link: Identifier = CLIENT_LINK
     name: Identifier | None = None
     stream: Literal["upstream", "downstream"] = "downstream"
     toxicity: float = Field(1.0, ge=0, le=1)

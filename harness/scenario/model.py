@@ -13,10 +13,11 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.errors import HarnessError
-from harness.scenario._base import Identifier, _Strict, check_identifier_keys
+from harness.scenario._base import Identifier, _Strict, check_identifier_keys, invalid_at
 from harness.scenario.faults import FaultSpec, check_reference_failpoints
 from harness.scenario.gates import GateSpec, gate_specs
 from harness.scenario.load import LoadSpec
+from harness.scenario.saga import CLIENT_LINK
 from harness.scenario.target import TargetSpec, is_loopback_url
 
 MAX_PARALLEL_CELLS = 16
@@ -80,6 +81,7 @@ class Scenario(_Strict):
         if not self.faults:
             raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
         self._url_target_fits()
+        self._toxic_links_exist()
         for variant, specs in self.gates.items():
             if variant not in self.target.variants:
                 raise ValueError(
@@ -108,6 +110,18 @@ class Scenario(_Strict):
         """(variant, fault) of every cell a run of ``fault_names`` makes, in the order it makes them."""
         faults = self.chosen_faults(fault_names)
         return [(variant, fault) for fault in faults for variant in self.target.variants]
+
+    def _toxic_links_exist(self) -> None:
+        """A toxic's link is the client's or a hop to a participant the target's saga declares."""
+        saga = self.target.saga
+        links = saga.links if saga is not None else (CLIENT_LINK,)
+        for name, fault in self.faults.items():
+            for index, toxic in enumerate(fault.toxics):
+                if toxic.link not in links:
+                    no_saga = f"{CLIENT_LINK} (no target.saga declared)"
+                    known = ", ".join(links) if saga is not None else no_saga
+                    problem = f"no such link (links: {known})"
+                    raise invalid_at(("faults", name, "toxics", index, "link"), problem, toxic.link)
 
     def _url_target_fits(self) -> None:
         """A service already listening: on loopback (unless allowed), and crashable only by command."""

@@ -16,6 +16,7 @@ from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
 from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
+from harness.scenario.saga import SagaSpec
 
 ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
 ProbeSource = Literal["target", "smtp", "sql", "callable"]
@@ -153,6 +154,9 @@ class TargetSpec(_Strict):
     effects: EffectsSpec = EffectsSpec()
     services: tuple[ServiceName, ...] = ()
     env: dict[EnvName, str] = Field(default_factory=dict, description="extra environment for the target")
+    saga: SagaSpec | None = Field(
+        None, description="the participants behind the target (an orchestrator) and a fault proxy per hop"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +239,8 @@ class TargetSpec(_Strict):
             )
         if self.cwd is not None and self.kind != "command":
             raise ValueError("cwd: only with command")
+        if self.saga is not None and self.kind == "url":
+            raise ValueError("saga: not with url (the harness starts each participant and the hops' proxies)")
         if self.kind != "url" and (self.kill_command or self.restart_command):
             raise ValueError("kill_command and restart_command: only with url (others the harness starts)")
         for name, spec in self.variant_settings.items():

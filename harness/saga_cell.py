@@ -1,0 +1,103 @@
+"""A saga cell's other services: its participants, a fault proxy on every hop, and the saga read after it.
+
+The cell's target is the saga's orchestrator, started and fronted like any target (:mod:`harness.cell`).
+Before it, :func:`start_saga_hops` starts each participant the scenario's ``target.saga`` declares (the
+same target with its role in ``role_env``, its own data folder and log under the cell folder, through
+the same start seam as the target) and puts a proxy on the hop from the orchestrator to it; the
+orchestrator is then given each hop proxy's URL in the variable the saga names, so every call it
+makes to a participant can be faulted on its own. Once the load has ended, :meth:`SagaHops.read`
+waits for the sagas to settle and writes what the orchestrator and every participant's ledger say
+(read directly, never through a proxy) as the cell's ``saga.json``.
+
+Everything started here is handed to the cell's exit stacks as it starts: the participants to the
+one that stops targets, the hop proxies to the one that deletes proxy entries, so an interrupted or
+failed start leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.faults import FaultPlan, ToxicCall
+from harness.proxy.client import ProxyInfo
+from harness.runtime.base import TargetInstance
+from harness.saga_evidence import SAGA_FILE, SagaEvidence, write_saga_evidence
+from harness.saga_reads import read_saga_evidence
+from harness.scenario import SagaSpec
+
+StartService = Callable[[str, dict[str, str]], TargetInstance]
+"""Starts one service of the cell by name (its folder and log) with extra env: the cell's start seam."""
+
+CreateProxy = Callable[[str, str], ProxyInfo]
+"""Creates one hop's proxy by name in front of an upstream ``host:port`` (deleted when the cell ends)."""
+
+
+@dataclass(frozen=True)
+class SagaHops:
+    """A saga cell's participants, each behind its hop's proxy."""
+
+    spec: SagaSpec
+    participants: dict[str, TargetInstance]
+    proxies: dict[str, ProxyInfo]
+    """The hop proxy in front of each participant, by participant name."""
+
+    def orchestrator_env(self) -> dict[str, str]:
+        """Where the orchestrator finds each participant: its hop proxy's URL, in the saga's variable."""
+        return {self.spec.url_env_of(name): proxy.base_url for name, proxy in self.proxies.items()}
+
+    def toxics(self, plan: FaultPlan) -> list[tuple[str, ToxicCall]]:
+        """The plan's toxics on the hops, each with the proxy it goes on (the nemesis adds, removes them)."""
+        return [(self.proxies[toxic.link].name, toxic) for toxic in plan.toxics if toxic.link in self.proxies]
+
+    def effects_url(self, orchestrator_url: str) -> str:
+        """Where the cell's effects probe reads: the participant the saga names, else the orchestrator."""
+        source = self.spec.effects_from
+        return orchestrator_url if source is None else self.participants[source].endpoint.base_url
+
+    def read(self, orchestrator_url: str, folder: Path) -> SagaEvidence:
+        """Wait (bounded) for the sagas to settle, read them and every ledger directly, and write them
+        as the cell's :data:`~harness.saga_evidence.SAGA_FILE`."""
+        direct = {name: target.endpoint.base_url for name, target in self.participants.items()}
+        evidence = read_saga_evidence(
+            orchestrator_url, direct, self.spec.settle_s, roles=self.spec.roles, quiet_s=self.spec.quiet_s
+        )
+        write_saga_evidence(folder / SAGA_FILE, evidence)
+        return evidence
+
+
+def participant_env(spec: SagaSpec, name: str) -> dict[str, str]:
+    """What one participant is started with beyond the target's env: its own env and its role."""
+    role = {spec.role_env: name} if spec.role_env is not None else {}
+    return {**spec.participant(name).env, **role}
+
+
+def start_saga_hops(
+    spec: SagaSpec,
+    start: StartService,
+    create_proxy: CreateProxy,
+    targets: ExitStack,
+) -> SagaHops:
+    """Start every participant at once (each stopped by ``targets`` when the cell ends, even if another
+    failed to start), then create the proxy on each hop."""
+    participants: dict[str, TargetInstance] = {}
+    lock = threading.Lock()
+
+    def start_one(name: str) -> None:
+        target = start(name, participant_env(spec, name))
+        with lock:
+            participants[name] = target
+            targets.callback(target.stop)
+
+    with ThreadPoolExecutor(len(spec.participants), thread_name_prefix="saga-start") as pool:
+        for future in [pool.submit(start_one, name) for name in spec.participants]:
+            future.result()  # the first start that failed ends the cell; the others are stopped with it
+    proxies = {
+        name: create_proxy(name, participants[name].endpoint.hostport) for name in spec.participants
+    }
+    ordered = {name: participants[name] for name in spec.participants}
+    return SagaHops(spec, ordered, proxies)
