@@ -19,6 +19,8 @@ from typing import Annotated, BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from harness.scenario.saga import CLIENT_LINK
+
 AttemptOutcome = Literal["ok", "fail", "info"]
 OpOutcome = Literal["acknowledged", "rejected", "unknown"]
 
@@ -118,7 +120,10 @@ class ToxicHit(_Event):
 
     ``t`` is the proxy's time of the decision. ``action`` is what the toxic did (``reset``,
     ``close``, ``hang``, ``delay``, ``error``); ``detail`` adds its size (``250 ms``, ``503``).
-    ``op_id`` is ``None`` for a request without the load's op header.
+    ``op_id`` is ``None`` for a request without the load's op header. ``link`` is the link the proxy
+    sits on: ``client`` (between the load and the target) or a saga hop, named by its participant;
+    on a hop, ``saga_id`` is the saga whose call was hit (its orchestrator's ``X-Saga-Id``) and
+    ``path`` the call's path. Histories written before these fields read as the client's.
     """
 
     type: Literal["toxic_hit"] = "toxic_hit"
@@ -127,6 +132,9 @@ class ToxicHit(_Event):
     op_id: str | None = None
     action: str
     detail: str = ""
+    link: str = CLIENT_LINK
+    saga_id: str | None = None
+    path: str = ""
 
 
 class RestartEvent(_Event):

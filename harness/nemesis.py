@@ -8,7 +8,8 @@ A crash must hit the load, or the cell proves nothing: the kill schedule is meas
 first operation (told by :attr:`Nemesis.load`, which ``run_driver`` feeds), a due kill waits until
 an attempt is in flight, and a load with kills planned is held past its budget until the last of
 them is made. After the load the history gets how many kills were planned and made, and each
-decision the fault proxy's per-request toxics took, with the op it hit.
+decision the fault proxy's per-request toxics took, with the op it hit; and each decision a saga
+hop's proxy took, tagged with its link and the saga it hit.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ from harness.history import (
 )
 from harness.load.link import LoadLink
 from harness.proxy.decisions import ToxicDecision
+from harness.proxy.toxics.registry import per_request_types
 from harness.runtime.base import FAILPOINT_EXIT_STATUS, TargetInstance
+from harness.scenario import CLIENT_LINK
 
 WATCH_INTERVAL_S = 0.02
 INTERRUPTED_JOIN_S = 2.0
@@ -67,8 +70,9 @@ class ToxicsApi(Protocol):
     def decisions(self, proxy: str) -> list[ToxicDecision]: ...
 
 
-def toxic_hits(client: ToxicsApi, proxy_name: str) -> list[ToxicHit]:
-    """Each per-request decision the proxy has made so far on ``proxy_name``, as history events."""
+def toxic_hits(client: ToxicsApi, proxy_name: str, link: str = CLIENT_LINK) -> list[ToxicHit]:
+    """Each per-request decision the proxy has made so far on ``proxy_name`` (on ``link``), as history
+    events."""
     return [
         ToxicHit(
             t=decision.t,
@@ -77,9 +81,22 @@ def toxic_hits(client: ToxicsApi, proxy_name: str) -> list[ToxicHit]:
             op_id=decision.op_id,
             action=decision.action,
             detail=decision.detail,
+            link=link,
+            saga_id=decision.saga_id,
+            path=decision.path,
         )
         for decision in client.decisions(proxy_name)
     ]
+
+
+def hop_proxies(toxics: Sequence[tuple[str, ToxicCall]], client_proxy: str) -> dict[str, str]:
+    """The proxies other than the client's that carry a per-request toxic, each with its link (a saga
+    hop's): the ones whose decisions go into the history besides the client proxy's."""
+    return {
+        proxy: toxic.link
+        for proxy, toxic in toxics
+        if proxy != client_proxy and toxic.type in per_request_types()
+    }
 
 
 class Nemesis:
@@ -151,7 +168,9 @@ class Nemesis:
                 self._record(FaultEvent(t=time.time(), name=toxic.name, action="off"))
         self._record_crash_plan()
         if self.plan.http_toxics:
-            self._record_toxic_hits()
+            self._record_toxic_hits(self.proxy_name, CLIENT_LINK)
+        for proxy, link in hop_proxies(self.toxics, self.proxy_name).items():
+            self._record_toxic_hits(proxy, link)
         if exc_type is None:
             self.ensure_target_alive()
 
@@ -218,9 +237,9 @@ class Nemesis:
             )
         )
 
-    def _record_toxic_hits(self) -> None:
-        """Each per-request decision the proxy made on the target's proxy, with the op it hit."""
-        for hit in toxic_hits(self.client, self.proxy_name):
+    def _record_toxic_hits(self, proxy: str, link: str) -> None:
+        """Each per-request decision made on ``proxy``, with the op (or on a hop, the saga) it hit."""
+        for hit in toxic_hits(self.client, proxy, link):
             self.history.append(hit)
 
     def _record_exit(self) -> None:

@@ -17,6 +17,10 @@ OP_HEADER = "X-Harness-Op"
 
 Targets ignore it; the Idempotency-Key cannot serve, since a naive run may send none."""
 
+SAGA_HEADER = "X-Saga-Id"
+"""The header a saga's orchestrator sends on each call to a participant: the saga's id, so that a hop
+proxy's decision names the saga it hit (those calls carry no op header: the orchestrator makes them)."""
+
 DIGEST_HEX_CHARS = 8
 """32 bits: two cells of a run share a prefix with odds of one in four billion."""
 

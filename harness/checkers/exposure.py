@@ -30,6 +30,7 @@ from harness.checkers.base import Column, Metric
 from harness.checkers.evidence import CellEvidence, OpTrace
 from harness.checkers.registry import register
 from harness.history import CrashEvent, FaultEvent
+from harness.scenario import CLIENT_LINK
 from harness.verdict import CheckResult
 
 EXIT_SLACK_S = 0.5
@@ -62,6 +63,8 @@ class Exposure:
             hit_by.setdefault(part, set()).update(op_ids)
 
         for toxic_hit in evidence.toxic_hits:  # the proxy may name an op id the history never began
+            if toxic_hit.link != CLIENT_LINK:  # a hop's: its toxic is counted by its window below
+                continue
             count(toxic_hit.toxic, 1, [toxic_hit.op_id] if toxic_hit.op_id in evidence.ops else [])
         spans = _Spans(evidence.ops.values()) if evidence.crash_events or evidence.fault_events else None
         for crash in evidence.crash_events:

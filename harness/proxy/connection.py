@@ -182,8 +182,8 @@ class Connection:
     def state_for(self, name: str) -> dict[str, object]:
         return self._state.setdefault(name, {})
 
-    def record_decision(self, toxic: str, op_id: str | None, action: str, detail: str) -> None:
-        self.proxy.decisions.record(ToxicDecision(time.time(), toxic, op_id, action, detail))
+    def record_decision(self, toxic: str, request: MessageHead | None, action: str, detail: str) -> None:
+        self.proxy.decisions.record(ToxicDecision.on_request(time.time(), toxic, request, action, detail))
 
     def drop_state(self, name: str) -> None:
         self._state.pop(name, None)

@@ -47,8 +47,9 @@ class ConnectionContext(Protocol):
     def state_for(self, name: str) -> dict[str, object]:
         """The state dictionary of toxic ``name`` on this connection."""
 
-    def record_decision(self, toxic: str, op_id: str | None, action: str, detail: str) -> None:
-        """Keep a per-request decision of toxic ``toxic`` that took effect (the proxy's record)."""
+    def record_decision(self, toxic: str, request: MessageHead | None, action: str, detail: str) -> None:
+        """Keep a per-request decision of toxic ``toxic`` that took effect on ``request`` (the proxy's
+        record)."""
 
 
 class ToxicStub:
@@ -133,6 +134,6 @@ class ToxicStub:
         """One per-request decision: True with probability ``toxicity``."""
         return rng.random() < self.toxicity
 
-    def record(self, action: str, op_id: str | None, detail: str = "") -> None:
-        """A per-request decision took effect on a request of op ``op_id``: keep it for the harness."""
-        self.context.record_decision(self.name, op_id, action, detail)
+    def record(self, action: str, request: MessageHead | None, detail: str = "") -> None:
+        """A per-request decision took effect on ``request`` (None: not known): keep it for the harness."""
+        self.context.record_decision(self.name, request, action, detail)

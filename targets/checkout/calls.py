@@ -53,11 +53,15 @@ class RetryPolicy:
         return min(self.backoff_s * 2.0 ** (attempt - 1), self.max_backoff_s)
 
 
+SAGA_HEADER = "X-Saga-Id"
+"""Sent on every call: lets a fault proxy on the hop name the saga a fault hit (participants ignore it)."""
+
+
 def _attempt(client: httpx.Client, url: str, body: StepRequest, key: str | None) -> CallOutcome:
     headers = {IDEMPOTENCY_KEY_HEADER: key} if key else {}
     try:
         response = client.post(url, content=body.model_dump_json(), headers={
-            **headers, "Content-Type": "application/json"})
+            **headers, SAGA_HEADER: body.saga_id, "Content-Type": "application/json"})
     except httpx.TimeoutException as error:
         return Unknown(f"POST {url} timed out ({type(error).__name__})", timed_out=True)
     except httpx.TransportError as error:

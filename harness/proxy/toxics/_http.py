@@ -13,7 +13,7 @@ from typing import Literal
 
 from harness.opids import OP_HEADER
 from harness.proxy.channel import Chunk
-from harness.proxy.http1 import Http1Framer, HttpFramingError, Message
+from harness.proxy.http1 import Http1Framer, HttpFramingError, Message, MessageHead
 from harness.proxy.stub import ConnectionContext, ToxicStub
 
 
@@ -27,8 +27,9 @@ class HttpStream:
         self.methods_noted = len(context.forwarded_requests) if context.downstream_started else 0
         self.answered = self.methods_noted
         """Index in ``forwarded_requests`` of the request the next final response answers."""
-        self.op_id: str | None = None
-        """The op id of the request behind the message :meth:`next` returned last."""
+        self.request: MessageHead | None = None
+        """The head of the request behind the message :meth:`next` returned last (a response's: the
+        request it answers; None when that is not known)."""
         self.pending: deque[Message] = deque()
         self.after_pending: list[Chunk] = []  # raw bytes (and maybe the end) due after ``pending``
         self.raw_mode = False
@@ -44,7 +45,7 @@ class HttpStream:
         while True:
             if self.pending:
                 message = self.pending.popleft()
-                self.op_id = self._op_of(message, stub.context)
+                self.request = self._request_of(message, stub.context)
                 return message
             if self.after_pending:
                 items, self.after_pending = self.after_pending, []
@@ -80,15 +81,20 @@ class HttpStream:
             if chunk is None:
                 self.after_pending.append(None)
 
-    def _op_of(self, message: Message, context: ConnectionContext) -> str | None:
-        """A request's own op header; for a final response, that of the request it answers."""
+    @property
+    def op_id(self) -> str | None:
+        """The op id of the request behind the message :meth:`next` returned last."""
+        return None if self.request is None else self.request.header(OP_HEADER)
+
+    def _request_of(self, message: Message, context: ConnectionContext) -> MessageHead | None:
+        """A request's own head; for a final response, that of the request it answers."""
         if self.role == "request":
-            return message.head.header(OP_HEADER)
+            return message.head
         forwarded = context.forwarded_requests
         answered = forwarded[self.answered] if self.answered < len(forwarded) else None
         if not is_interim(message):  # a 1xx precedes the final answer to the same request
             self.answered += 1
-        return None if answered is None else answered.header(OP_HEADER)
+        return answered
 
     def hand_on(self, stub: ToxicStub) -> None:
         """The toxic is leaving the connection: everything held goes on, in order."""

@@ -42,7 +42,7 @@ class DropResponseToxic(Toxic[DropResponseAttributes]):
             if is_interim(message) or not stub.roll(self.rng):
                 stub.write(message.raw)
                 continue
-            stub.record(self.attrs.mode, stream.op_id)
+            stub.record(self.attrs.mode, stream.request)
             if self.attrs.mode == "reset":
                 stub.context.reset()
                 return

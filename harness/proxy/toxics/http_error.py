@@ -57,7 +57,7 @@ class HttpErrorToxic(Toxic[HttpErrorAttributes]):
             if message is None:
                 return
             if stub.roll(self.rng):
-                stub.record("error", stream.op_id, str(self.attrs.status))
+                stub.record("error", stream.request, str(self.attrs.status))
                 stub.context.send_to_client(error_response(self.attrs.status, self.attrs.body, message))
             else:
                 stub.write(message.raw)

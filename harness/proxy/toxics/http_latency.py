@@ -43,7 +43,7 @@ class HttpLatencyToxic(Toxic[HttpLatencyAttributes]):
             delay = 0.0
             if stub.roll(self.rng):
                 delay = jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng)
-                stub.record("delay", stream.op_id, f"{delay * 1000:.0f} ms")
+                stub.record("delay", stream.request, f"{delay * 1000:.0f} ms")
             try:
                 await stub.sleep_for(delay)
             finally:
