@@ -20,6 +20,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from harness import __version__
+from harness.cell import cell_dir
 from harness.checkers.base import AnomalyDeclaration, Column
 from harness.checkers.registry import anomaly_declaration, columns, metrics
 from harness.gate import format_threshold, gate_label
@@ -35,6 +36,7 @@ from harness.report.formatting import (
     format_tally,
     format_timestamp,
 )
+from harness.report.saga_timeline import CellTimelines, cell_saga_timelines
 from harness.result import RunResult
 from harness.verdict import Anomaly, CellVerdict
 from harness.wording import cell_label, format_percent, stop_note
@@ -92,6 +94,8 @@ class CellView:
     final_outcomes: str
     timeline_svg: Markup
     anomaly_groups: tuple[AnomalyGroup, ...]
+    sagas: CellTimelines
+    """Each broken saga's lanes across the services (none for a cell without saga evidence)."""
 
 
 def _offset(moment: float, start: float) -> str:
@@ -160,7 +164,7 @@ def _anomaly_groups(cell: CellVerdict, start: float) -> tuple[AnomalyGroup, ...]
     return tuple(groups)
 
 
-def _cell_view(index: int, cell: CellVerdict, shown: Sequence[Column]) -> CellView:
+def _cell_view(index: int, cell: CellVerdict, shown: Sequence[Column], out_dir: Path) -> CellView:
     return CellView(
         anchor=f"cell-{index}",
         label=cell_label(cell.variant, cell.fault),
@@ -172,6 +176,7 @@ def _cell_view(index: int, cell: CellVerdict, shown: Sequence[Column]) -> CellVi
         final_outcomes=format_tally(cell.final_outcomes, shown=8),
         timeline_svg=Markup(charts.timeline_chart(cell, salt=str(index))),
         anomaly_groups=_anomaly_groups(cell, charts.cell_start(cell)),
+        sagas=cell_saga_timelines(cell, cell_dir(out_dir, cell.variant, cell.fault)),
     )
 
 
@@ -210,7 +215,7 @@ def render_html(result: RunResult) -> str:
         version=__version__,
         date=format_timestamp(result.started_at),
         duration=format_seconds(result.duration_s),
-        cells=[_cell_view(index, cell, shown) for index, cell in enumerate(cells)],
+        cells=[_cell_view(index, cell, shown, result.out_dir) for index, cell in enumerate(cells)],
         checker_headers=[column.header for column in shown],
         duplicates_svg=Markup(charts.duplicate_rate_chart(cells, variants, faults)),
         latency_svg=Markup(charts.latency_chart(cells)),
