@@ -8,7 +8,7 @@ import httpx
 import pytest
 from waiting import wait_until
 
-from harness.opids import OP_HEADER
+from harness.opids import OP_HEADER, SAGA_HEADER
 from harness.proxy.background import BackgroundProxyServer
 from harness.proxy.client import ProxyClient
 from harness.proxy.decisions import DecisionLog, ToxicDecision
@@ -127,3 +127,21 @@ def test_the_log_keeps_the_newest_and_counts_what_it_let_go() -> None:
     kept = document["decisions"]
     assert document["lost"] == 3 and isinstance(kept, list)
     assert [ToxicDecision.from_json(item).op_id for item in kept] == ["op-3", "op-4"]
+
+
+def test_a_saga_hop_decision_keeps_the_saga_id_and_path_of_the_call_it_hit(
+    proxy_server: BackgroundProxyServer, http_proxy: ProxyHandle
+) -> None:
+    toxic = http_proxy.add_toxic("drop_response", mode="reset")
+    with http_proxy.connect() as sock, pytest.raises((ConnectionError, socket.timeout)):
+        http_exchange(sock, "POST", "/refund", b"{}", {SAGA_HEADER: "saga_1"})  # no op header
+    with ProxyClient(proxy_server.url) as client:
+        [decision] = client.decisions("http")
+    assert (decision.toxic, decision.op_id, decision.saga_id, decision.path) == (toxic, None, "saga_1", "/refund")
+
+
+def test_a_decision_written_before_saga_ids_reads_without_them() -> None:
+    old = {"t": 1.5, "toxic": "drop", "op_id": "op-1", "action": "reset", "detail": ""}
+    decision = ToxicDecision.from_json(old)
+    assert (decision.op_id, decision.saga_id, decision.path) == ("op-1", None, "")
+    assert ToxicDecision.from_json(decision.to_json()) == decision
