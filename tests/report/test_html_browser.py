@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from busy_run import busy_run
+from saga_run import saga_run
 from chromium import Browser, find_browser, running_browser
 
 from harness.report.html import write_html
@@ -44,6 +45,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
+def saga_page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("saga")
+    return write_html(saga_run(folder), folder / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("busy")
     return write_html(busy_run(folder), folder / "index.html").as_uri()
@@ -51,7 +58,28 @@ def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_page_needs_no_sideways_scroll(browser: Browser, page_url: str, width: int, tmp_path: Path) -> None:
-    look = browser.look(page_url, width, MEASURE, tmp_path / f"index-{width}px.png")
+    assert_no_sideways_scroll(browser, page_url, width, tmp_path / f"index-{width}px.png")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_saga_cells_lanes_need_no_sideways_scroll(
+    browser: Browser, saga_page_url: str, width: int, tmp_path: Path
+) -> None:
+    assert_no_sideways_scroll(browser, saga_page_url, width, tmp_path / f"saga-{width}px.png")
+    lanes = browser.look(saga_page_url, width, LANES, tmp_path / f"saga-lanes-{width}px.png").value
+    assert lanes["lanes"] == 4  # client, orchestrator, payments, inventory: shipping did nothing
+    assert lanes["narrowest_track"] > width / 3, f"the lanes' time strips are squeezed: {lanes}"
+
+
+LANES = """(() => {
+  const tracks = [...document.querySelectorAll('.lane .track')].map(track => track.getBoundingClientRect().width);
+  return {lanes: document.querySelectorAll('.lane').length, narrowest_track: Math.min(...tracks)};
+})()"""
+"""How many lanes the saga page draws, and how wide the narrowest time strip is."""
+
+
+def assert_no_sideways_scroll(browser: Browser, url: str, width: int, screenshot: Path) -> None:
+    look = browser.look(url, width, MEASURE, screenshot)
     print(f"screenshot at {width} px: {look.screenshot}")
 
     assert look.value["innerWidth"] == width
