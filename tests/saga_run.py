@@ -70,8 +70,10 @@ def saga_evidence() -> SagaEvidence:
                     _row(3, "refund", 1, 0.420, "cus_0648", 832),
                 ),
             ),
-            ParticipantRead(INVENTORY, rows=(_row(4, "reserve", 2, 0.050, "sku-2", 3),
-                                             _row(5, "release", 2, 0.150, "sku-2", 3))),
+            ParticipantRead(
+                INVENTORY,
+                rows=(_row(4, "reserve", 2, 0.050, "sku-2", 3), _row(5, "release", 2, 0.150, "sku-2", 3)),
+            ),
             ParticipantRead(SHIPPING),
         ),
         settle_s=15,
@@ -97,8 +99,14 @@ def client_attempts() -> tuple[AttemptEnd, ...]:
 
 
 def saga_anomaly(kind: str) -> Anomaly:
-    return Anomaly(kind=kind, op_id=OP_ID, effect_count=0, resource_ids=(), attempts=client_attempts(),
-                   explanation=f"saga {SAGA_ID}: the refund of step 1 at payments took effect 2 times")
+    return Anomaly(
+        kind=kind,
+        op_id=OP_ID,
+        effect_count=0,
+        resource_ids=(),
+        attempts=client_attempts(),
+        explanation=f"saga {SAGA_ID}: the refund of step 1 at payments took effect 2 times",
+    )
 
 
 def saga_run(out_dir: Path) -> RunResult:

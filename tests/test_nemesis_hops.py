@@ -13,7 +13,9 @@ from harness.proxy.decisions import ToxicDecision
 
 
 def test_a_hops_decisions_go_into_the_history_tagged_with_its_link_and_saga(tmp_path: Path) -> None:
-    client = FakeClient((ToxicDecision(10.5, "late", None, "delay", "700 ms", saga_id="saga_1", path="/charge"),))
+    client = FakeClient(
+        (ToxicDecision(10.5, "late", None, "delay", "700 ms", saga_id="saga_1", path="/charge"),)
+    )
     hop = ToxicCall(name="late", type="http_latency", stream="upstream", toxicity=0.3, link="payments")
     store = ToxicCall(name="db_latency", type="latency", stream="downstream", toxicity=1.0)
     with HistoryWriter(tmp_path / "f.jsonl") as history:
@@ -24,7 +26,13 @@ def test_a_hops_decisions_go_into_the_history_tagged_with_its_link_and_saga(tmp_
     assert [call for call in client.calls if call[0] == "decisions"] == [("decisions", "p--hop-payments")]
     [hit] = [e for e in read_history([tmp_path / "f.jsonl"]) if isinstance(e, ToxicHit)]
     assert (hit.proxy, hit.link, hit.toxic, hit.saga_id, hit.path, hit.op_id, hit.detail) == (
-        "p--hop-payments", "payments", "late", "saga_1", "/charge", None, "700 ms"
+        "p--hop-payments",
+        "payments",
+        "late",
+        "saga_1",
+        "/charge",
+        None,
+        "700 ms",
     )
 
 

@@ -152,7 +152,12 @@ def build_timeline(
         Lane(
             service,
             tuple(
-                Mark(f"+{event.t - start:.3f} s", round(100 * (event.t - start) / span, 2), event.text, event.tone)
+                Mark(
+                    f"+{event.t - start:.3f} s",
+                    round(100 * (event.t - start) / span, 2),
+                    event.text,
+                    event.tone,
+                )
                 for event in events
                 if event.service == service
             ),

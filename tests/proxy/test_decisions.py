@@ -137,7 +137,8 @@ def test_a_saga_hop_decision_keeps_the_saga_id_and_path_of_the_call_it_hit(
         http_exchange(sock, "POST", "/refund", b"{}", {SAGA_HEADER: "saga_1"})  # no op header
     with ProxyClient(proxy_server.url) as client:
         [decision] = client.decisions("http")
-    assert (decision.toxic, decision.op_id, decision.saga_id, decision.path) == (toxic, None, "saga_1", "/refund")
+    found = (decision.toxic, decision.op_id, decision.saga_id, decision.path)
+    assert found == (toxic, None, "saga_1", "/refund")
 
 
 def test_a_decision_written_before_saga_ids_reads_without_them() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from busy_run import busy_run
-from saga_run import saga_run
 from chromium import Browser, find_browser, running_browser
+from saga_run import saga_run
 
 from harness.report.html import write_html
 
@@ -72,7 +72,8 @@ def test_a_saga_cells_lanes_need_no_sideways_scroll(
 
 
 LANES = """(() => {
-  const tracks = [...document.querySelectorAll('.lane .track')].map(track => track.getBoundingClientRect().width);
+  const tracks = [...document.querySelectorAll('.lane .track')]
+    .map(track => track.getBoundingClientRect().width);
   return {lanes: document.querySelectorAll('.lane').length, narrowest_track: Math.min(...tracks)};
 })()"""
 """How many lanes the saga page draws, and how wide the narrowest time strip is."""

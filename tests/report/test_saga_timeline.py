@@ -8,9 +8,9 @@ from pathlib import Path
 from saga_run import OP_ID, SAGA_ID, client_attempts, hop_hit, saga_evidence, saga_run
 
 from harness.checkers.saga_story import saga_views
-from harness.result import RunResult
 from harness.report.html import render_html
 from harness.report.saga_timeline import Lane, build_timeline, cell_saga_timelines, saga_kinds
+from harness.result import RunResult
 
 
 def lane_texts(lanes: Sequence[Lane]) -> dict[str, list[str]]:
@@ -19,8 +19,14 @@ def lane_texts(lanes: Sequence[Lane]) -> dict[str, list[str]]:
 
 def test_the_lanes_hold_each_services_events_in_time_order_with_the_hop_fault_on_its_participant() -> None:
     views = saga_views(saga_evidence())
-    timeline = build_timeline(OP_ID, ["Saga steps that took effect twice"], client_attempts(), views,
-                              ["payments", "inventory", "shipping"], [hop_hit()])
+    timeline = build_timeline(
+        OP_ID,
+        ["Saga steps that took effect twice"],
+        client_attempts(),
+        views,
+        ["payments", "inventory", "shipping"],
+        [hop_hit()],
+    )
     lanes = lane_texts(timeline.lanes)
     assert list(lanes) == ["client", "orchestrator", "payments", "inventory", "shipping"]
     assert lanes["client"] == ["+0.000 s attempt 1 → 409 after 500 ms"]
@@ -32,7 +38,10 @@ def test_the_lanes_hold_each_services_events_in_time_order_with_the_hop_fault_on
         "+0.420 s refund step 1: 832 cus_0648 (no key)",
     ]
     assert [mark.tone for lane in timeline.lanes if lane.service == "payments" for mark in lane.marks] == [
-        "forward", "compensation", "fault", "compensation"
+        "forward",
+        "compensation",
+        "fault",
+        "compensation",
     ]
     assert lanes["inventory"] == [
         f"+0.050 s reserve step 2: 3 sku-2 (key {SAGA_ID}:2:reserve)",
@@ -57,7 +66,10 @@ def test_a_cells_timelines_come_from_its_folder_with_crashes_within_the_span(tmp
     [timeline] = drawn.timelines  # two checkers flagged the operation: one timeline, both named
     assert timeline.flagged_by == "Saga steps that took effect twice, Money not conserved"
     orchestrator = next(lane for lane in timeline.lanes if lane.service == "orchestrator")
-    assert [mark.text for mark in orchestrator.marks] == [f"opened {SAGA_ID}", "crash (failpoint): exit status 77"]
+    assert [mark.text for mark in orchestrator.marks] == [
+        f"opened {SAGA_ID}",
+        "crash (failpoint): exit status 77",
+    ]
     assert drawn.not_drawn == 0
 
 
@@ -75,8 +87,13 @@ def test_a_cell_without_saga_evidence_has_no_timelines(tmp_path: Path) -> None:
 
 
 def test_every_saga_checker_kind_gets_timelines() -> None:
-    assert {"half_done_saga", "repeated_saga_step", "money_not_conserved", "stock_not_conserved",
-            "reservation_held"} <= saga_kinds()
+    assert {
+        "half_done_saga",
+        "repeated_saga_step",
+        "money_not_conserved",
+        "stock_not_conserved",
+        "reservation_held",
+    } <= saga_kinds()
     assert "duplicate_effect" not in saga_kinds()
 
 
