@@ -3,9 +3,11 @@
 The cell's target is the saga's orchestrator, started and fronted like any target (:mod:`harness.cell`).
 Before it, :func:`start_saga_hops` starts each participant the scenario's ``target.saga`` declares (the
 same target with its role in ``role_env``, its own data folder and log under the cell folder, through
-the same start seam as the target, with the fault's failpoints when they are its own) and puts a proxy on the hop from the orchestrator to it; the
-orchestrator is then given each hop proxy's URL in the variable the saga names, so every call it
-makes to a participant can be faulted on its own. Once the load has ended, :meth:`SagaHops.read`
+the same start seam as the target, with the fault's failpoints when they are its own) and puts a proxy
+on the hop from the orchestrator to it; the orchestrator is then given each hop proxy's URL in the
+variable the saga names, so every call it makes to a participant can be faulted on its own. A fault
+that names a participant (``service``) has it, not the orchestrator, killed and restarted behind its
+hop (:meth:`SagaHops.supervised`). Once the load has ended, :meth:`SagaHops.read`
 waits for the sagas to settle and writes what the orchestrator and every participant's ledger say
 (read directly, never through a proxy) as the cell's ``saga.json``.
 

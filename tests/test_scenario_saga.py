@@ -124,7 +124,8 @@ def test_a_fault_service_needs_a_declared_saga(tmp_path: Path) -> None:
 
 
 def test_a_participants_failpoints_go_to_it_alone_and_it_is_the_one_supervised(tmp_path: Path) -> None:
-    scenario = load(tmp_path, faults="{crash: {service: payments, failpoints: {after_commit_before_response: 1}}}")
+    crash = "{crash: {service: payments, failpoints: {after_commit_before_response: 1}}}"
+    scenario = load(tmp_path, faults=crash)
     plan = plan_fault("crash", scenario.faults["crash"], scenario.seed)
     saga = scenario.target.saga
     assert saga is not None
