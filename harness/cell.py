@@ -268,8 +268,12 @@ class CellRun:
             target_url = target.endpoint.base_url  # the same port after every restart
             effects_url = target_url if hops is None else hops.effects_url(target_url)
             client_plan = replace(self.plan, toxics=self.plan.on_link(CLIENT_LINK))  # hops': store_toxics
+            # the service the fault kills and restarts: the orchestrator, or the participant it names
+            supervised = None if hops is None else hops.supervised(self.plan)
+            crashed, restart_proxy = supervised or (target, None)
             nemesis = self.context.nemesis(
-                client_plan, self.client, self.proxy_name, target, faults_history, store_toxics, self._fault
+                client_plan, self.client, self.proxy_name, crashed, faults_history, store_toxics, self._fault,
+                restart_proxy=restart_proxy,
             )
             with nemesis:
                 watch = self._watch(nemesis.load, lambda: effects_url)
@@ -334,7 +338,7 @@ class CellRun:
     def _target_env(self, stack: ExitStack) -> tuple[dict[str, str], list[tuple[str, ToxicCall]]]:
         """The plan's env, the scenario's, and each store's address; with store latency asked, the
         address of a proxy in front of the store, and the toxic the nemesis puts on it for the load."""
-        env = {**self.scenario.target.env, **self.plan.target_env}
+        env = {**self.scenario.target.env, **self.plan.env_of(None)}
         services = self.context.services
         if services is None:
             return env, []
@@ -372,7 +376,7 @@ class CellRun:
                 self.variant,
                 data_dir=self.dir / f"{name}-data",
                 log_path=self.dir / f"{name}.log",
-                env={**self.scenario.target.env, **env},
+                env={**self.scenario.target.env, **self.plan.env_of(name), **env},
                 registry=self.context.registry,
                 run_id=self.context.out_dir.name,
             )

@@ -44,6 +44,15 @@ class FaultPlan:
     target_env: dict[str, str]
     double_submit: float | None = None
     store_latency_ms: int = 0
+    service: str | None = None
+    """The saga participant the failpoints and kills are for; None: the target the load talks to."""
+
+    def env_of(self, service: str | None = None) -> dict[str, str]:
+        """What one service of the cell is started with (None: the target): the seed for every one,
+        the failpoints for the fault's service only."""
+        if service == self.service:
+            return dict(self.target_env)
+        return {name: value for name, value in self.target_env.items() if name != FAILPOINTS_ENV}
 
     def store_latency_toxic(self, service: str) -> ToxicCall:
         """The latency toxic for the proxy in front of ``service``'s store (``store_latency_ms``)."""
@@ -109,4 +118,5 @@ def plan_fault(fault: str, spec: FaultSpec, scenario_seed: int) -> FaultPlan:
         target_env=target_env,
         double_submit=spec.double_submit,
         store_latency_ms=spec.store_latency_ms,
+        service=spec.service,
     )

@@ -111,6 +111,8 @@ class Nemesis:
         history: HistoryWriter,
         store_toxics: Sequence[tuple[str, ToxicCall]] = (),
         on_event: Callable[[NemesisEvent], None] | None = None,
+        *,
+        restart_proxy: str | None = None,
     ) -> None:
         self.plan = plan
         self.toxics = [*((proxy_name, toxic) for toxic in plan.toxics), *store_toxics]
@@ -118,6 +120,9 @@ class Nemesis:
         self.client = client
         self.proxy_name = proxy_name
         self.target = target
+        """The service killed, watched and restarted: the cell's target, or a saga participant."""
+        self.restart_proxy = restart_proxy or proxy_name
+        """The proxy in front of ``target``, closed while it restarts (default: ``proxy_name``)."""
         self.history = history
         self.on_event = on_event
         """Told each event as it is recorded (the run fires its ``fault`` hook from it)."""
@@ -260,11 +265,11 @@ class Nemesis:
         # while the target restarts its port stays closed to the load, so retries cannot reach it
         # (and fire its failpoints) before it is healthy.
         try:
-            self.client.set_enabled(self.proxy_name, False)
+            self.client.set_enabled(self.restart_proxy, False)
             try:
                 downtime = self._restart_through_failpoints()
             finally:
-                self.client.set_enabled(self.proxy_name, True)
+                self.client.set_enabled(self.restart_proxy, True)
         except Exception as error:  # noqa: BLE001 - reported after the load, not lost in a thread
             self.restart_error = error
             return

@@ -3,9 +3,11 @@
 The cell's target is the saga's orchestrator, started and fronted like any target (:mod:`harness.cell`).
 Before it, :func:`start_saga_hops` starts each participant the scenario's ``target.saga`` declares (the
 same target with its role in ``role_env``, its own data folder and log under the cell folder, through
-the same start seam as the target) and puts a proxy on the hop from the orchestrator to it; the
-orchestrator is then given each hop proxy's URL in the variable the saga names, so every call it
-makes to a participant can be faulted on its own. Once the load has ended, :meth:`SagaHops.read`
+the same start seam as the target, with the fault's failpoints when they are its own) and puts a proxy
+on the hop from the orchestrator to it; the orchestrator is then given each hop proxy's URL in the
+variable the saga names, so every call it makes to a participant can be faulted on its own. A fault
+that names a participant (``service``) has it, not the orchestrator, killed and restarted behind its
+hop (:meth:`SagaHops.supervised`). Once the load has ended, :meth:`SagaHops.read`
 waits for the sagas to settle and writes what the orchestrator and every participant's ledger say
 (read directly, never through a proxy) as the cell's ``saga.json``.
 
@@ -53,6 +55,13 @@ class SagaHops:
     def toxics(self, plan: FaultPlan) -> list[tuple[str, ToxicCall]]:
         """The plan's toxics on the hops, each with the proxy it goes on (the nemesis adds, removes them)."""
         return [(self.proxies[toxic.link].name, toxic) for toxic in plan.toxics if toxic.link in self.proxies]
+
+    def supervised(self, plan: FaultPlan) -> tuple[TargetInstance, str] | None:
+        """The participant the plan's failpoints and kills are for, with its hop's proxy (closed while
+        it restarts); None when they are the orchestrator's."""
+        if plan.service is None:
+            return None
+        return self.participants[plan.service], self.proxies[plan.service].name
 
     def effects_url(self, orchestrator_url: str) -> str:
         """Where the cell's effects probe reads: the participant the saga names, else the orchestrator."""

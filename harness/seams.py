@@ -85,6 +85,8 @@ class NemesisFactory(Protocol):
     """A context manager that carries out ``plan`` while the load runs inside it.
 
     It records each fault, crash and restart in ``history`` and tells ``on_event`` of each.
+    ``target`` is the service it kills and restarts (the cell's target or a saga participant), and
+    ``restart_proxy`` the proxy in front of it, closed while it restarts (None: ``proxy_name``).
     """
 
     def __call__(
@@ -96,4 +98,6 @@ class NemesisFactory(Protocol):
         history: HistoryWriter,
         store_toxics: Sequence[tuple[str, ToxicCall]],
         on_event: Callable[[NemesisEvent], None],
+        *,
+        restart_proxy: str | None = None,
     ) -> CellNemesis: ...

@@ -152,11 +152,15 @@ class ServeSession:
         history: HistoryWriter,
         store_toxics: Sequence[tuple[str, ToxicCall]],
         on_event: Callable[[NemesisEvent], None],
+        *,
+        restart_proxy: str | None = None,
     ) -> Nemesis:
         """The run's own nemesis; the target and the proxy's API are remembered to be shown."""
         self.target = target
         self.proxy_api = getattr(client, "url", None)
-        return Nemesis(plan, client, proxy_name, target, history, store_toxics, on_event)
+        return Nemesis(
+            plan, client, proxy_name, target, history, store_toxics, on_event, restart_proxy=restart_proxy
+        )
 
     def drive(
         self,

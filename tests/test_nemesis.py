@@ -159,6 +159,15 @@ def test_failpoint_exit_is_noticed_and_restarted(tmp_path: Path) -> None:
     assert isinstance(events[1], RestartEvent) and events[1].downtime_s == 0.25
 
 
+def test_a_participant_is_restarted_behind_its_own_hop_closed_not_the_loads_proxy(tmp_path: Path) -> None:
+    client, participant = FakeClient(), FakeTarget()
+    with HistoryWriter(tmp_path / "f.jsonl") as history:
+        with Nemesis(plan(), client, "p", participant, history, restart_proxy="p--hop-payments"):
+            participant.die_with(17)
+            assert participant.restarted.wait(WAIT_S)
+    assert client.calls == [("enabled", ("p--hop-payments", False)), ("enabled", ("p--hop-payments", True))]
+
+
 def test_target_dead_at_the_end_is_restarted_for_the_probe(tmp_path: Path) -> None:
     client, target = FakeClient(), FakeTarget()
     with HistoryWriter(tmp_path / "f.jsonl") as history:

@@ -13,7 +13,7 @@ from harness.errors import ScenarioError
 from harness.faults import plan_fault
 from harness.proxy.client import ProxyInfo
 from harness.runtime.base import Endpoint
-from harness.saga_cell import participant_env, start_saga_hops
+from harness.saga_cell import SagaHops, participant_env, start_saga_hops
 from harness.scenario import CLIENT_LINK, Scenario, load_scenario
 
 SCENARIO = """
@@ -86,6 +86,10 @@ def test_participants_as_a_mapping_carry_their_own_url_variable_and_env(tmp_path
         ("{participants: [payments], role_env: 'A=B'}", "{none: {}}", "target.saga.role_env:"),
         ("{participants: [payments]}", "{lat: {toxics: [{type: latency, link: shipping}]}}",
          "faults.lat.toxics.0.link: no such link (links: client, payments) (got 'shipping')"),
+        ("{participants: [payments]}", "{crash: {service: shipping, failpoints: {before_commit: 0.1}}}",
+         "faults.crash.service: no such participant (participants: payments) (got 'shipping')"),
+        ("{participants: [payments]}", "{crash: {service: payments}}",
+         "faults.crash.service: names whose failpoints and crashes these are; the fault has neither"),
     ],
 )
 def test_a_bad_saga_is_refused_naming_the_field(tmp_path: Path, saga: str, faults: str, message: str) -> None:
@@ -109,6 +113,32 @@ def test_a_url_target_cannot_declare_a_saga(tmp_path: Path) -> None:
 
     with pytest.raises(ScenarioError, match="saga: not with url"):
         load_scenario(path)
+
+
+def test_a_fault_service_needs_a_declared_saga(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\ntarget: {name: payments}\nfaults: {f: {service: payments, crashes: {}}}\n")
+
+    with pytest.raises(ScenarioError, match=r"faults.f.service: no such participant \(participants: none"):
+        load_scenario(path)
+
+
+def test_a_participants_failpoints_go_to_it_alone_and_it_is_the_one_supervised(tmp_path: Path) -> None:
+    crash = "{crash: {service: payments, failpoints: {after_commit_before_response: 1}}}"
+    scenario = load(tmp_path, faults=crash)
+    plan = plan_fault("crash", scenario.faults["crash"], scenario.seed)
+    saga = scenario.target.saga
+    assert saga is not None
+    services = {name: FakeService(name, 9000 + index) for index, name in enumerate(saga.participants)}
+    proxies = {name: ProxyInfo(f"hop-{name}", "127.0.0.1", 7000, "x", True) for name in saga.participants}
+    hops = SagaHops(saga, services, proxies)  # type: ignore[arg-type]
+
+    assert plan.env_of("payments")["HARNESS_FAILPOINTS"] == "after_commit_before_response=1.0"
+    assert "HARNESS_FAILPOINTS" not in plan.env_of(None) | plan.env_of("inventory")
+    assert plan.env_of(None)["HARNESS_SEED"] == plan.env_of("payments")["HARNESS_SEED"]
+    assert hops.supervised(plan) == (services["payments"], "hop-payments")
+    assert hops.supervised(plan_fault("none", scenario.faults["crash"].model_copy(
+        update={"service": None}), scenario.seed)) is None
 
 
 def test_each_toxic_goes_to_its_link_and_only_the_clients_count_per_request(tmp_path: Path) -> None:

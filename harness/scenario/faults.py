@@ -81,12 +81,17 @@ class CrashSpec(_Strict):
 
 
 class FaultSpec(_Strict):
-    """One fault condition: toxics on the proxy, crash schedule, and target failpoints."""
+    """One fault condition: toxics on the proxy, crash schedule, and target failpoints.
+
+    ``service``: whose failpoints and crashes these are: the target the load talks to (unset), or a
+    saga participant by name (``target.saga``), which then is the one killed, failed and restarted.
+    """
 
     description: str = ""
     toxics: tuple[ToxicSpec, ...] = ()
     crashes: CrashSpec | None = None
     failpoints: dict[str, float] = Field(default_factory=dict)
+    service: Identifier | None = None
     double_submit: float | None = Field(
         None, ge=0, le=1, description="overrides load.double_submit while this fault runs"
     )

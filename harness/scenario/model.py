@@ -82,6 +82,7 @@ class Scenario(_Strict):
             raise ValueError("faults: at least one fault is needed (use {none: {}} for a baseline)")
         self._url_target_fits()
         self._toxic_links_exist()
+        self._fault_services_exist()
         for variant, specs in self.gates.items():
             if variant not in self.target.variants:
                 raise ValueError(
@@ -122,6 +123,20 @@ class Scenario(_Strict):
                     known = ", ".join(links) if saga is not None else no_saga
                     problem = f"no such link (links: {known})"
                     raise invalid_at(("faults", name, "toxics", index, "link"), problem, toxic.link)
+
+    def _fault_services_exist(self) -> None:
+        """A fault's ``service`` is a participant the saga declares, and has failpoints or crashes."""
+        saga = self.target.saga
+        for name, fault in self.faults.items():
+            if fault.service is None:
+                continue
+            where = ("faults", name, "service")
+            if saga is None or fault.service not in saga.participants:
+                known = ", ".join(saga.participants) if saga is not None else "none: no target.saga declared"
+                raise invalid_at(where, f"no such participant (participants: {known})", fault.service)
+            if not (fault.failpoints or fault.crashes):
+                raise invalid_at(where, "names whose failpoints and crashes these are; the fault has neither",
+                                 fault.service)
 
     def _url_target_fits(self) -> None:
         """A service already listening: on loopback (unless allowed), and crashable only by command."""

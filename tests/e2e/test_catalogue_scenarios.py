@@ -146,6 +146,66 @@ def test_every_expected_scenario_has_its_class() -> None:
     assert sorted(cls.scenario for cls in CatalogueScenario.__subclasses__()) == sorted(EXPECTED)
 
 
+# -- the checkout saga (scenarios/checkout-saga.yaml) -----------------------------------------------
+
+SAGA_SCENARIO = REPO_ROOT / "scenarios" / "checkout-saga.yaml"
+SAGA_OPERATIONS = 10
+"""A saga cell starts four services and waits for its sagas to settle: ten checkouts meet each fault a
+few times (failpoints boosted), and the nine cells below take about a minute on two cores."""
+
+
+class CheckoutSagaPart:
+    """Part of the saga scenario, scaled down: some variants under some faults, chosen so that each
+    wrong variant meets the fault that exposes it, and every gate of the scenario on those cells holds.
+    A subclass per part, so that ``make test`` runs them on workers of their own."""
+
+    variants: tuple[str, ...]
+    faults: tuple[str, ...]
+    operations = SAGA_OPERATIONS
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def result(cls, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+        scenario = scaled_down(load_scenario(SAGA_SCENARIO))
+        target = scenario.target.model_copy(update={"variants": cls.variants})
+        gates = {variant: scenario.gates[variant] for variant in cls.variants}
+        shrunk = scenario.model_copy(update={"target": target, "gates": gates})
+        options = RunOptions(
+            out_root=tmp_path_factory.mktemp("reports"), operations=cls.operations, faults=cls.faults
+        )
+        return run_scenario(shrunk, str(SAGA_SCENARIO), options)
+
+    def test_every_gate_of_the_scenario_holds(self, result: RunResult) -> None:
+        cells = {(cell.variant, cell.fault) for cell in result.verdict.cells}
+        assert cells == {(variant, fault) for variant in self.variants for fault in self.faults}
+        tripped = {gate.variant for gate in result.gates if gate.name.startswith("min_")}
+        assert tripped == {variant for variant in self.variants if variant != "idempotent"}
+        assert [gate.message for gate in result.gates if not gate.passed] == []
+
+
+class TestCheckoutSagaCrashedPaymentsAndDoubleSubmits(CheckoutSagaPart):
+    variants = ("idempotent", "naive")
+    faults = ("participant-crash", "double-submit")
+
+
+class TestCheckoutSagaSlowAndLostAnswers(CheckoutSagaPart):
+    variants = ("broken-compensate-on-timeout", "broken-compensation-not-idempotent")
+    faults = ("late-charge", "lost-refunds")
+
+
+class TestCheckoutSagaOrchestratorCrash(CheckoutSagaPart):
+    variants = ("broken-no-saga-log",)
+    faults = ("orchestrator-crash",)
+    operations = 16  # a quarter stop at step 1 (out of stock): ten checkouts can pass step 2 unharmed
+
+
+def test_the_saga_parts_meet_every_fault_and_every_variant() -> None:
+    scenario = load_scenario(SAGA_SCENARIO)
+    parts = CheckoutSagaPart.__subclasses__()
+    assert {fault for part in parts for fault in part.faults} == set(scenario.faults)
+    assert {variant for part in parts for variant in part.variants} == set(scenario.target.variants)
+
+
 # -- the HTTP method contract (scenarios/methods.yaml) ----------------------------------------------
 
 METHODS_SCENARIO = REPO_ROOT / "scenarios" / "methods.yaml"
