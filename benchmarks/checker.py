@@ -4,8 +4,9 @@ One seeded cell folder (:mod:`benchmarks.checker_history`: a million operations 
 them retried, a tenth with a duplicate effect, a latency toxic and five kills) is checked the way
 :func:`harness.cell.check_cell` checks it: the history files streamed through the checker's scan
 (:func:`harness.checker.scan_files`, "read": decoding and folding are one pass) and the checkers' judgement
-(:func:`harness.checker.judge`, "check"). The effects are read from ``effects.json`` first, as
-``harness report`` does, and timed on their own.
+(:func:`harness.checker.judge`, "check"). The effects are streamed from ``effects.json`` after the
+history, as ``harness report`` streams them (:func:`harness.ledger.stream_effects`), so their decoding
+is part of "read"; the baseline reads them whole first, timed on their own (``effects_s``).
 
 Each measurement runs in a fresh child process that imports only the checker, so its peak RSS
 (:func:`peak_rss_mib`) counts what checking holds (the effects included) and not what generating the
@@ -38,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from harness.checker import check, judge, scan_files
 from harness.history import read_history
-from harness.ledger import Effect, decode_effects
+from harness.ledger import Effect, decode_effects, stream_effects
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,11 +88,11 @@ def measure(path: str, effects_file: Path, files: list[Path]) -> Measurement:
     """Check the cell of ``files`` and ``effects_file`` by ``path`` in this process (a fresh child of
     :func:`run_child`, which imports only what checking needs)."""
     started = time.perf_counter()
-    effects = read_effects(effects_file)
+    effects = read_effects(effects_file) if path != "streamed" else []
     cpu_start = time.process_time()
     read_from = time.perf_counter()
     if path == "streamed":
-        evidence = scan_files(files, effects)
+        evidence = scan_files(files, stream_effects(effects_file))
         checked_from = time.perf_counter()
         verdict = judge(evidence, variant="naive", fault="crash")
     else:

@@ -9,9 +9,10 @@ probes the effects, and checks the cell's evidence; everything it started is sto
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -109,7 +110,7 @@ def check_cell(
     plan: FaultPlan,
     variant: str,
     folder: Path,
-    effects: Sequence[Effect] | Callable[[], Sequence[Effect]],
+    effects: Iterable[Effect] | Callable[[], Iterable[Effect]],
     live: Sequence[ToxicHit] = (),
     *,
     running: bool = False,
@@ -131,11 +132,13 @@ def check_cell(
     other failure of the check makes the cell ``unknown``."""
     paths = [*client_histories(folder), folder / FAULT_HISTORY]
     expect = cell_expectations(scenario, plan, variant)
-    probed: list[Effect] = []
+    probed: list[Effect] = []  # the first effect only: the rest stream through (ledger.stream_effects)
 
-    def effects_after_history() -> Iterator[Effect]:
-        probed.extend(effects() if callable(effects) else effects)
-        yield from probed
+    def effects_after_history() -> Iterator[Iterable[Effect]]:
+        stream = iter(effects() if callable(effects) else effects)
+        probed.extend(itertools.islice(stream, 1))
+        yield probed
+        yield stream
 
     stop = None if running else read_stop_note(folder)
     states_path = folder / STATES_FILE
@@ -143,7 +146,12 @@ def check_cell(
     saga = None if running else read_saga_evidence_file(folder / SAGA_FILE)
     try:
         evidence = scan_files(
-            paths, effects_after_history(), expect=expect, live=live, states=states, saga=saga
+            paths,
+            itertools.chain.from_iterable(effects_after_history()),
+            expect=expect,
+            live=live,
+            states=states,
+            saga=saga,
         )
     except HistoryError:
         raise

@@ -8,12 +8,14 @@ own additions (a ``--baseline``'s gates) are not remade.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from harness.cell import recorded_wall_time
 from harness.faults import plan_fault
-from harness.ledger import Effect, decode_effects
+from harness.ledger import Effect, stream_effects
 from harness.report.record import RECORD_NAME, read_record
 from harness.result import RunResult
 from harness.run import EFFECTS_FILE, cell_dir, check_cell, result_of
@@ -44,12 +46,22 @@ def rebuild_result(run_dir: Path) -> RunResult:
     )
 
 
-def _finished_effects(path: Path) -> list[Effect] | None:
-    """The effects a finished cell's probe read; None for a cell that never got that far."""
+def _finished_effects(path: Path) -> Callable[[], Iterator[Effect]] | None:
+    """The effects a finished cell's probe read, streamed from its file as the checker attributes
+    them (a million effects are never held with their own op ids); None for a cell that never got
+    that far (no file, or one cut short by the interrupt while it was written: the file is written
+    whole, so its closing bracket is the last thing in it). A file otherwise broken makes the cell
+    ``unknown``, naming the error."""
     try:
-        return decode_effects(path.read_bytes())
-    except (OSError, ValueError):  # absent, or cut short by the interrupt while it was written
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - _TAIL_BYTES))
+            finished = file.read().rstrip().endswith(b"]")
+    except OSError:  # absent
         return None
+    return (lambda: stream_effects(path)) if finished else None
+
+
+_TAIL_BYTES = 64
 
 
 def _last_evidence_at(run_dir: Path) -> float:
