@@ -262,4 +262,17 @@ class TargetSpec(_Strict):
                         f"the {self.kind} target must get its port: put {{port}} in command or env "
                         f"(variant {variant})"
                     )
+        self._participants_get_their_port()
         return self
+
+    def _participants_get_their_port(self) -> None:
+        """A participant with a command of its own runs it the target's way and must get its port."""
+        for name in () if self.saga is None else self.saga.participants:
+            assert self.saga is not None
+            if self.saga.participant(name).command is None:
+                continue
+            if self.kind not in ("command", "docker"):
+                raise ValueError(f"saga.participants.{name}.command: only with a command or docker target")
+            words = [*self.saga.command_words(name), *self.env.values()]
+            if not any("{port}" in word for word in words):
+                raise ValueError(f"saga.participants.{name}.command: put {{port}} in it or its env")
