@@ -24,7 +24,14 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness.ports import is_loopback
 from harness.saga_evidence import CHECKOUT_PARTICIPANTS, LevelKind, ParticipantRole
@@ -107,11 +114,11 @@ class RowsSpec(_Strict):
             raise invalid_at(("callable",), "expected 'module:function'", self.callable)
         return self
 
-    def check_fields(self, known: tuple[str, ...]) -> None:
-        """Refuse a ``fields`` key that is no field of this record."""
+    def check_fields(self, known: tuple[str, ...], at: tuple[str, ...]) -> None:
+        """Refuse a ``fields`` key that is no field of this record (``at``: where this spec is)."""
         for name in self.fields:
             if name not in known:
-                raise invalid_at(("fields", name), f"no such field (fields: {', '.join(known)})", name)
+                raise invalid_at((*at, "fields", name), f"no such field (fields: {', '.join(known)})", name)
 
     def field(self, name: str) -> str:
         """Where record field ``name`` is in a row."""
@@ -163,9 +170,9 @@ class ParticipantSpec(_Strict):
         if self.amount is not None and self.amount_field is not None:
             raise invalid_at(("amount",), "give amount or amount_field, not both", self.amount)
         if self.ledger is not None:
-            self.ledger.check_fields(LEDGER_FIELDS)
+            self.ledger.check_fields(LEDGER_FIELDS, ("ledger",))
         if self.levels is not None:
-            self.levels.check_fields(LEVEL_FIELDS)
+            self.levels.check_fields(LEVEL_FIELDS, ("levels",))
         return self
 
     def role(self, name: str) -> ParticipantRole:
@@ -204,6 +211,17 @@ class SagaSpec(_Strict):
     effects_from: Identifier | None = None
     sagas: RowsSpec | None = None
     """Where the orchestrator's sagas are read (a saga of the user's own); None: the checkout shape."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _errors_name_participants(cls, data: Any, handler: ModelWrapValidatorHandler[SagaSpec]) -> SagaSpec:
+        """A participant's own setting at fault is named as written: ``participants.<name>.<field>``."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            loc = tuple("participants" if part == "participant_settings" else part for part in first["loc"])
+            raise invalid_at(loc, str(first["msg"]), first.get("input")) from None
 
     @model_validator(mode="before")
     @classmethod
@@ -268,7 +286,7 @@ class SagaSpec(_Strict):
                 raise invalid_at(("participants", role.name, "step"), problem, role.step)
             steps[role.step] = role.name
         if self.sagas is not None:
-            self.sagas.check_fields(SAGA_FIELDS)
+            self.sagas.check_fields(SAGA_FIELDS, ("sagas",))
         if self.declares_reads:
             missing = [("sagas",)] if self.sagas is None else []
             for name in self.participants:

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, resolved
+from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, invalid_at, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
 from harness.scenario.saga import SagaSpec
 
@@ -271,8 +271,9 @@ class TargetSpec(_Strict):
             assert self.saga is not None
             if self.saga.participant(name).command is None:
                 continue
+            field = ("saga", "participants", name, "command")
             if self.kind not in ("command", "docker"):
-                raise ValueError(f"saga.participants.{name}.command: only with a command or docker target")
+                raise invalid_at(field, "only with a command or docker target", name)
             words = [*self.saga.command_words(name), *self.env.values()]
             if not any("{port}" in word for word in words):
-                raise ValueError(f"saga.participants.{name}.command: put {{port}} in it or its env")
+                raise invalid_at(field, "put {port} in it or its env", name)
