@@ -85,7 +85,8 @@ def json_list(url: str, list_path: str | None, field: str, timeout_s: float = 10
     if rows is MISSING:
         raise ProbeError(f"{field}.list_path: {where} has no {list_path!r} in its answer")
     if not isinstance(rows, list):
-        raise ProbeError(f"{field}.{'path' if list_path is None else 'list_path'}: {where}: expected a JSON list there")
+        at = "path" if list_path is None else "list_path"
+        raise ProbeError(f"{field}.{at}: {where}: expected a JSON list there")
     return rows
 
 
@@ -144,8 +145,8 @@ def query_rows(query: str, sqlite: Path | None, dsn: str | None, field: str) -> 
     assert dsn is not None
     try:
         with psycopg.connect(dsn, connect_timeout=10) as connection:
-            cursor = connection.execute(query)
-            return _named(cursor.description, cursor.fetchall())
+            rows = connection.execute(query)
+            return _named(rows.description, rows.fetchall())
     except psycopg.OperationalError as error:
         raise ProbeError(f"{field}.dsn: cannot connect to Postgres: {error}") from error
     except psycopg.Error as error:

@@ -86,7 +86,9 @@ class SagaHops:
         as the cell's :data:`~harness.saga_evidence.SAGA_FILE`."""
         direct = {name: target.endpoint.base_url for name, target in self.participants.items()}
         if self.spec.declares_reads:
-            services = {name: Service(url, participant_data_dir(folder, name)) for name, url in direct.items()}
+            services = {
+                name: Service(url, participant_data_dir(folder, name)) for name, url in direct.items()
+            }
             reader = DeclaredSagaReader(self.spec, Service(orchestrator_url, folder / "data"), services)
             evidence = probe_sagas(reader, self.spec.roles, self.spec.settle_s, self.spec.quiet_s)
         else:

@@ -39,7 +39,8 @@ def read_rows(spec: RowsSpec, service: Service, field: str, participant: str | N
     """The rows ``spec`` names, from ``service``; a :class:`ProbeError` naming ``field`` when unreadable."""
     if spec.source == "sql":
         assert spec.query is not None
-        sqlite = None if spec.sqlite is None else Path(spec.sqlite.replace("{data_dir}", str(service.data_dir)))
+        filled = None if spec.sqlite is None else spec.sqlite.replace("{data_dir}", str(service.data_dir))
+        sqlite = None if filled is None else Path(filled)
         return list(query_rows(spec.query, sqlite, spec.dsn, field))
     if spec.source == "callable":
         assert spec.callable is not None

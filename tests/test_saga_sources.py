@@ -56,9 +56,9 @@ def refusal(tmp_path: Path, saga: str) -> str:
     ("saga", "message"),
     [
         ("{participants: {wallet: {step: 1}}}",
-         "target.saga.participants.wallet.forward: required for a participant the checkout shape does not know"),
+         "target.saga.participants.wallet.forward: required: not a checkout participant"),
         (f"{{participants: {{wallet: {{{ROLE}, {READS}}}}}}}",
-         "target.saga.sagas: a saga that declares where it is read declares sagas, ledger and levels"),
+         "target.saga.sagas: a saga that declares one read declares sagas, ledger and levels"),
         (f"{{participants: {{wallet: {{{ROLE}}}}}}}", "target.saga.sagas: participant 'wallet' is not of"),
         (f"{{{SAGAS}, participants: {{wallet: {{{ROLE}, {READS}, command: [w]}}}}}}",
          "target.saga.participants.wallet.command: put {port} in it or its env"),
@@ -81,7 +81,8 @@ def _reader(tmp_path: Path) -> DeclaredSagaReader:
     saga = (f"{{{SAGAS}, participants: {{wallet: {{{ROLE}, {READS}, item_field: order.customer,"
             " amount_field: order.amount}}}")
     spec = load(tmp_path, saga)
-    return DeclaredSagaReader(spec, Service("http://unused", tmp_path), {"wallet": Service("http://unused", tmp_path)})
+    service = Service("http://unused", tmp_path)
+    return DeclaredSagaReader(spec, service, {"wallet": service})
 
 
 def test_sql_and_callable_reads_become_the_saga_records(tmp_path: Path) -> None:

@@ -70,7 +70,8 @@ def participant(app: Flask, store: Store, role: str, dedupe_compensation: bool) 
         key = request.headers.get("Idempotency-Key")
         with store.lock:  # one decision at a time: a replay must see the first call's row
             if dedupe and key:
-                seen = store.db.execute("SELECT answer FROM ledger WHERE idempotency_key = ?", (key,)).fetchone()
+                seen = store.db.execute("SELECT answer FROM ledger WHERE idempotency_key = ?",
+                                        (key,)).fetchone()
                 if seen:
                     return jsonify(json.loads(seen["answer"]))
             if kind == compensation:
@@ -81,9 +82,9 @@ def participant(app: Flask, store: Store, role: str, dedupe_compensation: bool) 
             if role == "stock" and kind == forward and level(body["item"]) < body["amount"]:
                 return jsonify({"error": "out of stock"}), 409
             answer = {"id": uuid.uuid4().hex, "kind": kind}
-            store.run("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", answer["id"], body["saga_id"],
-                      body["step"], kind, key, body["item"], body["amount"], body["reference"], time.time(),
-                      json.dumps(answer))
+            store.run("INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", answer["id"],
+                      body["saga_id"], body["step"], kind, key, body["item"], body["amount"],
+                      body["reference"], time.time(), json.dumps(answer))
         return jsonify(answer)
 
     app.post(f"/{forward}", endpoint=forward)(lambda: apply(forward, True))
@@ -132,15 +133,14 @@ def orchestrator(app: Flask, store: Store) -> None:
             first = store.rows("SELECT * FROM orders WHERE key = ?", key)[0]
             return jsonify(first), 200 if first["status"] == "done" else 409
         step = {"saga_id": order["id"], "reference": body["reference"]}
-        call(client, f"{wallet}/debit", {**step, "step": 1, "item": body["customer"], "amount": body["amount"]},
-             f"{order['id']}:1:debit")
+        charge = {**step, "step": 1, "item": body["customer"], "amount": body["amount"]}
+        call(client, f"{wallet}/debit", charge, f"{order['id']}:1:debit")
         order["steps_done"] = "1"
         save(order)
-        taken = call(client, f"{stock}/take", {**step, "step": 2, "item": body["sku"], "amount": body["quantity"]},
-                     f"{order['id']}:2:take")
+        goods = {**step, "step": 2, "item": body["sku"], "amount": body["quantity"]}
+        taken = call(client, f"{stock}/take", goods, f"{order['id']}:2:take")
         if taken.status_code == 409:
-            call(client, f"{wallet}/credit", {**step, "step": 1, "item": body["customer"], "amount": body["amount"]},
-                 f"{order['id']}:1:credit")
+            call(client, f"{wallet}/credit", charge, f"{order['id']}:1:credit")
             order.update(status="compensated", compensations_done="1")
             save(order)
             return jsonify(order), 409

@@ -183,7 +183,7 @@ class ParticipantSpec(_Strict):
             if value is None and known is None:
                 raise invalid_at(
                     ("participants", name, field),
-                    "required for a participant the checkout shape does not know",
+                    "required: not a checkout participant",
                     None,
                 )
             if value is None:
@@ -288,14 +288,14 @@ class SagaSpec(_Strict):
         if self.sagas is not None:
             self.sagas.check_fields(SAGA_FIELDS, ("sagas",))
         if self.declares_reads:
-            missing = [("sagas",)] if self.sagas is None else []
+            missing: list[tuple[str, ...]] = [("sagas",)] if self.sagas is None else []
             for name in self.participants:
                 spec = self.participant(name)
                 missing += [("participants", name, part) for part in ("ledger", "levels")
                             if getattr(spec, part) is None]
             if missing:
                 raise invalid_at(
-                    missing[0], "a saga that declares where it is read declares sagas, ledger and levels", None
+                    missing[0], "a saga that declares one read declares sagas, ledger and levels", None
                 )
         elif any(name not in PROBED_ROLES for name in self.participants):
             unknown = next(name for name in self.participants if name not in PROBED_ROLES)
