@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ProbeError, ScenarioError
+from harness.saga_cell import participant_target
 from harness.saga_sources import DeclaredSagaReader, Service
 from harness.scenario import SagaSpec, load_scenario
 
@@ -106,3 +107,17 @@ def test_an_unreadable_ledger_names_the_field_to_fix(tmp_path: Path) -> None:
 
     with pytest.raises(ProbeError, match=r"^target\.saga\.participants\.wallet\.ledger\.sqlite: no database"):
         reader.ledger(reader.spec.roles[0])
+
+
+def test_each_participant_starts_by_its_own_command_or_is_found_at_its_url(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    saga = (f"{{{SAGAS}, participants: {{wallet: {{{ROLE}, {READS}, command: [w, '{{port}}']}},"
+            f" stock: {{step: 2, forward: take, compensation: put, level: stock, {READS},"
+            " url: 'http://127.0.0.1:9'}}}")
+    path.write_text(SCENARIO.replace("SAGA", saga))
+    target = load_scenario(path).target
+
+    wallet, stock = participant_target(target, "wallet"), participant_target(target, "stock")
+    assert (wallet.kind, wallet.command, wallet.saga) == ("command", ("w", "{port}"), None)
+    assert (stock.kind, stock.url) == ("url", "http://127.0.0.1:9")
+    assert target.saga is not None and [role.name for role in target.saga.roles] == ["wallet", "stock"]
