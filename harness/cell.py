@@ -42,7 +42,7 @@ from harness.resource_states import STATES_FILE, read_states
 from harness.run_options import RunOptions
 from harness.runtime.base import Endpoint, Runtime, TargetInstance
 from harness.runtime.byo import start_target
-from harness.saga_cell import SagaHops, start_saga_hops
+from harness.saga_cell import SagaHops, participant_data_dir, participant_target, start_saga_hops
 from harness.saga_evidence import SAGA_FILE, read_saga_evidence_file
 from harness.scenario import CLIENT_LINK, Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
@@ -380,9 +380,9 @@ class CellRun:
         def start(name: str, env: dict[str, str]) -> TargetInstance:
             return start_target(
                 self.context.runtime,
-                self.scenario.target,
+                participant_target(self.scenario.target, name),
                 self.variant,
-                data_dir=self.dir / f"{name}-data",
+                data_dir=participant_data_dir(self.dir, name),
                 log_path=self.dir / f"{name}.log",
                 env={**self.scenario.target.env, **self.plan.env_of(name), **env},
                 registry=self.context.registry,

@@ -15,9 +15,9 @@ from __future__ import annotations
 import inspect
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -60,26 +60,34 @@ class HttpLedgerProbe:
 
     def read(self) -> list[Effect]:
         where = f"GET {self.url}"
-        try:
-            response = httpx.get(self.url, timeout=self.timeout_s)
-        except httpx.HTTPError as error:
-            raise ProbeError(f"{FIELD}.path: effects probe {where} failed: {error}") from error
-        if response.status_code != 200:
-            raise ProbeError(f"{FIELD}.path: effects probe {where} answered HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError as error:
-            raise ProbeError(f"{FIELD}.path: effects probe {where} did not return JSON") from error
-        rows = body if self.list_path is None else dig(body, self.list_path)
-        if rows is MISSING:
-            raise ProbeError(f"{FIELD}.list_path: {where} has no {self.list_path!r} in its answer")
-        if not isinstance(rows, list):
-            field = "path" if self.list_path is None else "list_path"
-            raise ProbeError(f"{FIELD}.{field}: {where}: expected a JSON list of effects there")
+        rows = json_list(self.url, self.list_path, FIELD, self.timeout_s)
         return [
             row_effect(row, index, self.op_ref_field, self.id_field, f"row {index} of {where}")
             for index, row in enumerate(rows)
         ]
+
+
+def json_list(url: str, list_path: str | None, field: str, timeout_s: float = 10.0) -> list[object]:
+    """The JSON list ``GET url`` answers (at ``list_path`` inside it), or a :class:`ProbeError` naming
+    ``field``'s ``path`` or ``list_path``: evidence read directly, never through the fault proxy."""
+    where, noun = f"GET {url}", "effects probe" if field == FIELD else "saga probe"
+    try:
+        response = httpx.get(url, timeout=timeout_s)
+    except httpx.HTTPError as error:
+        raise ProbeError(f"{field}.path: {noun} {where} failed: {error}") from error
+    if response.status_code != 200:
+        raise ProbeError(f"{field}.path: {noun} {where} answered HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError as error:
+        raise ProbeError(f"{field}.path: {noun} {where} did not return JSON") from error
+    rows = body if list_path is None else dig(body, list_path)
+    if rows is MISSING:
+        raise ProbeError(f"{field}.list_path: {where} has no {list_path!r} in its answer")
+    if not isinstance(rows, list):
+        at = "path" if list_path is None else "list_path"
+        raise ProbeError(f"{field}.{at}: {where}: expected a JSON list there")
+    return rows
 
 
 def row_effect(row: object, index: int, op_ref_field: str, id_field: str, where: str) -> Effect:
@@ -109,7 +117,7 @@ class SqlProbe:
         self.dsn = dsn
 
     def read(self) -> list[Effect]:
-        rows = self._rows_sqlite() if self.sqlite is not None else self._rows_postgres()
+        rows = [tuple(row.values()) for row in query_rows(self.query, self.sqlite, self.dsn, FIELD)]
         effects = []
         for index, row in enumerate(rows):
             if not row or row[0] is None:
@@ -118,28 +126,36 @@ class SqlProbe:
             effects.append(Effect(op_ref=str(row[0]), resource_id=str(resource_id)))
         return effects
 
-    def _rows_sqlite(self) -> list[tuple[object, ...]]:
-        assert self.sqlite is not None
-        if not self.sqlite.is_file():
-            raise ProbeError(f"{FIELD}.sqlite: no database file at {self.sqlite}")
+
+def query_rows(query: str, sqlite: Path | None, dsn: str | None, field: str) -> list[dict[str, object]]:
+    """The rows ``query`` returns from the SQLite file or the Postgres DSN, by column name; a
+    :class:`ProbeError` naming ``field``'s ``sqlite``, ``dsn`` or ``query`` when it cannot."""
+    if sqlite is not None:
+        if not sqlite.is_file():
+            raise ProbeError(f"{field}.sqlite: no database file at {sqlite}")
         try:
             # read-only: the probe must not create or change the evidence it reads
-            with sqlite3.connect(f"file:{self.sqlite}?mode=ro", uri=True, timeout=10) as connection:
-                return [tuple(row) for row in connection.execute(self.query).fetchall()]
+            with sqlite3.connect(f"file:{sqlite}?mode=ro", uri=True, timeout=10) as connection:
+                cursor = connection.execute(query)
+                return _named(cursor.description, cursor.fetchall())
         except sqlite3.Error as error:
-            raise ProbeError(f"{FIELD}.query: SQLite {self.sqlite}: {error}") from error
+            raise ProbeError(f"{field}.query: SQLite {sqlite}: {error}") from error
+    import psycopg
 
-    def _rows_postgres(self) -> list[tuple[object, ...]]:
-        import psycopg
+    assert dsn is not None
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as connection:
+            rows = connection.execute(query)
+            return _named(rows.description, rows.fetchall())
+    except psycopg.OperationalError as error:
+        raise ProbeError(f"{field}.dsn: cannot connect to Postgres: {error}") from error
+    except psycopg.Error as error:
+        raise ProbeError(f"{field}.query: Postgres: {error}") from error
 
-        assert self.dsn is not None
-        try:
-            with psycopg.connect(self.dsn, connect_timeout=10) as connection:
-                return [tuple(row) for row in connection.execute(self.query).fetchall()]
-        except psycopg.OperationalError as error:
-            raise ProbeError(f"{FIELD}.dsn: cannot connect to Postgres: {error}") from error
-        except psycopg.Error as error:
-            raise ProbeError(f"{FIELD}.query: Postgres: {error}") from error
+
+def _named(description: Any, rows: list[Any]) -> list[dict[str, object]]:
+    names = [column[0] for column in description or ()]
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 class CallableProbe:
@@ -161,22 +177,8 @@ class CallableProbe:
         self.op_ref_field = op_ref_field
         self.id_field = id_field
 
-    def _function(self) -> Callable[..., object]:
-        try:
-            return import_callable(self.target, self.python_path)
-        except CallableImportError as error:
-            raise ProbeError(f"{FIELD}.callable: {error}") from None
-
     def read(self) -> list[Effect]:
-        function = self._function()
-        parameters = inspect.signature(function).parameters
-        accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-        kwargs = {k: v for k, v in self.arguments.items() if accepts_any or k in parameters}
-        try:
-            rows = function(**kwargs)
-        except Exception as error:  # noqa: BLE001 - the user's code failing is the probe failing
-            failure = f"{type(error).__name__}: {error}"
-            raise ProbeError(f"{FIELD}.callable: {self.target} raised {failure}") from error
+        rows = call_user(self.target, self.python_path, self.arguments, FIELD)
         if not isinstance(rows, list | tuple):
             raise ProbeError(f"{FIELD}.callable: {self.target} returned {type(rows).__name__}, not a list")
         effects = []
@@ -187,6 +189,25 @@ class CallableProbe:
             where = f"row {index} from {self.target}"
             effects.append(row_effect(row, index, self.op_ref_field, self.id_field, where))
         return effects
+
+
+def call_user(
+    target: str, python_path: tuple[str, ...], arguments: Mapping[str, object], field: str
+) -> object:
+    """What the user's ``module:function`` returns, given those of ``arguments`` it takes; its failing
+    to import or raising is a :class:`ProbeError` naming ``field``'s ``callable``."""
+    try:
+        function = import_callable(target, python_path)
+    except CallableImportError as error:
+        raise ProbeError(f"{field}.callable: {error}") from None
+    parameters = inspect.signature(function).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    kwargs = {k: v for k, v in arguments.items() if accepts_any or k in parameters}
+    try:
+        return function(**kwargs)
+    except Exception as error:  # noqa: BLE001 - the user's code failing is the probe failing
+        failure = f"{type(error).__name__}: {error}"
+        raise ProbeError(f"{field}.callable: {target} raised {failure}") from error
 
 
 def probe_for(spec: EffectsSpec, base_url: str, data_dir: Path, variant: str) -> EffectsProbe:

@@ -29,14 +29,36 @@ from harness.faults import FaultPlan, ToxicCall
 from harness.proxy.client import ProxyInfo
 from harness.runtime.base import TargetInstance
 from harness.saga_evidence import SAGA_FILE, SagaEvidence, write_saga_evidence
-from harness.saga_reads import read_saga_evidence
-from harness.scenario import SagaSpec
+from harness.saga_reads import probe_sagas, read_saga_evidence
+from harness.saga_sources import DeclaredSagaReader, Service
+from harness.scenario import SagaSpec, TargetSpec
 
 StartService = Callable[[str, dict[str, str]], TargetInstance]
 """Starts one service of the cell by name (its folder and log) with extra env: the cell's start seam."""
 
 CreateProxy = Callable[[str, str], ProxyInfo]
 """Creates one hop's proxy by name in front of an upstream ``host:port`` (deleted when the cell ends)."""
+
+
+def participant_data_dir(cell_dir: Path, name: str) -> Path:
+    """A participant's data folder in its cell (the orchestrator's is the target's, ``data``)."""
+    return cell_dir / f"{name}-data"
+
+
+def participant_target(target: TargetSpec, name: str) -> TargetSpec:
+    """What starts participant ``name``: the target itself, or the command or URL the saga gives it
+    (then a variant's own command or URL is the orchestrator's, not the participant's)."""
+    assert target.saga is not None
+    own = target.saga.participant(name)
+    if own.command is None and own.url is None:
+        return target
+    variants = {
+        variant: settings.model_copy(update={"command": None, "url": None})
+        for variant, settings in target.variant_settings.items()
+    }
+    runs = {"command": own.command} if own.command is not None else {"url": own.url, "command": None,
+                                                                     "docker": None, "name": None}
+    return target.model_copy(update={**runs, "variant_settings": variants, "saga": None})
 
 
 @dataclass(frozen=True)
@@ -72,9 +94,16 @@ class SagaHops:
         """Wait (bounded) for the sagas to settle, read them and every ledger directly, and write them
         as the cell's :data:`~harness.saga_evidence.SAGA_FILE`."""
         direct = {name: target.endpoint.base_url for name, target in self.participants.items()}
-        evidence = read_saga_evidence(
-            orchestrator_url, direct, self.spec.settle_s, roles=self.spec.roles, quiet_s=self.spec.quiet_s
-        )
+        if self.spec.declares_reads:
+            services = {
+                name: Service(url, participant_data_dir(folder, name)) for name, url in direct.items()
+            }
+            reader = DeclaredSagaReader(self.spec, Service(orchestrator_url, folder / "data"), services)
+            evidence = probe_sagas(reader, self.spec.roles, self.spec.settle_s, self.spec.quiet_s)
+        else:
+            evidence = read_saga_evidence(
+                orchestrator_url, direct, self.spec.settle_s, roles=self.spec.roles, quiet_s=self.spec.quiet_s
+            )
         write_saga_evidence(folder / SAGA_FILE, evidence)
         return evidence
 

@@ -74,7 +74,7 @@ def test_participants_as_a_mapping_carry_their_own_url_variable_and_env(tmp_path
         ("{participants: [client]}", "{none: {}}",
          "target.saga.participants.0: 'client' names the load's link"),
         ("{participants: [billing]}", "{none: {}}",
-         "target.saga.participants.0: the saga probe reads only the checkout shape's participants"),
+         "target.saga.participants.billing.step: required: not a checkout participant"),
         ("{participants: []}", "{none: {}}", "target.saga.participants: at least one participant is needed"),
         ("{participants: [payments], url_env: 'A-{NAME}'}", "{none: {}}",
          "target.saga.url_env: 'A-PAYMENTS' is not an environment variable name"),

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, resolved
+from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, invalid_at, resolved
 from harness.scenario.load import OperationKinds, OperationSpec
 from harness.scenario.saga import SagaSpec
 
@@ -262,4 +262,18 @@ class TargetSpec(_Strict):
                         f"the {self.kind} target must get its port: put {{port}} in command or env "
                         f"(variant {variant})"
                     )
+        self._participants_get_their_port()
         return self
+
+    def _participants_get_their_port(self) -> None:
+        """A participant with a command of its own runs it the target's way and must get its port."""
+        for name in () if self.saga is None else self.saga.participants:
+            assert self.saga is not None
+            if self.saga.participant(name).command is None:
+                continue
+            field = ("saga", "participants", name, "command")
+            if self.kind not in ("command", "docker"):
+                raise invalid_at(field, "only with a command or docker target", name)
+            words = [*self.saga.command_words(name), *self.env.values()]
+            if not any("{port}" in word for word in words):
+                raise invalid_at(field, "put {port} in it or its env", name)

@@ -191,6 +191,7 @@ class TestCheckoutSagaCrashedPaymentsAndDoubleSubmits(CheckoutSagaPart):
 class TestCheckoutSagaSlowAndLostAnswers(CheckoutSagaPart):
     variants = ("broken-compensate-on-timeout", "broken-compensation-not-idempotent")
     faults = ("late-charge", "lost-refunds")
+    operations = 36  # a refund retried is one checkout in eight (compensated, then its answer lost)
 
 
 class TestCheckoutSagaOrchestratorCrash(CheckoutSagaPart):
