@@ -193,6 +193,11 @@ class ForkServer:
             if self._users <= 0:
                 self._end_server()
 
+    @property
+    def pid(self) -> int | None:
+        """The server's own pid while it runs."""
+        return None if self._process is None else self._process.pid
+
     def start(self) -> None:
         """Start the server now, not with the first start asked for: it imports while the caller
         goes on, and that first start waits only for what is left of its imports."""
