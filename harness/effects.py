@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from harness.errors import ProbeError
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.ledger import Effect
+from harness.local_http import local_client
 from harness.scenario import EffectsSpec
 
 FIELD = "target.effects"
@@ -35,23 +35,6 @@ class EffectsProbe(Protocol):
     """Reads the effects of a target. Small on purpose: fakes in unit tests are one class."""
 
     def read(self) -> list[Effect]: ...
-
-
-_PROBE_CLIENTS: list[httpx.Client] = []
-_PROBE_CLIENT_LOCK = threading.Lock()
-
-
-def probe_client() -> httpx.Client:
-    """The one HTTP client of every ledger probe in this process, made on first use and never closed.
-
-    A new client loads the CA bundle again, about 20 ms of CPU, and a running cell's watch makes a
-    probe and reads it twice a second, a few cells at once. No connection is kept between reads: a
-    target killed and restarted on its port must be met by a new one.
-    """
-    with _PROBE_CLIENT_LOCK:
-        if not _PROBE_CLIENTS:
-            _PROBE_CLIENTS.append(httpx.Client(limits=httpx.Limits(max_keepalive_connections=0)))
-        return _PROBE_CLIENTS[0]
 
 
 class HttpLedgerProbe:
@@ -79,7 +62,7 @@ class HttpLedgerProbe:
     def read(self) -> list[Effect]:
         where = f"GET {self.url}"
         try:
-            response = probe_client().get(self.url, timeout=self.timeout_s)
+            response = local_client().get(self.url, timeout=self.timeout_s)
         except httpx.HTTPError as error:
             raise ProbeError(f"{FIELD}.path: effects probe {where} failed: {error}") from error
         if response.status_code != 200:
