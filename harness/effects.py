@@ -25,6 +25,7 @@ from harness.errors import ProbeError
 from harness.imports import CallableImportError, import_callable
 from harness.jsonpath import MISSING, dig
 from harness.ledger import Effect
+from harness.local_http import local_client
 from harness.scenario import EffectsSpec
 
 FIELD = "target.effects"
@@ -72,7 +73,7 @@ def json_list(url: str, list_path: str | None, field: str, timeout_s: float = 10
     ``field``'s ``path`` or ``list_path``: evidence read directly, never through the fault proxy."""
     where, noun = f"GET {url}", "effects probe" if field == FIELD else "saga probe"
     try:
-        response = httpx.get(url, timeout=timeout_s)
+        response = local_client().get(url, timeout=timeout_s)
     except httpx.HTTPError as error:
         raise ProbeError(f"{field}.path: {noun} {where} failed: {error}") from error
     if response.status_code != 200:

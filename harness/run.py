@@ -47,7 +47,8 @@ from harness.events import RunEvents
 from harness.faults import FaultPlan, plan_fault
 from harness.gate import evaluate_gates
 from harness.interrupts import STILL_STOPPING, interrupts_once
-from harness.load.config import run_driver
+from harness.load.config import driver_env, run_driver
+from harness.load.forked import drivers_forked
 from harness.nemesis import Nemesis
 from harness.pidfiles import PidRegistry
 from harness.proxy.client import ProxyClient
@@ -191,6 +192,8 @@ class Run:
         """
         scenario, events = self.scenario, self.events
         with ExitStack() as stack:
+            if self.load_driver is run_driver and not self.options.master:  # Locust imported once per run
+                stack.enter_context(drivers_forked(driver_env(), registry, out_dir / "load-forks.log"))
             client = self._connect_proxy(stack, out_dir)
             client.version()  # fail early, naming the URL, if nothing answers there
             _require_http_toxics(client, plans)

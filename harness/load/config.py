@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from harness.errors import LoadError, describe_invalid, shown_value
+from harness.load.forked import DRIVER_MODULE, ForkedDriver, fork_driver
 from harness.paths import REPO_ROOT
 from harness.pidfiles import PidRegistry
 from harness.ports import LOOPBACK, free_port
@@ -199,10 +200,15 @@ class Distribution:
             raise LoadError("workers on other machines need a fixed master port")
 
 
+def driver_args(config_path: Path, wait_for_config_s: float = 0.0) -> list[str]:
+    """The driver's arguments; with ``wait_for_config_s`` it may start before its config is written."""
+    args = ["--config", str(config_path)]
+    return [*args, f"--wait-for-config={wait_for_config_s:g}"] if wait_for_config_s else args
+
+
 def driver_command(config_path: Path, wait_for_config_s: float = 0.0) -> list[str]:
-    """The driver's command; with ``wait_for_config_s`` it may start before its config is written."""
-    command = [sys.executable, "-m", "harness.load.driver", "--config", str(config_path)]
-    return [*command, f"--wait-for-config={wait_for_config_s:g}"] if wait_for_config_s else command
+    """The driver's command line as a fresh process (:func:`driver_args`)."""
+    return [sys.executable, "-m", DRIVER_MODULE, *driver_args(config_path, wait_for_config_s)]
 
 
 def master_command(config_path: Path, distribution: Distribution, port: int) -> list[str]:
@@ -223,7 +229,7 @@ def worker_command(
     ship: bool = False,
     connect_timeout_s: float = 30.0,
 ) -> list[str]:
-    command = [sys.executable, "-m", "harness.load.driver", "--worker"]
+    command = [sys.executable, "-m", DRIVER_MODULE, "--worker"]
     command += [f"--master-host={master_host}", f"--master-port={master_port}", f"--name={name}"]
     command.append(f"--connect-timeout={connect_timeout_s:g}")
     if history_dir is not None:
@@ -231,7 +237,8 @@ def worker_command(
     return [*command, "--ship-history"] if ship else command
 
 
-def _driver_env() -> dict[str, str]:
+def driver_env() -> dict[str, str]:
+    """The environment of a load process: this one's, the repository importable, output unbuffered."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"
@@ -254,19 +261,36 @@ def start_recorded(
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=stderr_file,
-        env={**_driver_env(), **(env or {})},
+        env={**driver_env(), **(env or {})},
         start_new_session=True,
     )
+    _record(process.pid, command, stderr_file)
+    return process
+
+
+def _record(pid: int, command: list[str], stderr_file: IO[bytes]) -> None:
     registry = PidRegistry.near(Path(stderr_file.name))
     if registry is not None:
-        registry.add(process.pid, command)
-        _RECORDED[process.pid] = registry
-    return process
+        registry.add(pid, command)
+        _RECORDED[pid] = registry
+
+
+DriverProcess = subprocess.Popen[bytes] | ForkedDriver
+"""A driver started afresh, or forked from the run's driver fork server (:mod:`harness.load.forked`)."""
+
+
+def _start_early(config_path: Path, wait_s: float, stderr_file: IO[bytes]) -> DriverProcess:
+    """The driver of ``config_path``, forked if the run has a driver fork server, else started afresh."""
+    forked = fork_driver(driver_args(config_path, wait_s), driver_env(), stderr_file)
+    if forked is None:
+        return start_recorded(driver_command(config_path, wait_s), stderr_file, subprocess.PIPE)
+    _record(forked.pid, forked.child.command_line, stderr_file)
+    return forked
 
 
 @dataclass(frozen=True)
 class _EarlyDriver:
-    process: subprocess.Popen[bytes]
+    process: DriverProcess
     stderr_file: IO[bytes]
 
 
@@ -294,8 +318,7 @@ def driver_started_early(
     config_path.unlink(missing_ok=True)  # the driver must wait for this cell's config, not read an old one
     stderr_file = _stderr_path(config_path).open("wb")
     try:
-        command = driver_command(config_path, wait_for_config_s=wait_s)
-        _EARLY[config_path] = _EarlyDriver(start_recorded(command, stderr_file, subprocess.PIPE), stderr_file)
+        _EARLY[config_path] = _EarlyDriver(_start_early(config_path, wait_s, stderr_file), stderr_file)
         yield
     finally:
         unused = _EARLY.pop(config_path, None)
@@ -347,6 +370,7 @@ def run_driver(
     with contextlib.ExitStack() as files:
         port = 0
         early = _EARLY.pop(config_path, None)  # from here on ended below, like a driver started here
+        process: DriverProcess
         if early is not None:
             files.enter_context(early.stderr_file)
             process = early.process
@@ -413,7 +437,7 @@ def _stoppable(config: LoadCellConfig, config_path: Path, link: LoadLink) -> Loa
 
 
 def _follow(
-    process: subprocess.Popen[bytes],
+    process: DriverProcess,
     on_progress: Callable[[int, int], None],
     deadline: float,
     link: LoadLink | None,
@@ -513,9 +537,12 @@ def _parse_line(line: bytes) -> ProgressLine | None:
         return None
 
 
-def end_recorded(process: subprocess.Popen[bytes]) -> None:
+def end_recorded(process: DriverProcess) -> None:
     """End a load process's group (SIGKILL: it holds nothing that needs a graceful end)."""
-    end_process(process, signal.SIGKILL, _KILL_WAIT_S)
+    if isinstance(process, ForkedDriver):
+        process.end(_KILL_WAIT_S)
+    else:
+        end_process(process, signal.SIGKILL, _KILL_WAIT_S)
     registry = _RECORDED.pop(process.pid, None)
     if registry is not None:
         registry.remove(process.pid)

@@ -18,12 +18,17 @@ lazy imports) is learned from them and imported before the next fork (:class:`Le
 The harness talks to it over a ``SOCK_SEQPACKET`` socket (``CONTROL_FD``), one JSON message each way:
 
 - ``{"op": "spawn", "args": [...], "env": {...}}`` with one file descriptor attached (where the
-  child's stdout and stderr go) -> ``{"pid": PID}``;
+  child's stdout and stderr go), or two (its stdout, its stderr) -> ``{"pid": PID}``;
 - ``{"op": "poll", "pid": PID}`` -> ``{"code": null}`` while it runs, else its exit status as
   ``subprocess`` gives it (``-9`` for SIGKILL).
 
 When the socket closes (the harness ended, however it ended) or on SIGTERM, the server kills every
 child it still has, by process group, and exits: an interrupted run leaves nothing behind.
+
+A module whose imports patch the process with gevent (the load driver: Locust patches on import) is
+served too: the server forks and reaps with the functions ``os`` had before anything was imported
+(gevent's work through an event loop the server never runs), and each child
+re-initialises gevent's hub, as gevent's own ``fork`` does.
 """
 
 from __future__ import annotations
@@ -42,6 +47,13 @@ from collections.abc import Iterator
 from typing import Any
 
 MESSAGE_BYTES = 1 << 20
+OUTPUT_FDS = 2
+"""A start brings its stdout's file descriptor and, optionally, its stderr's."""
+
+_fork, _waitpid, _close = os.fork, os.waitpid, os.close
+"""The real ones, taken before a preloaded module may monkey-patch ``os``: gevent's ``close`` of a pipe
+waits for its event loop, which never runs in the server, so the harness would never see a child's
+output end."""
 
 
 def imports_of(module: str) -> Iterator[str]:
@@ -83,7 +95,7 @@ class Children:
 
     def poll(self, pid: int) -> int | None:
         if self.codes.get(pid) is None and pid in self.codes:
-            reaped, status = os.waitpid(pid, os.WNOHANG)
+            reaped, status = _waitpid(pid, os.WNOHANG)
             if reaped:
                 self.codes[pid] = exit_code(status)
         return self.codes.get(pid)
@@ -94,7 +106,7 @@ class Children:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
                 with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
+                    _waitpid(pid, 0)
 
 
 def _reply(control: socket.socket, answer: dict[str, Any]) -> None:
@@ -124,7 +136,7 @@ class LearnedImports:
 
     def close_in_child(self) -> None:
         for read_end in self._pipes:
-            os.close(read_end)
+            _close(read_end)
 
     def import_what_children_imported(self) -> None:
         for name in self._drain():
@@ -145,7 +157,7 @@ class LearnedImports:
             *complete, rest = text.split(b"\n")
             if ended:
                 self._pipes.remove(read_end)
-                os.close(read_end)
+                _close(read_end)
             else:
                 self._partial[read_end] = rest
             names += [line.decode() for line in complete if line]
@@ -172,24 +184,24 @@ def serve(control: socket.socket, module: str) -> tuple[list[str], dict[str, str
     learned = LearnedImports(module)
     try:
         while True:
-            message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, 1)
+            message, fds, _, _ = socket.recv_fds(control, MESSAGE_BYTES, OUTPUT_FDS)
             if not message:
                 return None
             request = json.loads(message)
             if request["op"] == "poll":
                 _reply(control, {"code": children.poll(int(request["pid"]))})
                 continue
-            (output,) = fds
+            output, errors = fds[0], fds[-1]
             learned.import_what_children_imported()
             read_end, write_end = learned.pipe_for_child()
-            pid = os.fork()
+            pid = _fork()
             if pid == 0:
-                become_child(control, output)
+                become_child(control, output, errors)
                 learned.close_in_child()
                 env = {str(key): str(value) for key, value in request["env"].items()}
                 return [str(arg) for arg in request["args"]], env, write_end
-            os.close(output)
-            os.close(write_end)
+            for fd in {output, errors, write_end}:
+                _close(fd)
             children.codes[pid] = None
             _reply(control, {"pid": pid})
     finally:
@@ -197,14 +209,19 @@ def serve(control: socket.socket, module: str) -> tuple[list[str], dict[str, str
             children.kill_all()
 
 
-def become_child(control: socket.socket, output: int) -> None:
-    """The forked child: a session of its own, output to ``output``, nothing of the server's."""
+def become_child(control: socket.socket, output: int, errors: int) -> None:
+    """The forked child: a session of its own, stdout to ``output``, stderr to ``errors`` (may be the
+    same), nothing of the server's; gevent's hub, if a preloaded module made one, made anew."""
     os.setsid()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
     os.dup2(output, 1)
-    os.dup2(output, 2)
-    os.close(output)
+    os.dup2(errors, 2)
+    for fd in {output, errors}:
+        _close(fd)
+    gevent = sys.modules.get("gevent")
+    if gevent is not None:
+        gevent.reinit()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

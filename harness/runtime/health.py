@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from harness.errors import TargetError, TargetPortTakenError
+from harness.local_http import local_client
 from harness.ports import looks_like_port_race
 from harness.runtime.base import TargetInstance
 
@@ -31,13 +32,11 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(tail) if tail else "(log is empty)"
 
 
-def is_healthy(url: str, client: httpx.Client | None = None) -> bool:
-    """Whether ``url`` answers 200 within half a second; through ``client`` when polling in a loop
-    (a client of its own per call costs tens of milliseconds, the check itself a fraction of one)."""
+def is_healthy(url: str) -> bool:
+    """Whether ``url`` answers 200 within half a second, through the harness's shared client (a client
+    of its own per call costs tens of milliseconds, the check itself a fraction of one)."""
     try:
-        if client is None:
-            return httpx.get(url, timeout=0.5).status_code == 200
-        return client.get(url, timeout=0.5).status_code == 200
+        return local_client().get(url, timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -57,17 +56,16 @@ def wait_healthy(
     this start and returns the log tail to show; then a TargetError names ``what`` and the reason.
     """
     deadline = time.monotonic() + timeout_s
-    with httpx.Client() as client:
-        while time.monotonic() < deadline:
-            if not target.is_alive():
-                code = target.exit_code()
-                tail = give_up(False)
-                raise _start_error(tail)(
-                    f"{what} exited with status {code} before it was healthy (log {log_path}):\n{tail}"
-                )
-            if is_healthy(url, client):
-                return
-            time.sleep(HEALTH_POLL_S)
+    while time.monotonic() < deadline:
+        if not target.is_alive():
+            code = target.exit_code()
+            tail = give_up(False)
+            raise _start_error(tail)(
+                f"{what} exited with status {code} before it was healthy (log {log_path}):\n{tail}"
+            )
+        if is_healthy(url):
+            return
+        time.sleep(HEALTH_POLL_S)
     tail = give_up(True)
     raise _start_error(tail)(
         f"{what} did not answer {url} within {timeout_s:.0f} s (log {log_path}):\n{tail}"

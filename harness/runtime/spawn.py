@@ -193,14 +193,27 @@ class ForkServer:
             if self._users <= 0:
                 self._end_server()
 
-    def spawn(self, args: list[str], env: Mapping[str, str]) -> ForkedChild:
-        """A child running the module with ``args``, in exactly ``env``."""
+    @property
+    def pid(self) -> int | None:
+        """The server's own pid while it runs."""
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        """Start the server now, not with the first start asked for: it imports while the caller
+        goes on, and that first start waits only for what is left of its imports."""
+        with self._lock:
+            self._started()
+
+    def spawn(self, args: list[str], env: Mapping[str, str], errors: IO[bytes] | None = None) -> ForkedChild:
+        """A child running the module with ``args``, in exactly ``env``; its stderr goes to ``errors``
+        if given, else with its stdout into the pipe of :attr:`ForkedChild.output`."""
         read_end, write_end = os.pipe()
         try:
             with self._lock:
                 control = self._started()
                 request = json.dumps({"op": "spawn", "args": args, "env": dict(env)}).encode()
-                socket.send_fds(control, [request], [write_end])
+                fds = [write_end] if errors is None else [write_end, errors.fileno()]
+                socket.send_fds(control, [request], fds)
                 answer = self._answer(control)
         except BaseException:
             os.close(read_end)
