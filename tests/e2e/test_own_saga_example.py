@@ -20,12 +20,15 @@ from harness.saga_evidence import SAGA_FILE, read_saga_evidence_file
 from harness.scenario import load_scenario
 
 SCENARIO = REPO_ROOT / "examples" / "own-saga" / "saga.yaml"
+OPERATIONS = 30
+"""A refund is retried when an order was undone (two in five are out of stock) and the wallet's answer to
+its credit was lost (half are): one order in five. With 30, the broken cell meets none in 0.1% of runs."""
 SAGA_CHECKERS = tuple(checker.name for checker in checkers() if isinstance(checker, SagaChecker))
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
-    options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=12, parallel_cells=1)
+    options = RunOptions(out_root=tmp_path_factory.mktemp("reports"), operations=OPERATIONS, parallel_cells=1)
     return run_scenario(load_scenario(SCENARIO), str(SCENARIO), options)
 
 
@@ -46,7 +49,7 @@ def test_every_read_the_scenario_declares_found_the_services_records(result: Run
     evidence = read_saga_evidence_file(folder / SAGA_FILE)
 
     assert evidence is not None and evidence.settled and not evidence.unreadable()
-    assert len(evidence.sagas) == 12 and all(saga.asks for saga in evidence.sagas)
+    assert len(evidence.sagas) == OPERATIONS and all(saga.asks for saga in evidence.sagas)
     wallet, stock = evidence.participants
     assert {row.kind for row in wallet.rows} == {"debit", "credit"} and wallet.levels
     assert {row.kind for row in stock.rows} == {"take"} and stock.initial_level == 50 and stock.levels
