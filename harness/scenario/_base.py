@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 CALLABLE_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -80,6 +80,23 @@ def resolved(path: str, info: ValidationInfo) -> str:
     if path.startswith("{") or Path(path).is_absolute() or base is None:
         return path
     return str((base / path).resolve())
+
+
+class _ReadsFiles(_Strict):
+    """A probe declaration that may name a SQLite file and folders to import a callable from: both are
+    relative to the scenario file, so the scenario reads the same wherever it is run from."""
+
+    @field_validator("sqlite", check_fields=False)
+    @classmethod
+    def _sqlite_relative_to_scenario(cls, sqlite: str | None, info: ValidationInfo) -> str | None:
+        return None if sqlite is None else resolved(sqlite, info)
+
+    @field_validator("python_path", check_fields=False)
+    @classmethod
+    def _python_path_relative_to_scenario(
+        cls, paths: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return tuple(resolved(path, info) for path in paths)
 
 
 def invalid_at(loc: tuple[str | int, ...], problem: str, value: object) -> ValidationError:

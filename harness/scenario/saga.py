@@ -28,14 +28,20 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from harness.ports import is_loopback
 from harness.saga_evidence import CHECKOUT_PARTICIPANTS, LevelKind, ParticipantRole
-from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, invalid_at, resolved
+from harness.scenario._base import (
+    CALLABLE_PATTERN,
+    EnvName,
+    Identifier,
+    _ReadsFiles,
+    _Strict,
+    invalid_at,
+)
 
 CLIENT_LINK = "client"
 """The link between the load and the target: a toxic's link when it names none."""
@@ -64,7 +70,7 @@ def url_env_name(template: str, participant: str) -> str:
     return template.replace("{NAME}", participant.upper()).replace("{name}", participant)
 
 
-class RowsSpec(_Strict):
+class RowsSpec(_ReadsFiles):
     """Where the saga probe reads one list of records, and which field of a row is which.
 
     ``source``: ``http`` (``GET path`` on the service itself, never through a proxy; ``list_path`` finds
@@ -83,18 +89,6 @@ class RowsSpec(_Strict):
     query: str | None = None
     callable: str | None = None
     python_path: tuple[str, ...] = Field((".",), validate_default=True)
-
-    @field_validator("sqlite")
-    @classmethod
-    def _sqlite_relative_to_scenario(cls, sqlite: str | None, info: ValidationInfo) -> str | None:
-        return None if sqlite is None else resolved(sqlite, info)
-
-    @field_validator("python_path")
-    @classmethod
-    def _python_path_relative_to_scenario(
-        cls, paths: tuple[str, ...], info: ValidationInfo
-    ) -> tuple[str, ...]:
-        return tuple(resolved(path, info) for path in paths)
 
     @model_validator(mode="after")
     def _source_fields(self) -> RowsSpec:

@@ -14,7 +14,15 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from harness.paths import TARGETS_DIR
 from harness.ports import is_loopback
-from harness.scenario._base import CALLABLE_PATTERN, EnvName, Identifier, _Strict, invalid_at, resolved
+from harness.scenario._base import (
+    CALLABLE_PATTERN,
+    EnvName,
+    Identifier,
+    _ReadsFiles,
+    _Strict,
+    invalid_at,
+    resolved,
+)
 from harness.scenario.load import OperationKinds, OperationSpec
 from harness.scenario.saga import SagaSpec
 
@@ -22,7 +30,7 @@ ServiceName = Literal["postgres", "redis", "rabbitmq", "smtp"]
 ProbeSource = Literal["target", "smtp", "sql", "callable"]
 
 
-class EffectsSpec(_Strict):
+class EffectsSpec(_ReadsFiles):
     """Where the effects probe reads what the target really did, once the load has drained.
 
     ``source``: ``target`` (an HTTP JSON ledger on the target: ``path``, ``list_path``,
@@ -49,18 +57,6 @@ class EffectsSpec(_Strict):
     drain_path: str | None = Field(
         None, description="GET until it answers {\"pending\": 0} (queue-backed targets), within settle_s"
     )
-
-    @field_validator("sqlite")
-    @classmethod
-    def _sqlite_relative_to_scenario(cls, sqlite: str | None, info: ValidationInfo) -> str | None:
-        return None if sqlite is None else resolved(sqlite, info)
-
-    @field_validator("python_path")
-    @classmethod
-    def _python_path_relative_to_scenario(
-        cls, paths: tuple[str, ...], info: ValidationInfo
-    ) -> tuple[str, ...]:
-        return tuple(resolved(path, info) for path in paths)
 
     @model_validator(mode="after")
     def _source_fields(self) -> EffectsSpec:
