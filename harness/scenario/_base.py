@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -97,6 +97,16 @@ class _ReadsFiles(_Strict):
         cls, paths: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
         return tuple(resolved(path, info) for path in paths)
+
+
+def names_with_settings(data: Any, field: str, settings_field: str) -> Any:
+    """``field: {a: {...}, b: {...}}`` written as a mapping is the names (``field``) plus each one's own
+    settings (``settings_field``); a list of names, or anything else, is left as written."""
+    if isinstance(data, dict) and isinstance(data.get(field), dict):
+        mapping = data[field]
+        settings = {name: spec or {} for name, spec in mapping.items()}
+        return {**data, field: tuple(mapping), settings_field: settings}
+    return data
 
 
 def invalid_at(loc: tuple[str | int, ...], problem: str, value: object) -> ValidationError:

@@ -41,6 +41,7 @@ from harness.scenario._base import (
     _ReadsFiles,
     _Strict,
     invalid_at,
+    names_with_settings,
 )
 
 CLIENT_LINK = "client"
@@ -221,14 +222,7 @@ class SagaSpec(_Strict):
     @classmethod
     def _participants_as_mapping(cls, data: Any) -> Any:
         """``participants: {payments: {url_env: PAY_URL}}`` is names plus their settings."""
-        if isinstance(data, dict) and isinstance(data.get("participants"), dict):
-            mapping = data["participants"]
-            data = {
-                **data,
-                "participants": tuple(mapping),
-                "participant_settings": {name: spec or {} for name, spec in mapping.items()},
-            }
-        return data
+        return names_with_settings(data, "participants", "participant_settings")
 
     @field_validator("participants")
     @classmethod

@@ -21,6 +21,7 @@ from harness.scenario._base import (
     _ReadsFiles,
     _Strict,
     invalid_at,
+    names_with_settings,
     resolved,
 )
 from harness.scenario.load import OperationKinds, OperationSpec
@@ -158,14 +159,7 @@ class TargetSpec(_Strict):
     @classmethod
     def _variants_as_mapping(cls, data: Any) -> Any:
         """``variants: {naive: {env: ...}, idempotent: {...}}`` is names plus their settings."""
-        if isinstance(data, dict) and isinstance(data.get("variants"), dict):
-            mapping = data["variants"]
-            data = {
-                **data,
-                "variants": tuple(mapping),
-                "variant_settings": {name: spec or {} for name, spec in mapping.items()},
-            }
-        return data
+        return names_with_settings(data, "variants", "variant_settings")
 
     @property
     def kind(self) -> TargetKind:
