@@ -16,14 +16,17 @@ import dataclasses
 import json
 import socket
 import struct
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
+
+import harness.load.config
 
 Action = Literal["ok", "hang", "hang_forever", "reset", "error", "conflict"]
 Decide = Callable[[str, int], Action]
@@ -170,3 +173,17 @@ def serving() -> Iterator[Serving]:
             server.stop()
 
     yield serve
+
+
+@pytest.fixture
+def fresh_starts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every load process command started afresh (not forked from the driver server) from now on."""
+    commands: list[list[str]] = []
+    real = harness.load.config.start_recorded
+
+    def recording(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        commands.append(command)
+        return real(command, *args, **kwargs)
+
+    monkeypatch.setattr(harness.load.config, "start_recorded", recording)
+    return commands

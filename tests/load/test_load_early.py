@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pytest
 from factories import load_cell
 from live_processes import driver_processes
 from waiting import wait_until
@@ -23,22 +22,8 @@ if TYPE_CHECKING:
 WAIT_S = 60.0
 
 
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every load process command started from now on."""
-    commands: list[list[str]] = []
-    real = harness.load.config.start_recorded
-
-    def recording(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        commands.append(command)
-        return real(command, *args, **kwargs)
-
-    monkeypatch.setattr(harness.load.config, "start_recorded", recording)
-    return commands
-
-
 def test_run_driver_follows_the_driver_started_early_and_starts_none(
-    tmp_path: Path, serving: Serving, started: list[list[str]]
+    tmp_path: Path, serving: Serving, fresh_starts: list[list[str]]
 ) -> None:
     config_path = tmp_path / "load.json"
     with serving(lambda reference, attempt: "ok") as server:
@@ -50,21 +35,21 @@ def test_run_driver_follows_the_driver_started_early_and_starts_none(
             )
     assert (summary.completed, summary.total, summary.stopped_by) == (6, 6, "completed")
     assert sum(isinstance(event, OpEnd) for event in iter_file(tmp_path / "history.jsonl")) == 6
-    assert started == [driver_command(config_path, wait_for_config_s=WAIT_S)]
+    assert fresh_starts == [driver_command(config_path, wait_for_config_s=WAIT_S)]
     assert driver_processes(config_path) == []
 
 
 def test_a_driver_started_early_and_never_used_ends_with_its_block(
-    tmp_path: Path, started: list[list[str]]
+    tmp_path: Path, fresh_starts: list[list[str]]
 ) -> None:
     config_path = tmp_path / "load.json"
     with driver_started_early(run_driver, config_path, None, WAIT_S):
         wait_until(lambda: len(driver_processes(config_path)) == 1, "the driver started early")
-    assert driver_processes(config_path) == [] and len(started) == 1
+    assert driver_processes(config_path) == [] and len(fresh_starts) == 1
 
 
 def test_only_run_drivers_own_single_process_is_started_early(
-    tmp_path: Path, started: list[list[str]]
+    tmp_path: Path, fresh_starts: list[list[str]]
 ) -> None:
     def other_driver() -> None:
         pass
@@ -73,7 +58,7 @@ def test_only_run_drivers_own_single_process_is_started_early(
         pass
     with driver_started_early(run_driver, tmp_path / "b.json", harness.load.config.Distribution(2), WAIT_S):
         pass
-    assert started == []
+    assert fresh_starts == []
 
 
 def test_a_driver_whose_config_never_comes_exits_2_saying_so(tmp_path: Path) -> None:

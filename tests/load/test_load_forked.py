@@ -3,11 +3,9 @@ process of its own that run_driver follows and ends by pid, and nothing left onc
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pytest
 from factories import load_cell
 from waiting import wait_until
 
@@ -27,20 +25,6 @@ WAIT_S = 60.0
 def _gone(pid: int) -> bool:
     info = process_info(pid)
     return info is None or info.zombie
-
-
-@pytest.fixture
-def fresh_starts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """Every load process started afresh (not forked) from now on."""
-    commands: list[list[str]] = []
-    real = harness.load.config.start_recorded
-
-    def recording(command: list[str], *args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
-        commands.append(command)
-        return real(command, *args, **kwargs)
-
-    monkeypatch.setattr(harness.load.config, "start_recorded", recording)
-    return commands
 
 
 def _early(config_path: Path) -> ForkedDriver:
