@@ -194,14 +194,20 @@ def serve(control: socket.socket, module: str) -> tuple[list[str], dict[str, str
             output, errors = fds[0], fds[-1]
             learned.import_what_children_imported()
             read_end, write_end = learned.pipe_for_child()
+            session_made, session_told = os.pipe()
             pid = _fork()
             if pid == 0:
-                become_child(control, output, errors)
+                _close(session_made)
+                become_child(control, output, errors, session_told)
                 learned.close_in_child()
                 env = {str(key): str(value) for key, value in request["env"].items()}
                 return [str(arg) for arg in request["args"]], env, write_end
-            for fd in {output, errors, write_end}:
+            for fd in {output, errors, write_end, session_told}:
                 _close(fd)
+            # its process group exists before the harness hears its pid: a group killed at once is the
+            # child's, not an empty group whose child then lives on (an empty read: it died first)
+            os.read(session_made, 1)
+            _close(session_made)
             children.codes[pid] = None
             _reply(control, {"pid": pid})
     finally:
@@ -209,10 +215,13 @@ def serve(control: socket.socket, module: str) -> tuple[list[str], dict[str, str
             children.kill_all()
 
 
-def become_child(control: socket.socket, output: int, errors: int) -> None:
-    """The forked child: a session of its own, stdout to ``output``, stderr to ``errors`` (may be the
-    same), nothing of the server's; gevent's hub, if a preloaded module made one, made anew."""
+def become_child(control: socket.socket, output: int, errors: int, session_told: int) -> None:
+    """The forked child: a session of its own (said on ``session_told`` once made), stdout to
+    ``output``, stderr to ``errors`` (may be the same), nothing of the server's; gevent's hub, if a
+    preloaded module made one, made anew."""
     os.setsid()
+    os.write(session_told, b"s")
+    _close(session_told)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     control.close()
     os.dup2(output, 1)
