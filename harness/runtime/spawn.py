@@ -123,7 +123,7 @@ class ForkedChild:
     def end(self, first_signal: signal.Signals, grace_s: float) -> None:
         if self.poll() is not None:
             return
-        end_group_by_id(self.pid, first_signal, grace_s)
+        end_group_by_id(self.pid, first_signal, grace_s, self.poll)
         deadline = time.monotonic() + KILL_WAIT_S
         while self.poll() is None and time.monotonic() < deadline:
             time.sleep(POLL_S)  # the group is gone: the server reaps it at our next question
