@@ -106,7 +106,13 @@ class FreshProcesses:
 
 
 class ForkedChild:
-    """A child of the fork server: the server reaps it and tells its exit status."""
+    """A child of the fork server: the server reaps it and tells its exit status.
+
+    Whether it still runs is read from ``/proc`` first, and the server asked only once it does not:
+    a question to the server is a round trip through its socket and its Python, and the nemesis asks
+    fifty times a second per running cell. Only the server reaps the child, and only when asked, so
+    until then its pid cannot be another process's; its start time tells it apart all the same.
+    """
 
     def __init__(self, server: ForkServer, pid: int, output: IO[bytes]) -> None:
         self._server = server
@@ -114,11 +120,17 @@ class ForkedChild:
         self.command_line = server.server_command
         self.output = output
         self._code: int | None = None
+        info = process_info(pid)
+        self._started = None if info is None else info.started
 
     def poll(self) -> int | None:
-        if self._code is None:
+        if self._code is None and not self._running():
             self._code = self._server.poll(self.pid)
         return self._code
+
+    def _running(self) -> bool:
+        info = process_info(self.pid)  # None once it exited (a zombie until the server reaps it)
+        return info is not None and info.started == self._started
 
     def end(self, first_signal: signal.Signals, grace_s: float) -> None:
         if self.poll() is not None:
