@@ -187,3 +187,16 @@ def test_a_running_forked_target_is_seen_alive_without_asking_its_fork_server(
         assert serving in asked
     finally:
         target.stop()
+
+
+def test_a_fork_server_started_ahead_serves_the_targets_and_ends_with_its_block(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    shared = runtime(targets_dir, tmp_path)
+    with shared.fork_server_started("standin", {}, tmp_path / "forks.log"):
+        assert len(recorded(tmp_path)) == 1  # the server, before any target asked for it
+        target = shared.start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+        assert len(recorded(tmp_path)) == 2  # forked from that server: no second one
+        target.stop()
+        assert len(recorded(tmp_path)) == 1  # the block still holds it, for the next cell's target
+    assert recorded(tmp_path) == []
