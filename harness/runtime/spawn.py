@@ -169,7 +169,8 @@ class ForkServer:
 
     One server serves every target of one module in a run (each :class:`ForkedModule` gives its own
     arguments and environment per start), so the imports are paid for once, not once per cell. It is
-    started with the first start asked for and ended when its last user releases it, by
+    started with the first start asked for (or ahead of it: :meth:`start`) and ended when its last
+    user releases it, by
     ``harness clean`` from the pid registry, or on its own when the harness's end of its socket closes.
     """
 
