@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 
 from harness.proctable import process_table
 
@@ -22,7 +23,16 @@ POLL_S = 0.02
 
 
 def group_members(group: int) -> list[int]:
-    """Live (not zombie) processes of process group ``group``, from /proc."""
+    """Live (not zombie) processes of process group ``group``, from /proc.
+
+    A group with no process at all, zombies included (the common answer once a child is ended and
+    reaped), is told by the kernel at once (signal 0), not by reading every process of the machine."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return []
+    except PermissionError:  # a group with someone else's processes in it: /proc tells which
+        pass
     return sorted(pid for pid, info in process_table().items() if info.group == group and not info.zombie)
 
 
@@ -35,12 +45,13 @@ def signal_group(group: int, signum: signal.Signals) -> bool:
     return True
 
 
-def wait_group_gone(group: int, timeout_s: float, leader: subprocess.Popen[bytes] | None = None) -> bool:
-    """Wait, bounded, until no process of ``group`` runs (reaping ``leader`` when it ends)."""
+def wait_group_gone(group: int, timeout_s: float, reap: Callable[[], object] | None = None) -> bool:
+    """Wait, bounded, until no process of ``group`` runs; ``reap`` (the leader's parent reaping it, if
+    it ended) is called before each look, so an ended group is told by the kernel, not read from /proc."""
     deadline = time.monotonic() + timeout_s
     while True:
-        if leader is not None:
-            leader.poll()
+        if reap is not None:
+            reap()
         if not group_members(group):
             return True
         if time.monotonic() >= deadline:
@@ -48,22 +59,27 @@ def wait_group_gone(group: int, timeout_s: float, leader: subprocess.Popen[bytes
         time.sleep(POLL_S)
 
 
-def end_group_by_id(group: int, first_signal: signal.Signals, grace_s: float = DEFAULT_GRACE_S) -> bool:
+def end_group_by_id(
+    group: int,
+    first_signal: signal.Signals,
+    grace_s: float = DEFAULT_GRACE_S,
+    reap: Callable[[], object] | None = None,
+) -> bool:
     """End process group ``group``: ``first_signal``, SIGKILL to what is left ``grace_s`` later.
 
-    For a group whose leader is not our child (``harness clean`` after the harness was killed);
-    returns whether the group is gone.
+    For a group whose leader is not our child (``harness clean`` after the harness was killed), or is
+    reaped by ``reap`` (a fork server's child); returns whether the group is gone.
     """
     if not group_members(group):
         return True
     if (
         first_signal != signal.SIGKILL
         and signal_group(group, first_signal)
-        and wait_group_gone(group, grace_s)
+        and wait_group_gone(group, grace_s, reap)
     ):
         return True
     signal_group(group, signal.SIGKILL)
-    return wait_group_gone(group, KILL_WAIT_S)
+    return wait_group_gone(group, KILL_WAIT_S, reap)
 
 
 def end_process(
@@ -80,7 +96,7 @@ def end_process(
     if group is None:
         _end_one(process, first_signal, grace_s)
         return
-    end_group_by_id(group, first_signal, grace_s)
+    end_group_by_id(group, first_signal, grace_s, process.poll)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=KILL_WAIT_S)
 

@@ -57,6 +57,7 @@ from harness.report.record import RunRecord
 from harness.result import GateResult, RunResult
 from harness.run_options import DEFAULT_OPTIONS, RunOptions
 from harness.runtime.base import Runtime
+from harness.runtime.process import ProcessRuntime
 from harness.runtime.select import select_runtime
 from harness.scenario import Scenario
 from harness.seams import LoadDriver, NemesisFactory, ProbeFactory, ProxyApi
@@ -194,6 +195,10 @@ class Run:
         with ExitStack() as stack:
             if self.load_driver is run_driver and not self.options.master:  # Locust imported once per run
                 stack.enter_context(drivers_forked(driver_env(), registry, out_dir / "load-forks.log"))
+            reference = scenario.target.name if scenario.target.kind == "reference" else None
+            if isinstance(runtime, ProcessRuntime) and reference is not None:  # its imports under way now
+                stack.enter_context(runtime.fork_server_started(
+                    reference, scenario.target.env, out_dir / "target-forks.log"))  # fmt: skip
             client = self._connect_proxy(stack, out_dir)
             client.version()  # fail early, naming the URL, if nothing answers there
             _require_http_toxics(client, plans)

@@ -16,12 +16,15 @@ It imports Locust, so it patches its process with gevent: run it as a subprocess
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Sequence
+import types
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import locust.runners
 from locust.env import Environment
 
 from harness.errors import LoadError
@@ -104,6 +107,31 @@ def _appears(path: Path, wait_s: float) -> bool:
     return True
 
 
+def _no_stack(*args: object, **kwargs: object) -> list[object]:
+    raise LookupError("the caller of Runner.stop is not looked up")
+
+
+@contextlib.contextmanager
+def caller_lookup_skipped() -> Iterator[None]:
+    """Within the block, Locust's ``Runner.stop`` does not look up who called it.
+
+    It calls ``inspect.stack()`` for a debug line the driver never logs, whatever the log level: that
+    walks every frame and, for each, every loaded module (over 700 here, Locust, gevent and Flask among
+    them) resolving its file's real path: 30-150 ms of CPU per driver, on the cell's way to its check.
+    Its own fallback (a failed lookup) logs a fixed line instead, which costs nothing.
+    """
+    names = vars(locust.runners)
+    real = names.get("inspect")
+    if real is None:  # a Locust that no longer looks it up
+        yield
+        return
+    names["inspect"] = types.SimpleNamespace(stack=_no_stack, getframeinfo=real.getframeinfo)
+    try:
+        yield
+    finally:
+        names["inspect"] = real
+
+
 class _Drive:
     """One run of the driver: start the users, watch the clock and the queue, stop, summarise."""
 
@@ -133,7 +161,8 @@ class _Drive:
             ending = run_until_done(runner, self.config, self.workload.queue, tick=tick,
                                     broken=lambda: bool(self.user_errors), stop=self._stop)  # fmt: skip
         finally:
-            runner.quit()  # kills users still running; each writes its attempt's and op's end
+            with caller_lookup_skipped():
+                runner.quit()  # kills users still running; each writes its attempt's and op's end
         progress()
         emit_done(self.workload.queue, self.environment.stats, time.monotonic() - started, ending)
         if ending == "interrupted":

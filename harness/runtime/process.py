@@ -14,7 +14,8 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import TargetError
@@ -187,7 +188,7 @@ class ProcessRuntime:
         env: dict[str, str],
     ) -> ProcessTarget:
         data_dir.mkdir(parents=True, exist_ok=True)
-        target_environ = target_env({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, self.targets_dir)
+        target_environ = self._environ(env)
         server = self._fork_server(target_module(target, self.targets_dir), target_environ, log_path)
 
         def make(endpoint: Endpoint) -> ProcessTarget:
@@ -205,6 +206,24 @@ class ProcessRuntime:
             )
 
         return launch_on_a_free_port(make)
+
+    @contextmanager
+    def fork_server_started(self, target: str, env: Mapping[str, str], log_path: Path) -> Iterator[None]:
+        """Within the block, the fork server of ``target`` runs from now on, not from the first start:
+        it imports the target's imports while the run starts its proxy and its load's fork server, so
+        the first cells' targets wait only for what is left of them; it ends with the block (or with
+        its last target, if that comes later). ``env`` is the scenario's, as a start would add it."""
+        environ = self._environ(env)
+        server = self._fork_server(target_module(target, self.targets_dir), environ, log_path)
+        server.acquire()
+        try:
+            server.start()
+            yield
+        finally:
+            server.release()
+
+    def _environ(self, env: Mapping[str, str]) -> dict[str, str]:
+        return target_env({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, self.targets_dir)
 
     def _fork_server(self, module: str, environ: Mapping[str, str], log_path: Path) -> ForkServer:
         """The fork server of ``module``, shared by every target of it that runs with the same

@@ -106,7 +106,13 @@ class FreshProcesses:
 
 
 class ForkedChild:
-    """A child of the fork server: the server reaps it and tells its exit status."""
+    """A child of the fork server: the server reaps it and tells its exit status.
+
+    Whether it still runs is read from ``/proc`` first, and the server asked only once it does not:
+    a question to the server is a round trip through its socket and its Python, and the nemesis asks
+    fifty times a second per running cell. Only the server reaps the child, and only when asked, so
+    until then its pid cannot be another process's; its start time tells it apart all the same.
+    """
 
     def __init__(self, server: ForkServer, pid: int, output: IO[bytes]) -> None:
         self._server = server
@@ -114,16 +120,22 @@ class ForkedChild:
         self.command_line = server.server_command
         self.output = output
         self._code: int | None = None
+        info = process_info(pid)
+        self._started = None if info is None else info.started
 
     def poll(self) -> int | None:
-        if self._code is None:
+        if self._code is None and not self._running():
             self._code = self._server.poll(self.pid)
         return self._code
+
+    def _running(self) -> bool:
+        info = process_info(self.pid)  # None once it exited (a zombie until the server reaps it)
+        return info is not None and info.started == self._started
 
     def end(self, first_signal: signal.Signals, grace_s: float) -> None:
         if self.poll() is not None:
             return
-        end_group_by_id(self.pid, first_signal, grace_s)
+        end_group_by_id(self.pid, first_signal, grace_s, self.poll)
         deadline = time.monotonic() + KILL_WAIT_S
         while self.poll() is None and time.monotonic() < deadline:
             time.sleep(POLL_S)  # the group is gone: the server reaps it at our next question
@@ -157,7 +169,8 @@ class ForkServer:
 
     One server serves every target of one module in a run (each :class:`ForkedModule` gives its own
     arguments and environment per start), so the imports are paid for once, not once per cell. It is
-    started with the first start asked for and ended when its last user releases it, by
+    started with the first start asked for (or ahead of it: :meth:`start`) and ended when its last
+    user releases it, by
     ``harness clean`` from the pid registry, or on its own when the harness's end of its socket closes.
     """
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -389,3 +390,38 @@ def test_stopping_the_queue_says_whether_it_withheld_operations() -> None:
     held = OperationQueue(1)
     held.hold()
     assert held.take() == 0 and held.stop_taking() and held.take() is None
+
+
+_QUIT_AND_COUNT_STACK_LOOKUPS = """
+import contextlib, inspect, sys
+import locust.runners
+from locust import User, constant, task
+from locust.env import Environment
+from harness.load.driver import caller_lookup_skipped
+
+class Idle(User):
+    wait_time = constant(60)
+    @task
+    def nothing(self): pass
+
+lookups = []
+real_stack = inspect.stack
+inspect.stack = lambda *a, **k: lookups.append(1) or real_stack(*a, **k)
+skip = sys.argv[1] == "skip"
+runner = Environment(user_classes=[Idle]).create_local_runner()
+runner.start(1, spawn_rate=1)
+with caller_lookup_skipped() if skip else contextlib.nullcontext():
+    runner.quit()
+print(len(lookups), locust.runners.inspect is inspect)
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("skip", "0 True"), ("plain", "1 True")])
+def test_quitting_the_runner_skips_locusts_caller_lookup_and_restores_it(mode: str, expected: str) -> None:
+    # in a process of its own: Locust patches the process with gevent on import
+    done = subprocess.run(
+        [sys.executable, "-c", _QUIT_AND_COUNT_STACK_LOOKUPS, mode],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == expected

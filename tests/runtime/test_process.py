@@ -14,6 +14,7 @@ from harness.errors import TargetError
 from harness.pidfiles import PidRegistry
 from harness.processes import group_members
 from harness.runtime.process import ProcessRuntime
+from harness.runtime.spawn import ForkServer
 
 STAND_IN = textwrap.dedent(
     """
@@ -161,4 +162,41 @@ def test_clean_leaves_a_recycled_pid_alone(tmp_path: Path) -> None:
     registry = PidRegistry(tmp_path / "pids")
     registry.add(os.getpid(), ["not", "this", "command"])
     assert registry.clean() == []
+    assert recorded(tmp_path) == []
+
+
+def test_a_running_forked_target_is_seen_alive_without_asking_its_fork_server(
+    targets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[int] = []
+    real_poll = ForkServer.poll
+
+    def counted_poll(server: ForkServer, pid: int) -> int | None:
+        asked.append(pid)
+        return real_poll(server, pid)
+
+    monkeypatch.setattr(ForkServer, "poll", counted_poll)
+    target = runtime(targets_dir, tmp_path).start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+    try:
+        asked.clear()  # the start's health wait may have asked while the child was not yet up
+        assert all(target.is_alive() for _ in range(20))
+        assert asked == []
+        serving = target.pid
+        target.kill()
+        assert target.exit_code() == -9  # once it is gone, the server reaps it and tells its status
+        assert serving in asked
+    finally:
+        target.stop()
+
+
+def test_a_fork_server_started_ahead_serves_the_targets_and_ends_with_its_block(
+    targets_dir: Path, tmp_path: Path
+) -> None:
+    shared = runtime(targets_dir, tmp_path)
+    with shared.fork_server_started("standin", {}, tmp_path / "forks.log"):
+        assert len(recorded(tmp_path)) == 1  # the server, before any target asked for it
+        target = shared.start("standin", "naive", tmp_path / "d", tmp_path / "t.log", {})
+        assert len(recorded(tmp_path)) == 2  # forked from that server: no second one
+        target.stop()
+        assert len(recorded(tmp_path)) == 1  # the block still holds it, for the next cell's target
     assert recorded(tmp_path) == []

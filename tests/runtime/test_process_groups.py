@@ -3,14 +3,18 @@ the target's log is capped and keeps its tail."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 from harness.pidfiles import PidRegistry
-from harness.processes import group_members
+from harness.processes import end_process, group_members
 from harness.proctable import snapshot, wait_gone
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.logcap import DEFAULT_CAP_BYTES, CappedLog, rotated_path
@@ -116,3 +120,31 @@ def test_capped_log_rotates_once_and_keeps_the_newest_bytes(tmp_path: Path, size
     assert len(current) <= 1000 and len(older) <= 1000
     assert written.endswith(older + current)
     assert len(older + current) >= min(1000, len(written))
+
+
+def test_a_group_with_no_process_left_is_told_without_reading_the_process_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    group = child.pid
+    assert group_members(group) == [child.pid]
+    end_process(child, signal.SIGKILL)  # ended and reaped: not even a zombie is left in the group
+
+    def unread_table() -> dict[int, object]:
+        raise AssertionError("the process table was read for a group the kernel says is empty")
+
+    monkeypatch.setattr("harness.processes.process_table", unread_table)
+    assert group_members(group) == []
+
+
+def test_a_group_whose_leader_ended_still_lists_the_member_it_left(tmp_path: Path) -> None:
+    target = shell_wrapped_target(tmp_path, None)
+    try:
+        assert target.pid is not None
+        shell, server = group_members(target.pid)
+        os.kill(shell, signal.SIGKILL)  # the server, its child, lives on in the group
+        wait_until(lambda: target.exit_code() is not None, "the shell reaped")
+        assert group_members(target.pid) == [server]
+    finally:
+        target.stop()
+    assert group_members(target.pid) == []
