@@ -1,7 +1,7 @@
 """The Docker engine for the tests that need one, and what a run left behind in it.
 
 On CI (CI=true) a missing engine fails such tests (``.ci/ensure-docker`` starts one); elsewhere they
-are skipped with the reason: each module's ``engine`` fixture calls :func:`connect_or_skip`.
+are skipped with the reason (the ``engine`` fixture of ``tests/conftest.py`` calls :func:`connect_or_skip`).
 """
 
 from __future__ import annotations

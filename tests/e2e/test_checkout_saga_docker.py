@@ -3,17 +3,16 @@ container of its own on the host network, payments crashing after a commit and r
 volume, the saga read and judged as under processes, and nothing of the run left in the engine.
 
 Small on purpose (one variant, one fault, a few checkouts): eight containers start per cell and this
-machine is shared. Needs an engine (``docker_engine.connect_or_skip``).
+machine is shared. Needs an engine (the ``engine`` fixture).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from docker import DockerClient
-from docker_engine import connect_or_skip, leftovers
+from docker_engine import leftovers
 
 from harness.checkers.registry import checkers
 from harness.checkers.saga_story import SagaChecker
@@ -33,13 +32,6 @@ OPERATIONS = 6
 """Every checkout commits a charge at payments (out-of-stock ones a refund too): at least six hits of
 its failpoint, and :func:`test_the_seed_crashes_payments_within_the_run` checks one of them fires."""
 SAGA_CHECKERS = tuple(checker.name for checker in checkers() if isinstance(checker, SagaChecker))
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[DockerClient]:
-    client = connect_or_skip()
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")

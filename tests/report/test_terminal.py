@@ -10,9 +10,9 @@ from rich.console import Console
 
 from harness.checkers.registry import columns
 from harness.report import print_summary
+from harness.report.formatting import column_alarm, column_text
 from harness.report.terminal import pack
 from harness.result import RunResult
-from harness.report.formatting import column_alarm, column_text
 from harness.verdict import CheckResult, RunVerdict
 
 
@@ -189,14 +189,14 @@ def test_unknown_cell_is_flagged_with_its_reason(run_result: RunResult) -> None:
     assert "? idempotent × dropped_response: inconclusive" in text
 
 
-def _with_saga_checks(run_result: RunResult, validity: str) -> RunResult:
-    """The run with a saga_settled result on every cell: 4 sagas, none half done, judged ``validity``
-    on the third cell and valid elsewhere."""
+def _with_an_unknown_saga_check(run_result: RunResult) -> RunResult:
+    """The run with a saga_settled result on every cell: 4 sagas, none half done, judged ``unknown`` on
+    the third cell (a ledger could not be read) and valid elsewhere."""
     cells = []
     for index, cell in enumerate(run_result.verdict.cells):
-        judged = validity if index == 2 else "valid"
-        saga = CheckResult("saga_settled", judged, numbers={"sagas": 4, "sagas_half_done": 0, "sagas_pending": 0},
-                           reason="a ledger could not be read" if judged == "unknown" else None)
+        numbers = {"sagas": 4, "sagas_half_done": 0, "sagas_pending": 0}
+        saga = (CheckResult("saga_settled", "unknown", numbers, reason="a ledger could not be read")
+                if index == 2 else CheckResult("saga_settled", "valid", numbers))
         others = tuple(check for check in cell.checks if check.checker != saga.checker)
         cells.append(dataclasses.replace(cell, checks=(*others, saga)))
     return dataclasses.replace(run_result, verdict=RunVerdict(cells=tuple(cells)))
@@ -205,7 +205,7 @@ def _with_saga_checks(run_result: RunResult, validity: str) -> RunResult:
 def test_an_unknown_checker_count_never_reads_as_a_clean_zero(run_result: RunResult) -> None:
     """A saga checker that could not read every ledger still counts what it saw (0 half-done): the
     terminal shows it as ``0 ?`` in yellow, never the plain 0 of a pass."""
-    result = _with_saga_checks(run_result, "unknown")
+    result = _with_an_unknown_saga_check(run_result)
     console = Console(width=200, record=True, color_system="truecolor", force_terminal=True)
     print_summary(result, console)
     styled = console.export_text(styles=True, clear=False)

@@ -2,7 +2,7 @@
 content, an interrupted run that leaves nothing, and a small payments run with the same verdicts as
 under processes.
 
-Needs an engine (``docker_engine.connect_or_skip``: skipped without one, failed so on CI).
+Needs an engine (the ``engine`` fixture: skipped without one, failed so on CI).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from docker import DockerClient
-from docker_engine import connect_or_skip, leftovers
+from docker_engine import leftovers
 from waiting import wait_until
 
 from harness.errors import TargetError
@@ -47,13 +47,6 @@ class Steps:
 
     def line(self, text: str) -> None:
         pass
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[DockerClient]:
-    client = connect_or_skip()
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
