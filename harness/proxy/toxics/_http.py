@@ -55,7 +55,7 @@ def under_path(request: MessageHead | None, path: str | None) -> bool:
     if actual is None:
         return False
     prefix = path.rstrip("/")
-    return actual == path or actual == prefix or actual.startswith(prefix + "/")
+    return actual in (path, prefix) or actual.startswith(prefix + "/")
 
 
 def decides(stub: ToxicStub, rng: random.Random, attrs: RequestAttributes,
