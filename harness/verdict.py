@@ -174,6 +174,12 @@ class CellVerdict:
                 return result.numbers[name]
         return float("nan")
 
+    def number_unknown(self, name: str) -> bool:
+        """Whether the number ``name`` judges nothing: the checker that produced it is ``unknown`` (its
+        count covers only what it could read, a 0 there is no pass) or no checker produced it."""
+        producer = next((result for result in self.checks if name in result.numbers), None)
+        return producer is None or producer.validity == "unknown"
+
     def interval(self, name: str) -> Interval:
         """A rate's 95% interval by metric name; the whole range when nobody measured it."""
         for result in self.checks:

@@ -1,5 +1,6 @@
 """Shared by every test folder: puts ``tests/`` on ``sys.path`` so test modules can import
-``factories`` (hand-made model objects), as they import nothing else from here.
+``factories`` (hand-made model objects), as they import nothing else from here; and the ``engine``
+fixture of the tests that need a Docker engine.
 
 Appended, not prepended, so no module in ``tests/`` can shadow an installed one. Tests run with
 ``--import-mode=importlib``, which does not add test folders to ``sys.path`` by itself.
@@ -9,9 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 _TESTS_DIR = str(Path(__file__).resolve().parent)
 if _TESTS_DIR not in sys.path:
@@ -33,6 +39,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             "a test module imported locust into the pytest process; import from harness.load's "
             "Locust-free modules (config, operations, retry, flow, addresses) instead"
         )
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[DockerClient]:
+    """A client of the Docker engine; without one the test is skipped (failed on CI) with the reason."""
+    from docker_engine import connect_or_skip  # imported here: most tests never touch Docker
+
+    client = connect_or_skip()
+    yield client
+    client.close()
 
 
 LONG_RUNNING = ("e2e/test_catalogue_scenarios.py", "e2e/", "runtime/")

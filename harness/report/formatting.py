@@ -19,6 +19,7 @@ __all__ = [
     "anomaly_story",
     "column_alarm",
     "column_text",
+    "column_unknown",
     "describe_attempt",
     "describe_attempts",
     "describe_fault_event",
@@ -40,16 +41,29 @@ def report_paths(out_dir: Path) -> dict[str, Path]:
     return {"json": out_dir / JSON_NAME, "html": out_dir / HTML_NAME, "junit": out_dir / JUNIT_NAME}
 
 
+UNKNOWN_MARK = "?"
+"""After a number its checker could not fully judge (``0 ?``): every format, so no 0 reads as a pass."""
+
+
 def column_text(column: Column, cell: CellVerdict) -> str:
-    """What a checker's report column shows for ``cell``: its number, with the interval if declared."""
-    return format_cell_number(cell, column.metric, with_interval=column.with_interval)
+    """What a checker's report column shows for ``cell``: its number, with the interval if declared,
+    and ``?`` after it when its checker's verdict is unknown."""
+    text = format_cell_number(cell, column.metric, with_interval=column.with_interval)
+    if column_unknown(column, cell) and cell.number(column.metric) == cell.number(column.metric):
+        return f"{text} {UNKNOWN_MARK}"
+    return text  # NaN already reads n/a
+
+
+def column_unknown(column: Column, cell: CellVerdict) -> bool:
+    """Whether the column's number judges nothing in ``cell`` (its checker unknown, or absent)."""
+    return cell.number_unknown(column.metric)
 
 
 def column_alarm(column: Column, cell: CellVerdict) -> bool:
     """Whether the column marks ``cell`` as bad: its alarm number is nonzero (or zero, for a column whose
-    alarm is ``zero``), or it could not be computed."""
+    alarm is ``zero``), or it could not be computed, or its checker's verdict is unknown."""
     value = cell.number(column.alarm_metric)
-    if value != value:  # NaN
+    if value != value or column_unknown(column, cell):  # NaN: not computed
         return True
     return value == 0 if column.alarm == "zero" else value != 0
 

@@ -26,6 +26,7 @@ from harness.report.formatting import (
     anomaly_story,
     column_alarm,
     column_text,
+    column_unknown,
     format_exposure,
     format_seconds,
     format_tally,
@@ -97,7 +98,10 @@ def table_fits(table: Table, console: Console) -> bool:
 
 
 def _checker_text(column: Column, cell: CellVerdict) -> Text:
-    """A checker's column: red when its alarm number is nonzero, green or dim when clean."""
+    """A checker's column: yellow when its checker is unknown (never green: nothing was judged), red
+    when its alarm number is nonzero, green or dim when clean."""
+    if column_unknown(column, cell):
+        return Text(column_text(column, cell), style="bold yellow")
     clean_style = "green" if column.with_interval or column.bad_when else "dim"
     return Text(column_text(column, cell), style="bold red" if column_alarm(column, cell) else clean_style)
 

@@ -167,3 +167,47 @@ def test_http_toxic_on_non_http_traffic_passes_it_through(http_proxy: ProxyHandl
         sock.sendall(b"\x00\x01 not http at all\r\n\r\n")
         sock.shutdown(socket.SHUT_WR)
         assert recv_until_closed(sock) == b"\x00\x01 not http at all\r\n\r\n"
+
+
+def test_drop_response_with_path_drops_only_the_answers_under_it(
+    http_proxy: ProxyHandle, http_upstream: Upstream
+) -> None:
+    http_proxy.add_toxic("drop_response", mode="reset", path="/refund")
+    outcomes = {}
+    for path in ("/charge", "/refund", "/refunds", "/refund/7?retry=1", "/charge/refund"):
+        with http_proxy.connect() as sock:
+            try:
+                outcomes[path] = http_exchange(sock, "POST", path, b"{}")[9:12].decode()
+            except ConnectionResetError:
+                outcomes[path] = "dropped"
+    assert outcomes == {"/charge": "200", "/refund": "dropped", "/refunds": "200",
+                        "/refund/7?retry=1": "dropped", "/charge/refund": "200"}
+    assert len(http_upstream.requests) == 5  # a dropped answer's request still reached the upstream
+
+
+def test_a_request_outside_path_draws_no_decision(http_proxy: ProxyHandle, http_upstream: Upstream) -> None:
+    """With ``seed`` and ``path``, the n-th decision falls on the n-th request under the path, whatever
+    other requests came between: a scenario can rely on the first refund of a run being hit."""
+
+    def statuses(interleave: bool) -> list[bytes]:
+        name = http_proxy.add_toxic("http_error", toxicity=0.5, status=409, seed=5, path="/r")
+        seen = []
+        with http_proxy.connect() as sock:
+            for number in range(12):
+                if interleave:
+                    assert http_exchange(sock, "GET", f"/other/{number}")[9:12] == b"200"
+                seen.append(http_exchange(sock, "GET", f"/r/{number}")[9:12])
+        http_proxy.remove_toxic(name)
+        return seen
+
+    alone, interleaved = statuses(False), statuses(True)
+    assert alone == interleaved
+    assert 1 <= alone.count(b"409") <= 11
+
+
+@pytest.mark.parametrize("path", ["refund", "/a b", "/x?y=1", ""])
+def test_path_must_be_an_absolute_path_without_query(http_proxy: ProxyHandle, path: str) -> None:
+    response = http_proxy.api.post("/proxies/http/toxics", json={
+        "type": "drop_response", "attributes": {"path": path}})
+    assert response.status_code == 400
+    assert "path" in response.text

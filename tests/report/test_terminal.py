@@ -8,10 +8,12 @@ import re
 
 from rich.console import Console
 
+from harness.checkers.registry import columns
 from harness.report import print_summary
+from harness.report.formatting import column_alarm, column_text
 from harness.report.terminal import pack
 from harness.result import RunResult
-from harness.verdict import RunVerdict
+from harness.verdict import CheckResult, RunVerdict
 
 
 def _render(result: RunResult, width: int = 100) -> str:
@@ -185,3 +187,35 @@ def test_unknown_cell_is_flagged_with_its_reason(run_result: RunResult) -> None:
 
     assert "idempotent × dropped_response: inconclusive: ledger unreachable" in text
     assert "? idempotent × dropped_response: inconclusive" in text
+
+
+def _with_an_unknown_saga_check(run_result: RunResult) -> RunResult:
+    """The run with a saga_settled result on every cell: 4 sagas, none half done, judged ``unknown`` on
+    the third cell (a ledger could not be read) and valid elsewhere."""
+    cells = []
+    for index, cell in enumerate(run_result.verdict.cells):
+        numbers = {"sagas": 4, "sagas_half_done": 0, "sagas_pending": 0}
+        saga = (CheckResult("saga_settled", "unknown", numbers, reason="a ledger could not be read")
+                if index == 2 else CheckResult("saga_settled", "valid", numbers))
+        others = tuple(check for check in cell.checks if check.checker != saga.checker)
+        cells.append(dataclasses.replace(cell, checks=(*others, saga)))
+    return dataclasses.replace(run_result, verdict=RunVerdict(cells=tuple(cells)))
+
+
+def test_an_unknown_checker_count_never_reads_as_a_clean_zero(run_result: RunResult) -> None:
+    """A saga checker that could not read every ledger still counts what it saw (0 half-done): the
+    terminal shows it as ``0 ?`` in yellow, never the plain 0 of a pass."""
+    result = _with_an_unknown_saga_check(run_result)
+    console = Console(width=200, record=True, color_system="truecolor", force_terminal=True)
+    print_summary(result, console)
+    styled = console.export_text(styles=True, clear=False)
+    rows = {line.split()[0] + " " + line.split()[1]: line for line in console.export_text().splitlines()
+            if line.startswith(("naive ", "idempotent "))}
+
+    assert rows["idempotent dropped_response"].count(" 0 ? ") == 1  # half-done; the other checkers valid
+    assert "?" not in rows["idempotent crash"]
+    assert re.search(r"\x1b\[1;33m *0 \?", styled)
+    unknown_cell, valid_cell = result.verdict.cells[2], result.verdict.cells[3]
+    column = next(c for c in columns() if c.metric == "sagas_half_done")
+    assert column_text(column, unknown_cell) == "0 ?" and column_alarm(column, unknown_cell)
+    assert column_text(column, valid_cell) == "0" and not column_alarm(column, valid_cell)

@@ -2,8 +2,7 @@
 content, an interrupted run that leaves nothing, and a small payments run with the same verdicts as
 under processes.
 
-Needs an engine (``.ci/ensure-docker`` starts one). On CI (CI=true) a missing engine fails these
-tests; elsewhere they are skipped with the reason.
+Needs an engine (the ``engine`` fixture: skipped without one, failed so on CI).
 """
 
 from __future__ import annotations
@@ -20,14 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 from docker import DockerClient
+from docker_engine import leftovers
 from waiting import wait_until
 
-from harness.errors import DockerUnavailableError, TargetError
+from harness.errors import TargetError
 from harness.history import CrashEvent, RestartEvent
 from harness.paths import REPO_ROOT, TARGETS_DIR
 from harness.run import RunOptions, run_scenario
 from harness.runtime.docker import DockerRuntime, DockerTarget
-from harness.runtime.engine import TARGET_LABEL, clean_docker, connect, run_filter
+from harness.runtime.engine import TARGET_LABEL, clean_docker, run_filter
 from harness.runtime.images import ensure_target_image
 from harness.scenario import load_scenario
 
@@ -50,27 +50,8 @@ class Steps:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[DockerClient]:
-    try:
-        client = connect(10)
-    except DockerUnavailableError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must have a Docker engine (run .ci/ensure-docker): {error}")
-        pytest.skip(str(error))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def payments_image(engine: DockerClient) -> str:
     return ensure_target_image("payments", Steps(), client=engine)
-
-
-def leftovers(engine: DockerClient, run_id: str) -> list[str]:
-    """Names of containers and volumes still labelled with ``run_id``."""
-    filters = run_filter(run_id)
-    containers = [c.name for c in engine.containers.list(all=True, filters=filters)]
-    return containers + [v.name for v in engine.volumes.list(filters=filters)]
 
 
 @pytest.fixture

@@ -8,13 +8,60 @@ untouched: a fault proxy must never corrupt traffic it does not understand.
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field
 
 from harness.opids import OP_HEADER
 from harness.proxy.channel import Chunk
 from harness.proxy.http1 import Http1Framer, HttpFramingError, Message, MessageHead
 from harness.proxy.stub import ConnectionContext, ToxicStub
+from harness.proxy.toxics.base import Attributes
+
+
+class RequestAttributes(Attributes):
+    """What every per-request toxic takes beside its own attributes.
+
+    ``seed`` makes the sequence of decisions repeat; ``path`` narrows them to the requests whose path
+    is that path or below it (``/refund`` matches ``/refund`` and ``/refund/7?x=1``, not ``/refunds``),
+    so one hop's single endpoint can be faulted while the rest of its traffic passes untouched. A
+    request outside ``path`` draws nothing from the toxic's random source: with a ``seed``, the n-th
+    decision is the n-th matching request's whatever else the connection carries.
+    """
+
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    path: str | None = Field(None, pattern=r"^/[^\s?#]*$", max_length=2048)
+
+
+def request_path(request: MessageHead | None) -> str | None:
+    """The path of a request-target (origin or absolute form), without its query; None if unknown."""
+    if request is None or not request.target:
+        return None
+    target = request.target
+    if not target.startswith("/"):
+        target = urlsplit(target).path or "/"
+    return target.split("?", 1)[0].split("#", 1)[0]
+
+
+def under_path(request: MessageHead | None, path: str | None) -> bool:
+    """Whether ``request`` is within ``path`` (always, when there is no ``path``; never when the request
+    is not known: a toxic added mid-connection cannot tell what an early response answers)."""
+    if path is None:
+        return True
+    actual = request_path(request)
+    if actual is None:
+        return False
+    prefix = path.rstrip("/")
+    return actual in (path, prefix) or actual.startswith(prefix + "/")
+
+
+def decides(stub: ToxicStub, rng: random.Random, attrs: RequestAttributes,
+            request: MessageHead | None) -> bool:
+    """One per-request decision: the request is within ``path`` and the roll hit ``toxicity``."""
+    return under_path(request, attrs.path) and stub.roll(rng)
 
 
 class HttpStream:

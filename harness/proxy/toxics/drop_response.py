@@ -4,24 +4,22 @@ This is the fault behind duplicate effects: the target did the work, the client 
 retries. Decided per request with probability ``toxicity`` (seeded by ``seed``), after the upstream has
 sent the whole response, then by ``mode``: ``reset`` (TCP RST to the client), ``close`` (FIN) or
 ``hang`` (the client hears nothing more on this connection until it gives up or the toxic is removed,
-which then closes the connection). Acts on responses whatever ``stream`` says.
+which then closes the connection). Acts on responses whatever ``stream`` says; with ``path``, only on
+the answers to requests within it.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
 from harness.proxy.stub import ToxicStub
-from harness.proxy.toxics._http import HttpStream, is_interim
-from harness.proxy.toxics.base import Attributes, Toxic
+from harness.proxy.toxics._http import HttpStream, RequestAttributes, decides, is_interim
+from harness.proxy.toxics.base import Toxic
 from harness.proxy.toxics.registry import register
 
 
-class DropResponseAttributes(Attributes):
+class DropResponseAttributes(RequestAttributes):
     mode: Literal["reset", "close", "hang"] = "reset"
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
 @register("drop_response")
@@ -39,7 +37,7 @@ class DropResponseToxic(Toxic[DropResponseAttributes]):
             message = await stream.next(stub)
             if message is None:
                 return
-            if is_interim(message) or not stub.roll(self.rng):
+            if is_interim(message) or not decides(stub, self.rng, self.attrs, stream.request):
                 stub.write(message.raw)
                 continue
             stub.record(self.attrs.mode, stream.request)

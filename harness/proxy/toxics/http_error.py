@@ -1,7 +1,8 @@
 """http_error: answer a request with ``status`` (default 503) and ``body`` without forwarding it.
 
 The target never sees the request, so a retry after this error is always safe: the control case next
-to drop_response. Decided per request with probability ``toxicity`` (seeded by ``seed``). Acts on
+to drop_response. Decided per request with probability ``toxicity`` (seeded by ``seed``; with
+``path``, only for the requests within it: e.g. one endpoint answering 409). Acts on
 requests whatever ``stream`` says. The answer is written straight to the client, so it assumes the
 client does not pipeline requests (no common HTTP client does).
 """
@@ -14,15 +15,14 @@ from pydantic import Field
 
 from harness.proxy.http1 import Message
 from harness.proxy.stub import ToxicStub
-from harness.proxy.toxics._http import HttpStream
-from harness.proxy.toxics.base import Attributes, Toxic
+from harness.proxy.toxics._http import HttpStream, RequestAttributes, decides
+from harness.proxy.toxics.base import Toxic
 from harness.proxy.toxics.registry import register
 
 
-class HttpErrorAttributes(Attributes):
+class HttpErrorAttributes(RequestAttributes):
     status: int = Field(503, ge=200, le=599)
     body: str = Field("", max_length=1024 * 1024)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
 def error_response(status: int, body: str, request: Message) -> bytes:
@@ -56,7 +56,7 @@ class HttpErrorToxic(Toxic[HttpErrorAttributes]):
             message = await stream.next(stub)
             if message is None:
                 return
-            if stub.roll(self.rng):
+            if decides(stub, self.rng, self.attrs, stream.request):
                 stub.record("error", stream.request, str(self.attrs.status))
                 stub.context.send_to_client(error_response(self.attrs.status, self.attrs.body, message))
             else:

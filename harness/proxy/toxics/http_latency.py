@@ -1,5 +1,6 @@
 """http_latency: a whole request (stream upstream) or response (stream downstream) waits
-``latency`` ± ``jitter`` ms, decided per request with probability ``toxicity`` (seeded by ``seed``).
+``latency`` ± ``jitter`` ms, decided per request with probability ``toxicity`` (seeded by ``seed``;
+with ``path``, only for the requests within it).
 
 Unlike ``latency``, which delays every TCP chunk, this delays messages: one slow answer among fast
 ones on the same keep-alive connection, which is what pushes a single attempt past a client timeout.
@@ -12,16 +13,15 @@ from typing import Literal
 from pydantic import Field
 
 from harness.proxy.stub import ToxicStub
-from harness.proxy.toxics._http import HttpStream
-from harness.proxy.toxics.base import MAX_MS, Attributes, Toxic
+from harness.proxy.toxics._http import HttpStream, RequestAttributes, decides
+from harness.proxy.toxics.base import MAX_MS, Toxic
 from harness.proxy.toxics.latency import jittered_seconds
 from harness.proxy.toxics.registry import register
 
 
-class HttpLatencyAttributes(Attributes):
+class HttpLatencyAttributes(RequestAttributes):
     latency: int = Field(0, ge=0, le=MAX_MS)
     jitter: int = Field(0, ge=0, le=MAX_MS)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
 
 
 @register("http_latency")
@@ -41,7 +41,7 @@ class HttpLatencyToxic(Toxic[HttpLatencyAttributes]):
             if message is None:
                 return
             delay = 0.0
-            if stub.roll(self.rng):
+            if decides(stub, self.rng, self.attrs, stream.request):
                 delay = jittered_seconds(self.attrs.latency, self.attrs.jitter, self.rng)
                 stub.record("delay", stream.request, f"{delay * 1000:.0f} ms")
             try:
