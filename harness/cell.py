@@ -329,6 +329,10 @@ class CellRun:
         return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link, seen=seen)
 
     def _tally(self, verdict: CellVerdict, *, final: bool) -> None:
+        """Fire ``cell_tally``; a look whose check failed as a whole (no checker ran) counts nothing,
+        and is not told: its zeros would run the counters back."""
+        if not final and not verdict.checks:
+            return
         self.context.events.cell_tally.fire(
             variant=self.variant, fault=self.plan.fault, tally=verdict.tallies, final=final
         )
