@@ -374,7 +374,8 @@ class CellEvidence:
                     trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
                         trace.first_attempt_t = t
-                    cause = _last_answer(trace) if record.twin_of is None else None
+                    retried = trace.attempt_starts and record.twin_of is None  # not its first, nor a twin
+                    cause = _last_answer(trace) if retried else None
                     if cause is not None:
                         key = cause.status if cause.status is not None else (cause.error, cause.outcome)
                         causes[key] = causes.get(key, 0) + 1

@@ -3,7 +3,6 @@ own numbers, and never running back as the history grows."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 from random import Random
@@ -27,7 +26,7 @@ from harness.history import (
 from harness.ledger import Effect
 from harness.tally import CellTally
 from harness.verdict import CellVerdict
-from tests.checker.history_cells import write_cell
+from tests.checker.history_cells import write_new_cell
 
 TIMEOUT = "ReadTimeout: timed out"
 RESET = "RemoteProtocolError: connection reset by peer"
@@ -109,20 +108,10 @@ def test_a_cell_that_hit_nothing_has_a_duplicate_rate_of_zero() -> None:
     assert CellTally(duplicated_operations=3).duplicate_rate == 0.0
 
 
-_folders = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cells_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cells")
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.randoms(use_true_random=True))
 def test_on_random_cells_the_tally_agrees_and_only_grows(cells_folder: Path, rng: Random) -> None:
-    folder = cells_folder / f"cell{next(_folders)}"
-    folder.mkdir()
-    cell = write_cell(rng, folder)
+    cell = write_new_cell(rng, cells_folder)
     events = read_history(cell.paths)
     cut = rng.uniform(0.0, 6.0)
     so_far = [event for event in events if event.t <= cut]  # a look while the load ran
