@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, nullcontext, suppress
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from harness.cell_watch import CellWatch
+from harness.cell_watch import TALLY_INTERVAL_S, TALLY_REST, CellWatch
 from harness.checker import CellExpectations, judge, safely, scan_files, unknown_cell
 from harness.effects import EffectsProbe, HttpLedgerProbe, probe_for, require_effects, wait_until_drained
 from harness.errors import HarnessError, HistoryError
@@ -226,6 +227,7 @@ class CellRun:
         verdict = self._run()
         wall_time_s = round(time.monotonic() - started, 3)
         (self.dir / WALL_TIME_FILE).write_text(f"{wall_time_s}\n", encoding="utf-8")
+        self._tally(verdict, final=True)
         return replace(verdict, duration_s=wall_time_s)
 
     def _run(self) -> CellVerdict:
@@ -303,11 +305,15 @@ class CellRun:
         return check_cell(self.scenario, self.plan, self.variant, self.dir, effects)
 
     def _watch(self, link: LoadLink, base_url: Callable[[], str]) -> CellWatch | None:
-        """A watch that stops the load once the cell's gates are decided; None when the cell runs its
-        whole budget (``--fixed``, ``load.stop: fixed``, or no gate on it to decide)."""
+        """A watch that stops the load once the cell's gates are decided, and tells each look's counts
+        to the ``cell_tally`` hook while anyone listens to it. None when neither is wanted: the cell
+        runs its whole budget (``--fixed``, ``load.stop: fixed``, or no gate on it to decide) and
+        nobody listens (a look reads the whole history so far: no cost for nothing)."""
         load = self.scenario.load
         gates = cell_gates(self.scenario.gates, self.variant, self.plan.fault)
-        if self.context.options.fixed or load.stop == "fixed" or not gates:
+        decides = not (self.context.options.fixed or load.stop == "fixed" or not gates)
+        heard = self.context.events.cell_tally.heard
+        if not decides and not heard:
             return None
 
         def look() -> CellVerdict:
@@ -317,7 +323,19 @@ class CellRun:
                 self.scenario, self.plan, self.variant, self.dir, probe.read, hits, running=True
             )
 
-        return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link)
+        seen = partial(self._tally, final=False) if heard else None
+        if not decides:
+            return CellWatch(look, None, link, TALLY_INTERVAL_S, seen=seen, rest=TALLY_REST)
+        return CellWatch(look, lambda verdict: decide_cell(verdict, gates, load.confidence), link, seen=seen)
+
+    def _tally(self, verdict: CellVerdict, *, final: bool) -> None:
+        """Fire ``cell_tally``; a look whose check failed as a whole (no checker ran) counts nothing,
+        and is not told: its zeros would run the counters back."""
+        if not final and not verdict.checks:
+            return
+        self.context.events.cell_tally.fire(
+            variant=self.variant, fault=self.plan.fault, tally=verdict.tallies, final=final
+        )
 
     def _record_stop(self, watch: CellWatch | None, summary: object) -> None:
         """Write :data:`STOP_FILE` when the watch stopped the load before its budget was spent (a load

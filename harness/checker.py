@@ -14,7 +14,7 @@ cell or checker must not lose the evidence of all the others.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from harness.checkers import Checker, checkers
@@ -24,11 +24,12 @@ from harness.checkers.evidence import (
     CellExpectations,
     collection_paused,
 )
-from harness.history import Event
+from harness.history import Event, OpOutcome
 from harness.ledger import Effect
 from harness.records import FaultSideEvent, HistoryRecords, OutOfOrder, read_records, with_live
 from harness.resource_states import ResourceState
 from harness.saga_evidence import SagaEvidence
+from harness.tally import OPERATION_OUTCOMES, CellTally, by_kind
 from harness.verdict import CellVerdict, CheckResult, merge_validity
 
 __all__ = [
@@ -122,6 +123,33 @@ def _judge(evidence: CellEvidence, variant: str, fault: str, using: Sequence[Che
         fault_events=evidence.fault_events,
         effect_times=evidence.effect_times,
         error="; ".join(reasons) or None,
+        tallies=_tally(evidence, outcomes, results),
+    )
+
+
+def _tally(
+    evidence: CellEvidence, outcomes: Mapping[OpOutcome, int], results: Sequence[CheckResult]
+) -> CellTally:
+    """The cell's counts for the live metrics, from the scan and the checkers' numbers just made."""
+    numbers: dict[str, float] = {}
+    for result in results:
+        numbers.update(result.numbers)
+
+    def count(name: str) -> int:
+        value = numbers.get(name, 0)
+        return int(value) if value == value else 0  # NaN: the checker could not count it
+
+    finished = dict(outcomes)
+    finished["unknown"] -= evidence.unfinished
+    return CellTally(
+        operations={OPERATION_OUTCOMES[outcome]: number for outcome, number in finished.items()},
+        unfinished=evidence.unfinished,
+        attempts=by_kind(evidence.answer_counts()),
+        retries=by_kind(evidence.retry_causes()),
+        duplicate_effects=count("extra_effects"),
+        duplicated_operations=count("ops_with_duplicates"),
+        exposed_operations=count("exposed_ops"),
+        crashes=evidence.crashes,
     )
 
 

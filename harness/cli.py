@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ from harness.scenario import MAX_PARALLEL_CELLS, is_catalogue, load_catalogue, l
 if TYPE_CHECKING:
     from harness.events import RunEvents
     from harness.listeners import CatalogueSummary
+    from harness.listeners.metrics import MetricsServer
     from harness.result import RunResult
     from harness.run import RunOptions
 
@@ -48,22 +50,40 @@ errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however l
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.listeners import CatalogueSummary
-
     if args.worker:
+        if args.metrics_port is not None:
+            raise HarnessError("--metrics-port serves a run's metrics; a --worker runs no cell of its own")
         return _serve_as_worker(args)
     if args.master and not args.workers:
         raise HarnessError("--master needs --workers N: how many workers to wait for")
+    with _metrics_server(args.metrics_port) as metrics:
+        return _run_files(args, metrics)
+
+
+def _metrics_server(port: int | None) -> AbstractContextManager[MetricsServer | None]:
+    """The ``--metrics-port`` endpoint, bound now (a taken port fails before anything starts) and
+    closed when the run(s) end; nothing without the option."""
+    from harness.listeners.metrics import MetricsServer
+
+    return nullcontext() if port is None else MetricsServer(port)
+
+
+def _run_files(args: argparse.Namespace, metrics: MetricsServer | None) -> int:
+    """Run the scenario, or each scenario of a catalogue; the worst exit status."""
+    from harness.listeners import CatalogueSummary
+
     scenario = _scenario_argument(args.scenario)
     if not is_catalogue(scenario):
-        return _run_file(scenario, args, step_summary=True)
+        return _run_file(scenario, args, step_summary=True, metrics=metrics)
     if args.baseline is not None:
         raise HarnessError("--baseline compares one scenario's run; run the catalogue's scenarios one by one")
     if args.junit is not None:
         raise HarnessError("--junit names one file for one scenario's run; a catalogue's runs each have one")
     catalogue, files = load_catalogue(scenario)
     combined = CatalogueSummary(catalogue.name, Path(args.out))
-    statuses = [_run_file(file, args, step_summary=False, catalogue=combined) for file in files]
+    statuses = [
+        _run_file(file, args, step_summary=False, catalogue=combined, metrics=metrics) for file in files
+    ]
     combined.finish(console)
     return max(statuses)
 
@@ -74,10 +94,15 @@ def _scenario_argument(path: Path) -> Path:
 
 
 def _run_file(
-    path: Path, args: argparse.Namespace, *, step_summary: bool, catalogue: CatalogueSummary | None = None
+    path: Path,
+    args: argparse.Namespace,
+    *,
+    step_summary: bool,
+    catalogue: CatalogueSummary | None = None,
+    metrics: MetricsServer | None = None,
 ) -> int:
     """Run one scenario file with the command line's overrides and listeners; its exit status."""
-    from harness.listeners import BaselineGate, JUnitAt, TerminalProgress, subscribe_listeners
+    from harness.listeners import BaselineGate, JUnitAt, LiveMetrics, TerminalProgress, subscribe_listeners
     from harness.run import Run, interrupts_once
 
     scenario = load_scenario(path)
@@ -93,6 +118,7 @@ def _run_file(
             junit=None if args.junit is None else JUnitAt(args.junit),
             step_summary=step_summary,
             catalogue=catalogue,
+            metrics=None if metrics is None else LiveMetrics(metrics),
         )
         result = run.run()
     return _exit_status(result, run.events, "a listener failed")
@@ -378,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--fault", action="append", help="run only this fault (repeatable)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "--metrics-port",
+        type=whole_number(1, MAX_PORT),
+        metavar="PORT",
+        help="serve the run's live Prometheus metrics (harness_run_*) on 127.0.0.1:PORT/metrics "
+        "while it runs; the port must be free",
+    )
     run.add_argument(
         "--junit", type=Path, help="also write junit.xml here: one fixed file for a CI test report"
     )

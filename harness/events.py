@@ -8,7 +8,9 @@ listeners (:mod:`harness.listeners`). Every hook of a run, in the order it fires
       note(message)                                             any time: a runtime or a service speaks
       cell_started(variant, fault, operations)                  per cell, before its target starts
         cell_progress(variant, fault, completed, total)         while the cell's load runs
+        cell_tally(variant, fault, tally, final=False)          each look at the running cell
         fault(variant, fault, event)                            each toxic on/off, crash, restart
+        cell_tally(variant, fault, tally, final=True)           once, the cell's checked counts
       cell_checked(verdict)                                     per cell, its CellVerdict
     run_checked(result, add_gates)                              once, before the result is final
     run_finished(result)                                        once, the final RunResult
@@ -23,8 +25,9 @@ caught: an interrupted run is cleaned up as usual.
 
 With ``parallel_cells`` above 1 several cells run at once, so the per-cell hooks of different cells
 interleave (each names its cell; ``cell_checked`` comes in the order the cells finish, while the result
-keeps the scenario's order). ``fault`` fires from a nemesis's thread, ``cell_started`` and
-``cell_progress`` from the cell's own thread (the caller's when cells run one at a time), the others from
+keeps the scenario's order). ``fault`` fires from a nemesis's thread, a running cell's ``cell_tally`` from
+its watch's thread, ``cell_started``, ``cell_progress`` and the final ``cell_tally`` from the cell's own
+thread (the caller's when cells run one at a time), the others from
 the thread that called ``Run.run``. One lock per :class:`RunEvents` makes the listeners of a run hear one
 event at a time, so no listener needs a lock of its own.
 """
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
     from harness.history import CrashEvent, FaultEvent, RestartEvent
     from harness.result import GateResult, RunResult
     from harness.scenario import Scenario
+    from harness.tally import CellTally
     from harness.verdict import CellVerdict
 
 logger = logging.getLogger(__name__)
@@ -85,6 +89,12 @@ class EventHook(Generic[P]):
     def remove_listener(self, listener: Callable[P, None]) -> None:
         self._listeners.remove(listener)
 
+    @property
+    def heard(self) -> bool:
+        """Whether anyone listens: a producer whose event is costly to make (a look at a running
+        cell) makes it only then."""
+        return bool(self._listeners)
+
     def fire(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Call every listener in order; one that raises is logged and recorded, and the rest still run."""
         if args:
@@ -125,6 +135,12 @@ def cell_progress(*, variant: str, fault: str, completed: int, total: int) -> No
     """The cell's load has completed ``completed`` of ``total`` operations (the load driver's lines)."""
 
 
+def cell_tally(*, variant: str, fault: str, tally: CellTally, final: bool) -> None:
+    """The cell's counts (:mod:`harness.tally`): the evidence so far at a look while its load runs
+    (``final`` False; made only while someone listens), then once the cell's checked evidence
+    (``final`` True: the numbers run.json keeps), just before ``cell_checked``."""
+
+
 def fault(*, variant: str, fault: str, event: FaultEvent | CrashEvent | RestartEvent) -> None:
     """The nemesis recorded ``event`` in the cell's history: a toxic on or off, a crash, a restart."""
 
@@ -158,6 +174,7 @@ class RunEvents:
         self.run_started = _hook(run_started, self.failures, lock)
         self.cell_started = _hook(cell_started, self.failures, lock)
         self.cell_progress = _hook(cell_progress, self.failures, lock)
+        self.cell_tally = _hook(cell_tally, self.failures, lock)
         self.fault = _hook(fault, self.failures, lock)
         self.cell_checked = _hook(cell_checked, self.failures, lock)
         self.note = _hook(note, self.failures, lock)

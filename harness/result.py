@@ -11,7 +11,9 @@ from harness.errors import HarnessError
 from harness.verdict import RunVerdict
 
 RUN_SCHEMA_VERSION = 2
-"""2: a cell's numbers live in its checkers' results (``checks``), as the checker modules declare them."""
+"""2: a cell's numbers live in its checkers' results (``checks``), as the checker modules declare them.
+Each cell's ``tallies`` (:mod:`harness.tally`) came later within 2: a field added, none changed, so a
+run.json written before them is read as before (the baseline reads the checks alone)."""
 
 
 def require_run_schema(document: Mapping[str, Any], where: object) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from harness.history import AttemptEnd, CrashEvent, FaultEvent, RestartEvent
+from harness.tally import CellTally
 
 Validity = Literal["valid", "invalid", "unknown"]
 CellState = Literal["valid", "invalid", "unknown", "interrupted"]
@@ -123,6 +124,8 @@ class CellVerdict:
     cell's gates."""
     stop: StopNote | None = None
     """Why the cell's load ended before its budget, when it did (``None``: it ran its whole budget)."""
+    tallies: CellTally = field(default_factory=CellTally)
+    """The cell's counts as the live metrics serve them (:mod:`harness.tally`), from the same scan."""
 
     @classmethod
     def empty(cls, variant: str, fault: str) -> CellVerdict:

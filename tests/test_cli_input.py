@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from harness.cli import main
 from harness.errors import EXIT_COULD_NOT_RUN
 from harness.paths import REPO_ROOT
+from harness.ports import LOOPBACK
 
 PAYMENTS = str(REPO_ROOT / "scenarios" / "payments.yaml")
 METHODS = ["conform", "http://127.0.0.1:1", "--methods", "--resource", "/orders/{id}"]
@@ -38,6 +40,10 @@ def refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         (["run", PAYMENTS, "--parallel", "17"], "--parallel: expected 1..16, got 17"),
         (["run", PAYMENTS, "--workers", "100000"], "--workers: expected 0..256"),
         (["run", PAYMENTS, "--master-port", "70000"], "--master-port: expected 1..65535"),
+        (["run", PAYMENTS, "--metrics-port", "0"], "--metrics-port: expected 1..65535, got 0"),
+        (["run", PAYMENTS, "--metrics-port", "65536"], "--metrics-port: expected 1..65535, got 65536"),
+        (["run", PAYMENTS, "--metrics-port", "x"], "--metrics-port: expected a whole number, got 'x'"),
+        (["run", PAYMENTS, "--worker", "--metrics-port", "9"], "--metrics-port serves a run's metrics"),
         (["proxy", "--port", "70000"], "--port: expected 0..65535, got 70000"),
         (["proxy", "--port", "-1"], "--port: expected 0..65535, got -1"),
         (["conform", "http://127.0.0.1:1/x", "--timeout", "nan"], "--timeout: expected a finite number"),
@@ -70,6 +76,19 @@ def test_an_out_below_a_file_is_refused_before_anything_starts(
     line = refused(["run", PAYMENTS, "--out", str(blocker / "reports")], capsys)
     assert f"--out: {blocker / 'reports'}: {blocker} is not a folder" in line
     assert not (blocker.parent / "reports").exists()
+
+
+def test_a_metrics_port_in_use_is_refused_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind((LOOPBACK, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["run", PAYMENTS, "--out", str(tmp_path / "reports"), "--metrics-port", str(port)]
+        line = refused(argv, capsys)
+    assert f"--metrics-port {port}: cannot serve on {LOOPBACK}:{port}" in line
+    assert not (tmp_path / "reports").exists()  # no run folder: nothing started
 
 
 def test_an_out_without_write_permission_is_refused(

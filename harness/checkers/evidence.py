@@ -78,6 +78,22 @@ MAX_ANOMALIES_PER_KIND = 200
 """Anomalies kept per kind; the counts stay exact. A report needs examples, not 50,000 of them."""
 
 
+def _labelled(tally: Mapping[AnswerKey, int], examples: Mapping[AnswerKey, AttemptAnswer]) -> Counter[str]:
+    """Counts by answer key as counts by tally label: each key labelled once, by an answer it met."""
+    labelled: Counter[str] = Counter()
+    for met, times in tally.items():
+        labelled[answer_label(examples[met])] += times
+    return labelled
+
+
+def _last_answer(trace: OpTrace) -> AttemptAnswer | None:
+    """The latest answer the operation got so far (the one a retry sent now answers to)."""
+    held = trace.held_ends
+    if held is None or type(held) is not list:
+        return held  # type: ignore[return-value]
+    return held[-1]
+
+
 class OpTrace(msgspec.Struct, gc=False):
     """What the history says about one operation (a million of these must fit in memory: no dict of
     its own unless its attempt numbers are unusual). A msgspec ``Struct``, not a dataclass: it is made
@@ -274,6 +290,9 @@ class CellEvidence:
     """The sagas and participants' ledgers read after the load; None when none were read (yet)."""
     _fault_times: list[float] = field(default_factory=list)
     _answers: Counter[str] = field(default_factory=Counter)
+    _retry_causes: Counter[str] = field(default_factory=Counter)
+    unfinished: int = 0
+    """Operations begun and never ended by the client (in flight, or cut off by a killed load)."""
     _ending_tally: dict[tuple[OpOutcome, int | None], int] | None = None
     _shared: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
@@ -314,6 +333,8 @@ class CellEvidence:
         examples: dict[AnswerKey, AttemptAnswer] = {}
         texts: dict[str, str] = {}  # one string per distinct error text, which repeat by the thousand
         attempts = 0
+        ended = 0
+        causes: dict[AnswerKey, int] = {}  # the answers retried after, keyed as the tally
         attempted_without_op: set[str] = set()
         for record in records:
             if type(record) is AttemptAnswer:
@@ -349,10 +370,15 @@ class CellEvidence:
                     continue
                 if trace.attempt_starts == 0 and record.attempt == 1:  # most operations: one attempt
                     trace.first_attempt_t = t  # and their starts are (t,), held by nobody
-                else:
+                else:  # a retry, a twin, or an attempt numbered out of turn: rare
                     trace.started(record.attempt, t)
                     if trace.first_attempt_t is None:
                         trace.first_attempt_t = t
+                    retried = trace.attempt_starts and record.twin_of is None  # not its first, nor a twin
+                    cause = _last_answer(trace) if retried else None
+                    if cause is not None:
+                        key = cause.status if cause.status is not None else (cause.error, cause.outcome)
+                        causes[key] = causes.get(key, 0) + 1
                 trace.attempt_starts += 1
                 if record.twin_of is not None:
                     trace.twins += 1
@@ -370,14 +396,16 @@ class CellEvidence:
                         last = held[-1] if isinstance(held, list) else held
                         if record.resource_id == last.resource_id:
                             record.resource_id = last.resource_id  # one string, not two
+                    if trace.end is None:
+                        ended += 1
                     trace.end = record
                     if record.t > trace.last_event_t:
                         trace.last_event_t = record.t
         self.attempts = attempts
-        answers: Counter[str] = Counter()
-        for met, times in tally.items():
-            answers[answer_label(examples[met])] += times
+        answers = _labelled(tally, examples)
         self._answers = answers
+        self._retry_causes = _labelled(causes, examples)
+        self.unfinished = len(ops) - ended
         with_attempts = sum(trace.attempt_starts > 0 for trace in ops.values())
         self.ops_attempted = with_attempts + sum(
             not (op_id in ops and ops[op_id].attempt_starts) for op_id in attempted_without_op
@@ -442,6 +470,11 @@ class CellEvidence:
                 answer_label(attempt) for trace in self.ops.values() for attempt in trace.attempt_ends
             )
         return dict(tally.most_common())
+
+    def retry_causes(self) -> dict[str, int]:
+        """The answers the client retried after, by tally label (:func:`answer_label`): an attempt
+        sent again after an answer counts for that answer; a double submit's twin is no retry."""
+        return dict(self._retry_causes)
 
     def final_outcome_counts(self) -> dict[str, int]:
         """How the operations ended, with their final status, most frequent first:

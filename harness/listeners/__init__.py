@@ -12,6 +12,7 @@ from rich.console import Console
 from harness.events import RunEvents
 from harness.listeners.baseline import BaselineGate
 from harness.listeners.markdown import CatalogueSummary, MarkdownSummary, StepSummary
+from harness.listeners.metrics import LiveMetrics
 from harness.listeners.progress import TerminalProgress
 from harness.listeners.reports import JUnitAt, ReportFile, TerminalSummary
 from harness.report import REPORT_WRITERS
@@ -21,6 +22,7 @@ __all__ = [
     "CatalogueSummary",
     "JUnitAt",
     "Listener",
+    "LiveMetrics",
     "ReportFile",
     "TerminalProgress",
     "subscribe_listeners",
@@ -43,10 +45,12 @@ def subscribe_listeners(
     summary_md: bool = True,
     step_summary: bool = False,
     catalogue: CatalogueSummary | None = None,
+    metrics: LiveMetrics | None = None,
 ) -> list[Listener]:
     """Subscribe the listeners a face asks for to ``events``, in this order; returns them in that order.
 
-    1. ``progress``: stops its live bars first, so everything after prints below them;
+    1. ``progress``: stops its live bars first, so everything after prints below them; ``metrics``:
+       the live series of ``--metrics-port`` (it writes nothing, so its place matters little);
     2. one :class:`ReportFile` per format of :data:`~harness.report.REPORT_WRITERS`, run.json first,
        and ``junit``: a copy of junit.xml at a fixed path;
     3. the terminal summary on ``console`` (None: print nothing);
@@ -59,6 +63,7 @@ def subscribe_listeners(
     """
     chosen: list[Listener | None] = [
         progress,
+        metrics,
         *(ReportFile(name, write) for name, write in REPORT_WRITERS),
         junit,
         TerminalSummary(console) if console is not None else None,

@@ -12,6 +12,7 @@ slow paths of the streaming reader.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,3 +184,13 @@ def write_cell(rng: Random, folder: Path) -> Cell:
         per_request_toxics=frozenset({PER_REQUEST_TOXIC}),
     )
     return Cell(paths, _effects(rng, op_ids), expect, rng.choice([0.0, 1.0, 2.5]))
+
+
+_numbers = itertools.count()
+
+
+def write_new_cell(rng: Random, parent: Path) -> Cell:
+    """A random cell written in a new folder of its own under ``parent``."""
+    folder = parent / f"cell{next(_numbers)}"
+    folder.mkdir()
+    return write_cell(rng, folder)

@@ -8,7 +8,6 @@ then :func:`harness.checker.judge`, as :func:`harness.cell.check_cell` runs it.
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,15 +22,7 @@ from harness.checker import check, judge, scan_files
 from harness.errors import HistoryError
 from harness.history import read_history
 from harness.records import OutOfOrder, read_records
-from tests.checker.history_cells import write_cell
-
-_folders = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cells_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One folder for the generated cells: ``mktemp`` per cell lists every earlier one to number it."""
-    return tmp_path_factory.mktemp("cells")
+from tests.checker.history_cells import write_cell, write_new_cell
 
 
 # use_true_random: a seeded Random per example. Hypothesis's own Random makes every call a recorded
@@ -41,9 +32,7 @@ def cells_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @settings(max_examples=2000, deadline=None)
 @given(st.randoms(use_true_random=True))
 def test_streamed_check_gives_the_verdict_of_the_pydantic_path(cells_folder: Path, rng: Random) -> None:
-    folder = cells_folder / f"cell{next(_folders)}"
-    folder.mkdir()
-    cell = write_cell(rng, folder)
+    cell = write_new_cell(rng, cells_folder)
 
     reference = check(
         read_history(cell.paths),

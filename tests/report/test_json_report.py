@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -9,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from harness.cli import main
 from harness.errors import HarnessError
 from harness.history import parse_event
 from harness.report.json_report import read_run_json, render_run_json, write_run_json
 from harness.result import RUN_SCHEMA_VERSION, GateResult, RunResult
+from harness.tally import CellTally
 
 
 def test_round_trip_keeps_every_count(run_result: RunResult, tmp_path: Path) -> None:
@@ -126,3 +129,53 @@ def test_read_refuses_what_it_would_misread(tmp_path: Path, content: str, compla
 def test_read_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(HarnessError, match="cannot read run.json"):
         read_run_json(tmp_path / "absent.json")
+
+
+def _with_a_tally(run_result: RunResult) -> RunResult:
+    """``run_result`` with its first cell's tally set, as a run's check sets it."""
+    tally = CellTally(
+        operations={"acknowledged": 36, "failed": 1, "gave_up": 2},
+        unfinished=1,
+        attempts={"answered": {"201": 36, "409": 1}, "timeout": {"none": 15}},
+        retries={"timeout": {"none": 12}},
+        duplicate_effects=6,
+        duplicated_operations=5,
+        exposed_operations=20,
+    )
+    cells = run_result.verdict.cells
+    verdict = dataclasses.replace(
+        run_result.verdict, cells=(dataclasses.replace(cells[0], tallies=tally), *cells[1:])
+    )
+    return dataclasses.replace(run_result, verdict=verdict)
+
+
+def test_each_cell_keeps_its_tallies(run_result: RunResult, tmp_path: Path) -> None:
+    document = read_run_json(write_run_json(_with_a_tally(run_result), tmp_path / "run.json"))
+
+    first, second = document["verdict"]["cells"][:2]
+    assert first["tallies"] == {
+        "operations": {"acknowledged": 36, "failed": 1, "gave_up": 2},
+        "unfinished": 1,
+        "attempts": {"answered": {"201": 36, "409": 1}, "timeout": {"none": 15}},
+        "retries": {"timeout": {"none": 12}},
+        "duplicate_effects": 6,
+        "duplicated_operations": 5,
+        "exposed_operations": 20,
+        "crashes": 0,
+    }
+    assert second["tallies"]["operations"] == {}  # a cell checked by no scan (hand-made here) tallied nothing
+
+
+@pytest.mark.parametrize("older", ["baseline", "now"])
+def test_a_run_json_from_before_tallies_still_gates(
+    run_result: RunResult, tmp_path: Path, older: str
+) -> None:
+    document = json.loads(render_run_json(_with_a_tally(run_result)))
+    before = copy.deepcopy(document)
+    for cell in before["verdict"]["cells"]:
+        del cell["tallies"]
+    files = {"baseline": tmp_path / "baseline.json", "now": tmp_path / "now.json"}
+    for name, path in files.items():
+        path.write_text(json.dumps(before if name == older else document), encoding="utf-8")
+
+    assert main(["gate", str(files["now"]), "--baseline", str(files["baseline"])]) == 0
