@@ -33,9 +33,9 @@ def known_ledger(seed: int, operations: int, duplicated: int, now: float, span_s
     rows, extra = [], 0
     for index, reference in enumerate(references):
         first = now - rng.uniform(61.0, span_s)
-        rows.append((reference, f"ch_{index}_0", first))
+        rows.append((reference, f"ch_{seed}_{index}_0", first))
         for again in range(rng.randint(1, 3) if reference in twice else 0):
-            rows.append((reference, f"ch_{index}_{again + 1}", first + rng.uniform(0.0, 60.0)))
+            rows.append((reference, f"ch_{seed}_{index}_{again + 1}", first + rng.uniform(0.0, 60.0)))
             extra += 1
     rng.shuffle(rows)
     return KnownLedger(tuple(rows), operations, twice, extra)
