@@ -51,7 +51,9 @@ def service() -> Iterator[tuple[_Counter, str]]:
         thread.join(timeout=5)
 
 
-def test_a_counters_increase_per_window_counts_a_restart_as_a_fresh_start(service: tuple[_Counter, str]) -> None:
+def test_a_counters_increase_per_window_counts_a_restart_as_a_fresh_start(
+    service: tuple[_Counter, str],
+) -> None:
     counter, url = service
     replays = CounterReplays(url, "idempotency_replays", "ledgers.p.replays")
     for t, value in ((0.0, 5), (100.0, 8), (200.0, 12), (300.0, 2)):  # 300: the service restarted
@@ -78,7 +80,9 @@ def test_log_lines_count_by_their_own_time_and_survive_a_rotation(tmp_path: Path
     replays = LogReplays(log, "replayed key", r"^(\S+)", "ledgers.p.replays")
     replays.poll(now=0.0)
     with log.open("a") as file:
-        file.write("2027-01-15T08:20:00Z replayed key k2\n2027-01-15T08:21:00Z replayed key k3")  # no newline yet
+        file.write(
+            "2027-01-15T08:20:00Z replayed key k2\n2027-01-15T08:21:00Z replayed key k3"
+        )  # no newline yet
     replays.poll(now=0.0)
     assert replays.count(start=0.0) == 2  # the line still being written waits
 
@@ -91,7 +95,9 @@ def test_log_lines_count_by_their_own_time_and_survive_a_rotation(tmp_path: Path
     assert replays.count(start=eight + 25 * 60) == 1  # only k4, written at 08:30
 
 
-def test_without_timestamps_lines_count_from_the_first_poll_on_at_the_poll_that_read_them(tmp_path: Path) -> None:
+def test_without_timestamps_lines_count_from_the_first_poll_on_at_the_poll_that_read_them(
+    tmp_path: Path,
+) -> None:
     log = tmp_path / "app.log"
     log.write_text("replayed key old\n")
     replays = LogReplays(log, "replayed", None, "ledgers.p.replays")

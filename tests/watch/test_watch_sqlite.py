@@ -126,11 +126,15 @@ def test_a_broken_probe_is_reported_counted_and_recovered_from_while_the_watcher
         ({"query": "SELECT reference, id, created_at FROM no_such_table"}, "ledgers.payments.query: "),
         ({"timestamp_field": "updated_at"}, "ledgers.payments.timestamp_field: row 0 has no 'updated_at'"),
         ({"operation_field": "op"}, "ledgers.payments.operation_field: row 0 has no 'op'"),
-        ({"query": "SELECT reference, id, customer AS created_at FROM charges"},
-         "ledgers.payments.timestamp_field: row 0: expected epoch seconds"),
+        (
+            {"query": "SELECT reference, id, customer AS created_at FROM charges"},
+            "ledgers.payments.timestamp_field: row 0: expected epoch seconds",
+        ),
     ],
 )
-def test_a_bad_probe_names_the_ledger_and_the_field(tmp_path: Path, ledger: dict[str, str], field: str) -> None:
+def test_a_bad_probe_names_the_ledger_and_the_field(
+    tmp_path: Path, ledger: dict[str, str], field: str
+) -> None:
     db = charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time()),))
     lines: list[str] = []
     snapshot = Watcher(sqlite_config(db, ledger=ledger), tmp_path / "out", report=lines.append).poll()
@@ -141,10 +145,13 @@ def test_a_bad_probe_names_the_ledger_and_the_field(tmp_path: Path, ledger: dict
 
 def test_a_write_through_the_probes_sqlite_connection_fails_and_changes_nothing(tmp_path: Path) -> None:
     db = charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time()),))
-    writing = sqlite_config(db, ledger={
-        "query": "INSERT INTO charges (id, amount, currency, customer, reference, created_at)"
-                 " VALUES ('ch_x', 1, 'EUR', 'c', 'op-x', 0) RETURNING reference, id, created_at",
-    }).ledgers[0]
+    writing = sqlite_config(
+        db,
+        ledger={
+            "query": "INSERT INTO charges (id, amount, currency, customer, reference, created_at)"
+            " VALUES ('ch_x', 1, 'EUR', 'c', 'op-x', 0) RETURNING reference, id, created_at",
+        },
+    ).ledgers[0]
 
     with pytest.raises(ProbeError, match="readonly database"):
         LedgerReader(writing).read(since=0.0)
@@ -153,8 +160,10 @@ def test_a_write_through_the_probes_sqlite_connection_fails_and_changes_nothing(
     connection.close()
 
 
-def test_harness_watch_serves_metrics_and_ends_cleanly_on_sigterm_with_a_last_snapshot(tmp_path: Path) -> None:
-    db = charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time() - 1), ("op-1", "ch_2", time.time())))
+def test_harness_watch_serves_metrics_and_ends_cleanly_on_sigterm_with_a_last_snapshot(
+    tmp_path: Path,
+) -> None:
+    charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time() - 1), ("op-1", "ch_2", time.time())))
     config = tmp_path / "watch.yaml"
     config.write_text(
         "interval_s: 0.2\nwindows: [5m]\nledgers:\n  - name: payments\n    source: sql\n"
@@ -164,10 +173,20 @@ def test_harness_watch_serves_metrics_and_ends_cleanly_on_sigterm_with_a_last_sn
     )
     out = tmp_path / "out"
     port = free_port()
-    command = [sys.executable, "-m", "harness.cli", "watch", str(config), "--out", str(out),
-               "--metrics-port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "watch",
+        str(config),
+        "--out",
+        str(out),
+        "--metrics-port",
+        str(port),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         wait_until(lambda: (out / "watch.json").is_file() and _polls(out) >= 2, "two polls")
         samples = scrape(port)

@@ -54,8 +54,10 @@ def test_the_worst_offenders_are_those_with_most_effects_in_order() -> None:
 
 def test_an_operation_belongs_to_the_window_of_its_first_effect_with_its_late_duplicates() -> None:
     rows = [
-        LedgerRow("recent", NOW - 290), LedgerRow("recent", NOW - 10),  # first in 5m: its late duplicate too
-        LedgerRow("older", NOW - 400), LedgerRow("older", NOW - 10),  # first before 5m: not of the 5m window
+        LedgerRow("recent", NOW - 290),
+        LedgerRow("recent", NOW - 10),  # first in 5m: its late duplicate too
+        LedgerRow("older", NOW - 400),
+        LedgerRow("older", NOW - 10),  # first before 5m: not of the 5m window
         LedgerRow("clean", NOW - 30),
     ]
     tallies = tally(rows, NOW - HOUR)
@@ -66,7 +68,9 @@ def test_an_operation_belongs_to_the_window_of_its_first_effect_with_its_late_du
     assert (hour.operations, hour.duplicated_operations, hour.effects) == (3, 2, 5)
 
 
-def test_operations_first_seen_before_the_horizon_are_dropped_and_their_duplicates_not_taken_for_new() -> None:
+def test_operations_first_seen_before_the_horizon_are_dropped_and_their_duplicates_not_taken_for_new() -> (
+    None
+):
     rows = [LedgerRow("ancient", NOW - 2 * HOUR), LedgerRow("ancient", NOW - 60), LedgerRow("new", NOW - 60)]
     tallies = tally(rows, NOW - HOUR)
 

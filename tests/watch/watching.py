@@ -72,7 +72,9 @@ def sqlite_config(db: Path, **overrides: object) -> WatchConfig:
         "id_field": "id",
     }
     ledger.update(overrides.pop("ledger", {}))  # type: ignore[call-overload]
-    return WatchConfig.model_validate({"interval_s": 0.1, "windows": ["5m", "1h"], "ledgers": [ledger], **overrides})
+    return WatchConfig.model_validate(
+        {"interval_s": 0.1, "windows": ["5m", "1h"], "ledgers": [ledger], **overrides}
+    )
 
 
 def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
