@@ -13,14 +13,12 @@ import pytest
 
 from harness import metric_names as names
 from harness.errors import ProbeError
-from harness.ports import free_port
 from harness.services import ServiceSet
 from harness.watch.config import WatchConfig
-from harness.watch.exporter import MetricsServer
 from harness.watch.ledger import LedgerReader
 from harness.watch.loop import Watcher
 from tests.services.conftest import started
-from tests.watch.watching import known_ledger, sample, scrape
+from tests.watch.watching import known_ledger, polled_and_scraped, sample
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +70,7 @@ def test_the_watcher_exports_the_known_duplicate_rate_of_a_postgres_ledger(
         )
     query = "SELECT reference, id, created_at FROM charges WHERE created_at >= %(since)s"
     watcher = Watcher(_config(ledger_dsn, query), tmp_path / "out", report=pytest.fail)
-    port = free_port()
-    server = MetricsServer(port, watcher.snapshot)
-    try:
-        watcher.poll()
-        samples = scrape(port)
-    finally:
-        server.close()
+    samples = polled_and_scraped(watcher)
 
     for window in ("5m", "1h"):
         labels = {"ledger": "orders", "window": window}

@@ -22,7 +22,15 @@ from harness.watch.exporter import MetricsServer
 from harness.watch.ledger import LedgerReader
 from harness.watch.loop import Watcher
 from tests.waiting import wait_until
-from tests.watch.watching import add_charges, charges_db, known_ledger, sample, scrape, sqlite_config
+from tests.watch.watching import (
+    add_charges,
+    charges_db,
+    known_ledger,
+    polled_and_scraped,
+    sample,
+    scrape,
+    sqlite_config,
+)
 
 
 def test_the_watcher_exports_the_known_duplicate_rate_of_a_real_charges_table(tmp_path: Path) -> None:
@@ -32,13 +40,7 @@ def test_the_watcher_exports_the_known_duplicate_rate_of_a_real_charges_table(tm
     db = charges_db(tmp_path / "payments.db", recent.rows + older.rows)
     lines: list[str] = []
     watcher = Watcher(sqlite_config(db), tmp_path / "out", report=lines.append)
-    port = free_port()
-    server = MetricsServer(port, watcher.snapshot)
-    try:
-        watcher.poll()
-        samples = scrape(port)
-    finally:
-        server.close()
+    samples = polled_and_scraped(watcher)
 
     five = {"ledger": "payments", "window": "5m"}
     hour = {"ledger": "payments", "window": "1h"}

@@ -10,7 +10,10 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.ports import free_port
 from harness.watch.config import WatchConfig
+from harness.watch.exporter import MetricsServer
+from harness.watch.loop import Watcher
 from targets.payments.ledger import CHARGES_SCHEMA
 
 
@@ -77,7 +80,10 @@ def sqlite_config(db: Path, **overrides: object) -> WatchConfig:
     )
 
 
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(port: int) -> Samples:
     """Every sample on ``127.0.0.1:port/metrics``, by name and sorted labels, parsed by prometheus_client."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return {
@@ -87,5 +93,16 @@ def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
-def sample(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+def polled_and_scraped(watcher: Watcher) -> Samples:
+    """One poll of ``watcher``, then its /metrics as a scraper sees them, from a server of its own."""
+    port = free_port()
+    server = MetricsServer(port, watcher.snapshot)
+    try:
+        watcher.poll()
+        return scrape(port)
+    finally:
+        server.close()
+
+
+def sample(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
