@@ -365,6 +365,22 @@ def _cmd_image_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_watch(args: argparse.Namespace) -> int:
+    """Watch a service's ledger: the config is validated (exit 2 naming the field) before anything starts."""
+    from harness.watch.config import load_watch_config
+    from harness.watch.loop import watch
+
+    config = load_watch_config(args.config)
+    return watch(
+        config,
+        Path(args.out),
+        metrics_port=args.metrics_port,
+        polls=1 if args.once else args.polls,
+        duration_s=args.duration,
+        say=lambda line: console.print(line, highlight=False, markup=False),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -549,6 +565,29 @@ def build_parser() -> argparse.ArgumentParser:
         "build", help="build the base image (offline if no registry answers) and every target image"
     )
     image_build.set_defaults(handler=_cmd_image_build)
+
+    watching = commands.add_parser(
+        "watch",
+        help="poll a service's own ledger and export its duplicate rate per window (Prometheus, JSON, HTML)",
+        description="Poll the ledgers a watch file declares every interval_s; export per window the "
+        "effects, operations, duplicated operations and duplicate rate (95% interval) on "
+        "127.0.0.1:--metrics-port/metrics and in --out/watch.json and watch.html. Read-only. Without "
+        "--polls, --duration or --once it runs until Ctrl-C or SIGTERM, then writes a last snapshot.",
+    )
+    watching.add_argument("config", type=Path, help="the watch file (watch.yaml)")
+    watching.add_argument(
+        "--metrics-port", type=whole_number(1, MAX_PORT), metavar="P", help="serve /metrics on 127.0.0.1:P"
+    )
+    watching.add_argument(
+        "--out", type=writable_folder, default="reports/watch", help="folder for watch.json and watch.html"
+    )
+    bounds = watching.add_mutually_exclusive_group()
+    bounds.add_argument("--polls", type=whole_number(1, 10_000_000), metavar="N", help="stop after N polls")
+    bounds.add_argument("--duration", type=positive_seconds, metavar="S", help="stop after S seconds")
+    bounds.add_argument(
+        "--once", action="store_true", help="poll once and stop (exit 2 when a ledger could not be read)"
+    )
+    watching.set_defaults(handler=_cmd_watch)
 
     clean = commands.add_parser(
         "clean", help="end processes and remove containers left behind by a killed run"

@@ -68,25 +68,34 @@ class HttpLedgerProbe:
         ]
 
 
-def json_list(url: str, list_path: str | None, field: str, timeout_s: float = 10.0) -> list[object]:
+def json_list(
+    url: str,
+    list_path: str | None,
+    field: str,
+    timeout_s: float = 10.0,
+    *,
+    url_field: str = "path",
+    noun: str | None = None,
+) -> list[object]:
     """The JSON list ``GET url`` answers (at ``list_path`` inside it), or a :class:`ProbeError` naming
-    ``field``'s ``path`` or ``list_path``: evidence read directly, never through the fault proxy."""
-    where, noun = f"GET {url}", "effects probe" if field == FIELD else "saga probe"
+    ``field``'s ``url_field`` or ``list_path``: evidence read directly, never through the fault proxy."""
+    where = f"GET {url}"
+    noun = noun or ("effects probe" if field == FIELD else "saga probe")
     try:
         response = local_client().get(url, timeout=timeout_s)
     except httpx.HTTPError as error:
-        raise ProbeError(f"{field}.path: {noun} {where} failed: {error}") from error
+        raise ProbeError(f"{field}.{url_field}: {noun} {where} failed: {error}") from error
     if response.status_code != 200:
-        raise ProbeError(f"{field}.path: {noun} {where} answered HTTP {response.status_code}")
+        raise ProbeError(f"{field}.{url_field}: {noun} {where} answered HTTP {response.status_code}")
     try:
         body = response.json()
     except ValueError as error:
-        raise ProbeError(f"{field}.path: {noun} {where} did not return JSON") from error
+        raise ProbeError(f"{field}.{url_field}: {noun} {where} did not return JSON") from error
     rows = body if list_path is None else dig(body, list_path)
     if rows is MISSING:
         raise ProbeError(f"{field}.list_path: {where} has no {list_path!r} in its answer")
     if not isinstance(rows, list):
-        at = "path" if list_path is None else "list_path"
+        at = url_field if list_path is None else "list_path"
         raise ProbeError(f"{field}.{at}: {where}: expected a JSON list there")
     return rows
 
@@ -128,16 +137,24 @@ class SqlProbe:
         return effects
 
 
-def query_rows(query: str, sqlite: Path | None, dsn: str | None, field: str) -> list[dict[str, object]]:
-    """The rows ``query`` returns from the SQLite file or the Postgres DSN, by column name; a
-    :class:`ProbeError` naming ``field``'s ``sqlite``, ``dsn`` or ``query`` when it cannot."""
+def query_rows(
+    query: str,
+    sqlite: Path | None,
+    dsn: str | None,
+    field: str,
+    params: Mapping[str, object] | None = None,
+) -> list[dict[str, object]]:
+    """The rows ``query`` (with its named ``params``) returns from the SQLite file or the Postgres DSN,
+    by column name; a :class:`ProbeError` naming ``field``'s ``sqlite``, ``dsn`` or ``query`` when it
+    cannot. Both are opened read-only: a probe reads evidence, and must never be able to change it,
+    even when its query (the user's text) tries to."""
     if sqlite is not None:
         if not sqlite.is_file():
             raise ProbeError(f"{field}.sqlite: no database file at {sqlite}")
         try:
             # read-only: the probe must not create or change the evidence it reads
             with sqlite3.connect(f"file:{sqlite}?mode=ro", uri=True, timeout=10) as connection:
-                cursor = connection.execute(query)
+                cursor = connection.execute(query, dict(params or {}))
                 return _named(cursor.description, cursor.fetchall())
         except sqlite3.Error as error:
             raise ProbeError(f"{field}.query: SQLite {sqlite}: {error}") from error
@@ -146,7 +163,9 @@ def query_rows(query: str, sqlite: Path | None, dsn: str | None, field: str) -> 
     assert dsn is not None
     try:
         with psycopg.connect(dsn, connect_timeout=10) as connection:
-            rows = connection.execute(query)
+            connection.read_only = True  # each transaction BEGINs READ ONLY
+            connection.execute("SET SESSION default_transaction_read_only = on")  # and so does any other
+            rows = connection.execute(query, None if params is None else dict(params))
             return _named(rows.description, rows.fetchall())
     except psycopg.OperationalError as error:
         raise ProbeError(f"{field}.dsn: cannot connect to Postgres: {error}") from error

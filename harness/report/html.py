@@ -199,9 +199,15 @@ def _environment() -> Environment:
     return environment
 
 
-def _template_text() -> str:
-    """The template from package data, so it is found however the harness was installed."""
-    return resources.files("harness.report").joinpath("templates", TEMPLATE).read_text(encoding="utf-8")
+def _template_text(name: str = TEMPLATE) -> str:
+    """A template from package data, so it is found however the harness was installed."""
+    return resources.files("harness.report").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render_page(name: str, **context: object) -> str:
+    """Another page rendered the report's way (``harness watch``'s snapshot): the template ``name``
+    from the same package folder, autoescaped, with the same filters."""
+    return _environment().from_string(_template_text(name)).render(version=__version__, **context)
 
 
 def render_html(result: RunResult) -> str:

@@ -1,0 +1,48 @@
+"""What the watcher knows after its latest poll: one status per ledger, shared by every output.
+
+The exporter, the JSON and the HTML snapshot all render one :class:`WatchSnapshot`, so the series on
+``/metrics`` and the files in ``--out`` never disagree. A ledger whose last poll failed keeps the
+numbers of its last good poll, marked down (``up`` false), with the failure and the time it last read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from harness.watch.windows import WindowStats
+
+
+@dataclass(frozen=True)
+class LedgerStatus:
+    name: str
+    replays_declared: bool
+    up: bool | None = None
+    """None before the first poll, then whether the last poll read the ledger."""
+    polls: int = 0
+    errors: int = 0
+    last_success: float | None = None
+    last_error: str | None = None
+    windows: tuple[WindowStats, ...] = ()
+
+    def succeeded(self, now: float, windows: tuple[WindowStats, ...]) -> LedgerStatus:
+        return dataclasses.replace(
+            self, up=True, polls=self.polls + 1, last_success=now, last_error=None, windows=windows
+        )
+
+    def failed(self, error: str) -> LedgerStatus:
+        return dataclasses.replace(
+            self, up=False, polls=self.polls + 1, errors=self.errors + 1, last_error=error
+        )
+
+
+@dataclass(frozen=True)
+class WatchSnapshot:
+    generated_at: float
+    interval_s: float
+    polls: int
+    stopped: bool
+    ledgers: tuple[LedgerStatus, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)

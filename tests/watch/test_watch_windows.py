@@ -1,0 +1,111 @@
+"""Window numbers on seeded ledgers whose duplicates are known: the watcher finds exactly them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from harness.watch.ledger import LedgerRow
+from harness.watch.timestamps import epoch_seconds
+from harness.watch.windows import tally, window_stats
+from tests.watch.watching import known_ledger
+
+NOW = 1_800_000_000.0
+HOUR = 3600.0
+
+
+def rows_of(ledger_rows: tuple[tuple[str, str, float], ...]) -> list[LedgerRow]:
+    return [LedgerRow(reference, created_at) for reference, _, created_at in ledger_rows]
+
+
+@pytest.mark.parametrize(("seed", "operations", "duplicated"), [(1, 400, 37), (2, 1000, 0), (3, 50, 50)])
+def test_a_window_finds_the_known_duplicates(seed: int, operations: int, duplicated: int) -> None:
+    known = known_ledger(seed, operations, duplicated, NOW, span_s=HOUR - 120)
+    stats = window_stats(tally(rows_of(known.rows), NOW - 2 * HOUR), NOW, "1h", HOUR, worst=5)
+
+    assert stats.operations == known.operations
+    assert stats.duplicated_operations == len(known.duplicated)
+    assert stats.duplicate_rate == len(known.duplicated) / known.operations
+    assert stats.duplicate_effects == known.extra_effects
+    assert stats.effects == len(known.rows)
+    assert stats.duplicate_rate_lower <= stats.duplicate_rate <= stats.duplicate_rate_upper
+    assert {offender.operation for offender in stats.worst} <= known.duplicated
+    assert len(stats.worst) == min(5, len(known.duplicated))
+
+
+def test_no_duplicates_still_has_an_honest_upper_bound_that_shrinks_with_more_operations() -> None:
+    bounds = []
+    for operations in (30, 3000):
+        known = known_ledger(7, operations, 0, NOW, span_s=HOUR - 120)
+        stats = window_stats(tally(rows_of(known.rows), 0.0), NOW, "1h", HOUR, worst=5)
+        assert (stats.duplicate_rate, stats.duplicate_rate_lower) == (0.0, 0.0)
+        bounds.append(stats.duplicate_rate_upper)
+    assert bounds[0] > bounds[1] > 0
+
+
+def test_the_worst_offenders_are_those_with_most_effects_in_order() -> None:
+    rows = [LedgerRow("a", NOW - 100)] * 2 + [LedgerRow("b", NOW - 90)] * 4 + [LedgerRow("c", NOW - 80)] * 3
+    rows += [LedgerRow("single", NOW - 70)]
+    stats = window_stats(tally(rows, 0.0), NOW, "5m", 300, worst=2)
+
+    assert [(o.operation, o.effects) for o in stats.worst] == [("b", 4), ("c", 3)]
+
+
+def test_an_operation_belongs_to_the_window_of_its_first_effect_with_its_late_duplicates() -> None:
+    rows = [
+        LedgerRow("recent", NOW - 290),
+        LedgerRow("recent", NOW - 10),  # first in 5m: its late duplicate too
+        LedgerRow("older", NOW - 400),
+        LedgerRow("older", NOW - 10),  # first before 5m: not of the 5m window
+        LedgerRow("clean", NOW - 30),
+    ]
+    tallies = tally(rows, NOW - HOUR)
+    five = window_stats(tallies, NOW, "5m", 300, worst=5)
+    hour = window_stats(tallies, NOW, "1h", HOUR, worst=5)
+
+    assert (five.operations, five.duplicated_operations, five.effects) == (2, 1, 3)
+    assert (hour.operations, hour.duplicated_operations, hour.effects) == (3, 2, 5)
+
+
+def test_operations_first_seen_before_the_horizon_are_dropped_and_their_duplicates_not_taken_for_new() -> (
+    None
+):
+    rows = [LedgerRow("ancient", NOW - 2 * HOUR), LedgerRow("ancient", NOW - 60), LedgerRow("new", NOW - 60)]
+    tallies = tally(rows, NOW - HOUR)
+
+    assert set(tallies) == {"new"}
+    assert window_stats(tallies, NOW, "5m", 300, worst=5).operations == 1
+
+
+def test_an_empty_window_reports_zero_and_the_whole_interval() -> None:
+    stats = window_stats({}, NOW, "5m", 300, worst=5, replays=0)
+    assert (stats.operations, stats.duplicate_rate, stats.replay_rate) == (0, 0.0, 0.0)
+    assert (stats.duplicate_rate_lower, stats.duplicate_rate_upper) == (0.0, 1.0)
+
+
+MOMENT = datetime(2027, 1, 15, 8, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        MOMENT.timestamp(),
+        int(MOMENT.timestamp() * 1000),
+        str(MOMENT.timestamp()),
+        "2027-01-15T08:00:00Z",
+        "2027-01-15 08:00:00",
+        "2027-01-15T09:00:00+01:00",
+        MOMENT,
+        MOMENT.replace(tzinfo=None),
+        MOMENT.astimezone(timezone(timedelta(hours=-5))),
+    ],
+)
+def test_a_timestamp_in_any_of_the_shapes_ledgers_keep_reads_as_the_same_moment(value: object) -> None:
+    assert epoch_seconds(value) == pytest.approx(MOMENT.timestamp())
+
+
+@pytest.mark.parametrize("value", [None, True, "yesterday", float("nan"), [1]])
+def test_what_is_no_time_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="expected"):
+        epoch_seconds(value)
