@@ -10,6 +10,7 @@ own Prometheus; only the tests need to start one.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 import yaml
 
 from harness.ports import LOOPBACK, is_loopback, join_hostport, on_free_port
@@ -176,3 +178,12 @@ def values(result: list[Sample]) -> list[float]:
     """The numbers of a query's result, in its order."""
     return [float(sample["value"][1]) for sample in result]
 
+
+def require_binary(program: str, package: str) -> Path:
+    """The program's path; skip the test without it (fail on CI, where it must be installed)."""
+    missing = BinaryLookup().missing((program,), package)
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{program} is needed on CI: {missing}")
+        pytest.skip(missing)
+    return BinaryLookup().find(program, package)

@@ -7,25 +7,19 @@ tests skip on a developer's machine and fail on CI (``CI=true``), as the store t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from prometheus_server import PrometheusServer, ScrapeTarget, StartPrometheus, start_prometheus
+from prometheus_server import (
+    PrometheusServer,
+    ScrapeTarget,
+    StartPrometheus,
+    require_binary,
+    start_prometheus,
+)
 
 from harness.proctable import snapshot, still_alive
-from harness.services.binaries import BinaryLookup
-
-
-def require_binary(program: str, package: str) -> Path:
-    """The program's path; skip the test without it (fail on CI, where it must be installed)."""
-    missing = BinaryLookup().missing((program,), package)
-    if missing is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{program} is needed on CI: {missing}")
-        pytest.skip(missing)
-    return BinaryLookup().find(program, package)
 
 
 @pytest.fixture
