@@ -182,3 +182,17 @@ def test_every_query_parses_in_a_real_prometheus(prometheus: StartPrometheus) ->
     server = prometheus()
     for _, expr in expressions():
         server.query(as_promql(expr))
+
+
+def test_the_dashboard_queries_the_chosen_data_source_and_fits_the_grid() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert variables["ledger"]["type"] == "query"
+    panels = list(_panels(dashboard["panels"]))
+    assert len({panel["id"] for panel in panels}) == len(panels)
+    for panel in panels:
+        assert panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24, panel["title"]
+        for source in (panel.get("datasource"), *(t["datasource"] for t in panel.get("targets", []))):
+            assert source in (None, {"type": "prometheus", "uid": "${datasource}"}), panel["title"]
