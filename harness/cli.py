@@ -377,7 +377,8 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         polls=1 if args.once else args.polls,
         duration_s=args.duration,
-        say=lambda line: console.print(line, highlight=False, markup=False),
+        say=partial(console.print, highlight=False, markup=False, soft_wrap=True),
+        quiet=args.quiet,
     )
 
 
@@ -580,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watching.add_argument(
         "--out", type=writable_folder, default="reports/watch", help="folder for watch.json and watch.html"
+    )
+    watching.add_argument(
+        "--quiet", action="store_true", help="no line per poll (errors still go to stderr)"
     )
     bounds = watching.add_mutually_exclusive_group()
     bounds.add_argument("--polls", type=whole_number(1, 10_000_000), metavar="N", help="stop after N polls")

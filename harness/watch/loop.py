@@ -27,6 +27,7 @@ from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, ProbeError
 from harness.watch.config import WatchConfig
 from harness.watch.exporter import MetricsServer
 from harness.watch.ledger import LedgerReader
+from harness.watch.lines import poll_lines
 from harness.watch.replays import Replays, replays_for
 from harness.watch.snapshot import write_snapshot
 from harness.watch.state import LedgerStatus, WatchSnapshot
@@ -128,13 +129,20 @@ class Watcher:
         return snapshot
 
     def run(
-        self, stop: threading.Event, polls: int | None = None, duration_s: float | None = None
+        self,
+        stop: threading.Event,
+        polls: int | None = None,
+        duration_s: float | None = None,
+        on_poll: Callable[[WatchSnapshot], None] | None = None,
     ) -> WatchSnapshot:
-        """Poll until ``polls`` were made, ``duration_s`` passed or ``stop`` is set; the final snapshot."""
+        """Poll until ``polls`` were made, ``duration_s`` passed or ``stop`` is set; the final snapshot.
+        ``on_poll`` sees each poll's snapshot (the terminal lines)."""
         started = time.monotonic()
         made = 0
         while not stop.is_set():
-            self.poll()
+            snapshot = self.poll()
+            if on_poll is not None:
+                on_poll(snapshot)
             made += 1
             if polls is not None and made >= polls:
                 break
@@ -164,6 +172,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+def _say_lines(say: Callable[[str], None]) -> Callable[[WatchSnapshot], None]:
+    def say_lines(snapshot: WatchSnapshot) -> None:
+        for line in poll_lines(snapshot):
+            say(line)
+
+    return say_lines
+
+
 def watch(
     config: WatchConfig,
     out_dir: Path,
@@ -172,8 +188,10 @@ def watch(
     polls: int | None = None,
     duration_s: float | None = None,
     say: Callable[[str], None] = print,
+    quiet: bool = False,
 ) -> int:
-    """``harness watch``: serve ``/metrics`` (when a port is given), poll until bounded or signalled.
+    """``harness watch``: serve ``/metrics`` (when a port is given), poll until bounded or signalled,
+    saying each poll's numbers in one line per ledger unless ``quiet``.
 
     Exit status 0; with a single poll (``--once``, a cron job's check) 2 when a ledger could not be read.
     """
@@ -185,7 +203,7 @@ def watch(
         say(f"watching {len(config.ledgers)} ledger(s) every {config.interval_s:g} s{where}; "
             f"snapshots in {out_dir}")
         with stop_on_signals(stop):
-            final = watcher.run(stop, polls, duration_s)
+            final = watcher.run(stop, polls, duration_s, on_poll=None if quiet else _say_lines(say))
     finally:
         if server is not None:
             server.close()

@@ -204,6 +204,7 @@ def test_harness_watch_serves_metrics_and_ends_cleanly_on_sigterm_with_a_last_sn
     final = json.loads((out / "watch.json").read_text())
     assert final["stopped"] is True
     assert "stopped after" in stdout
+    assert " payments  5m 1/1 dup 100.0% (" in stdout  # a line per poll
     assert not list(out.glob(".*.tmp"))
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from harness.watch.ledger import LedgerRow
+from harness.watch.lines import poll_lines
+from harness.watch.state import LedgerStatus, WatchSnapshot
 from harness.watch.timestamps import epoch_seconds
-from harness.watch.windows import tally, window_stats
+from harness.watch.windows import WindowStats, tally, window_stats
 from tests.watch.watching import known_ledger
 
 NOW = 1_800_000_000.0
@@ -109,3 +112,17 @@ def test_a_timestamp_in_any_of_the_shapes_ledgers_keep_reads_as_the_same_moment(
 def test_what_is_no_time_is_refused(value: object) -> None:
     with pytest.raises(ValueError, match="expected"):
         epoch_seconds(value)
+
+
+def test_the_poll_lines_say_each_windows_rate_and_a_down_ledger_fit_100_columns() -> None:
+    stats = [
+        WindowStats("5m", 300, 130, 120, 3, 10, 0.025, 0.0085, 0.0709, ()),
+        WindowStats("1h", 3600, 0, 0, 0, 0, 0.0, 0.0, 1.0, ()),
+    ]
+    up = LedgerStatus("payments", False).succeeded(0.0, tuple(stats))
+    down = up.failed("ledgers.orders.query: no such table")
+    lines = poll_lines(WatchSnapshot(0.0, 15, 3, False, (up, dataclasses.replace(down, name="orders"))))
+
+    assert lines[0].endswith(" payments  5m 3/120 dup 2.5% (0.9%-7.1%)  1h no operations")
+    assert lines[1].endswith(" orders  down (1 failed poll(s)); last numbers kept")
+    assert all(len(line) <= 100 for line in lines)
