@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 # Lint passed on these very files: a `make test` that changed nothing skips ruff and mypy.
 LINTED := $(VENV)/.linted-stamp
-LINTED_FILES := $(shell find harness tests targets benchmarks -name '*.py') pyproject.toml
+LINTED_FILES := $(shell find harness tests targets benchmarks examples -name '*.py') pyproject.toml
 # Test workers: most tests wait on retries, faults and started servers rather than compute, so more
 # workers than cores pays. --dist loadscope keeps a module's tests (a class's, where a module has
 # classes) on one worker, so a module-scoped fixture (a scenario run, a built image) runs once; modules
 # are handed out in collection order, where tests/conftest.py puts the long end-to-end ones first.
 TEST_WORKERS ?= 4
 
-.PHONY: install demo test lint system bench bench-proxy bench-load bench-checker clean
+.PHONY: install demo demo-watch test lint system bench bench-proxy bench-load bench-checker clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/harness run scenarios/payments.yaml
+
+# harness watch on the payments target's ledger under retried load: naive's duplicate rate, then idempotent's
+demo-watch: install
+	$(BIN)/python examples/monitoring/demo_watch.py
 
 # Compiled bytecode (pytest's assertion-rewritten test and harness modules included) is kept under the
 # venv, not beside the sources, and written even where PYTHONDONTWRITEBYTECODE is set: without it every
@@ -46,7 +50,7 @@ system: install
 lint: $(LINTED)
 
 $(LINTED): $(STAMP) $(LINTED_FILES)
-	$(BIN)/ruff check harness tests targets benchmarks
+	$(BIN)/ruff check harness tests targets benchmarks examples
 	$(BIN)/mypy
 	touch $(LINTED)
 
