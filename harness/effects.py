@@ -143,21 +143,29 @@ def query_rows(
     dsn: str | None,
     field: str,
     params: Mapping[str, object] | None = None,
+    timeout_s: float | None = None,
 ) -> list[dict[str, object]]:
     """The rows ``query`` (with its named ``params``) returns from the SQLite file or the Postgres DSN,
     by column name; a :class:`ProbeError` naming ``field``'s ``sqlite``, ``dsn`` or ``query`` when it
     cannot. Both are opened read-only: a probe reads evidence, and must never be able to change it,
-    even when its query (the user's text) tries to."""
+    even when its query (the user's text) tries to.
+
+    With ``timeout_s`` the query is given up after that long (SQLite interrupted, a Postgres statement
+    timeout): a watcher polling a production database must not hang on, or keep loading, a slow query.
+    """
     if sqlite is not None:
         if not sqlite.is_file():
             raise ProbeError(f"{field}.sqlite: no database file at {sqlite}")
         try:
             # read-only: the probe must not create or change the evidence it reads
             with sqlite3.connect(f"file:{sqlite}?mode=ro", uri=True, timeout=10) as connection:
+                if timeout_s is not None:
+                    _interrupt_after(connection, timeout_s)
                 cursor = connection.execute(query, dict(params or {}))
                 return _named(cursor.description, cursor.fetchall())
         except sqlite3.Error as error:
-            raise ProbeError(f"{field}.query: SQLite {sqlite}: {error}") from error
+            late = " (the query's timeout_s passed)" if "interrupted" in str(error) else ""
+            raise ProbeError(f"{field}.query: SQLite {sqlite}: {error}{late}") from error
     import psycopg
 
     assert dsn is not None
@@ -165,12 +173,25 @@ def query_rows(
         with psycopg.connect(dsn, connect_timeout=10) as connection:
             connection.read_only = True  # each transaction BEGINs READ ONLY
             connection.execute("SET SESSION default_transaction_read_only = on")  # and so does any other
+            if timeout_s is not None:
+                connection.execute(f"SET SESSION statement_timeout = {max(1, round(timeout_s * 1000))}")
             rows = connection.execute(query, None if params is None else dict(params))
             return _named(rows.description, rows.fetchall())
     except psycopg.OperationalError as error:
+        if isinstance(error, psycopg.errors.QueryCanceled):
+            raise ProbeError(f"{field}.query: Postgres: {error} (the query's timeout_s passed)") from error
         raise ProbeError(f"{field}.dsn: cannot connect to Postgres: {error}") from error
     except psycopg.Error as error:
         raise ProbeError(f"{field}.query: Postgres: {error}") from error
+
+
+SQLITE_CHECK_EVERY = 10_000
+"""SQLite virtual-machine steps between two looks at the clock while a timed query runs."""
+
+
+def _interrupt_after(connection: sqlite3.Connection, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    connection.set_progress_handler(lambda: int(time.monotonic() > deadline), SQLITE_CHECK_EVERY)
 
 
 def _named(description: Any, rows: list[Any]) -> list[dict[str, object]]:

@@ -132,6 +132,7 @@ class LedgerSpec(_ReadsFiles):
     timestamp_field: str = Field(min_length=1)
     id_field: str | None = None
     since_format: SinceFormat = "seconds"
+    timeout_s: float = Field(30.0, ge=0.1, le=600.0, description="how long one read may take")
     replays: ReplaysSpec | None = None
 
     @model_validator(mode="after")

@@ -94,7 +94,7 @@ class LedgerReader:
             placeholder = SQLITE_SINCE if spec.sqlite is not None else POSTGRES_SINCE
             params = {"since": since} if placeholder in spec.query else None
             sqlite = None if spec.sqlite is None else Path(spec.sqlite)
-            return list(query_rows(spec.query, sqlite, spec.dsn, self.field, params))
+            return list(query_rows(spec.query, sqlite, spec.dsn, self.field, params, spec.timeout_s))
         if spec.source == "callable":
             assert spec.callable is not None
             rows = call_user(spec.callable, spec.python_path, {"since": since}, self.field)
@@ -106,4 +106,6 @@ class LedgerReader:
         url = spec.url
         if spec.since_param is not None:
             url = str(httpx.URL(url).copy_add_param(spec.since_param, str(since)))
-        return json_list(url, spec.list_path, self.field, url_field="url", noun="ledger probe")
+        return json_list(
+            url, spec.list_path, self.field, spec.timeout_s, url_field="url", noun="ledger probe"
+        )

@@ -37,7 +37,7 @@ def ledger_dsn(postgres: ServiceSet, request: pytest.FixtureRequest) -> str:
     return dsn
 
 
-def _config(dsn: str, query: str) -> WatchConfig:
+def _config(dsn: str, query: str, timeout_s: float = 30.0) -> WatchConfig:
     return WatchConfig.model_validate(
         {
             "windows": ["5m", "1h"],
@@ -51,6 +51,7 @@ def _config(dsn: str, query: str) -> WatchConfig:
                     "operation_field": "reference",
                     "timestamp_field": "created_at",
                     "id_field": "id",
+                    "timeout_s": timeout_s,
                 }
             ],
         }
@@ -96,3 +97,11 @@ def test_a_write_through_the_probes_postgres_session_fails_and_changes_nothing(
         LedgerReader(_config(ledger_dsn, query).ledgers[0]).read(since=0.0)
     with psycopg.connect(ledger_dsn) as connection:
         assert connection.execute("SELECT count(*) FROM charges").fetchone() == (0,)
+
+
+def test_a_postgres_query_slower_than_its_timeout_is_cancelled_by_the_server(ledger_dsn: str) -> None:
+    slow = "SELECT reference, id, created_at FROM charges, pg_sleep(30) WHERE created_at >= %(since)s"
+    reader = LedgerReader(_config(ledger_dsn, slow, timeout_s=0.3).ledgers[0])
+
+    with pytest.raises(ProbeError, match=r"^ledgers\.orders\.query: .*statement timeout.*timeout_s"):
+        reader.read(time.time() - 60)

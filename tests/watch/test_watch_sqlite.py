@@ -145,6 +145,27 @@ def test_a_bad_probe_names_the_ledger_and_the_field(
     assert (snapshot.ledgers[0].up, snapshot.ledgers[0].errors) == (False, 1)
 
 
+SLOW_SQLITE_QUERY = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000)"
+    " SELECT reference, id, created_at FROM charges, (SELECT max(i) FROM n)"
+)
+
+
+def test_a_query_slower_than_its_timeout_is_given_up_and_reported_and_the_watcher_polls_on(
+    tmp_path: Path,
+) -> None:
+    db = charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time()),))
+    lines: list[str] = []
+    slow = sqlite_config(db, ledger={"query": SLOW_SQLITE_QUERY, "timeout_s": 0.2})
+    watcher = Watcher(slow, tmp_path / "out", report=lines.append)
+
+    snapshot = watcher.poll()  # without the timeout: a read of about 20 s that succeeds
+
+    assert (snapshot.ledgers[0].up, snapshot.ledgers[0].errors) == (False, 1)
+    (line,) = lines
+    assert line.startswith("watch: ledgers.payments.query: ") and "timeout_s" in line
+
+
 def test_a_write_through_the_probes_sqlite_connection_fails_and_changes_nothing(tmp_path: Path) -> None:
     db = charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time()),))
     writing = sqlite_config(
