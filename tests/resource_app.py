@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.threaded_server import served
+
 
 @dataclass(frozen=True)
 class Seen:
@@ -119,12 +121,5 @@ class _Server(ThreadingHTTPServer):
 def resource_app(flaky_puts: bool = False) -> Iterator[tuple[ResourceApp, str]]:
     """A started app and its base URL; stopped (and its port closed) whatever the test does."""
     app = ResourceApp(flaky_puts)
-    server = _Server(app)
-    thread = threading.Thread(target=server.serve_forever, name="resource-app", daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(_Server(app), "resource-app") as url:
+        yield app, url

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +16,7 @@ from harness.errors import ProbeError, ScenarioError
 from harness.ledger import Effect
 from harness.ports import free_port
 from harness.scenario import EffectsSpec, load_scenario
+from tests.threaded_server import served
 
 
 class _Ledger(BaseHTTPRequestHandler):
@@ -58,11 +58,8 @@ def ledger() -> Iterator[str]:
         "/not-json": (200, b"<html>"),
         "/broken": (500, b"{}"),
     }
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with served(server, "ledger") as url:
+        yield url
 
 
 def test_dig_follows_dotted_paths() -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.threaded_server import served
+
 MODES = (
     "correct",
     "put-appends",  # PUT .../address appends a history row per call; address_changes counts rows
@@ -173,13 +175,5 @@ def serving(mode: str) -> Iterator[OrdersServer]:
     """The server in ``mode`` on a free loopback port, answering from a thread until the block ends."""
     assert mode in MODES, mode
     server = OrdersServer(mode)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"orders-{mode}", daemon=True
-    )
-    thread.start()
-    try:
+    with served(server, f"orders-{mode}"):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

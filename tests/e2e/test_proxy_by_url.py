@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +13,7 @@ from harness.cli import main
 from harness.proxy.embedded import EmbeddedProxy
 from harness.run import RunOptions, run_scenario
 from harness.scenario import load_scenario
+from tests.threaded_server import served
 
 TCP_LATENCY = """
 name: by-url
@@ -50,14 +50,8 @@ class RealToxiproxyVersion(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def real_toxiproxy_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RealToxiproxyVersion)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served(ThreadingHTTPServer(("127.0.0.1", 0), RealToxiproxyVersion), "real-toxiproxy") as url:
+        yield url
 
 
 def test_standard_toxics_through_a_proxy_given_by_url(tmp_path: Path) -> None:

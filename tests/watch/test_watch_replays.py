@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from harness.errors import ProbeError
 from harness.watch.replays import CounterReplays, LogReplays
+from tests.threaded_server import served
 
 
 class _Counter:
@@ -40,15 +40,8 @@ def service() -> Iterator[tuple[_Counter, str]]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield counter, f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with served(ThreadingHTTPServer(("127.0.0.1", 0), Handler), "replays-metrics") as url:
+        yield counter, f"{url}/metrics"
 
 
 def test_a_counters_increase_per_window_counts_a_restart_as_a_fresh_start(
