@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from matplotlib import rc_context
@@ -291,3 +291,41 @@ def timeline_chart(cell: CellVerdict, salt: str) -> str:
         axes.set_ylabel("effects")
         axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
         return _svg_text(figure, f"timeline-{salt}")
+
+
+RatePoints = Sequence[tuple[float, float, float, float]]
+"""``(t, rate, lower, upper)`` of one window at each poll, oldest first; rates as fractions."""
+
+
+def rate_history_chart(series: Mapping[str, RatePoints], now: float, salt: str) -> str:
+    """``harness watch``'s duplicate rate per window over the polls it kept, the first window's 95%
+    interval shaded: whether the rate is rising is the question a watcher's page must answer at a glance.
+    Time runs in minutes up to the snapshot (0), so the axis reads the same on every reload."""
+    with rc_context(_style(f"watch-{salt}")):
+        figure = Figure(figsize=(7.5, 2.6), layout="constrained")
+        axes = figure.add_subplot()
+        drawn = [window for window, points in series.items() if points]
+        for index, window in enumerate(drawn):
+            points = series[window]
+            minutes = [(t - now) / 60 for t, _, _, _ in points]
+            colour = PALETTE[index % len(PALETTE)]
+            if index == 0:
+                axes.fill_between(
+                    minutes, [lower * 100 for _, _, lower, _ in points],
+                    [upper * 100 for _, _, _, upper in points], color=colour, alpha=0.15, linewidth=0,
+                    step="post", label=f"{window}: 95% interval",
+                )  # fmt: skip
+            axes.step(
+                minutes, [rate * 100 for _, rate, _, _ in points], where="post", color=colour,
+                linewidth=1.4, marker="o" if len(points) == 1 else None, markersize=3,
+                label=f"{window} window",
+            )  # fmt: skip
+        if drawn:
+            _legend_below(figure, [f"{window} window" for window in drawn] + [f"{drawn[0]}: 95% interval"])
+        else:
+            axes.text(0.5, 0.5, "no good poll yet", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xlabel("minutes before this snapshot")
+        axes.set_ylabel("duplicate rate (%)")
+        axes.set_ylim(bottom=0)
+        axes.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        return _svg_text(figure, f"watch-{salt}")

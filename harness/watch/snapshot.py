@@ -2,7 +2,8 @@
 
 Each file is written beside itself under a temporary name and renamed over the old one (``os.replace``
 is atomic on one file system), so a reader (a dashboard, ``cat``, a browser reload) sees the previous
-snapshot or the new one, never half of one. The HTML is one plain table per ledger, windows as rows,
+snapshot or the new one, never half of one. The HTML is, per ledger, a chart of its rates over the polls
+it kept and a table with windows as rows,
 rendered the report's way (:func:`harness.report.html.render_page`: autoescaped, since operation
 references come from the watched service).
 """
@@ -13,9 +14,12 @@ import json
 import os
 from pathlib import Path
 
+from markupsafe import Markup
+
+from harness.report.charts import rate_history_chart
 from harness.report.formatting import format_timestamp
 from harness.report.html import render_page
-from harness.watch.state import WatchSnapshot
+from harness.watch.state import LedgerStatus, WatchSnapshot
 
 JSON_NAME = "watch.json"
 HTML_NAME = "watch.html"
@@ -32,14 +36,29 @@ def write_atomically(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def rate_chart(ledger: LedgerStatus, now: float, salt: str) -> Markup:
+    """The ledger's rate history drawn (inline SVG), one line per window in the config's order."""
+    series: dict[str, list[tuple[float, float, float, float]]] = {
+        stats.window: [] for stats in ledger.windows
+    }
+    for point in ledger.history:
+        series.setdefault(point.window, []).append((point.t, point.rate, point.lower, point.upper))
+    return Markup(rate_history_chart(series, now, salt))
+
+
 def render_snapshot_html(snapshot: WatchSnapshot) -> str:
     last_read = {
         ledger.name: "never" if ledger.last_success is None else format_timestamp(ledger.last_success)
         for ledger in snapshot.ledgers
     }
+    chart_svgs = {
+        ledger.name: rate_chart(ledger, snapshot.generated_at, str(index))
+        for index, ledger in enumerate(snapshot.ledgers)
+    }
     return render_page(
-        TEMPLATE, snapshot=snapshot, generated=format_timestamp(snapshot.generated_at), last_read=last_read
-    )
+        TEMPLATE, snapshot=snapshot, generated=format_timestamp(snapshot.generated_at), last_read=last_read,
+        charts=chart_svgs,
+    )  # fmt: skip
 
 
 def write_snapshot(out_dir: Path, snapshot: WatchSnapshot) -> None:

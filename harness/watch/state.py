@@ -3,6 +3,9 @@
 The exporter, the JSON and the HTML snapshot all render one :class:`WatchSnapshot`, so the series on
 ``/metrics`` and the files in ``--out`` never disagree. A ledger whose last poll failed keeps the
 numbers of its last good poll, marked down (``up`` false), with the failure and the time it last read.
+
+Each ledger also keeps the rates of its last :data:`HISTORY_POLLS` good polls (``history``), so the HTML
+snapshot can plot how the rate moved, not only where it is: a rise is what someone watching looks for.
 """
 
 from __future__ import annotations
@@ -11,6 +14,21 @@ import dataclasses
 from dataclasses import dataclass
 
 from harness.watch.windows import WindowStats
+
+HISTORY_POLLS = 360
+"""Good polls of rates kept per ledger: an hour and a half at the default 15 s, a bounded memory."""
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One window's duplicate rate and its 95% interval at one good poll."""
+
+    t: float
+    window: str
+    rate: float
+    lower: float
+    upper: float
+    operations: int
 
 
 @dataclass(frozen=True)
@@ -24,11 +42,20 @@ class LedgerStatus:
     last_success: float | None = None
     last_error: str | None = None
     windows: tuple[WindowStats, ...] = ()
+    history: tuple[RatePoint, ...] = ()
+    """The windows' rates at the last :data:`HISTORY_POLLS` good polls, oldest first."""
 
     def succeeded(self, now: float, windows: tuple[WindowStats, ...]) -> LedgerStatus:
+        points = tuple(
+            RatePoint(now, stats.window, stats.duplicate_rate, stats.duplicate_rate_lower,
+                      stats.duplicate_rate_upper, stats.operations)
+            for stats in windows
+        )  # fmt: skip
+        kept = (self.history + points)[-HISTORY_POLLS * max(1, len(windows)) :]
         return dataclasses.replace(
-            self, up=True, polls=self.polls + 1, last_success=now, last_error=None, windows=windows
-        )
+            self, up=True, polls=self.polls + 1, last_success=now, last_error=None, windows=windows,
+            history=kept,
+        )  # fmt: skip
 
     def failed(self, error: str) -> LedgerStatus:
         return dataclasses.replace(

@@ -9,7 +9,8 @@ import pytest
 
 from harness.watch.ledger import LedgerRow
 from harness.watch.lines import poll_lines
-from harness.watch.state import LedgerStatus, WatchSnapshot
+from harness.watch.snapshot import render_snapshot_html
+from harness.watch.state import HISTORY_POLLS, LedgerStatus, RatePoint, WatchSnapshot
 from harness.watch.timestamps import epoch_seconds
 from harness.watch.windows import WindowStats, tally, window_stats
 from tests.watch.watching import known_ledger
@@ -126,3 +127,18 @@ def test_the_poll_lines_say_each_windows_rate_and_a_down_ledger_fit_100_columns(
     assert lines[0].endswith(" payments  5m 3/120 dup 2.5% (0.9%-7.1%)  1h no operations")
     assert lines[1].endswith(" orders  down (1 failed poll(s)); last numbers kept")
     assert all(len(line) <= 100 for line in lines)
+
+
+def test_a_ledger_keeps_the_rates_of_its_last_polls_bounded_and_the_page_plots_them() -> None:
+    status = LedgerStatus("payments", False)
+    for poll in range(HISTORY_POLLS + 5):
+        stats = WindowStats("5m", 300, 10, 10, poll % 3, poll % 3, (poll % 3) / 10, 0.0, 0.5, ())
+        status = status.succeeded(float(poll), (stats,))
+    status = status.failed("ledgers.payments.query: gone")  # a failed poll adds no point
+
+    assert len(status.history) == HISTORY_POLLS
+    assert [point.t for point in status.history[:2]] == [5.0, 6.0]  # the oldest dropped first
+    assert status.history[-1] == RatePoint(HISTORY_POLLS + 4.0, "5m", status.windows[0].duplicate_rate,
+                                           0.0, 0.5, 10)  # fmt: skip
+    page = render_snapshot_html(WatchSnapshot(HISTORY_POLLS + 5.0, 15, HISTORY_POLLS + 6, False, (status,)))
+    assert page.count("<svg") == 1 and "minutes before this snapshot" in page and "5m window" in page
