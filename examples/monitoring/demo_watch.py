@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def demo_variant(variant: str, out: Path, operations: int, users: int) -> dict[s
     """Serve, watch and load one variant; its last watch snapshot's widest window."""
     harness = [sys.executable, "-m", "harness.cli"]
     folder = out / variant
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier demo's ledger or snapshot would pass as this one's
+    folder.mkdir(parents=True)
     log = folder / "serve.log"
     serve = [*harness, "serve", str(SCENARIO), "--variant", variant, "--fault", FAULT]
     serve += ["--operations", str(operations), "--out", str(folder / "serve")]
@@ -118,7 +120,8 @@ def demo_variant(variant: str, out: Path, operations: int, users: int) -> dict[s
             str(LOAD_AT_MOST_S),
         ]
         with started(watch, None, "harness watch"):
-            time.sleep(INTERVAL_S)  # a first poll of the empty ledger
+            snapshot = folder / "watch" / "watch.json"
+            wait_for("first poll of the empty ledger", lambda: snapshot.is_file() or None, START_AT_MOST_S)
             httpx.post(f"{ui}/swarm", data={"user_count": users, "spawn_rate": users}, timeout=10.0)
             wait_for(f"end of the {operations} operations", lambda: load_finished(ui), LOAD_AT_MOST_S)
             time.sleep(2 * INTERVAL_S)  # the last charges polled

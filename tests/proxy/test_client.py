@@ -32,6 +32,9 @@ def test_full_cycle(client: ProxyClient, echo: Upstream) -> None:
         "toxicity": 0.25,
         "attributes": {"mode": "close", "seed": 1},
     }
+    narrowed = client.add_toxic("c", "http_error", attributes={"status": 503, "path": "/refunds"})
+    assert narrowed["attributes"]["path"] == "/refunds"  # given, it reads back; not given, it is absent
+    client.remove_toxic("c", narrowed["name"])
     client.add_toxic("c", "latency", stream="upstream", attributes={"latency": 1}, name="lat")
     assert [t["name"] for t in client.toxics("c")] == ["drop_response_downstream", "lat"]
     assert client.update_toxic("c", "lat", {"latency": 2})["attributes"]["latency"] == 2

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from harness.opids import OP_HEADER
 from harness.proxy.channel import Chunk
@@ -34,6 +34,15 @@ class RequestAttributes(Attributes):
 
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     path: str | None = Field(None, pattern=r"^/[^\s?#]*$", max_length=2048)
+
+    @model_serializer(mode="wrap")
+    def _path_only_when_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A toxic added without ``path`` reads back as it did before ``path`` existed (a client that
+        compares what it set with what the API answers sees no new ``"path": null``)."""
+        shown: dict[str, Any] = handler(self)
+        if self.path is None:
+            shown.pop("path", None)
+        return shown
 
 
 def request_path(request: MessageHead | None) -> str | None:
