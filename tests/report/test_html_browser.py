@@ -8,6 +8,8 @@ box, but the page itself must not. Each look keeps a full-page screenshot, named
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from chromium import Browser, find_browser, running_browser
 from saga_run import saga_run
 
 from harness.report.html import write_html
+from harness.watch.loop import Watcher
+from tests.watch.watching import add_charges, charges_db, known_ledger, sqlite_config
 
 WIDTHS = (1400, 800)
 
@@ -54,6 +58,31 @@ def saga_page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("busy")
     return write_html(busy_run(folder), folder / "index.html").as_uri()
+
+
+@pytest.fixture(scope="module")
+def watch_page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """harness watch's page after 40 polls of a ledger whose duplicates keep coming: a chart, two
+    windows, five worst offenders with long references."""
+    folder = tmp_path_factory.mktemp("watch")
+    db = charges_db(folder / "payments.db")
+    clock = [time.time()]
+    watcher = Watcher(sqlite_config(db), folder / "out", clock=lambda: clock[0])
+    with sqlite3.connect(db) as connection:
+        for poll in range(40):
+            clock[0] += 10
+            add_charges(connection, known_ledger(100 + poll, 20, poll // 4, clock[0], 120).rows)
+            connection.commit()
+            watcher.poll()
+    connection.close()
+    return (folder / "out" / "watch.html").as_uri()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_watch_page_needs_no_sideways_scroll(
+    browser: Browser, watch_page_url: str, width: int, tmp_path: Path
+) -> None:
+    assert_no_sideways_scroll(browser, watch_page_url, width, tmp_path / f"watch-{width}px.png")
 
 
 @pytest.mark.parametrize("width", WIDTHS)
