@@ -12,6 +12,13 @@ away), every cell still running gets that same ``KeyboardInterrupt`` raised in i
 is exactly the one a sequential cell takes on Ctrl-C, already tested. Such an exception is raised between
 two bytecodes of the thread, never inside a C call, so a blocking wait in a cell has to be short (the load
 driver's progress loop waits at most a quarter of a second at a time).
+
+Two things a cell thread must never do. It must not take back an interrupt with
+``PyThreadState_SetAsyncExc(id, NULL)``: on CPython 3.11 that leaves the interpreter's "an asynchronous
+exception is pending" flag set for good, and a thread under a profiler or tracer (cProfile, coverage, a
+debugger) then loops forever at its next function entry. And its result goes through a
+:class:`queue.SimpleQueue`, written in C: an interrupt that lands late, between two bytecodes of a
+Python-level queue's ``put``, could leave that queue's mutex held and every other cell blocked on it.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ def run_at_once(cells: Sequence[Callable[[], _Result]], limit: int, done: Callab
     """
     pending = list(reversed(range(len(cells))))
     running: dict[int, _CellThread[_Result]] = {}
-    results: queue.Queue[tuple[int, _Result | BaseException]] = queue.Queue()
+    results: queue.SimpleQueue[tuple[int, _Result | BaseException]] = queue.SimpleQueue()
     try:
         while pending or running:
             while pending and len(running) < limit:
@@ -48,6 +55,7 @@ def run_at_once(cells: Sequence[Callable[[], _Result]], limit: int, done: Callab
             try:
                 index, outcome = results.get(timeout=RESULT_POLL_S)
             except queue.Empty:
+                _fail_if_lost(running, results)
                 continue
             running.pop(index).join()
             if isinstance(outcome, BaseException):
@@ -55,6 +63,17 @@ def run_at_once(cells: Sequence[Callable[[], _Result]], limit: int, done: Callab
             done(outcome)
     finally:
         _stop_all(list(running.values()))
+
+
+def _fail_if_lost(
+    running: dict[int, _CellThread[_Result]], results: queue.SimpleQueue[tuple[int, _Result | BaseException]]
+) -> None:
+    """Raise if a cell's thread has ended without its result: nothing would ever come, and waiting for it
+    would hang the run silently. Its result is put before it ends, so a thread seen ended while the
+    queue is then seen empty (the caller is its only reader) never handed one over."""
+    ended = [index for index, thread in running.items() if not thread.is_alive()]
+    if ended and results.empty():
+        raise RuntimeError(f"cell {ended[0]}'s thread ended without handing over its result (a harness bug)")
 
 
 def _stop_all(threads: list[_CellThread[_Result]]) -> None:
@@ -72,7 +91,7 @@ class _CellThread(Generic[_Result]):
         self,
         cell: Callable[[], _Result],
         index: int,
-        results: queue.Queue[tuple[int, _Result | BaseException]],
+        results: queue.SimpleQueue[tuple[int, _Result | BaseException]],
     ) -> None:
         self._cell = cell
         self._index = index
@@ -91,11 +110,17 @@ class _CellThread(Generic[_Result]):
                 outcome = self._cell()
             finally:
                 with self._guard:
-                    self._in_cell = False
-                    _raise_in(threading.get_ident(), None)  # an interrupt that came too late is dropped
+                    self._in_cell = False  # no interrupt is raised from now on
+                _checkpoint()  # one raised before lands here, caught below, if it has not landed yet
         except BaseException as error:  # noqa: BLE001 - handed to the caller's thread, which raises it
             outcome = error
+        self._report(outcome)
+
+    def _report(self, outcome: _Result | BaseException) -> None:
         self._results.put((self._index, outcome))
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
 
     def interrupt(self) -> None:
         """Raise ``KeyboardInterrupt`` in the cell's thread, if the cell is still running."""
@@ -108,8 +133,11 @@ class _CellThread(Generic[_Result]):
             self._thread.join()
 
 
-def _raise_in(thread_id: int, error: type[BaseException] | None) -> None:
-    """Raise ``error`` in thread ``thread_id`` at its next bytecode; None takes back one not raised yet."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(thread_id), None if error is None else ctypes.py_object(error)
-    )
+def _raise_in(thread_id: int, error: type[BaseException]) -> None:
+    """Raise ``error`` in thread ``thread_id`` at its next check for one (a call, a loop's jump back).
+    Never with NULL to take one back: see the module's docstring."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(error))
+
+
+def _checkpoint() -> None:
+    """Nothing: entering a Python function is where CPython raises a pending asynchronous exception."""
