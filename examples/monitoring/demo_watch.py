@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "payments.yaml"
 FAULT = "dropped-responses"
 INTERVAL_S = 2.0
+"""How often the demo's watcher polls by default (``--interval``)."""
 START_AT_MOST_S = 120.0
 """How long serve may take to start a target, the proxy and Locust on a loaded machine."""
 LOAD_AT_MOST_S = 300.0
@@ -79,11 +80,20 @@ def load_finished(ui: str) -> bool | None:
     return True if stats.get("state") == "stopped" else None
 
 
-def watch_file(folder: Path, db: Path, ledger: str) -> Path:
+def polled_all(snapshot: Path, operations: int) -> bool | None:
+    """True once the watcher's latest poll counted ``operations`` operations in its widest window."""
+    try:
+        windows = json.loads(snapshot.read_text(encoding="utf-8"))["ledgers"][0]["windows"]
+    except (OSError, ValueError, KeyError, IndexError):  # not written yet, or being replaced
+        return None
+    return True if windows and windows[-1]["operations"] >= operations else None
+
+
+def watch_file(folder: Path, db: Path, ledger: str, interval_s: float) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "watch.yaml"
     path.write_text(
-        f"interval_s: {INTERVAL_S}\nwindows: [1m, 10m]\nledgers:\n"
+        f"interval_s: {interval_s}\nwindows: [1m, 10m]\nledgers:\n"
         f"  - name: {ledger}\n    source: sql\n    sqlite: {db}\n"
         '    query: "SELECT reference, id, created_at FROM charges WHERE created_at >= :since"\n'
         "    operation_field: reference\n    timestamp_field: created_at\n    id_field: id\n",
@@ -92,7 +102,7 @@ def watch_file(folder: Path, db: Path, ledger: str) -> Path:
     return path
 
 
-def demo_variant(variant: str, out: Path, operations: int, users: int) -> dict[str, float]:
+def demo_variant(variant: str, out: Path, operations: int, users: int, interval_s: float) -> dict[str, float]:
     """Serve, watch and load one variant; its last watch snapshot's widest window."""
     harness = [sys.executable, "-m", "harness.cli"]
     folder = out / variant
@@ -109,7 +119,7 @@ def demo_variant(variant: str, out: Path, operations: int, users: int) -> dict[s
             lambda: next((folder / "serve").glob("*/cells/*/data/target.db"), None),
             START_AT_MOST_S,
         )
-        config = watch_file(folder, db, f"payments-{variant}")
+        config = watch_file(folder, db, f"payments-{variant}", interval_s)
         watch = [
             *harness,
             "watch",
@@ -124,9 +134,13 @@ def demo_variant(variant: str, out: Path, operations: int, users: int) -> dict[s
             wait_for("first poll of the empty ledger", lambda: snapshot.is_file() or None, START_AT_MOST_S)
             httpx.post(f"{ui}/swarm", data={"user_count": users, "spawn_rate": users}, timeout=10.0)
             wait_for(f"end of the {operations} operations", lambda: load_finished(ui), LOAD_AT_MOST_S)
-            time.sleep(2 * INTERVAL_S)  # the last charges polled
-    snapshot = json.loads((folder / "watch" / "watch.json").read_text(encoding="utf-8"))
-    widest: dict[str, float] = snapshot["ledgers"][0]["windows"][-1]
+            wait_for(
+                "a poll that counted every operation",
+                lambda: polled_all(snapshot, operations),
+                LOAD_AT_MOST_S,
+            )
+    last = json.loads((folder / "watch" / "watch.json").read_text(encoding="utf-8"))
+    widest: dict[str, float] = last["ledgers"][0]["windows"][-1]
     return widest
 
 
@@ -135,11 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "demo-watch")
     parser.add_argument("--operations", type=int, default=1200, help="operations per variant")
     parser.add_argument("--users", type=int, default=2, help="Locust users (a gentle, steady load)")
+    parser.add_argument(
+        "--interval", type=float, default=INTERVAL_S, help="seconds between the watcher's polls"
+    )
     args = parser.parse_args(argv)
-    if not 1 <= args.operations <= 100_000 or not 1 <= args.users <= 100:
-        parser.error("--operations must be 1..100000 and --users 1..100")
+    if not 1 <= args.operations <= 100_000 or not 1 <= args.users <= 100 or not 0.1 <= args.interval <= 60:
+        parser.error("--operations must be 1..100000, --users 1..100 and --interval 0.1..60")
     finals = {
-        variant: demo_variant(variant, args.out, args.operations, args.users)
+        variant: demo_variant(variant, args.out, args.operations, args.users, args.interval)
         for variant in ("naive", "idempotent")
     }
     print()

@@ -33,7 +33,7 @@ def _processes_tagged(tag: str) -> list[int]:
 def test_demo_watch_shows_naive_duplicates_and_idempotent_none(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     done = subprocess.run(
-        [sys.executable, str(DEMO), "--out", str(out), "--operations", "300"],
+        [sys.executable, str(DEMO), "--out", str(out), "--operations", "150", "--interval", "0.5"],
         env={**os.environ, TAG: str(tmp_path)},
         capture_output=True,
         text=True,
@@ -46,10 +46,10 @@ def test_demo_watch_shows_naive_duplicates_and_idempotent_none(tmp_path: Path) -
     idempotent = json.loads((out / "idempotent" / "watch" / "watch.json").read_text())["ledgers"][0][
         "windows"
     ][-1]
-    assert naive["operations"] == idempotent["operations"] == 300
+    assert naive["operations"] == idempotent["operations"] == 150
     assert naive["duplicated_operations"] > 0
     assert idempotent["duplicated_operations"] == 0
     lines = done.stdout.splitlines()
     assert any(" payments-naive  1m no operations" in line for line in lines)  # the rise starts from none
-    assert any(" payments-idempotent  1m 0/300 dup 0.0% " in line for line in lines)
+    assert any(" payments-idempotent  1m 0/150 dup 0.0% " in line for line in lines)
     wait_until(lambda: not _processes_tagged(str(tmp_path)), "every process of the demo gone")
