@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
+
+Handler = Callable[[int, FrameType | None], object]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""What ends a command: Ctrl-C in a terminal, SIGTERM from a CI runner, systemd or ``kill``."""
+
+
+@contextmanager
+def on_stop_signals(handler: Handler) -> Iterator[None]:
+    """``handler`` for SIGINT and SIGTERM inside the block, whatever was there put back after it."""
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, earlier in previous.items():
+            signal.signal(signum, earlier)
 
 STILL_STOPPING = "still stopping what the run started (if it hangs: kill -9 it, then `harness clean`)\n"
 
@@ -17,19 +34,14 @@ def interrupts_once() -> Iterator[None]:
     (an impatient user, a runner that signals twice) only says it is still stopping, instead of
     cutting the teardown short and leaving a target, a store or the proxy behind.
     """
-    import signal
 
-    def _later(signum: int, frame: object) -> None:
+    def _later(signum: int, frame: FrameType | None) -> None:
         sys.stderr.write(STILL_STOPPING)
 
-    def _first(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, _later)
-        signal.signal(signal.SIGTERM, _later)
+    def _first(signum: int, frame: FrameType | None) -> None:
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, _later)
         raise KeyboardInterrupt
 
-    previous = {signum: signal.signal(signum, _first) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with on_stop_signals(_first):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

@@ -15,7 +15,6 @@ numbers, and the next poll tries again. Any exception from a read counts, not on
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_OK, ProbeError
+from harness.interrupts import on_stop_signals
 from harness.watch.config import WatchConfig
 from harness.watch.exporter import MetricsServer
 from harness.watch.ledger import LedgerReader
@@ -161,15 +161,8 @@ class Watcher:
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT (Ctrl-C) and SIGTERM set ``stop``: the loop finishes its poll and writes a last snapshot."""
 
-    def _handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {signum: signal.signal(signum, _handler) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with on_stop_signals(lambda signum, frame: stop.set()):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def _say_lines(say: Callable[[str], None]) -> Callable[[WatchSnapshot], None]:
