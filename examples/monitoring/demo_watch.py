@@ -163,9 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     for variant, window in finals.items():
         print(
             f"{variant:<10} {window['duplicated_operations']:.0f}/{window['operations']:.0f} operations "
-            f"charged more than once ({window['duplicate_rate']:.1%}); {args.out / variant}/watch/watch.html"
+            f"charged more than once ({window['duplicate_rate']:.1%})"
         )
+    print(f"pages: {shown(args.out)}/<variant>/watch/watch.html")
     return 0
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it: lines stay within 100 columns."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":
