@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from harness.errors import HarnessError
@@ -41,11 +41,11 @@ from harness.metric_names import (
     RUN_OPERATIONS,
     RUN_RETRIES,
 )
+from harness.metrics_http import RegistryEndpoint
 from harness.ports import LOOPBACK
 from harness.tally import OPERATION_OUTCOMES, CellTally
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
 
     from harness.result import RunResult
     from harness.scenario import Scenario
@@ -172,8 +172,7 @@ class MetricsServer:
         self.collector = RunCollector()
         self.registry = CollectorRegistry()
         self.registry.register(self.collector)
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._endpoint: RegistryEndpoint | None = None
 
     @property
     def url(self) -> str:
@@ -181,7 +180,7 @@ class MetricsServer:
 
     def __enter__(self) -> MetricsServer:
         try:
-            self._server, self._thread = start_http_server(self.port, addr=LOOPBACK, registry=self.registry)
+            self._endpoint = RegistryEndpoint(self.port, self.registry)
         except OSError as error:
             reason = error.strerror or str(error)
             raise HarnessError(
@@ -192,13 +191,9 @@ class MetricsServer:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._endpoint is not None:
+            self._endpoint.close()
+            self._endpoint = None
 
 
 class LiveMetrics:

@@ -8,16 +8,16 @@ so nothing else in the process leaks into it. Series names come from :mod:`harne
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from harness import metric_names as names
 from harness.errors import PortInUseError
+from harness.metrics_http import RegistryEndpoint
 from harness.ports import LOOPBACK, is_port_free
 from harness.watch.state import LedgerStatus, WatchSnapshot
 from harness.watch.windows import WindowStats
@@ -101,15 +101,10 @@ class MetricsServer:
         registry = CollectorRegistry(auto_describe=False)
         registry.register(WatchCollector(snapshot))
         try:
-            self._server, self._thread = start_http_server(port, addr=LOOPBACK, registry=registry)
+            self._endpoint = RegistryEndpoint(port, registry)
         except OSError:
             raise PortInUseError(LOOPBACK, port, "--metrics-port") from None
         self.port = port
-        self._closed = threading.Event()
 
     def close(self) -> None:
-        if not self._closed.is_set():
-            self._closed.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
+        self._endpoint.close()
