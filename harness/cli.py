@@ -47,6 +47,7 @@ WORKER_WAIT_S = 360.0  # a --worker's bound per cell beyond max_duration_s (the 
 # CI logs are no terminal: rich would assume 80 columns, so use 120 there unless COLUMNS says otherwise.
 console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 errors = Console(stderr=True, soft_wrap=True)  # an error is one line, however long
+say_line = partial(console.print, highlight=False, markup=False, soft_wrap=True)  # plain text, one line
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -275,8 +276,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         operations=args.operations,
         faults=(fault,),
     )
-    say = partial(console.print, highlight=False, markup=False, soft_wrap=True)  # a command stays one line
-    serve(scenario, str(path), variant, options, say=say, print_command=args.print_command)
+    serve(scenario, str(path), variant, options, say=say_line, print_command=args.print_command)
     return EXIT_OK
 
 
@@ -377,7 +377,7 @@ def _cmd_watch(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         polls=1 if args.once else args.polls,
         duration_s=args.duration,
-        say=partial(console.print, highlight=False, markup=False, soft_wrap=True),
+        say=say_line,
         quiet=args.quiet,
     )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 import httpx
+
+from harness.processes import end_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "payments.yaml"
@@ -50,20 +51,14 @@ def wait_for(what: str, found: Callable[[], T | None], deadline_s: float) -> T:
 
 
 @contextmanager
-def started(command: list[str], stdout: IO[bytes] | None, name: str) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own process group, interrupted on the way out and killed if it lingers."""
+def started(command: list[str], stdout: IO[bytes] | None) -> Iterator[subprocess.Popen[bytes]]:
+    """A child in its own process group, interrupted (as Ctrl-C would) on the way out, its whole group
+    killed if it lingers: the harness's own way of ending what it started."""
     process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=STOP_AT_MOST_S)
-            except subprocess.TimeoutExpired:
-                print(f"demo-watch: {name} did not stop on Ctrl-C; killed", file=sys.stderr)
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        end_process(process, signal.SIGINT, STOP_AT_MOST_S)
 
 
 def serve_line(log: Path, label: str) -> str | None:
@@ -112,7 +107,7 @@ def demo_variant(variant: str, out: Path, operations: int, users: int, interval_
     serve = [*harness, "serve", str(SCENARIO), "--variant", variant, "--fault", FAULT]
     serve += ["--operations", str(operations), "--out", str(folder / "serve")]
     print(f"\n== {variant}: harness serve (the target under {FAULT}), then harness watch on its ledger")
-    with log.open("wb") as serve_output, started(serve, serve_output, "harness serve"):
+    with log.open("wb") as serve_output, started(serve, serve_output):
         ui = wait_for("Locust UI from harness serve", lambda: serve_line(log, "Locust UI"), START_AT_MOST_S)
         db = wait_for(
             "target.db",
@@ -129,7 +124,7 @@ def demo_variant(variant: str, out: Path, operations: int, users: int, interval_
             "--duration",
             str(LOAD_AT_MOST_S),
         ]
-        with started(watch, None, "harness watch"):
+        with started(watch, None):
             snapshot = folder / "watch" / "watch.json"
             wait_for("first poll of the empty ledger", lambda: snapshot.is_file() or None, START_AT_MOST_S)
             httpx.post(f"{ui}/swarm", data={"user_count": users, "spawn_rate": users}, timeout=10.0)
