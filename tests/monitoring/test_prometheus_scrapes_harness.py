@@ -24,7 +24,7 @@ from prometheus_server import Sample, ScrapeTarget, StartPrometheus, values
 from harness import metric_names as names
 from harness.cli import main
 from harness.ports import LOOPBACK, free_port, join_hostport
-from tests.watch.watching import charges_db, known_ledger
+from tests.watch.watching import charges_db, known_ledger, sqlite_watch_file
 
 RULES = Path(__file__).resolve().parents[2] / "examples" / "monitoring" / "rules.yml"
 SMALL_SCENARIO = Path(__file__).resolve().parents[1] / "e2e" / "small_payments.yaml"
@@ -44,14 +44,7 @@ def watched_ledger(tmp_path: Path) -> Iterator[int]:
     SIGTERM and checks it exited 0 with its process group gone."""
     seeded = known_ledger(SEED, OPERATIONS, DUPLICATED, time.time(), span_s=240)
     charges_db(tmp_path / "payments.db", seeded.rows)
-    config = tmp_path / "watch.yaml"
-    config.write_text(
-        "interval_s: 0.5\nwindows: [5m, 1h]\nledgers:\n  - name: payments\n    source: sql\n"
-        "    sqlite: payments.db\n"
-        '    query: "SELECT reference, id, created_at FROM charges WHERE created_at >= :since"\n'
-        "    operation_field: reference\n    timestamp_field: created_at\n    id_field: id\n",
-        encoding="utf-8",
-    )
+    config = sqlite_watch_file(tmp_path, 0.5, "[5m, 1h]")
     port = free_port()
     command = [sys.executable, "-m", "harness.cli", "watch", str(config), "--out", str(tmp_path / "out")]
     command += ["--metrics-port", str(port), "--duration", str(WATCH_AT_MOST_S)]

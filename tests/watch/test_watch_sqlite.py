@@ -30,6 +30,7 @@ from tests.watch.watching import (
     sample,
     scrape,
     sqlite_config,
+    sqlite_watch_file,
 )
 
 
@@ -187,13 +188,7 @@ def test_harness_watch_serves_metrics_and_ends_cleanly_on_sigterm_with_a_last_sn
     tmp_path: Path,
 ) -> None:
     charges_db(tmp_path / "payments.db", (("op-1", "ch_1", time.time() - 1), ("op-1", "ch_2", time.time())))
-    config = tmp_path / "watch.yaml"
-    config.write_text(
-        "interval_s: 0.2\nwindows: [5m]\nledgers:\n  - name: payments\n    source: sql\n"
-        "    sqlite: payments.db\n"
-        '    query: "SELECT reference, id, created_at FROM charges WHERE created_at >= :since"\n'
-        "    operation_field: reference\n    timestamp_field: created_at\n    id_field: id\n"
-    )
+    config = sqlite_watch_file(tmp_path, 0.2, "[5m]")
     out = tmp_path / "out"
     port = free_port()
     command = [

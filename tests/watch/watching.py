@@ -64,6 +64,18 @@ def add_charges(connection: sqlite3.Connection, rows: tuple[tuple[str, str, floa
 SQLITE_QUERY = "SELECT reference, id, created_at FROM charges WHERE created_at >= :since"
 
 
+def sqlite_watch_file(folder: Path, interval_s: float, windows: str) -> Path:
+    """``folder/watch.yaml`` as a user writes it, watching ``folder/payments.db`` (``windows``: ``[5m]``)."""
+    path = folder / "watch.yaml"
+    path.write_text(
+        f"interval_s: {interval_s}\nwindows: {windows}\nledgers:\n  - name: payments\n    source: sql\n"
+        f'    sqlite: payments.db\n    query: "{SQLITE_QUERY}"\n'
+        "    operation_field: reference\n    timestamp_field: created_at\n    id_field: id\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def sqlite_config(db: Path, **overrides: object) -> WatchConfig:
     ledger: dict[str, object] = {
         "name": "payments",
