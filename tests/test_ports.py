@@ -136,6 +136,6 @@ class DeadTarget:
 def test_a_target_that_died_says_whether_it_lost_its_port(log: str, error: type[TargetError]) -> None:
     with pytest.raises(TargetError) as caught:
         wait_healthy(DeadTarget(), "http://127.0.0.1:9/health", 5, what="target", log_path=Path("t.log"),
-                     give_up=lambda timed_out: log)  # fmt: skip
+                     give_up=lambda timed_out: log, serving_pids=list)  # fmt: skip
     assert type(caught.value) is error
     assert "exited with status 1" in str(caught.value) and log in str(caught.value)

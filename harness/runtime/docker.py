@@ -30,6 +30,7 @@ from docker.models.volumes import Volume
 
 from harness.errors import TargetError
 from harness.paths import TARGETS_DIR
+from harness.proctable import family
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.buildlog import BuildReporter
 from harness.runtime.engine import RUN_LABEL, TARGET_LABEL, clean_docker, connect
@@ -116,7 +117,14 @@ class DockerTarget:
 
     def _wait_healthy(self) -> None:
         wait_healthy(self, f"{self.endpoint.base_url}{self._health_path}", self._start_timeout_s,
-                     what="target container", log_path=self._log_path, give_up=self._give_up)
+                     what="target container", log_path=self._log_path, give_up=self._give_up,
+                     serving_pids=self._serving_pids)
+
+    def _serving_pids(self) -> list[int]:
+        """The container's processes as the host sees them (it shares the host's network, so its
+        listening sockets are in the host's /proc/net/tcp): its first process and its descendants."""
+        pid = int(self._state().get("Pid") or 0)
+        return list(family(pid)) if pid > 0 else []
 
     def _give_up(self, timed_out: bool) -> str:
         """A start that failed: the container's last lines (read while it exists), then retire it."""

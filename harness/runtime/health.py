@@ -1,20 +1,23 @@
 """Waiting for a target to answer its health check, the same way under every runtime.
 
-A start ends one of three ways: the health URL answers 200, the target dies first, or time runs out.
-The last two are a ``TargetError`` whose message names the exit status or the URL and shows the tail
+A start ends one of four ways: the health URL answers 200 from the target's own port, the target dies
+first, time runs out, or the answer came from another process holding the port (the target lost its
+port in a race and will fail to bind; see :mod:`harness.port_holders`). The last three are a
+``TargetError`` whose message names the exit status, the URL or the port's holder and shows the tail
 of the target's log, so the reason a target would not start is on the screen, not only in a file.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
 
 from harness.errors import TargetError, TargetPortTakenError
 from harness.local_http import local_client
+from harness.port_holders import foreign_listener
 from harness.ports import looks_like_port_race
 from harness.runtime.base import TargetInstance
 
@@ -49,11 +52,15 @@ def wait_healthy(
     what: str,
     log_path: Path,
     give_up: Callable[[bool], str],
+    serving_pids: Callable[[], Iterable[int]],
 ) -> None:
-    """Poll ``url`` until it answers 200 while ``target`` is alive.
+    """Poll ``url`` until it answers 200 while ``target`` is alive, then check that the sockets
+    listening on the target's port are held by ``serving_pids()`` (the processes of this start).
 
     If the target dies first, or ``timeout_s`` passes, ``give_up(timed_out)`` ends what is left of
     this start and returns the log tail to show; then a TargetError names ``what`` and the reason.
+    An answer from another process's socket is a :class:`TargetPortTakenError` (this start is ended
+    first): a new start retries on another port, a restart on its fixed port fails, naming the holder.
     """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -64,11 +71,28 @@ def wait_healthy(
                 f"{what} exited with status {code} before it was healthy (log {log_path}):\n{tail}"
             )
         if is_healthy(url):
+            _own_port(target, what, log_path, serving_pids, give_up)
             return
         time.sleep(HEALTH_POLL_S)
     tail = give_up(True)
     raise _start_error(tail)(
         f"{what} did not answer {url} within {timeout_s:.0f} s (log {log_path}):\n{tail}"
+    )
+
+
+def _own_port(
+    target: TargetInstance, what: str, log_path: Path, serving_pids: Callable[[], Iterable[int]],
+    give_up: Callable[[bool], str],
+) -> None:
+    """Raise if another process listens on the port that answered the health check."""
+    endpoint = target.endpoint
+    holder = foreign_listener(endpoint.host, endpoint.port, serving_pids())
+    if holder is None:
+        return
+    tail = give_up(True)
+    raise TargetPortTakenError(
+        f"{what} lost its port {endpoint.hostport}: {holder} listens on it and answered the health "
+        f"check (log {log_path}):\n{tail}"
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.errors import TargetError
 from harness.paths import TARGETS_DIR
 from harness.pidfiles import PidRegistry
+from harness.proctable import family
 from harness.runtime.base import Endpoint, launch_on_a_free_port
 from harness.runtime.health import log_tail, wait_healthy
 from harness.runtime.logcap import PUMP_JOIN_S, CappedLog, pump
@@ -86,7 +87,11 @@ class ProcessTarget:
     def _wait_healthy(self) -> None:
         url = f"{self.endpoint.base_url}{self._health_path}"
         wait_healthy(self, url, self._start_timeout_s, what="target", log_path=self._log_path,
-                     give_up=self._give_up)
+                     give_up=self._give_up, serving_pids=self._serving_pids)
+
+    def _serving_pids(self) -> list[int]:
+        """The current incarnation's processes: the child, what it forked, and its process group."""
+        return [] if self._child is None else list(family(self._child.pid))
 
     def _give_up(self, timed_out: bool) -> str:
         """A start that failed: kill a target that never answered; the log's tail, for the error."""

@@ -141,7 +141,7 @@ class PostgresService:
         self._server = server
         self.endpoint = Endpoint(LOOPBACK, port)
         server.launch()
-        return server.wait_ready(self._accepts_connections, START_TIMEOUT_S)
+        return server.wait_ready(self._accepts_connections, START_TIMEOUT_S, serves=[self.endpoint])
 
     def _dsn(self, database: str, address: Endpoint | None = None) -> str:
         where = address or self.endpoint

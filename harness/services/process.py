@@ -18,9 +18,11 @@ from typing import IO, Any
 
 from harness.errors import ServiceError, ServicePortTakenError
 from harness.pidfiles import PidRegistry, command_line
+from harness.port_holders import foreign_listener
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
 from harness.proctable import family, kill_leftovers
+from harness.runtime.base import Endpoint
 from harness.runtime.health import log_tail
 from harness.shm import mapped_by
 
@@ -94,8 +96,15 @@ class ServerProcess:
         if self._registry is not None:
             self._registry.add(self._process.pid, self.command, stop_signal=self._stop_signal)
 
-    def wait_ready(self, probe: Callable[[], bool], timeout_s: float) -> float:
-        """Poll ``probe`` until it is true; seconds taken, or ServiceError with the log's tail."""
+    def wait_ready(
+        self, probe: Callable[[], bool], timeout_s: float, serves: Sequence[Endpoint] = ()
+    ) -> float:
+        """Poll ``probe`` until it is true; seconds taken, or ServiceError with the log's tail.
+
+        Once it is, every port in ``serves`` must be listened on by this server alone: a probe
+        answered by another process holding a port we chose (our server then fails to bind it) is a
+        ServicePortTakenError naming the holder, so :func:`~harness.ports.on_free_port` tries another.
+        """
         assert self._process is not None
         started = time.monotonic()
         deadline = started + timeout_s
@@ -109,12 +118,23 @@ class ServerProcess:
                     f"{self.name} exited with status {code} while starting (log {self.log_path}):\n{tail}"
                 )
             if probe():
+                self._check_own_ports(serves)
                 self._register_as_seen()
                 return time.monotonic() - started
             time.sleep(POLL_S)
         self.stop()
         tail = log_tail(self.log_path)
         raise ServiceError(f"{self.name} not ready in {timeout_s:.0f} s (log {self.log_path}):\n{tail}")
+
+    def _check_own_ports(self, serves: Sequence[Endpoint]) -> None:
+        for endpoint in serves:
+            holder = foreign_listener(endpoint.host, endpoint.port, self.pids())
+            if holder is not None:
+                self.stop()
+                raise ServicePortTakenError(
+                    f"{self.name} lost its port {endpoint.hostport}: {holder} listens on it and answered "
+                    f"the readiness probe (log {self.log_path})"
+                )
 
     def _register_as_seen(self) -> None:
         """Record the command line /proc now shows (a server may have exec'd or renamed itself), so

@@ -117,7 +117,9 @@ class RabbitMqService:
         )
         self._epmd = epmd
         epmd.launch()
-        return epmd.wait_ready(lambda: _accepts(Endpoint(LOOPBACK, port)), EPMD_TIMEOUT_S)
+        return epmd.wait_ready(
+            lambda: _accepts(Endpoint(LOOPBACK, port)), EPMD_TIMEOUT_S, serves=[Endpoint(LOOPBACK, port)]
+        )
 
     def _launch_node(self, port: int) -> float:
         self._env["RABBITMQ_NODE_PORT"] = str(port)
@@ -132,7 +134,7 @@ class RabbitMqService:
         self._server = server
         self.endpoint = Endpoint(LOOPBACK, port)
         server.launch()
-        return server.wait_ready(lambda: _accepts(self.endpoint), START_TIMEOUT_S)
+        return server.wait_ready(lambda: _accepts(self.endpoint), START_TIMEOUT_S, serves=[self.endpoint])
 
     def _rabbitmqctl(self, *args: str) -> str:
         command = [str(self._ctl), "-n", self.node, *args]

@@ -75,7 +75,7 @@ class RedisService:
         self._server = server
         self.endpoint = Endpoint(LOOPBACK, port)
         server.launch()
-        return server.wait_ready(self._answers_ping, START_TIMEOUT_S)
+        return server.wait_ready(self._answers_ping, START_TIMEOUT_S, serves=[self.endpoint])
 
     def _answers_ping(self) -> bool:
         client = redis.Redis(host=self.endpoint.host, port=self.endpoint.port, socket_timeout=1)

@@ -65,7 +65,9 @@ class SmtpSinkService:
         self.http_endpoint = Endpoint(LOOPBACK, http_port)
         server.launch()
         health_url = f"{self.http_endpoint.base_url}/health"
-        return server.wait_ready(lambda: is_healthy(health_url), START_TIMEOUT_S)
+        return server.wait_ready(
+            lambda: is_healthy(health_url), START_TIMEOUT_S, serves=[self.endpoint, self.http_endpoint]
+        )
 
     def effects_url(self, cell_id: str) -> str:
         return f"{self.http_endpoint.base_url}/effects?namespace={quote(cell_id, safe='')}"
