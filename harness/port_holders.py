@@ -1,14 +1,16 @@
-"""Who holds a listening TCP port, read from /proc: a health check proves only that *something* answers.
+"""Who holds a listening TCP port: a health check that answered proves only that *something* serves it.
 
 The harness picks a free port, starts a server on it and waits until the port answers. Between the
-pick and the server's bind another process (another run's target, another test's store) may take the
-same port; our server then fails to bind, but the health check is answered by the stranger, and every
-request of the cell goes to a service the harness did not start. A broken variant judged on a correct
-stranger passes its gates: a green verdict on the wrong service. So once a port answers, the sockets
-listening on it are looked up in ``/proc/net/tcp`` (and ``tcp6``) and must all be held by the server
-we started (its process family); one held by any other process means the port was lost.
+pick and the server's bind another process (another run's target or proxy, another test's store) may
+take the same port; our server then fails to bind, but the health check is answered by the stranger,
+and every request of the cell goes to a service the harness did not start. A broken variant judged on
+a correct stranger passes its gates: a green verdict on the wrong service. So once a port answers,
+the sockets listening on it (asked of the kernel's socket diagnostics, as ``ss -lt`` does: it lists
+only listeners, where ``/proc/net/tcp`` walks every connection of the machine) must all be held by
+the server we started (its process family, their descriptors read in ``/proc/<pid>/fd``); one held
+by any other process means the port was lost.
 
-Where ``/proc`` cannot tell (not Linux, or another user's process whose descriptors cannot be read),
+Where this cannot be told (not Linux, or another user's process whose descriptors cannot be read),
 nothing is claimed: the check never fails a start it cannot judge.
 """
 
@@ -17,27 +19,31 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
-LISTEN_STATE = "0A"
-"""``st`` of a listening socket in ``/proc/net/tcp``."""
 _SOCKET_LINK = "socket:["
 
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+TCP_LISTEN = 10
+DIAG_TIMEOUT_S = 2.0
+"""The kernel answers a dump of listeners at once; a bound, so a broken netlink never hangs a start."""
+_HEADER = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_REQUEST = struct.Struct("=BBBBI48s")  # inet_diag_req_v2: family, protocol, ext, pad, states, sockid
+_MESSAGE = struct.Struct("=BBBB2s2s16s16sI8sIIIII")
+"""inet_diag_msg: family, state, timer, retrans; sockid (sport, dport, src, dst, if, cookie); expires,
+rqueue, wqueue, uid, inode. Ports and addresses in network order."""
 
-def _address(hex_text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """A ``/proc/net/tcp*`` address: 32-bit words as the kernel holds them, each printed as hex."""
-    words = [int(hex_text[at : at + 8], 16) for at in range(0, len(hex_text), 8)]
-    packed = b"".join(struct.pack("=I", word) for word in words)
-    return ipaddress.ip_address(packed)
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _reaches(
-    listening: ipaddress.IPv4Address | ipaddress.IPv6Address,
-    host: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> bool:
+def _reaches(listening: Address, host: Address) -> bool:
     """Whether a connection to ``host`` can land on a socket listening on ``listening``."""
     if listening == host or listening.is_unspecified:  # 0.0.0.0, or :: (dual-stack unless V6ONLY)
         return True
@@ -45,28 +51,43 @@ def _reaches(
     return mapped is not None and mapped == host
 
 
+def tcp_listeners(family: socket.AddressFamily) -> Iterator[tuple[Address, int, int]]:
+    """Every listening TCP socket of ``family`` in this network namespace: address, port, inode."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as diag:
+        diag.settimeout(DIAG_TIMEOUT_S)
+        request = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN, bytes(48))
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        diag.send(_HEADER.pack(_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY, flags, 1, 0) + request)
+        while True:
+            data, offset = diag.recv(1 << 16), 0
+            while offset + _HEADER.size <= len(data):
+                length, kind = _HEADER.unpack_from(data, offset)[:2]
+                if kind == NLMSG_DONE:
+                    return
+                if kind == NLMSG_ERROR or length < _HEADER.size + _MESSAGE.size:
+                    raise OSError("the kernel refused a dump of listening sockets")
+                fields = _MESSAGE.unpack_from(data, offset + _HEADER.size)
+                source: bytes = fields[6]
+                address = ipaddress.ip_address(source[:4] if family == socket.AF_INET else source)
+                yield address, int.from_bytes(fields[4], "big"), fields[14]
+                offset += (length + 3) & ~3
+
+
 def listening_inodes(host: str, port: int) -> set[int] | None:
-    """The inodes of the sockets a connection to ``host:port`` could reach; None if /proc cannot say."""
+    """The inodes of the sockets a connection to ``host:port`` could reach; None if it cannot be told."""
     try:
         wanted = ipaddress.ip_address(host)
     except ValueError:
         return None
-    inodes: set[int] = set()
-    read_any = False
-    for table in ("tcp", "tcp6"):
-        try:
-            lines = (PROC / "net" / table).read_text(encoding="ascii").splitlines()[1:]
-        except OSError:
-            continue
-        read_any = True
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 10 or fields[3] != LISTEN_STATE:
-                continue
-            address, _, port_hex = fields[1].partition(":")
-            if int(port_hex, 16) == port and _reaches(_address(address), wanted):
-                inodes.add(int(fields[9]))
-    return inodes if read_any else None
+    try:
+        return {
+            inode
+            for family in (socket.AF_INET, socket.AF_INET6)
+            for address, listening_port, inode in tcp_listeners(family)
+            if listening_port == port and _reaches(address, wanted)
+        }
+    except OSError:  # no netlink (not Linux), or a kernel without socket diagnostics
+        return None
 
 
 def socket_inodes(pid: int) -> set[int] | None:

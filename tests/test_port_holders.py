@@ -82,6 +82,18 @@ def test_a_wildcard_listener_answers_for_loopback(other_process: int) -> None:
         assert foreign_listener(LOOPBACK, port, [os.getpid()]) is None
 
 
+def test_a_dual_stack_listener_answers_for_both_loopbacks_and_a_v6_one_not_for_v4() -> None:
+    with socket.socket(socket.AF_INET6) as dual, socket.socket(socket.AF_INET6) as v6_only:
+        dual.bind(("::", 0))
+        dual.listen()
+        port = dual.getsockname()[1]
+        (inode,) = listening_inodes("::1", port) or {0}
+        assert listening_inodes(LOOPBACK, port) == {inode} and inode in (socket_inodes(os.getpid()) or ())
+        v6_only.bind(("::1", 0))
+        v6_only.listen()
+        assert listening_inodes(LOOPBACK, v6_only.getsockname()[1]) == set()
+
+
 def test_nothing_listening_and_an_unknown_host_claim_nothing(other_process: int) -> None:
     port = free_port()
     assert listening_inodes(LOOPBACK, port) == set()
