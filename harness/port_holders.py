@@ -24,6 +24,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from harness.ports import join_hostport
+
 PROC = Path("/proc")
 _SOCKET_LINK = "socket:["
 
@@ -125,6 +127,16 @@ def foreign_listener(host: str, port: int, ours: Iterable[int]) -> str | None:
     if not strangers:
         return None
     return _describe_holder(strangers)
+
+
+def lost_port(what: str, host: str, port: int, ours: Iterable[int], answered: str) -> str | None:
+    """Why ``what`` has lost ``host:port`` (another process listens there and answered ``answered``,
+    the health check or readiness probe), in one sentence; None while only ``ours`` listen there, or
+    when it cannot be told."""
+    holder = foreign_listener(host, port, ours)
+    if holder is None:
+        return None
+    return f"{what} lost its port {join_hostport(host, port)}: {holder} listens on it and answered {answered}"
 
 
 def _describe_holder(inodes: set[int]) -> str:

@@ -121,8 +121,8 @@ class DockerTarget:
                      serving_pids=self._serving_pids)
 
     def _serving_pids(self) -> list[int]:
-        """The container's processes as the host sees them (it shares the host's network, so its
-        listening sockets are in the host's /proc/net/tcp): its first process and its descendants."""
+        """The container's processes as the host sees them (it shares the host's network, so the
+        host's list of listeners shows its sockets): its first process and its descendants."""
         pid = int(self._state().get("Pid") or 0)
         return list(family(pid)) if pid > 0 else []
 

@@ -17,7 +17,7 @@ import httpx
 
 from harness.errors import TargetError, TargetPortTakenError
 from harness.local_http import local_client
-from harness.port_holders import foreign_listener
+from harness.port_holders import lost_port
 from harness.ports import looks_like_port_race
 from harness.runtime.base import TargetInstance
 
@@ -86,14 +86,10 @@ def _own_port(
 ) -> None:
     """Raise if another process listens on the port that answered the health check."""
     endpoint = target.endpoint
-    holder = foreign_listener(endpoint.host, endpoint.port, serving_pids())
-    if holder is None:
-        return
-    tail = give_up(True)
-    raise TargetPortTakenError(
-        f"{what} lost its port {endpoint.hostport}: {holder} listens on it and answered the health "
-        f"check (log {log_path}):\n{tail}"
-    )
+    lost = lost_port(what, endpoint.host, endpoint.port, serving_pids(), "the health check")
+    if lost is not None:
+        tail = give_up(True)
+        raise TargetPortTakenError(f"{lost} (log {log_path}):\n{tail}")
 
 
 def _start_error(tail: str) -> type[TargetError]:

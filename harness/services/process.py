@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from harness.errors import ServiceError, ServicePortTakenError
 from harness.pidfiles import PidRegistry, command_line
-from harness.port_holders import foreign_listener
+from harness.port_holders import lost_port
 from harness.ports import looks_like_port_race
 from harness.processes import end_process
 from harness.proctable import family, kill_leftovers
@@ -127,14 +127,12 @@ class ServerProcess:
         raise ServiceError(f"{self.name} not ready in {timeout_s:.0f} s (log {self.log_path}):\n{tail}")
 
     def _check_own_ports(self, serves: Sequence[Endpoint]) -> None:
+        ours = self.pids()
         for endpoint in serves:
-            holder = foreign_listener(endpoint.host, endpoint.port, self.pids())
-            if holder is not None:
+            lost = lost_port(self.name, endpoint.host, endpoint.port, ours, "the readiness probe")
+            if lost is not None:
                 self.stop()
-                raise ServicePortTakenError(
-                    f"{self.name} lost its port {endpoint.hostport}: {holder} listens on it and answered "
-                    f"the readiness probe (log {self.log_path})"
-                )
+                raise ServicePortTakenError(f"{lost} (log {self.log_path})")
 
     def _register_as_seen(self) -> None:
         """Record the command line /proc now shows (a server may have exec'd or renamed itself), so
