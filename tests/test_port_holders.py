@@ -110,9 +110,9 @@ def test_a_process_that_exited_holds_no_socket() -> None:
     assert socket_inodes(process.pid) == set()
 
 
-def never_binding_target(tmp_path: Path, endpoint: Endpoint) -> ProcessTarget:
+def process_target(command: list[str], tmp_path: Path, endpoint: Endpoint) -> ProcessTarget:
     return ProcessTarget(
-        command=NEVER_BINDS,
+        command=command,
         env=dict(os.environ),
         endpoint=endpoint,
         log_path=tmp_path / "target.log",
@@ -122,7 +122,7 @@ def never_binding_target(tmp_path: Path, endpoint: Endpoint) -> ProcessTarget:
 
 
 def test_a_target_whose_port_a_stranger_answers_for_is_not_started(tmp_path: Path, stranger: int) -> None:
-    target = never_binding_target(tmp_path, Endpoint(LOOPBACK, stranger))
+    target = process_target(NEVER_BINDS, tmp_path, Endpoint(LOOPBACK, stranger))
     try:
         with pytest.raises(
             TargetPortTakenError, match=rf"lost its port 127\.0\.0\.1:{stranger}: pid {os.getpid()}"
@@ -150,10 +150,7 @@ def test_a_new_target_moves_to_another_port_and_the_stranger_hears_nothing(
     )
 
     def make(endpoint: Endpoint) -> ProcessTarget:
-        return ProcessTarget(
-            [sys.executable, str(script), str(endpoint.port)], dict(os.environ), endpoint,
-            tmp_path / "target.log", start_timeout_s=10, registry=None,
-        )  # fmt: skip
+        return process_target([sys.executable, str(script), str(endpoint.port)], tmp_path, endpoint)
 
     target = launch_on_a_free_port(make)
     try:
